@@ -1,0 +1,121 @@
+"""GitHub App authentication: the app JWT, cached installation tokens, and one client per installation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import cachetools
+from gidgethub import apps
+
+from bot.github.client import CallObserver, GitHubClient
+
+log = logging.getLogger("release_train.auth")
+
+REQUESTER = "release-train"
+# Refresh an installation token this long before GitHub says it expires.
+TOKEN_MARGIN_SECONDS = 5 * 60
+
+
+def _expiry(expires_at: str) -> float:
+    return datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+
+
+class GitHubApp:
+    """Holds the app's identity and hands out installation clients.
+
+    There is one aiohttp session per process (passed in), one installation token per installation
+    (cached until a few minutes before it expires) and one ETag cache per installation, because
+    gidgethub keys its cache by URL alone and two installations see different answers at one URL.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        app_id: int,
+        private_key: str,
+        base_url: str,
+        pacer: Any | None = None,
+        observer: CallObserver | None = None,
+        etag_entries_per_installation: int = 2048,
+        max_installations_cached: int = 1024,
+    ) -> None:
+        self.session = session
+        self.app_id = app_id
+        self._private_key = private_key
+        self.base_url = base_url.rstrip("/")
+        self.pacer = pacer
+        self.observer = observer
+        self._tokens: dict[int, tuple[str, float]] = {}
+        self._token_locks: dict[int, asyncio.Lock] = {}
+        self._etag_entries = etag_entries_per_installation
+        self._caches: cachetools.LRUCache[int, cachetools.LRUCache] = cachetools.LRUCache(max_installations_cached)
+        self._slug: str | None = None
+
+    def _client(self, **kwargs: Any) -> GitHubClient:
+        return GitHubClient(
+            self.session,
+            REQUESTER,
+            base_url=self.base_url,
+            observer=self.observer,
+            **kwargs,
+        )
+
+    def app_client(self) -> GitHubClient:
+        """A client that authenticates as the app itself (JWT), for /app endpoints."""
+        return self._client(app_id=str(self.app_id), private_key=self._private_key)
+
+    def etag_cache(self, installation_id: int) -> cachetools.LRUCache:
+        cache = self._caches.get(installation_id)
+        if cache is None:
+            cache = cachetools.LRUCache(self._etag_entries)
+            self._caches[installation_id] = cache
+        return cache
+
+    async def installation_token(self, installation_id: int) -> str:
+        cached = self._tokens.get(installation_id)
+        if cached and cached[1] - TOKEN_MARGIN_SECONDS > time.time():
+            return cached[0]
+        lock = self._token_locks.setdefault(installation_id, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(installation_id)
+            if cached and cached[1] - TOKEN_MARGIN_SECONDS > time.time():
+                return cached[0]
+            gh = self.app_client()
+            answer = await apps.get_installation_access_token(
+                gh,
+                installation_id=str(installation_id),
+                app_id=str(self.app_id),
+                private_key=self._private_key,
+            )
+            token = answer["token"]
+            self._tokens[installation_id] = (token, _expiry(answer["expires_at"]))
+            log.debug("new installation token for installation %s", installation_id)
+            return token
+
+    def forget_token(self, installation_id: int) -> None:
+        self._tokens.pop(installation_id, None)
+
+    async def installation_client(self, installation_id: int) -> GitHubClient:
+        token = await self.installation_token(installation_id)
+        return self._client(
+            oauth_token=token,
+            cache=self.etag_cache(installation_id),
+            installation_id=installation_id,
+            pacer=self.pacer,
+        )
+
+    async def slug(self) -> str:
+        """The app's slug; its bot user is '<slug>[bot]'."""
+        if self._slug is None:
+            me = await self.app_client().getitem("/app")
+            self._slug = me["slug"]
+        return self._slug
+
+    async def bot_login(self) -> str:
+        return f"{await self.slug()}[bot]"

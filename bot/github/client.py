@@ -1,0 +1,151 @@
+"""The one door to GitHub: a gidgethub GitHubAPI subclass with retry, rate-limit handling and call records."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.aiohttp
+from gidgethub import HTTPException
+
+log = logging.getLogger("release_train.github")
+
+# Methods that are safe to repeat at the HTTP level: reads, and writes that set a state.
+# POST creates things (comments, PRs, issues, commits); a failed POST is retried by re-running
+# the job, whose reconcile step finds what the first attempt made.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+
+CallObserver = Callable[[str, str, int], None]  # (method, url, status) -> None
+
+
+class TransientError(Exception):
+    """GitHub could not be reached or answered with a temporary failure; the job should be retried."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_delay(exc: HTTPException) -> float | None:
+    """How long to wait before retrying a failed answer, or None when it is permanent (pure)."""
+    status = int(exc.status_code)
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            return 1.0
+    if status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
+        reset = headers.get("x-ratelimit-reset")
+        if reset:
+            try:
+                return max(0.0, float(reset) - time.time()) + 1.0
+            except ValueError:
+                return 60.0
+        return 60.0
+    if status == 429:
+        return 60.0
+    if status >= 500:
+        return 0.0  # backoff alone decides
+    return None
+
+
+class GitHubClient(gidgethub.aiohttp.GitHubAPI):
+    """An installation's (or the app's) view of GitHub.
+
+    Retries transient failures with exponential backoff and jitter on requests that are safe to
+    repeat, paces content-creating writes through an optional pacer, and reports every HTTP call to
+    an observer (metrics, and the call-counting tests).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        requester: str,
+        *,
+        installation_id: int | None = None,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_wait: float = 120.0,
+        pacer: Any | None = None,
+        observer: CallObserver | None = None,
+        sleeper: Callable[[float], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(session, requester, **kwargs)
+        self.installation_id = installation_id
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
+        self.pacer = pacer
+        self.observer = observer
+        self._sleeper = sleeper
+        self.retries = 0
+
+    async def sleep(self, seconds: float) -> None:
+        if self._sleeper is not None:
+            await self._sleeper(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def manage_rate_limit(self, *, method: str, url: str) -> None:
+        if self.pacer is not None and method == "POST":
+            await self.pacer.acquire(self.installation_id, url)
+
+    async def handle_rate_limit_error(
+        self, *, method: str, url: str, exception: HTTPException, attempt: int
+    ) -> bool:
+        delay = retry_delay(exception)
+        if delay is None:
+            return False
+        if method not in IDEMPOTENT_METHODS or attempt > self.max_retries:
+            raise TransientError(
+                f"{method} {url} answered {int(exception.status_code)}", retry_after=delay
+            ) from exception
+        wait = max(delay, self._backoff(attempt))
+        if wait > self.max_wait:
+            raise TransientError(f"{method} {url}: rate limited for {wait:.0f}s", retry_after=wait) from exception
+        self.retries += 1
+        log.info("retrying %s %s after %s (attempt %d, %.2fs)", method, url, int(exception.status_code), attempt, wait)
+        await self.sleep(wait)
+        return True
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, resp_headers, resp_body = await super()._request(method, url, headers, body)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
+                if self.observer is not None:
+                    self.observer(method, url, 0)
+                if method not in IDEMPOTENT_METHODS or attempt > self.max_retries:
+                    raise TransientError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
+                self.retries += 1
+                await self.sleep(self._backoff(attempt))
+                continue
+            if self.observer is not None:
+                self.observer(method, url, status)
+            if self.pacer is not None and method == "POST":
+                self.pacer.release(self.installation_id)
+            return status, resp_headers, resp_body
+
+
+def is_status(exc: BaseException, *codes: int) -> bool:
+    """True when exc is a GitHub answer with one of the given status codes."""
+    return isinstance(exc, gidgethub.HTTPException) and int(exc.status_code) in codes

@@ -1,0 +1,145 @@
+"""Slash commands in comments: read them, check the role, run them, react and reply once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from bot import reconcile
+from bot.handlers.context import Context
+from bot.roles import describe_role
+from bot.rules.commands import Command, parse_commands
+from bot.rules.text import inline
+
+log = logging.getLogger("release_train.commands")
+
+ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM", "write": "write access"}
+
+
+@dataclass(frozen=True)
+class CommandReply:
+    ok: bool
+    message: str  # Markdown, posted as the reply; empty posts no reply
+
+
+CommandFn = Callable[[Context, Command, dict[str, Any], dict[str, Any]], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    roles: tuple[str, ...]  # any one of them suffices: ("rte",), ("rte", "pdm"), ("write",)
+    usage: str
+    summary: str
+    where: str  # "any", "pr" or "tracking" (the release tracking issue)
+    fn: CommandFn
+
+
+@dataclass
+class CommandSet:
+    """A concern's commands; `handlers/__init__.py` composes the sets like routers."""
+
+    specs: list[CommandSpec] = field(default_factory=list)
+
+    def command(
+        self, name: str, *, roles: tuple[str, ...], usage: str, summary: str, where: str = "any"
+    ) -> Callable[[CommandFn], CommandFn]:
+        def register(fn: CommandFn) -> CommandFn:
+            self.specs.append(CommandSpec(name, roles, usage, summary, where, fn))
+            return fn
+
+        return register
+
+
+def help_text(specs: list[CommandSpec]) -> str:
+    rows = ["| command | who | where | what |", "| --- | --- | --- | --- |"]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.usage in seen:
+            continue
+        seen.add(spec.usage)
+        who = " or ".join(ROLE_WORDS.get(r, r) for r in spec.roles)
+        where = {"any": "any issue or PR", "pr": "a pull request", "tracking": "the release tracking issue"}[spec.where]
+        rows.append(f"| `{spec.usage}` | {who} | {where} | {spec.summary} |")
+    return "Release Train commands (at the start of a line):\n\n" + "\n".join(rows)
+
+
+def build_router(*sets: CommandSet) -> routing.Router:
+    specs: list[CommandSpec] = [spec for s in sets for spec in s.specs]
+    by_name: dict[str, list[CommandSpec]] = {}
+    for spec in specs:
+        by_name.setdefault(spec.name, []).append(spec)
+    router = routing.Router()
+
+    async def run_one(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+        login = comment["user"]["login"]
+        if cmd.name == "help":
+            return CommandReply(True, help_text(specs))
+        handlers = by_name[cmd.name]
+        spec = handlers[0]
+        if spec.where == "pr" and "pull_request" not in issue:
+            return CommandReply(False, f"`/{cmd.name}` works on pull requests only.")
+        if spec.where == "tracking":
+            config = await ctx.config()
+            names = {label["name"] for label in issue.get("labels", [])}
+            if config.labels.tracking not in names:
+                return CommandReply(
+                    False,
+                    f"`/{cmd.name}` works on a release tracking issue (labeled `{config.labels.tracking}`).",
+                )
+        needs_config = any(r in ("qa", "rte", "pdm") for r in spec.roles)
+        loaded = await ctx.loaded_config()
+        if needs_config and not loaded.usable:
+            return CommandReply(False, loaded.refusal())
+        allowed = False
+        for role in spec.roles:
+            if await ctx.has_role(login, role):
+                allowed = True
+                break
+        if not allowed:
+            who = " or ".join(f"{ROLE_WORDS.get(r, r)} ({describe_role(loaded.config, r)})" for r in spec.roles)
+            return CommandReply(
+                False,
+                f"Sorry @{login}, `/{cmd.name}` is reserved for the {who} role. Nothing was changed.",
+            )
+        messages: list[str] = []
+        ok = True
+        for handler in handlers:
+            try:
+                reply = await handler.fn(ctx, cmd, issue, comment)
+            except gidgethub.BadRequest as exc:
+                # A permanent answer from GitHub (422 and the like): tell the person, do not retry.
+                reply = CommandReply(False, f"GitHub refused a step of `/{cmd.name}`: {inline(str(exc))}")
+            ok = ok and reply.ok
+            if reply.message:
+                messages.append(reply.message)
+        return CommandReply(ok, "\n\n".join(messages))
+
+    @router.register("issue_comment", action="created")
+    async def on_comment(event: Event, ctx: Context) -> None:
+        comment = event.data["comment"]
+        sender = event.data.get("sender") or comment.get("user") or {}
+        if ctx.is_bot(sender.get("login")) or sender.get("type") == "Bot":
+            return
+        commands = [c for c in parse_commands(comment.get("body")) if c.name in by_name or c.name == "help"]
+        if not commands:
+            return
+        issue = event.data["issue"]
+        await reconcile.react(ctx, comment["id"], "eyes")
+        all_ok = True
+        for cmd in commands:
+            reply = await run_one(ctx, cmd, issue, comment)
+            all_ok = all_ok and reply.ok
+            if reply.message:
+                await reconcile.post_once(
+                    ctx, issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message
+                )
+        await reconcile.react(ctx, comment["id"], "+1" if all_ok else "-1")
+
+    return router

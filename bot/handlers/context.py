@@ -1,0 +1,76 @@
+"""What a handler receives: the installation's client, the event, the repository and its config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gidgethub.sansio import Event
+
+from bot.github.client import GitHubClient
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.config import RepoConfig
+    from bot.github.auth import GitHubApp
+    from bot.repo_config import ConfigStore, LoadedConfig
+    from bot.roles import RoleResolver
+
+
+@dataclass
+class Services:
+    """Process-wide parts, built once in the app factory."""
+
+    settings: Settings
+    github: GitHubApp
+    config_store: ConfigStore
+    roles: RoleResolver
+    metrics: Any = None
+
+
+@dataclass
+class Context:
+    gh: GitHubClient
+    event: Event
+    owner: str
+    repo: str
+    installation_id: int
+    bot_login: str
+    services: Services
+    _loaded: LoadedConfig | None = field(default=None, repr=False)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    @property
+    def repo_vars(self) -> dict[str, str]:
+        """url_vars for gidgethub templates such as "/repos/{owner}/{repo}/pulls{/number}"."""
+        return {"owner": self.owner, "repo": self.repo}
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    async def loaded_config(self) -> LoadedConfig:
+        if self._loaded is None:
+            self._loaded = await self.services.config_store.load(self)
+        return self._loaded
+
+    async def config(self) -> RepoConfig:
+        """The config to act on: the current one, or the last valid one, or the defaults.
+
+        Role-gated actions must use `loaded_config()` and refuse when it has no usable config.
+        """
+        from bot.config import RepoConfig
+
+        loaded = await self.loaded_config()
+        return loaded.config if loaded.config is not None else RepoConfig()
+
+    async def has_role(self, login: str, role: str) -> bool:
+        """role: "qa", "rte", "pdm" (from the config) or "write" (repository permission)."""
+        loaded = await self.loaded_config()
+        return await self.services.roles.has_role(self, loaded.config, login, role)
+
+    def is_bot(self, login: str | None) -> bool:
+        return bool(login) and login == self.bot_login

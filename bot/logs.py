@@ -1,0 +1,49 @@
+"""Logging: JSON lines or pretty text, carrying the delivery id, event, repository and installation."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+
+import orjson
+
+delivery_context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("delivery_context", default={})
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in delivery_context.get().items():
+            setattr(record, key, value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    FIELDS = ("delivery_id", "event", "repository", "installation_id")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in self.FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def setup_logging(level: str = "INFO", fmt: str = "pretty") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ContextFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

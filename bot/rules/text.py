@@ -1,0 +1,27 @@
+"""Making people's text safe to repeat in the bot's comments (pure)."""
+
+from __future__ import annotations
+
+import re
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_ZWJ = "\u200d"
+
+
+def no_pings(text: str) -> str:
+    """Text with every @mention defused, so repeating it notifies no one."""
+    return _MENTION.sub("@" + _ZWJ, text)
+
+
+def inline(text: str, limit: int = 200) -> str:
+    """One line of people's text, safe inside a Markdown table cell or a sentence."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    flat = flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return no_pings(flat)
+
+
+def marker(key: str) -> str:
+    """A hidden marker that lets the bot find its own comment again (key: "cherry-pick:12:rc/1.5")."""
+    return f"<!-- release-train:{key} -->"

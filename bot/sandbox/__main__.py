@@ -1,0 +1,39 @@
+"""`release-train sandbox`: run the local GitHub until interrupted; the first stdout line says where."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.sandbox.runner import start_sandbox
+
+    async def main() -> None:
+        sandbox = await start_sandbox(
+            state_dir=Path(args.state_dir),
+            host=args.host,
+            port=args.port,
+            webhook_url=args.webhook_url,
+            webhook_secret=args.webhook_secret,
+            manifest=Path(args.manifest) if args.manifest else None,
+        )
+        if getattr(args, "faults", None):
+            from bot.sandbox.routes.admin import apply_fault_spec
+
+            apply_fault_spec(sandbox.app, args.faults)
+        sys.stdout.write(json.dumps(sandbox.info) + "\n")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await sandbox.stop()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,123 @@
+"""Typed settings, read once from the environment (Probot's variable names where Probot has one)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """A required setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    url = env.get("GITHUB_API_URL", "")
+    if not url and env.get("GHE_HOST"):
+        # Probot's name: GitHub Enterprise Server serves its REST API under /api/v3.
+        protocol = env.get("GHE_PROTOCOL", "https")
+        url = f"{protocol}://{env['GHE_HOST']}/api/v3"
+    return (url or "https://api.github.com").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: int
+    private_key: str = field(repr=False)
+    # The first secret signs nothing (GitHub signs); during a rotation any of them verifies.
+    webhook_secrets: tuple[str, ...] = field(repr=False, default=())
+    github_api_url: str = "https://api.github.com"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    log_level: str = "INFO"
+    log_format: str = "pretty"
+    state_url: str = "sqlite:///var/release-train.db"
+    # Work queue
+    concurrency: int = 8  # repositories processed in parallel
+    max_attempts: int = 6  # before a job is dead-lettered
+    job_lease_seconds: float = 120.0
+    finished_retention_seconds: float = 24 * 3600.0
+    # Write pacing per installation (GitHub: about 80 a minute and 500 an hour)
+    writes_per_minute: int = 80
+    writes_per_hour: int = 500
+    # Catch-up
+    redelivery_interval_seconds: float = 300.0
+    sweep_interval_seconds: float = 900.0
+    sweep_lookback_hours: float = 72.0
+    # Caches
+    membership_ttl_seconds: float = 300.0
+    max_body_bytes: int = 25 * 1024 * 1024
+
+    @property
+    def webhook_secret(self) -> str:
+        return self.webhook_secrets[0]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secret_raw = env.get("WEBHOOK_SECRET", "")
+        if not secret_raw:
+            raise SettingsError("WEBHOOK_SECRET is not set: the server cannot verify webhook signatures")
+        # Rotation: "new,old" (comma separated) accepts deliveries signed with either.
+        secrets = tuple(s for s in (part.strip() for part in secret_raw.split(",")) if s)
+        private_key = env.get("PRIVATE_KEY", "")
+        if not private_key:
+            key_path = env.get("PRIVATE_KEY_PATH", "")
+            if not key_path:
+                raise SettingsError("PRIVATE_KEY is not set (nor PRIVATE_KEY_PATH): the app cannot authenticate")
+            try:
+                private_key = Path(key_path).read_text()
+            except OSError as exc:
+                raise SettingsError(f"PRIVATE_KEY_PATH {key_path!r} cannot be read: {exc.strerror}") from None
+        private_key = private_key.replace("\\n", "\n")
+        if "PRIVATE KEY" not in private_key:
+            raise SettingsError("PRIVATE_KEY does not look like a PEM private key")
+        app_id_raw = env.get("APP_ID", "")
+        if not app_id_raw:
+            raise SettingsError("APP_ID is not set: the app cannot authenticate")
+        app_id = _int(env, "APP_ID", 0)
+        log_format = env.get("LOG_FORMAT", "pretty").lower()
+        if log_format not in ("json", "pretty"):
+            raise SettingsError(f"LOG_FORMAT must be 'json' or 'pretty', got {log_format!r}")
+        return cls(
+            app_id=app_id,
+            private_key=private_key,
+            webhook_secrets=secrets,
+            github_api_url=_api_url(env),
+            host=env.get("HOST", "0.0.0.0"),
+            port=_int(env, "PORT", 3000),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_format=log_format,
+            state_url=env.get("STATE_URL", "sqlite:///var/release-train.db"),
+            concurrency=_int(env, "WORKER_CONCURRENCY", 8),
+            max_attempts=_int(env, "MAX_ATTEMPTS", 6),
+            job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 120.0),
+            finished_retention_seconds=_float(env, "FINISHED_RETENTION_SECONDS", 24 * 3600.0),
+            writes_per_minute=_int(env, "WRITES_PER_MINUTE", 80),
+            writes_per_hour=_int(env, "WRITES_PER_HOUR", 500),
+            redelivery_interval_seconds=_float(env, "REDELIVERY_INTERVAL_SECONDS", 300.0),
+            sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 900.0),
+            sweep_lookback_hours=_float(env, "SWEEP_LOOKBACK_HOURS", 72.0),
+            membership_ttl_seconds=_float(env, "MEMBERSHIP_TTL_SECONDS", 300.0),
+        )
