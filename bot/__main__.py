@@ -39,6 +39,23 @@ def _check_config(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 when the local server answers /healthz (the container's HEALTHCHECK; no curl in slim images)."""
+    import json
+    import os
+    import urllib.error
+    import urllib.request
+
+    port = args.port or int(os.environ.get("PORT", "3000"))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=args.timeout) as resp:
+            ok = resp.status == 200 and json.loads(resp.read()).get("status") == "ok"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"release-train: unhealthy: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="release-train", description="Runs a team's release train on GitHub.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a .github/release-train.yml file")
     check.add_argument("path", nargs="?", default=".github/release-train.yml")
     check.set_defaults(fn=_check_config)
+    health = sub.add_parser("healthcheck", help="exit 0 when the server on $PORT answers /healthz")
+    health.add_argument("--port", type=int, default=0)
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(fn=_healthcheck)
     return parser
 
 
