@@ -86,3 +86,440 @@ def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
         "url": api(f"/repos/{full}"),
         "default_branch": repo.get("default_branch", "main"),
     }
+
+
+# --- issues, labels, comments, reactions, issue events (S2) ---------------------------------
+
+REACTION_CONTENTS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+
+def author_association(st: Store, repo: dict[str, Any], login: str) -> str:
+    """OWNER, MEMBER (org admin or team member), COLLABORATOR, or NONE, as GitHub reports it."""
+    owner_login = repo["owner"]["login"]
+    if login.lower() == owner_login.lower():
+        return "OWNER"
+    owner = st.find_user(owner_login) or {}
+    if owner.get("type") == "Organization":
+        if login.lower() in {a.lower() for a in owner.get("admins", [])}:
+            return "MEMBER"
+        prefix = owner_login.lower() + "/"
+        for key, team in st.data["teams"].items():
+            if key.lower().startswith(prefix) and login.lower() in team.get("members", {}):
+                return "MEMBER"
+    if login.lower() in repo.get("collaborators", {}):
+        return "COLLABORATOR"
+    return "NONE"
+
+
+def reaction_rollup(url: str, reactions: dict[str, list[str]]) -> dict[str, Any]:
+    counts = {content: len(reactions.get(content, [])) for content in REACTION_CONTENTS}
+    return {"url": url, "total_count": sum(counts.values()), **counts}
+
+
+def label(st: Store, repo: dict[str, Any], name: str) -> dict[str, Any]:
+    record = repo["labels"][name.lower()]
+    return {
+        "id": record["id"],
+        "node_id": node("Label", record["id"]),
+        "url": api(f"/repos/{repo['full_name']}/labels/{record['name']}"),
+        "name": record["name"],
+        "color": record["color"],
+        "default": bool(record.get("default", False)),
+        "description": record.get("description"),
+    }
+
+
+def milestone(st: Store, repo: dict[str, Any], number: int) -> dict[str, Any]:
+    record = repo.get("milestones", {})[str(number)]
+    full = repo["full_name"]
+    counted = [i for i in repo.get("issues", {}).values() if i.get("milestone") == number]
+    return {
+        "url": api(f"/repos/{full}/milestones/{number}"),
+        "html_url": html(f"/{full}/milestone/{number}"),
+        "labels_url": api(f"/repos/{full}/milestones/{number}/labels"),
+        "id": record["id"],
+        "node_id": node("Milestone", record["id"]),
+        "number": number,
+        "title": record["title"],
+        "description": record.get("description"),
+        "creator": user(st, record["creator"]),
+        "open_issues": sum(1 for i in counted if i["state"] == "open"),
+        "closed_issues": sum(1 for i in counted if i["state"] == "closed"),
+        "state": record.get("state", "open"),
+        "created_at": record["created_at"],
+        "updated_at": record.get("updated_at", record["created_at"]),
+        "due_on": record.get("due_on"),
+        "closed_at": record.get("closed_at"),
+    }
+
+
+def issue(st: Store, repo: dict[str, Any], number: int) -> dict[str, Any]:
+    """An issue, or the issue side of a pull request (with its `pull_request` key), as /issues answers it."""
+    record = repo["issues"][str(number)]
+    full = repo["full_name"]
+    base = f"/repos/{full}/issues/{number}"
+    assignees = [user(st, login) for login in record.get("assignees", [])]
+    comments = sum(1 for c in repo.get("comments", {}).values() if c["issue_number"] == number)
+    body: dict[str, Any] = {
+        "url": api(base),
+        "repository_url": api(f"/repos/{full}"),
+        "labels_url": api(f"{base}/labels{{/name}}"),
+        "comments_url": api(f"{base}/comments"),
+        "events_url": api(f"{base}/events"),
+        "html_url": html(f"/{full}/{'pull' if record.get('is_pull') else 'issues'}/{number}"),
+        "id": record["id"],
+        "node_id": node("PullRequest" if record.get("is_pull") else "Issue", record["id"]),
+        "number": number,
+        "title": record["title"],
+        "user": user(st, record["user"]),
+        "labels": [label(st, repo, name) for name in record.get("labels", []) if name.lower() in repo["labels"]],
+        "state": record["state"],
+        "locked": bool(record.get("locked", False)),
+        "assignee": assignees[0] if assignees else None,
+        "assignees": assignees,
+        "milestone": milestone(st, repo, record["milestone"]) if record.get("milestone") else None,
+        "comments": comments,
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "closed_at": record.get("closed_at"),
+        "closed_by": user(st, record["closed_by"]) if record.get("closed_by") else None,
+        "author_association": author_association(st, repo, record["user"]),
+        "active_lock_reason": None,
+        "body": record.get("body"),
+        "reactions": reaction_rollup(api(f"{base}/reactions"), record.get("reactions", {})),
+        "timeline_url": api(f"{base}/timeline"),
+        "performed_via_github_app": None,
+        "state_reason": record.get("state_reason"),
+        "draft": False,
+    }
+    if record.get("is_pull"):
+        pull = repo.get("pulls", {}).get(str(number), {})
+        body["draft"] = bool(pull.get("draft", False))
+        body["pull_request"] = {
+            "url": api(f"/repos/{full}/pulls/{number}"),
+            "html_url": html(f"/{full}/pull/{number}"),
+            "diff_url": html(f"/{full}/pull/{number}.diff"),
+            "patch_url": html(f"/{full}/pull/{number}.patch"),
+            "merged_at": pull.get("merged_at"),
+        }
+    return body
+
+
+def comment(st: Store, repo: dict[str, Any], comment_id: int) -> dict[str, Any]:
+    record = repo["comments"][str(comment_id)]
+    full = repo["full_name"]
+    number = record["issue_number"]
+    is_pull = bool(repo["issues"].get(str(number), {}).get("is_pull"))
+    return {
+        "url": api(f"/repos/{full}/issues/comments/{comment_id}"),
+        "html_url": html(f"/{full}/{'pull' if is_pull else 'issues'}/{number}#issuecomment-{comment_id}"),
+        "issue_url": api(f"/repos/{full}/issues/{number}"),
+        "id": record["id"],
+        "node_id": node("IssueComment", record["id"]),
+        "user": user(st, record["user"]),
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "author_association": author_association(st, repo, record["user"]),
+        "body": record["body"],
+        "reactions": reaction_rollup(api(f"/repos/{full}/issues/comments/{comment_id}/reactions"), record.get("reactions", {})),
+        "performed_via_github_app": None,
+    }
+
+
+def reaction(st: Store, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "node_id": node("Reaction", record["id"]),
+        "user": user(st, record["user"]),
+        "content": record["content"],
+        "created_at": record["created_at"],
+    }
+
+
+def issue_event(st: Store, repo: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """One entry of GET /issues/{n}/events: labeled/unlabeled carry `label`, assigned `assignee`, ..."""
+    body: dict[str, Any] = {
+        "id": record["id"],
+        "node_id": node("IssueEvent", record["id"]),
+        "url": api(f"/repos/{repo['full_name']}/issues/events/{record['id']}"),
+        "actor": user(st, record["actor"]),
+        "event": record["event"],
+        "commit_id": record.get("commit_id"),
+        "commit_url": api(f"/repos/{repo['full_name']}/commits/{record['commit_id']}") if record.get("commit_id") else None,
+        "created_at": record["created_at"],
+        "performed_via_github_app": None,
+    }
+    if "label" in record:
+        body["label"] = {"name": record["label"]["name"], "color": record["label"]["color"]}
+    if "assignee" in record:
+        body["assignee"] = user(st, record["assignee"])
+        body["assigner"] = user(st, record["actor"])
+    if "milestone" in record:
+        body["milestone"] = {"title": record["milestone"]}
+    if "rename" in record:
+        body["rename"] = dict(record["rename"])
+    if "state_reason" in record:
+        body["state_reason"] = record["state_reason"]
+    return body
+
+
+# --- statuses, check runs, check suites (S2) ------------------------------------------------
+
+def github_app(st: Store, record: dict[str, Any]) -> dict[str, Any]:
+    """A GitHub App as check runs and suites name it (the `integration` schema)."""
+    return {
+        "id": record["id"],
+        "slug": record["slug"],
+        "node_id": node("App", record["id"]),
+        "client_id": f"Iv1.{record['id']:016x}",
+        "owner": user(st, record.get("owner", "release-train-owner")),
+        "name": record["name"],
+        "description": record.get("description", ""),
+        "external_url": record.get("external_url", f"https://example.com/{record['slug']}"),
+        "html_url": html(f"/apps/{record['slug']}"),
+        "created_at": record.get("created_at", "2024-01-01T00:00:00Z"),
+        "updated_at": record.get("updated_at", record.get("created_at", "2024-01-01T00:00:00Z")),
+        "permissions": dict(record.get("permissions", {})),
+        "events": list(record.get("events", [])),
+    }
+
+
+def status(st: Store, repo: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    creator = user(st, record["creator"])
+    return {
+        "url": api(f"/repos/{repo['full_name']}/statuses/{record['sha']}"),
+        "avatar_url": creator["avatar_url"],
+        "id": record["id"],
+        "node_id": node("StatusContext", record["id"]),
+        "state": record["state"],
+        "description": record.get("description"),
+        "target_url": record.get("target_url"),
+        "context": record["context"],
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "creator": creator,
+    }
+
+
+def combined_status(st: Store, repo: dict[str, Any], sha: str, latest: list[dict[str, Any]]) -> dict[str, Any]:
+    """GitHub's combined state: failure if any error/failure, pending if any pending or none at all."""
+    states = {s["state"] for s in latest}
+    if states & {"error", "failure"}:
+        state = "failure"
+    elif not latest or "pending" in states:
+        state = "pending"
+    else:
+        state = "success"
+    statuses = []
+    for record in latest:
+        one = status(st, repo, record)
+        one.pop("creator")
+        one["required"] = False
+        statuses.append(one)
+    return {
+        "state": state,
+        "statuses": statuses,
+        "sha": sha,
+        "total_count": len(latest),
+        "repository": minimal_repository(st, repo),
+        "commit_url": api(f"/repos/{repo['full_name']}/commits/{sha}"),
+        "url": api(f"/repos/{repo['full_name']}/commits/{sha}/status"),
+    }
+
+
+def minimal_repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
+    """The `minimal-repository` shape (the URL templates GitHub lists for every repository)."""
+    full = repo["full_name"]
+    base = api(f"/repos/{full}")
+    body = dict(repository(st, repo))
+    templates = {
+        "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
+        "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
+        "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
+        "contents_url": "/contents/{+path}", "contributors_url": "/contributors", "deployments_url": "/deployments",
+        "downloads_url": "/downloads", "events_url": "/events", "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}",
+        "git_refs_url": "/git/refs{/sha}", "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks",
+        "issue_comment_url": "/issues/comments{/number}", "issue_events_url": "/issues/events{/number}",
+        "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}",
+        "languages_url": "/languages", "merges_url": "/merges", "milestones_url": "/milestones{/number}",
+        "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
+        "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
+        "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
+        "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+    }
+    for key, suffix in templates.items():
+        body.setdefault(key, base + suffix)
+    body.setdefault("description", repo.get("description"))
+    body.setdefault("fork", False)
+    return body
+
+
+def pull_request_minimal(st: Store, repo: dict[str, Any], number: int) -> dict[str, Any]:
+    pull = repo["pulls"][str(number)]
+    repo_ref = {"id": repo["id"], "url": api(f"/repos/{repo['full_name']}"), "name": repo["name"]}
+    return {
+        "url": api(f"/repos/{repo['full_name']}/pulls/{number}"),
+        "id": pull["id"],
+        "number": number,
+        "head": {"ref": pull["head_ref"], "sha": pull["head_sha"], "repo": repo_ref},
+        "base": {"ref": pull["base_ref"], "sha": pull.get("base_sha", ""), "repo": repo_ref},
+    }
+
+
+def check_suite(st: Store, repo: dict[str, Any], suite_id: int, *, full: bool = True) -> dict[str, Any]:
+    """A check suite; `full` adds what the REST answer carries beyond the copy inside a check run."""
+    record = repo["check_suites"][str(suite_id)]
+    app_record = record["app"]
+    body: dict[str, Any] = {
+        "id": record["id"],
+        "node_id": node("CheckSuite", record["id"]),
+        "head_branch": record.get("head_branch"),
+        "head_sha": record["head_sha"],
+        "status": record["status"],
+        "conclusion": record.get("conclusion"),
+        "url": api(f"/repos/{repo['full_name']}/check-suites/{record['id']}"),
+        "before": record.get("before"),
+        "after": record["head_sha"],
+        "pull_requests": [pull_request_minimal(st, repo, n) for n in record.get("pull_requests", [])],
+        "app": github_app(st, app_record),
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+    }
+    if full:
+        body["latest_check_runs_count"] = sum(
+            1 for run in repo.get("check_runs", {}).values() if run["check_suite_id"] == record["id"]
+        )
+        body["check_runs_url"] = api(f"/repos/{repo['full_name']}/check-suites/{record['id']}/check-runs")
+        body["head_commit"] = record.get("head_commit")
+        body["repository"] = minimal_repository(st, repo)
+        body["rerequestable"] = True
+        body["runs_rerequestable"] = True
+    return body
+
+
+def check_run(st: Store, repo: dict[str, Any], run_id: int) -> dict[str, Any]:
+    record = repo["check_runs"][str(run_id)]
+    full = repo["full_name"]
+    output = record.get("output", {})
+    return {
+        "id": record["id"],
+        "head_sha": record["head_sha"],
+        "node_id": node("CheckRun", record["id"]),
+        "external_id": record.get("external_id") or "",
+        "url": api(f"/repos/{full}/check-runs/{record['id']}"),
+        "html_url": html(f"/{full}/runs/{record['id']}"),
+        "details_url": record.get("details_url") or html(f"/{full}/runs/{record['id']}"),
+        "status": record["status"],
+        "conclusion": record.get("conclusion"),
+        "started_at": record.get("started_at"),
+        "completed_at": record.get("completed_at"),
+        "output": {
+            "title": output.get("title"),
+            "summary": output.get("summary"),
+            "text": output.get("text"),
+            "annotations_count": len(record.get("annotations", [])),
+            "annotations_url": api(f"/repos/{full}/check-runs/{record['id']}/annotations"),
+        },
+        "name": record["name"],
+        "check_suite": check_suite(st, repo, record["check_suite_id"], full=False),
+        "app": github_app(st, repo["check_suites"][str(record["check_suite_id"])]["app"]),
+        "pull_requests": [pull_request_minimal(st, repo, n) for n in record.get("pull_requests", [])],
+    }
+
+
+# --- releases, deployments, teams (S2) ------------------------------------------------------
+
+def release(st: Store, repo: dict[str, Any], release_id: int) -> dict[str, Any]:
+    record = repo["releases"][str(release_id)]
+    full = repo["full_name"]
+    tag = record["tag_name"]
+    return {
+        "url": api(f"/repos/{full}/releases/{record['id']}"),
+        "assets_url": api(f"/repos/{full}/releases/{record['id']}/assets"),
+        "upload_url": f"{BASE['api']}/uploads/repos/{full}/releases/{record['id']}/assets{{?name,label}}",
+        "html_url": html(f"/{full}/releases/tag/{tag}"),
+        "id": record["id"],
+        "node_id": node("Release", record["id"]),
+        "tag_name": tag,
+        "target_commitish": record["target_commitish"],
+        "name": record.get("name"),
+        "draft": bool(record.get("draft", False)),
+        "author": user(st, record["author"]),
+        "prerelease": bool(record.get("prerelease", False)),
+        "immutable": False,
+        "created_at": record["created_at"],
+        "updated_at": record.get("updated_at", record["created_at"]),
+        "published_at": record.get("published_at"),
+        "assets": [],
+        "tarball_url": api(f"/repos/{full}/tarball/{tag}"),
+        "zipball_url": api(f"/repos/{full}/zipball/{tag}"),
+        "body": record.get("body"),
+    }
+
+
+def deployment(st: Store, repo: dict[str, Any], deployment_id: int) -> dict[str, Any]:
+    record = repo["deployments"][str(deployment_id)]
+    full = repo["full_name"]
+    return {
+        "url": api(f"/repos/{full}/deployments/{record['id']}"),
+        "id": record["id"],
+        "node_id": node("Deployment", record["id"]),
+        "sha": record["sha"],
+        "ref": record["ref"],
+        "task": record.get("task", "deploy"),
+        "payload": record.get("payload", {}),
+        "original_environment": record["environment"],
+        "environment": record["environment"],
+        "description": record.get("description"),
+        "creator": user(st, record["creator"]),
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "statuses_url": api(f"/repos/{full}/deployments/{record['id']}/statuses"),
+        "repository_url": api(f"/repos/{full}"),
+        "transient_environment": bool(record.get("transient_environment", False)),
+        "production_environment": bool(record.get("production_environment", record["environment"] == "production")),
+        "performed_via_github_app": None,
+    }
+
+
+def team(st: Store, org: str, slug: str, *, full: bool = False) -> dict[str, Any]:
+    record = st.data["teams"][f"{org}/{slug}".lower()]
+    org_login = st.user(org, kind="Organization")["login"]
+    body: dict[str, Any] = {
+        "id": record["id"],
+        "node_id": node("Team", record["id"]),
+        "url": api(f"/organizations/{st.user(org)['id']}/team/{record['id']}"),
+        "html_url": html(f"/orgs/{org_login}/teams/{record['slug']}"),
+        "name": record["name"],
+        "slug": record["slug"],
+        "description": record.get("description"),
+        "privacy": record.get("privacy", "closed"),
+        "notification_setting": "notifications_enabled",
+        "permission": record.get("permission", "pull"),
+        "members_url": api(f"/organizations/{st.user(org)['id']}/team/{record['id']}/members{{/member}}"),
+        "repositories_url": api(f"/organizations/{st.user(org)['id']}/team/{record['id']}/repos"),
+        "parent": None,
+        "type": "organization",
+        "organization_id": st.user(org)["id"],
+    }
+    if full:
+        org_record = st.user(org)
+        body["members_count"] = len(record.get("members", {}))
+        body["repos_count"] = len(record.get("repos", {}))
+        body["created_at"] = record["created_at"]
+        body["updated_at"] = record.get("updated_at", record["created_at"])
+        body["organization"] = {
+            **organization(st, org_login),
+            "html_url": html(f"/{org_login}"),
+            "has_organization_projects": True,
+            "has_repository_projects": True,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "type": "Organization",
+            "created_at": org_record["created_at"],
+            "updated_at": org_record["created_at"],
+            "archived_at": None,
+        }
+    return body
