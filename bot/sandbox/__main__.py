@@ -11,7 +11,18 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot.sandbox.routes.admin import parse_fault_spec
     from bot.sandbox.runner import start_sandbox
+
+    try:
+        faults = parse_fault_spec(args.faults) if getattr(args, "faults", None) else None
+    except ValueError as exc:
+        print(f"release-train sandbox: --faults: {exc}", file=sys.stderr)
+        return 2
+    manifest = Path(args.manifest) if args.manifest else None
+    if manifest is not None and not manifest.is_file():
+        print(f"release-train sandbox: --manifest: no such file: {manifest}", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         sandbox = await start_sandbox(
@@ -20,12 +31,9 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             webhook_url=args.webhook_url,
             webhook_secret=args.webhook_secret,
-            manifest=Path(args.manifest) if args.manifest else None,
+            manifest=manifest,
+            faults=faults,
         )
-        if getattr(args, "faults", None):
-            from bot.sandbox.routes.admin import apply_fault_spec
-
-            apply_fault_spec(sandbox.app, args.faults)
         sys.stdout.write(json.dumps(sandbox.info) + "\n")
         sys.stdout.flush()
         stop = asyncio.Event()

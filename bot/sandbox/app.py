@@ -45,6 +45,7 @@ ROUTE_MODULES = (
 )
 
 REQUEST_LOG = web.AppKey("sandbox_request_log", list)
+RATE_WINDOWS = web.AppKey("sandbox_rate_windows", dict)  # rate key -> [reset (unix), used]
 
 
 @dataclass
@@ -145,6 +146,19 @@ def _rate_key(who: Actor) -> str:
     return f"{who.kind}:{(who.login or '').lower()}"
 
 
+def _window(windows: dict[str, list[int]], who: Actor) -> list[int]:
+    window = windows.setdefault(_rate_key(who), [unix_now() + 3600, 0])
+    if window[0] <= unix_now():
+        window[:] = [unix_now() + 3600, 0]
+    return window
+
+
+def rate_window(request: web.Request) -> tuple[int, int, int]:
+    """The caller's (limit, used, reset) as the rate-limit headers report them."""
+    window = _window(request.app[RATE_WINDOWS], request[ACTOR])
+    return RATE_LIMIT, window[1], window[0]
+
+
 def create_sandbox_app(config: SandboxConfig) -> web.Application:
     state_dir = Path(config.state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -203,11 +217,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
             response.headers["ETag"] = etag
             if request.headers.get("If-None-Match") == etag:
                 response = web.Response(status=304, headers={"ETag": etag})
-        key = _rate_key(who)
-        window = rate_windows.setdefault(key, [unix_now() + 3600, 0])
-        if window[0] <= unix_now():
-            window[:] = [unix_now() + 3600, 0]
-        if response.status != 304 and who.kind != "anonymous":
+        window = _window(rate_windows, who)
+        # Like GitHub: a 304 and a look at /rate_limit cost nothing.
+        if response.status != 304 and who.kind != "anonymous" and request.path != "/rate_limit":
             window[1] += 1
         response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
         response.headers["X-RateLimit-Remaining"] = str(max(0, RATE_LIMIT - window[1]))
@@ -237,6 +249,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app[HOOKS] = hooks
     app[SANDBOX] = config
     app[REQUEST_LOG] = request_log
+    app[RATE_WINDOWS] = rate_windows
     from bot.sandbox.git import GitRepos
 
     app[GIT] = GitRepos(state_dir / "git")

@@ -40,7 +40,9 @@ async def start_sandbox(
     webhook_url: str | None = None,
     webhook_secret: str = "sandbox-secret",
     manifest: Path | None = None,
+    faults: dict[str, float] | None = None,
 ) -> RunningSandbox:
+    """Start the sandbox; it is ready (and `sandbox.json` written) when this returns."""
     config = SandboxConfig(
         state_dir=Path(state_dir),
         webhook_url=webhook_url,
@@ -48,6 +50,10 @@ async def start_sandbox(
         manifest_path=Path(manifest) if manifest else DEFAULT_MANIFEST,
     )
     app = create_sandbox_app(config)
+    if faults:
+        from bot.sandbox.routes.admin import apply_faults
+
+        apply_faults(app, faults)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -57,5 +63,8 @@ async def start_sandbox(
     api_url = f"http://{host}:{bound_port}"
     set_base_url(config, api_url)
     running = RunningSandbox(app, runner, config, api_url)
-    (Path(state_dir) / "sandbox.json").write_text(json.dumps(running.info))
+    ready = Path(state_dir) / "sandbox.json"
+    tmp = ready.with_suffix(".tmp")
+    tmp.write_text(json.dumps(running.info))
+    tmp.replace(ready)
     return running

@@ -1,4 +1,8 @@
-"""Webhook deliveries: composed like GitHub's, signed, sent in order per repository, recorded for redelivery."""
+"""Webhook deliveries: composed like GitHub's, signed, sent in order per repository, recorded for redelivery.
+
+Every attempt is appended to `deliveries.jsonl` in the state dir (headers, payload and the answer);
+memory holds only a small index of it, so a long run stays small and a restart keeps the history.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,25 @@ from bot.sandbox.state import Store, now_iso
 
 log = logging.getLogger("release_train.sandbox.hooks")
 
+# GitHub gives a delivery 10 seconds before it records "timed out".
+DELIVERY_TIMEOUT = 10.0
+INDEX_KEYS = (
+    "id", "guid", "delivered_at", "redelivery", "duration", "status", "status_code",
+    "event", "action", "installation_id", "repository_id", "throttled_at",
+)
+
 
 @dataclass
 class DeliveryFaults:
-    """Delivery misbehaviour GitHub allows itself: late, twice, out of order (seeded)."""
+    """Delivery misbehaviour GitHub allows itself: late, twice, out of order (seeded).
+
+    Every random choice is drawn when an event is queued, so one seed and one sequence of
+    events give the same faults whatever the timing.
+    """
 
     delay: float = 0.0  # fraction of deliveries held back a little
     duplicate: float = 0.0  # fraction sent twice (same X-GitHub-Delivery)
-    reorder: float = 0.0  # fraction swapped with the next delivery for the same repository
+    reorder: float = 0.0  # fraction that let the next delivery for the same repository overtake them
     max_delay_seconds: float = 0.3
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -42,21 +57,39 @@ class Hooks:
         self.secret = secret
         self.events = events  # subscribed events (the manifest's default_events)
         self.faults = DeliveryFaults()
+        self.paused = False  # hold deliveries until unpaused (GitHub having an outage)
+        self.down = False  # the app's URL refuses connections: each attempt is recorded as failed
         self._queues: dict[str, deque[dict[str, Any]]] = {}
         self._senders: dict[str, asyncio.Task] = {}
         self._session: aiohttp.ClientSession | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._wake = asyncio.Event()
+        self._in_flight = 0
         self.deliveries_path = Path(state_dir) / "deliveries.jsonl"
-        self.deliveries: list[dict[str, Any]] = []  # every attempt, newest last
+        self.deliveries: list[dict[str, Any]] = []  # the index: INDEX_KEYS plus "offset", oldest first
+        self._by_id: dict[int, dict[str, Any]] = {}
         if self.deliveries_path.exists():
-            for line in self.deliveries_path.read_text().splitlines():
+            self._load_index()
+
+    def _load_index(self) -> None:
+        offset = 0
+        with self.deliveries_path.open("rb") as source:
+            for line in source:
                 if line.strip():
-                    self.deliveries.append(json.loads(line))
-        self.paused = False  # the test driver may hold deliveries (a bot that is down)
+                    try:
+                        record = json.loads(line)
+                    except ValueError:  # a line cut short by a crash
+                        break
+                    self._index(record, offset)
+                offset += len(line)
+
+    def _index(self, record: dict[str, Any], offset: int) -> None:
+        entry = {k: record.get(k) for k in INDEX_KEYS}
+        entry["offset"] = offset
+        self.deliveries.append(entry)
+        self._by_id[entry["id"]] = entry
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT))
 
     async def close(self) -> None:
         for task in self._senders.values():
@@ -82,7 +115,6 @@ class Hooks:
             inst = self.store.installation_for(repo["owner"]["login"])
             body["installation"] = {"id": inst["id"], "node_id": render.node("Installation", inst["id"])}
         body["sender"] = render.user(self.store, sender)
-        key = repo["full_name"].lower() if repo is not None else "_"
         delivery = {
             "guid": str(uuid.uuid4()),
             "event": event,
@@ -90,15 +122,42 @@ class Hooks:
             "payload": body,
             "repository_id": repo["id"] if repo is not None else None,
             "installation_id": body.get("installation", {}).get("id"),
+            "redelivery": False,
         }
-        self._enqueue(key, delivery)
+        self._enqueue(self._key(delivery), delivery, faults=True)
 
-    def _enqueue(self, key: str, delivery: dict[str, Any]) -> None:
+    @staticmethod
+    def _key(delivery: dict[str, Any]) -> str:
+        return str(delivery.get("repository_id") or "_")
+
+    def redeliver(self, record: dict[str, Any]) -> None:
+        """Send a recorded delivery again: same guid and payload, marked as a redelivery."""
+        delivery = {
+            "guid": record["guid"],
+            "event": record["event"],
+            "action": record.get("action"),
+            "payload": record["request"]["payload"],
+            "repository_id": record.get("repository_id"),
+            "installation_id": record.get("installation_id"),
+            "redelivery": True,
+        }
+        self._enqueue(self._key(delivery), delivery, faults=False)
+
+    def _enqueue(self, key: str, delivery: dict[str, Any], *, faults: bool) -> None:
         queue = self._queues.setdefault(key, deque())
+        if faults:
+            rng = self.faults.rng
+            if self.faults.delay and rng.random() < self.faults.delay:
+                delivery["delay"] = rng.uniform(0, self.faults.max_delay_seconds)
+            if self.faults.reorder and rng.random() < self.faults.reorder:
+                delivery["overtake"] = True
+            duplicate = bool(self.faults.duplicate and rng.random() < self.faults.duplicate)
+        else:
+            duplicate = False
         queue.append(delivery)
-        if self.faults.duplicate and self.faults.rng.random() < self.faults.duplicate:
-            queue.append(dict(delivery))
-        self._idle.clear()
+        if duplicate:
+            queue.append({**delivery, "delay": 0.0, "overtake": False})
+        self._wake.set()
         if key not in self._senders or self._senders[key].done():
             self._senders[key] = asyncio.get_running_loop().create_task(self._send_all(key))
 
@@ -106,48 +165,73 @@ class Hooks:
     def sign(self, body: bytes) -> str:
         return "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
 
+    def sign_sha1(self, body: bytes) -> str:
+        return "sha1=" + hmac.new(self.secret.encode(), body, hashlib.sha1).hexdigest()
+
     async def _send_all(self, key: str) -> None:
         queue = self._queues[key]
+        while queue:
+            while self.paused:
+                self._wake.clear()
+                await self._wake.wait()
+            self._in_flight += 1
+            try:
+                await self._send_head(queue)
+            finally:
+                self._in_flight -= 1
+
+    async def _send_head(self, queue: deque[dict[str, Any]]) -> None:
+        delivery = queue[0]
+        if delivery.get("overtake"):
+            # Let the next event for this repository (if one comes soon) go first.
+            deadline = time.monotonic() + self.faults.max_delay_seconds
+            while len(queue) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            if len(queue) >= 2:
+                queue[0], queue[1] = queue[1], queue[0]
+                queue[1]["overtake"] = False
+                delivery = queue[0]
+            else:
+                delivery["overtake"] = False
+        if delivery.get("delay"):
+            await asyncio.sleep(delivery["delay"])
+        queue.popleft()
         try:
-            while queue:
-                while self.paused:
-                    await asyncio.sleep(0.05)
-                if len(queue) > 1 and self.faults.reorder and self.faults.rng.random() < self.faults.reorder:
-                    queue[0], queue[1] = queue[1], queue[0]
-                delivery = queue.popleft()
-                if self.faults.delay and self.faults.rng.random() < self.faults.delay:
-                    await asyncio.sleep(self.faults.rng.uniform(0, self.faults.max_delay_seconds))
-                await self.send(delivery, redelivery=False)
-        finally:
-            self._check_idle()
+            await self.send(delivery, redelivery=bool(delivery.get("redelivery")))
+        except Exception:  # a sandbox bug must not stop later deliveries
+            log.exception("delivery %s could not be recorded", delivery["guid"])
 
-    def _check_idle(self) -> None:
-        if all(not q for q in self._queues.values()) and all(
-            t.done() or t is asyncio.current_task() for t in self._senders.values()
-        ):
-            self._idle.set()
-
-    async def send(self, delivery: dict[str, Any], *, redelivery: bool) -> dict[str, Any]:
-        """POST one delivery to the webhook URL and record the attempt."""
-        body = json.dumps(delivery["payload"], separators=(",", ":")).encode()
-        headers = {
+    def headers_for(self, delivery: dict[str, Any], body: bytes) -> dict[str, str]:
+        app_id = str(self.store.data["app"].get("id", 1))
+        return {
+            "Accept": "*/*",
             "Content-Type": "application/json",
             "User-Agent": "GitHub-Hookshot/sandbox",
             "X-GitHub-Event": delivery["event"],
             "X-GitHub-Delivery": delivery["guid"],
-            "X-GitHub-Hook-ID": "1",
+            "X-GitHub-Hook-ID": app_id,
             "X-GitHub-Hook-Installation-Target-Type": "integration",
-            "X-GitHub-Hook-Installation-Target-ID": str(self.store.data["app"].get("id", 1)),
+            "X-GitHub-Hook-Installation-Target-ID": app_id,
+            "X-Hub-Signature": self.sign_sha1(body),
             "X-Hub-Signature-256": self.sign(body),
         }
+
+    async def send(self, delivery: dict[str, Any], *, redelivery: bool) -> dict[str, Any]:
+        """POST one delivery to the webhook URL and record the attempt."""
+        body = json.dumps(delivery["payload"], separators=(",", ":")).encode()
+        headers = self.headers_for(delivery, body)
         started = time.monotonic()
-        status, response_body = 0, ""
-        if self.webhook_url and self._session is not None:
+        status_code, status, response_headers, response_body = 0, "failed to connect", {}, ""
+        if self.webhook_url and self._session is not None and not self.down:
             try:
                 async with self._session.post(self.webhook_url, data=body, headers=headers) as resp:
-                    status = resp.status
-                    response_body = (await resp.text())[:2000]
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    status_code = resp.status
+                    response_headers = dict(resp.headers)
+                    response_body = (await resp.text(errors="replace"))[:2000]
+                status = "OK" if 200 <= status_code < 300 else f"Invalid HTTP Response: {status_code}"
+            except asyncio.TimeoutError:
+                status = "timed out"
+            except (aiohttp.ClientError, OSError) as exc:
                 response_body = f"{exc.__class__.__name__}: {exc}"
         record = {
             "id": self.store.new_id(),
@@ -155,26 +239,62 @@ class Hooks:
             "delivered_at": now_iso(),
             "redelivery": redelivery,
             "duration": round(time.monotonic() - started, 3),
-            "status": "OK" if 200 <= status < 300 else ("Invalid HTTP Response: %d" % status if status else "failed to connect"),
-            "status_code": status,
+            "status": status,
+            "status_code": status_code,
             "event": delivery["event"],
             "action": delivery.get("action"),
             "installation_id": delivery.get("installation_id"),
             "repository_id": delivery.get("repository_id"),
+            "throttled_at": None,
+            "url": self.webhook_url or "",
             "request": {"headers": headers, "payload": delivery["payload"]},
-            "response": {"headers": {}, "payload": response_body},
+            "response": {"headers": response_headers, "payload": response_body},
         }
-        self.deliveries.append(record)
-        with self.deliveries_path.open("a") as out:
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        with self.deliveries_path.open("ab") as out:
+            offset = out.tell()
+            out.write(line)
+        self._index(record, offset)
         return record
 
+    # reading the record ---------------------------------------------------------------------
+    def delivery_items(self, *, before: int | None = None):  # type: ignore[no-untyped-def]
+        """Index entries, newest first (GitHub's order), optionally only those older than id `before`."""
+        for entry in reversed(self.deliveries):
+            if before is not None and entry["id"] >= before:
+                continue
+            yield {k: entry[k] for k in INDEX_KEYS}
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        """One attempt in full (request headers and payload, response), read back from disk."""
+        entry = self._by_id.get(delivery_id)
+        if entry is None:
+            return None
+        with self.deliveries_path.open("rb") as source:
+            source.seek(entry["offset"])
+            return json.loads(source.readline())
+
+    # quiet ----------------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        if self._in_flight:
+            return True
+        if self.paused:
+            return False  # held deliveries wait for someone to unpause; nothing else moves
+        return any(self._queues.values()) or any(not t.done() for t in self._senders.values())
+
     async def wait_idle(self) -> None:
-        while True:
-            await self._idle.wait()
-            if all(not q for q in self._queues.values()) and all(t.done() for t in self._senders.values()):
-                return
+        while self._busy():
             await asyncio.sleep(0.01)
 
     def pending(self) -> int:
+        """Deliveries that will go out without anyone's help (held ones while paused do not count)."""
+        if self.paused:
+            return 0
         return sum(len(q) for q in self._queues.values())
+
+    def held(self) -> int:
+        return sum(len(q) for q in self._queues.values()) if self.paused else 0
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self._wake.set()

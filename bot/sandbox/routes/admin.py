@@ -1,12 +1,71 @@
-"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection, and waiting for quiet."""
+"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection, holding deliveries, expiring tokens, waiting for quiet."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.common import HOOKS, SANDBOX, ApiError, read_json, respond
+from bot.sandbox.common import HOOKS, SANDBOX, STORE, ApiError, read_json, respond
+
+FAULT_KEYS = {"api", "after", "seed", "delay", "duplicate", "reorder", "retry_after", "max_delay"}
+FAULTS_HELP = "api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1 (fractions 0..1; seed an integer)"
+
+
+def parse_fault_spec(spec: str) -> dict[str, float]:
+    """The --faults flag's text, e.g. 'api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1'."""
+    values: dict[str, float] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in FAULT_KEYS:
+            raise ValueError(f"unknown fault setting {part.strip()!r}; expected {FAULTS_HELP}")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise ValueError(f"fault setting {key} needs a number, not {value.strip()!r}") from None
+    return values
+
+
+def apply_faults(app: web.Application, values: dict[str, Any]) -> dict[str, Any]:
+    """Set every fault at once (unnamed ones go back to none); the same seed replays the same faults."""
+    unknown = set(values) - FAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown fault setting(s) {', '.join(sorted(unknown))}; expected {FAULTS_HELP}")
+    numbers = {key: float(value) for key, value in values.items()}
+    for key in ("api", "after", "delay", "duplicate", "reorder"):
+        if not 0.0 <= numbers.get(key, 0.0) <= 1.0:
+            raise ValueError(f"fault setting {key} must be a fraction between 0 and 1")
+    seed = int(numbers.get("seed", 0))
+    config = app[SANDBOX]
+    hooks = app[HOOKS]
+    config.api_faults.rate = numbers.get("api", 0.0)
+    config.api_faults.after = numbers.get("after", 0.5)
+    config.api_faults.retry_after = int(numbers.get("retry_after", 1))
+    config.api_faults.rng = random.Random(seed)
+    hooks.faults.delay = numbers.get("delay", 0.0)
+    hooks.faults.duplicate = numbers.get("duplicate", 0.0)
+    hooks.faults.reorder = numbers.get("reorder", 0.0)
+    hooks.faults.max_delay_seconds = numbers.get("max_delay", 0.3)
+    hooks.faults.rng = random.Random(seed + 1)
+    return {
+        "api": config.api_faults.rate,
+        "after": config.api_faults.after,
+        "retry_after": config.api_faults.retry_after,
+        "delay": hooks.faults.delay,
+        "duplicate": hooks.faults.duplicate,
+        "reorder": hooks.faults.reorder,
+        "max_delay": hooks.faults.max_delay_seconds,
+        "seed": seed,
+    }
+
+
+def apply_fault_spec(app: web.Application, spec: str) -> dict[str, Any]:
+    """The --faults flag."""
+    return apply_faults(app, parse_fault_spec(spec))
 
 
 async def requests_log(request: web.Request) -> web.Response:
@@ -20,34 +79,42 @@ async def requests_log(request: web.Request) -> web.Response:
 async def idle(request: web.Request) -> web.Response:
     hooks = request.app[HOOKS]
     await hooks.wait_idle()
-    return respond({"pending": hooks.pending()})
+    return respond({"pending": hooks.pending(), "held": hooks.held()})
 
 
 async def set_faults(request: web.Request) -> web.Response:
-    """POST {"api": 0.1, "after": 0.5, "seed": 7, "delay": 0.2, "duplicate": 0.1, "reorder": 0.1}."""
+    """POST {"api": 0.1, "after": 0.5, "seed": 7, "delay": 0.2, "duplicate": 0.1, "reorder": 0.1}; {} turns faults off."""
     body = await read_json(request)
-    config = request.app[SANDBOX]
-    hooks = request.app[HOOKS]
     try:
-        seed = int(body.get("seed", 0))
-        config.api_faults.rate = float(body.get("api", 0.0))
-        config.api_faults.after = float(body.get("after", 0.5))
-        config.api_faults.rng = random.Random(seed)
-        hooks.faults.delay = float(body.get("delay", 0.0))
-        hooks.faults.duplicate = float(body.get("duplicate", 0.0))
-        hooks.faults.reorder = float(body.get("reorder", 0.0))
-        hooks.faults.rng = random.Random(seed + 1)
+        return respond(apply_faults(request.app, body))
     except (TypeError, ValueError) as exc:
         raise ApiError(422, f"bad fault settings: {exc}") from None
-    return respond({"api": config.api_faults.rate, "after": config.api_faults.after, "delay": hooks.faults.delay,
-                    "duplicate": hooks.faults.duplicate, "reorder": hooks.faults.reorder, "seed": seed})
 
 
 async def pause(request: web.Request) -> web.Response:
-    """POST {"paused": true} holds webhook deliveries (the bot is "down"); false sends them again."""
+    """POST {"paused": true} holds deliveries until {"paused": false};
+    {"down": true} makes the app's URL unreachable: each delivery is attempted and recorded as failed."""
     body = await read_json(request)
-    request.app[HOOKS].paused = bool(body.get("paused", True))
-    return respond({"paused": request.app[HOOKS].paused})
+    hooks = request.app[HOOKS]
+    if "down" in body:
+        hooks.down = bool(body["down"])
+    if "paused" in body or "down" not in body:
+        hooks.set_paused(bool(body.get("paused", True)))
+    return respond({"paused": hooks.paused, "down": hooks.down, "held": hooks.held()})
+
+
+async def expire_tokens(request: web.Request) -> web.Response:
+    """POST {"token": "ghs_..."} (or {} for every token) makes installation tokens expire now."""
+    body = await read_json(request)
+    st = request.app[STORE]
+    wanted = body.get("token")
+    expired = 0
+    for token, record in st.data["tokens"].items():
+        if wanted is None or token == wanted:
+            record["expires_at"] = 0
+            expired += 1
+    st.touch()
+    return respond({"expired": expired})
 
 
 def setup(app: web.Application) -> None:
@@ -55,22 +122,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/_sandbox/idle", idle)
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_post("/_sandbox/pause", pause)
-
-
-def apply_fault_spec(app: web.Application, spec: str) -> None:
-    """The --faults flag: 'api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1'."""
-    values = {}
-    for part in spec.split(","):
-        if part.strip():
-            key, _, value = part.partition("=")
-            values[key.strip()] = float(value)
-    config = app[SANDBOX]
-    hooks = app[HOOKS]
-    seed = int(values.get("seed", 0))
-    config.api_faults.rate = values.get("api", 0.0)
-    config.api_faults.after = values.get("after", 0.5)
-    config.api_faults.rng = random.Random(seed)
-    hooks.faults.delay = values.get("delay", 0.0)
-    hooks.faults.duplicate = values.get("duplicate", 0.0)
-    hooks.faults.reorder = values.get("reorder", 0.0)
-    hooks.faults.rng = random.Random(seed + 1)
+    app.router.add_post("/_sandbox/tokens/expire", expire_tokens)
