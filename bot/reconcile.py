@@ -101,8 +101,14 @@ async def ensure_check_run(
     annotations: Sequence[dict[str, Any]] = (),
     details_url: str | None = None,
     external_id: str | None = None,
+    existing: Any = None,
+    existing_known: bool = False,
 ) -> dict[str, Any]:
-    """Make the check run on head_sha say exactly this; write nothing when it already does."""
+    """Make the check run on head_sha say exactly this; write nothing when it already does.
+
+    existing_known: the caller already read the latest run (passed as existing, None when there is
+    none), so it is not read again.
+    """
     output: dict[str, Any] = {"title": title[:1000], "summary": summary[:CHECK_SUMMARY_LIMIT]}
     if text:
         output["text"] = text[:CHECK_SUMMARY_LIMIT]
@@ -115,7 +121,8 @@ async def ensure_check_run(
         wanted["details_url"] = details_url
     if external_id:
         wanted["external_id"] = external_id
-    existing = await latest_check_run(ctx, head_sha, name)
+    if not existing_known:
+        existing = await latest_check_run(ctx, head_sha, name)
     if existing is not None and _same_check(existing, wanted) and not annotations:
         return existing
     if existing is not None and existing.get("status") != "completed":
