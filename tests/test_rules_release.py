@@ -1,0 +1,252 @@
+"""Tables for the RC lifecycle's pure rules: versions, forward-port gaps, the gate, promote plans, the dashboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import RequiredCheck
+from bot.rules import release as r
+
+A = "a" * 40
+B = "b" * 40
+C = "c" * 40
+D = "d" * 40
+
+
+@pytest.mark.parametrize(
+    ("rcs", "tags", "expected"),
+    [
+        ((), (), "1.0"),
+        (("1.4", "1.5"), (), "1.6"),
+        (("1.4",), ("1.9",), "1.10"),
+        (("1.10", "1.9"), (), "1.11"),
+        (("2.0", "nonsense"), ("1.3",), "2.1"),
+    ],
+)
+def test_next_version(rcs, tags, expected):
+    assert r.next_version(rcs, tags) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "tag", "expected"),
+    [
+        ("v{version}.{patch}", "v1.5.0", ("1.5", 0)),
+        ("v{version}.{patch}", "v1.5.12", ("1.5", 12)),
+        ("v{version}.{patch}", "1.5.0", None),
+        ("v{version}.{patch}", "v1.5", None),
+        ("release-{version}-p{patch}", "release-2.0-p3", ("2.0", 3)),
+        ("v{version}", "v1.5", ("1.5", 0)),
+    ],
+)
+def test_parse_tag(template, tag, expected):
+    assert r.parse_tag(template, tag) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "branch", "expected"),
+    [("rc/{version}", "rc/1.5", "1.5"), ("rc/{version}", "rc/1.5-x", None), ("release-{version}", "release-2.1", "2.1"), ("rc/{version}", "devel", None)],
+)
+def test_rc_version_of_branch(pattern, branch, expected):
+    assert r.rc_version_of_branch(pattern, branch) == expected
+    if expected:
+        assert r.rc_branch(pattern, expected) == branch
+
+
+def line(version, head, promoted, *missing):
+    return r.RcLine(version, f"rc/{version}", head, promoted, tuple(missing))
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ((), ()),
+        ((line("1.5", A, A),), ("1.5",)),  # newest counts even when promoted and quiet
+        ((line("1.4", A, A), line("1.5", B, None)), ("1.5",)),  # older, promoted, quiet: done
+        ((line("1.4", A, C), line("1.5", B, None)), ("1.4", "1.5")),  # older with commits since promotion
+        ((line("1.4", A, None), line("1.5", B, None)), ("1.4", "1.5")),  # older never promoted
+        ((line("1.10", A, A), line("1.9", B, B)), ("1.10",)),  # numeric order
+    ],
+)
+def test_lines_in_use(lines, expected):
+    assert tuple(x.version for x in r.lines_in_use(lines)) == expected
+
+
+FIX_ON_RC = r.CommitFact(C, "Fix crash on login (#12)\n\nbody", change_id="chg1")
+PICK_BY_BOT = r.CommitFact(D, "Fix crash on login\n\n(cherry picked from commit " + A + ")")
+
+
+@pytest.mark.parametrize(
+    ("commit", "devel", "devel_shas", "expected"),
+    [
+        # the bot's own cherry-pick names a commit that is on devel
+        (PICK_BY_BOT, (r.CommitFact(A, "Fix crash on login (#12)"),), frozenset(), "picked"),
+        (PICK_BY_BOT, (), frozenset({A}), "picked"),
+        (PICK_BY_BOT, (), frozenset(), None),  # names a commit devel does not have
+        # a forward-port with -x on devel names the RC commit (short sha too)
+        (FIX_ON_RC, (r.CommitFact(B, "Fix crash\n\n(cherry picked from commit " + C[:12] + ")"),), frozenset(), "picked"),
+        # the same PR number
+        (FIX_ON_RC, (r.CommitFact(B, "[1.5] Fix crash on login (#12) (#40)"),), frozenset(), "pr"),
+        (FIX_ON_RC, (r.CommitFact(B, "Fix crash (#13)"),), frozenset(), None),
+        # the same change, found by diff
+        (FIX_ON_RC, (r.CommitFact(B, "Port the login fix", change_id="chg1"),), frozenset(), "change"),
+        (FIX_ON_RC, (r.CommitFact(B, "Port the login fix", change_id="other"),), frozenset(), None),
+        # a PR number mentioned in the body only does not count
+        (r.CommitFact(C, "Fix\n\nsee (#12)"), (r.CommitFact(B, "Other (#12)"),), frozenset(), None),
+    ],
+)
+def test_equivalent_on_devel(commit, devel, devel_shas, expected):
+    assert r.equivalent_on_devel(commit, devel, devel_shas) == expected
+
+
+def test_forward_port_gaps_skip_merges_and_lines_not_in_use():
+    merge = r.CommitFact(B, "Merge pull request #41 from acme/pick", parents=2)
+    missing = r.CommitFact(C, "Hotfix straight on the RC")
+    old_quiet = line("1.3", A, A, r.CommitFact("e" * 40, "old fix never ported"))
+    gaps = r.forward_port_gaps(
+        [old_quiet, line("1.4", D, None, merge, missing, PICK_BY_BOT)],
+        [r.CommitFact(A, "Fix crash on login (#12)")],
+    )
+    assert [(g.version, g.commit.sha) for g in gaps] == [("1.4", C)]
+    report = r.gap_report(gaps, "devel")
+    assert "Hotfix straight on the RC" in report and "git cherry-pick -x" in report and "--force" in report
+
+
+def test_same_change_id_ignores_line_numbers_and_whitespace():
+    one = [("app.py", "@@ -1,3 +1,3 @@\n context\n-old = 1\n+new = 2")]
+    moved = [("app.py", "@@ -40,3 +41,3 @@ def f():\n other context\n-old  = 1\n+new = 2")]
+    different = [("app.py", "@@ -1,3 +1,3 @@\n context\n-old = 1\n+new = 3")]
+    other_file = [("lib.py", "@@ -1,3 +1,3 @@\n context\n-old = 1\n+new = 2")]
+    assert r.same_change_id(one) == r.same_change_id(moved)
+    assert r.same_change_id(one) != r.same_change_id(different)
+    assert r.same_change_id(one) != r.same_change_id(other_file)
+
+
+def res(name, kind="check_run", state="completed", conclusion="success", app=None, by_bot=False, at="2026-01-01T00:00:00Z", order=1):
+    return r.CheckResult(name, kind, state, conclusion, app, by_bot, at, order)
+
+
+CI = RequiredCheck("sanity", app="ci")
+ANY = RequiredCheck("nightly")
+
+
+@pytest.mark.parametrize(
+    ("check", "results", "expected"),
+    [
+        (ANY, (), None),
+        (ANY, (res("nightly", "status", "success", None),), r.PASS),
+        (ANY, (res("nightly", "status", "failure", None),), r.FAIL),
+        (ANY, (res("nightly", state="in_progress", conclusion=None),), r.PENDING),
+        (ANY, (res("nightly", conclusion="neutral"),), r.PASS),
+        # the latest result of the name counts
+        (ANY, (res("nightly", conclusion="failure", at="2026-01-01T00:00:00Z"), res("nightly", "status", "success", None, at="2026-01-02T00:00:00Z")), r.PASS),
+        (ANY, (res("nightly", conclusion="success", at="2026-01-02T00:00:00Z"), res("nightly", conclusion="failure", at="2026-01-02T00:00:00Z", order=2)), r.FAIL),
+        # a check meant to come from CI: a commit status cannot satisfy it, another app neither
+        (CI, (res("sanity", "status", "success", None),), None),
+        (CI, (res("sanity", app="someone-else"),), None),
+        (CI, (res("sanity", app="ci"),), r.PASS),
+        (CI, (res("sanity", app="ci", conclusion="failure"), res("sanity", "status", "success", None, at="2027-01-01T00:00:00Z")), r.FAIL),
+        # the bot's own record of QA's command counts
+        (RequiredCheck("regression", app="ci"), (res("regression", by_bot=True, app="release-train"),), r.PASS),
+    ],
+)
+def test_latest_result(check, results, expected):
+    found = r.latest_result(check, results)
+    assert (found.outcome if found else None) == expected
+
+
+def facts(**kw):
+    base = dict(
+        version="1.5",
+        branch="rc/1.5",
+        head_sha=A,
+        required_checks=(RequiredCheck("sanity"), RequiredCheck("regression")),
+        results=(res("sanity"), res("regression", by_bot=True)),
+    )
+    base.update(kw)
+    return r.GateFacts(**base)
+
+
+@pytest.mark.parametrize(
+    ("kw", "state", "bad"),
+    [
+        ({}, r.PASS, []),
+        ({"results": (res("sanity"),)}, r.PENDING, ["check `regression`"]),
+        ({"results": (res("sanity"), res("regression", conclusion="failure"))}, r.FAIL, ["check `regression`"]),
+        ({"blockers": (r.ItemRef(7, "crash"),)}, r.FAIL, ["no blocker bugs"]),
+        ({"open_picks": (r.ItemRef(8, "pick"),)}, r.PENDING, ["no open PRs into the RC"]),
+        ({"failed_picks": (r.ItemRef(9, "src"),)}, r.FAIL, ["no failed cherry-picks"]),
+        ({"waiting_for_qa": (r.ItemRef(10, "src"),)}, r.PASS, []),  # listed, not blocking
+        ({"hold": "waiting for legal"}, r.FAIL, ["no hold"]),
+        ({"require_signoff": True}, r.PENDING, ["PdM sign-off"]),
+        ({"require_signoff": True, "signoff_by": "pam"}, r.PASS, []),
+        ({"require_signoff": False, "signoff_by": None}, r.PASS, []),
+    ],
+)
+def test_gate_verdict(kw, state, bad):
+    verdict = r.gate_verdict(facts(**kw))
+    assert verdict.state == state
+    assert [row.requirement for row in verdict.rows if row.state in (r.FAIL, r.PENDING)] == bad
+    status, conclusion, title, summary = r.gate_check_output(verdict, "rc/1.5")
+    assert (status, conclusion) == {r.PASS: ("completed", "success"), r.FAIL: ("completed", "failure"), r.PENDING: ("in_progress", None)}[state]
+    assert "| requirement | state | link |" in summary
+
+
+def test_gate_lists_waiting_picks_and_escapes_hold_reason():
+    verdict = r.gate_verdict(facts(waiting_for_qa=(r.ItemRef(10, "x", "http://h/10"),), hold="@everyone | stop"))
+    table = r.gate_table(verdict)
+    assert "[#10](http://h/10)" in table
+    assert "@\u200deveryone \\| stop" in table
+
+
+PASSING = r.gate_verdict(facts())
+FAILING = r.gate_verdict(facts(blockers=(r.ItemRef(7, "crash"),)))
+T = "v{version}.{patch}"
+
+
+def plan(**kw):
+    base = dict(version="1.5", head_sha=B, tag_template=T, tags=(r.TagFact("v1.4.0", A), r.TagFact("v1.4.1", C)), verdict=PASSING)
+    base.update(kw)
+    return r.promote_plan(r.PromoteFacts(**base))
+
+
+@pytest.mark.parametrize(
+    ("kw", "ok", "tag", "already", "previous", "steps"),
+    [
+        ({}, True, "v1.5.0", False, "v1.4.1", ("tag", "release", "deployment", "handoff", "released_label")),
+        ({"production_branch": "prod", "production_sha": A}, True, "v1.5.0", False, "v1.4.1", r.PROMOTE_STEPS),
+        ({"tags": (r.TagFact("v1.5.0", A),)}, True, "v1.5.1", False, "v1.5.0", ("tag", "release", "deployment", "handoff", "released_label")),
+        ({"tags": (r.TagFact("v1.5.0", A), r.TagFact("v1.5.1", B))}, True, "v1.5.1", True, "v1.5.0", ("release", "deployment", "handoff", "released_label")),
+        (
+            {"tags": (r.TagFact("v1.5.0", B),), "done": frozenset(r.PROMOTE_STEPS)},
+            True, "v1.5.0", True, None, (),
+        ),
+        ({"verdict": FAILING}, False, "v1.5.0", False, "v1.4.1", ()),
+        ({"production_branch": "prod", "production_sha": C, "production_can_ff": False}, False, "v1.5.0", False, "v1.4.1", ()),
+        # already promoted: the gate is not asked again, the missing steps are finished
+        ({"tags": (r.TagFact("v1.5.0", B),), "verdict": FAILING, "done": frozenset({"release"})}, True, "v1.5.0", True, None, ("deployment", "handoff", "released_label")),
+    ],
+)
+def test_promote_plan(kw, ok, tag, already, previous, steps):
+    decided = plan(**kw)
+    assert (decided.ok, decided.tag, decided.already_promoted, decided.previous_tag, decided.steps) == (ok, tag, already, previous, steps)
+    if not ok:
+        assert decided.refusals
+
+
+def test_promote_refuses_with_table_naming_each_reason():
+    decided = plan(verdict=FAILING, production_branch="prod", production_sha=C, production_can_ff=False)
+    table = r.refusal_table(decided.refusals)
+    assert "no blocker bugs" in table and "production can fast-forward" in table
+
+
+def test_dashboard_splice_keeps_peoples_text_and_round_trips_state():
+    state = r.TrackingState("1.5", hold_reason="legal --> review", hold_by="pam", forced_by="rita", dispatched=("build.yml",), not_in_rc=(4, 5))
+    section = r.dashboard(r.DashboardFacts(state, "rc/1.5", A, "http://h/c", PASSING, picks=(r.PickRow(3, "pick", "merged"),)))
+    body = r.splice_dashboard("Notes from people.\n\nMore notes.", section)
+    assert body.startswith("Notes from people.\n\nMore notes.")
+    assert r.read_state(body) == state
+    edited = "Intro by @pam\n" + body + "\nFooter by people"
+    again = r.splice_dashboard(edited, section.replace("Release 1.5", "Release 1.5 (updated)"))
+    assert again.startswith("Intro by @pam\n") and again.endswith("\nFooter by people")
+    assert "(updated)" in again and again.count(r.DASHBOARD_START) == 1
+    assert r.read_state("no section here") is None
