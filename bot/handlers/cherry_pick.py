@@ -2,9 +2,477 @@
 
 from __future__ import annotations
 
-from gidgethub import routing
+import logging
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+from typing import Any
 
-from bot.handlers.commands import CommandSet
+import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from bot import reconcile
+from bot.config import RepoConfig
+from bot.github.cherry_pick import BranchExists, PickOutcome, Picker, SourceCommit
+from bot.handlers.commands import CommandReply, CommandSet
+from bot.handlers.context import Context
+from bot.rules import cherry_pick as rules
+from bot.rules.commands import Command
+from bot.rules.text import inline, no_pings
+
+log = logging.getLogger("release_train.cherry_pick")
 
 router = routing.Router()
 commands = CommandSet()
+
+_PICK_HEAD = re.compile(r"^cherry-pick/(\d+)-to-")
+
+
+# -- gathering facts ---------------------------------------------------------------------------------
+
+
+async def _verified_by(ctx: Context, number: int, labels: Collection[str], config: RepoConfig) -> str | None:
+    """Who (a QA member) applied the verified label, or None."""
+    if config.labels.verified not in labels:
+        return None
+    from bot.handlers import guards
+
+    ask = getattr(guards, "verified_by", None)
+    if ask is not None:
+        return await ask(ctx, number, labels)
+    applied_by: str | None = None
+    async for issue_event in ctx.gh.getiter(
+        "/repos/{owner}/{repo}/issues/{issue_number}/events", {**ctx.repo_vars, "issue_number": number}
+    ):
+        if issue_event.get("event") == "labeled" and (issue_event.get("label") or {}).get("name") == config.labels.verified:
+            applied_by = (issue_event.get("actor") or {}).get("login")
+    if applied_by and await ctx.has_role(applied_by, "qa"):
+        return applied_by
+    return None
+
+
+async def _rc_head(ctx: Context, rc_branch: str) -> tuple[str, str] | None:
+    """(head sha, tree sha) of the RC branch, or None when it does not exist."""
+    try:
+        branch = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{+branch}", {**ctx.repo_vars, "branch": rc_branch})
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 404:
+            return None
+        raise
+    commit = branch["commit"]
+    return commit["sha"], commit["commit"]["tree"]["sha"]
+
+
+def _landed(listed: dict[str, Any]) -> rules.LandedCommit:
+    author = (listed.get("commit") or {}).get("author") or {}
+    return rules.LandedCommit(
+        sha=listed["sha"],
+        parents=tuple(p["sha"] for p in listed.get("parents", [])),
+        message=(listed.get("commit") or {}).get("message", ""),
+        author_name=author.get("name", ""),
+        author_email=author.get("email", ""),
+    )
+
+
+async def _plan(ctx: Context, pr: dict[str, Any]) -> tuple[rules.PickPlan, dict[str, SourceCommit]]:
+    """The commits the PR's merge landed on its base: one listing, plus the PR's commits for N > 1."""
+    count = max(1, int(pr.get("commits") or 1))
+    listing = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/commits{?sha,per_page}",
+        {**ctx.repo_vars, "sha": pr["merge_commit_sha"], "per_page": min(count, 100)},
+    )
+    landed = [_landed(c) for c in listing]
+    plan = rules.plan_commits(pr["merge_commit_sha"], count, landed)
+    if plan is None:
+        pr_commits = await ctx.gh.getitem(
+            "/repos/{owner}/{repo}/pulls/{pull_number}/commits{?per_page}",
+            {**ctx.repo_vars, "pull_number": pr["number"], "per_page": 100},
+        )
+        plan = rules.plan_commits(pr["merge_commit_sha"], count, landed, [_landed(c) for c in pr_commits])
+    if plan is None:
+        raise RuntimeError(f"cannot tell which commits PR #{pr['number']} landed")
+    sources = {c["sha"]: SourceCommit.from_listing(c) for c in listing}
+    return plan, sources
+
+
+async def _branch_facts(ctx: Context, branch: str, rc_branch: str) -> rules.BranchFacts:
+    open_prs = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/pulls{?head,base,state}",
+        {**ctx.repo_vars, "head": f"{ctx.owner}:{branch}", "base": rc_branch, "state": "open"},
+    )
+    if open_prs:
+        return rules.BranchFacts(True, open_pr=int(open_prs[0]["number"]))
+    try:
+        compare = await ctx.gh.getitem(
+            "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{rc_branch}...{branch}"}
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) == 404:
+            return rules.BranchFacts(False)
+        raise
+    ahead = []
+    for listed in compare.get("commits", []):
+        committer = (listed.get("committer") or {}).get("login") or ((listed.get("commit") or {}).get("committer") or {}).get("name", "")
+        ahead.append((listed["sha"], committer))
+    return rules.BranchFacts(True, tuple(ahead))
+
+
+async def _files_both_sides_changed(ctx: Context, source: SourceCommit, rc_head: str) -> list[str]:
+    def names(compare: dict[str, Any]) -> set[str]:
+        found: set[str] = set()
+        for f in compare.get("files", []):
+            found.add(f["filename"])
+            if f.get("previous_filename"):
+                found.add(f["previous_filename"])
+        return found
+
+    base = source.parents[0]
+    picked = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{base}...{source.sha}"}
+    )
+    target = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{base}...{rc_head}"}
+    )
+    return sorted(names(picked) & names(target))
+
+
+# -- acting ------------------------------------------------------------------------------------------
+
+
+def _pick_body(pr: dict[str, Any], rc_branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig) -> str:
+    lines = [
+        f"Cherry-pick of #{pr['number']} ({inline(pr.get('title') or '')}) into `{rc_branch}`.",
+        "",
+        "Picked commits:",
+    ]
+    lines += [f"- {new} (cherry picked from commit {source})" for source, new in outcome.picked]
+    if outcome.skipped:
+        lines.append("")
+        lines.append("Already present on the RC, so not picked: " + ", ".join(outcome.skipped))
+    lines.append("")
+    lines.append(f"Verified by {no_pings('@' + verifier)} (QA)." if verifier else "Verified by QA.")
+    lines.append("Merge it once the RC's checks pass.")
+    if config.cherry_pick.auto_merge:
+        lines.append(
+            "`cherry_pick.auto_merge` is on, but GitHub enables auto-merge only through GraphQL, which this "
+            "installation does not use: please merge by hand."
+        )
+    return "\n".join(lines)
+
+
+async def _open_pick_pr(
+    ctx: Context, pr: dict[str, Any], rc_branch: str, branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig
+) -> tuple[int, bool]:
+    """(number, fresh): the pick PR, created or, when GitHub says it exists, found."""
+    try:
+        created = await ctx.gh.post(
+            "/repos/{owner}/{repo}/pulls",
+            ctx.repo_vars,
+            data={
+                "title": rules.pick_title(rc_branch, pr.get("title") or "", pr["number"]),
+                "head": branch,
+                "base": rc_branch,
+                "body": _pick_body(pr, rc_branch, outcome, verifier, config),
+                "maintainer_can_modify": True,
+            },
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 422 or "already exists" not in str(exc).lower() + str(getattr(exc, "errors", "")).lower():
+            raise
+        facts = await _branch_facts(ctx, branch, rc_branch)
+        if facts.open_pr is None:
+            raise
+        return facts.open_pr, False
+    number = int(created["number"])
+    author = (pr.get("user") or {}).get("login")
+    update: dict[str, Any] = {"labels": [config.labels.picked]}
+    if author and not ctx.is_bot(author):
+        update["assignees"] = [author]
+    try:
+        await ctx.gh.patch("/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": number}, data=update)
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 422 or "assignees" not in update:
+            raise
+        # The author cannot be assigned (no access to the repository): label only.
+        await ctx.gh.patch(
+            "/repos/{owner}/{repo}/issues/{issue_number}",
+            {**ctx.repo_vars, "issue_number": number},
+            data={"labels": [config.labels.picked]},
+        )
+    return number, True
+
+
+async def _pick_target(
+    ctx: Context,
+    pr: dict[str, Any],
+    version: str,
+    rc_branch: str,
+    rc: tuple[str, str],
+    plan: rules.PickPlan,
+    sources: dict[str, SourceCommit],
+    verifier: str | None,
+    config: RepoConfig,
+) -> rules.PickState:
+    number = pr["number"]
+    branch = rules.pick_branch(number, rc_branch)
+    picker = Picker(
+        ctx.gh,
+        ctx.owner,
+        ctx.repo,
+        committer={"name": ctx.bot_login, "email": f"{ctx.services.github.app_id}+{ctx.bot_login}@users.noreply.github.com"},
+    )
+    commits = [sources[sha] for sha in plan.shas]
+    state = rules.PickState(version, "", rc_branch)
+    try:
+        outcome = await picker.pick(commits, onto_sha=rc[0], onto_tree=rc[1], branch=branch, mainline=plan.mainline)
+    except BranchExists:
+        facts = await _branch_facts(ctx, branch, rc_branch)
+        decision = rules.decide_branch(facts, ctx.bot_login)
+        if decision.action == "adopt":
+            return replace(state, state=rules.OPENED, pr=decision.pr)
+        if decision.action == "leave":
+            people = ", ".join(no_pings("@" + p) for p in decision.people)
+            await reconcile.ensure_comment(
+                ctx,
+                number,
+                f"cherry-pick-branch:{version}",
+                f"I did not pick #{number} into `{rc_branch}`: the branch `{branch}` already holds commits by "
+                f"{people}, and I never overwrite people's work. Open a PR from it into `{rc_branch}`, or delete "
+                f"the branch and comment `/cherry-pick {version}` to let me pick again.",
+            )
+            return replace(state, state=rules.BRANCH_TAKEN, detail=", ".join(decision.people))
+        try:
+            outcome = await picker.pick(
+                commits, onto_sha=rc[0], onto_tree=rc[1], branch=branch, mainline=plan.mainline, reuse_branch=True
+            )
+        except BranchExists:
+            return replace(state, state=rules.BRANCH_TAKEN, detail="pushed to while picking")
+    if outcome.outcome == "empty":
+        await reconcile.post_once(
+            ctx,
+            number,
+            f"cherry-pick-present:{version}",
+            f"The changes of #{number} are already on `{rc_branch}`: picking them changes nothing, so I opened no PR.",
+        )
+        return replace(state, state=rules.PRESENT)
+    if outcome.outcome == "conflict":
+        source = sources[outcome.conflict_sha or plan.shas[0]]
+        files = await _files_both_sides_changed(ctx, source, rc[0])
+        await reconcile.add_labels(ctx, number, [config.labels.conflict], present=[l["name"] for l in pr.get("labels", [])])
+        file_lines = "\n".join(f"- `{inline(f)}`" for f in files) or "- (GitHub did not list any; see `git status` after the pick)"
+        body = (
+            f"Picking #{number} into `{rc_branch}` conflicts (at commit {source.sha}), so I opened no PR. "
+            "To finish by hand:\n\n```sh\n"
+            + rules.conflict_commands(number, rc_branch, plan.shas, plan.mainline)
+            + f"\n```\n\nThen open a PR from `{branch}` into `{rc_branch}`. Files changed on both sides:\n{file_lines}\n\n"
+            f"Once a prerequisite has landed on `{rc_branch}`, `/cherry-pick {version}` tries again."
+        )
+        await reconcile.ensure_comment(ctx, number, f"cherry-pick-conflict:{version}", body)
+        return replace(state, state=rules.CONFLICT, detail=", ".join(files))
+    pick_number, fresh = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, verifier, config)
+    link = f"Cherry-pick into `{rc_branch}`: #{pick_number}."
+    if fresh:
+        await ctx.gh.post(
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            {**ctx.repo_vars, "issue_number": number},
+            data={"body": f"{rules_marker(version, pick_number)}\n{link}"},
+        )
+    else:
+        await reconcile.post_once(ctx, number, f"cherry-pick-opened:{version}:{pick_number}", link)
+    return replace(state, state=rules.OPENED, pr=pick_number)
+
+
+def rules_marker(version: str, pick_number: int) -> str:
+    from bot.rules.text import marker
+
+    return marker(f"cherry-pick-opened:{version}:{pick_number}")
+
+
+async def reconcile_picks(
+    ctx: Context,
+    pr: dict[str, Any],
+    *,
+    verifier: str | None = None,
+    asked_again: Collection[str] = (),
+    extra_targets: Iterable[str] = (),
+    refresh: bool = False,
+) -> dict[str, rules.PickState]:
+    """Bring every target of the PR to its next state, and the check run up to date with them.
+
+    verifier: the QA member whose `labeled` event triggered this (no need to ask who applied it).
+    """
+    config = await ctx.config()
+    labels = [label["name"] for label in pr.get("labels", [])]
+    targets = sorted(set(rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)) | set(extra_targets), key=rules.version_key)
+    if not targets:
+        return {}
+    head_sha = pr["head"]["sha"]
+    existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
+    recorded = rules.decode_states(((existing or {}).get("output") or {}).get("text"))
+    merged = bool(pr.get("merged"))
+    verified: bool | None = True if verifier else None
+    plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
+    states: dict[str, rules.PickState] = {}
+    for version in targets:
+        rc_branch = rules.rc_branch_for(version, config.branches.release_candidate)
+        previous = recorded.get(version)
+        if refresh and previous is not None and previous.state == rules.OPENED and previous.pr is not None:
+            previous = await _pick_pr_state(ctx, previous)
+        facts = rules.TargetFacts(version, rc_branch, merged, bool(verified), previous, version in asked_again)
+        decision = rules.decide_target(facts)
+        if decision.state == rules.WAIT_QA and verified is None:
+            # Who applied the verified label is asked only once a pick could follow.
+            verifier = await _verified_by(ctx, pr["number"], labels, config)
+            verified = verifier is not None
+            facts = replace(facts, verified=verified)
+            decision = rules.decide_target(facts)
+        rc = None
+        if decision.action == rules.CHECK_RC:
+            rc = await _rc_head(ctx, rc_branch)
+            decision = rules.decide_target(replace(facts, rc_checked=True, rc_exists=rc is not None))
+        if decision.action == rules.KEEP:
+            assert previous is not None
+            states[version] = previous
+        elif decision.action in (rules.WAIT, rules.MISSING):
+            states[version] = rules.PickState(version, decision.state or "", rc_branch)
+            if decision.action == rules.MISSING:
+                await reconcile.post_once(
+                    ctx,
+                    pr["number"],
+                    f"cherry-pick-missing:{version}",
+                    f"#{pr['number']} asks for a cherry-pick into `{rc_branch}`, but that branch does not exist. "
+                    f"I will pick it once `{rc_branch}` exists and something changes on this PR (or on `/refresh`).",
+                )
+        elif decision.action == rules.PICK:
+            assert rc is not None
+            if plan is None:
+                plan = await _plan(ctx, pr)
+            states[version] = await _pick_target(ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config)
+    # Targets whose label went away keep their recorded state, so the gate still sees their PRs.
+    for version, state in recorded.items():
+        states.setdefault(version, state)
+    if config.labels.conflict in labels and not any(s.state == rules.CONFLICT for s in states.values()):
+        await reconcile.remove_label(ctx, pr["number"], config.labels.conflict)
+    await _write_check(ctx, config, head_sha, pr["number"], states, existing)
+    return states
+
+
+async def _pick_pr_state(ctx: Context, state: rules.PickState) -> rules.PickState:
+    pick = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": state.pr})
+    if pick.get("merged"):
+        return replace(state, state=rules.MERGED)
+    if pick.get("state") == "closed":
+        return replace(state, state=rules.CLOSED)
+    return state
+
+
+async def _write_check(
+    ctx: Context, config: RepoConfig, head_sha: str, number: int, states: dict[str, rules.PickState], existing: Any
+) -> None:
+    output = rules.check_output(states, number)
+    await reconcile.ensure_check_run(
+        ctx,
+        name=config.checks.cherry_pick,
+        head_sha=head_sha,
+        status=output.status,
+        conclusion=output.conclusion,
+        title=output.title,
+        summary=output.summary,
+        text=output.text,
+        existing=existing,
+        existing_known=True,
+    )
+
+
+# -- triggers ----------------------------------------------------------------------------------------
+
+
+@router.register("pull_request", action="closed")
+async def on_closed(event: Event, ctx: Context) -> None:
+    pr = event.data["pull_request"]
+    match = _PICK_HEAD.match((pr.get("head") or {}).get("ref") or "")
+    if match and ctx.is_bot((pr.get("user") or {}).get("login")):
+        await _record_pick_closed(ctx, pr, int(match.group(1)))
+        return
+    if pr.get("merged"):
+        await reconcile_picks(ctx, pr)
+
+
+async def _record_pick_closed(ctx: Context, pick: dict[str, Any], original_number: int) -> None:
+    """A pick PR merged or closed: the original PR's check run says so (the RC gate reads it)."""
+    config = await ctx.config()
+    original = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": original_number})
+    head_sha = original["head"]["sha"]
+    existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
+    states = rules.decode_states(((existing or {}).get("output") or {}).get("text"))
+    changed = False
+    for version, state in list(states.items()):
+        if state.pr == pick["number"]:
+            states[version] = replace(state, state=rules.MERGED if pick.get("merged") else rules.CLOSED)
+            changed = True
+    if changed:
+        await _write_check(ctx, config, head_sha, original_number, states, existing)
+
+
+@router.register("pull_request", action="labeled")
+async def on_labeled(event: Event, ctx: Context) -> None:
+    label = event.data["label"]["name"]
+    sender = (event.data.get("sender") or {}).get("login") or ""
+    config = await ctx.config()
+    pr = event.data["pull_request"]
+    if label == config.labels.verified:
+        if ctx.is_bot(sender) or not await ctx.has_role(sender, "qa"):
+            return  # the guard removes it and says who may apply it
+        await reconcile_picks(ctx, pr, verifier=sender)
+    elif rules.version_of_label(label, config.labels.cherry_pick_prefix) is not None:
+        if ctx.is_bot(sender):
+            return  # /cherry-pick labelled it and picks itself
+        await reconcile_picks(ctx, pr)
+
+
+async def _pull_of(ctx: Context, issue: dict[str, Any]) -> dict[str, Any]:
+    return await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
+
+
+def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], number: int) -> str:
+    lines = []
+    for version in versions:
+        state = states.get(version)
+        if state is not None:
+            lines.append(f"- `{state.rc_branch}`: {rules.describe_state(state, rules.pick_branch(number, state.rc_branch))}")
+    return "\n".join(lines)
+
+
+@commands.command(
+    "cherry-pick",
+    roles=("write",),
+    usage="/cherry-pick <version> [<version> ...]",
+    summary="pick this PR into those RC branches once it is merged and QA-verified (asks again after a conflict or a closed pick)",
+    where="pr",
+)
+async def cherry_pick_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    versions, rejected = rules.parse_versions(cmd.args)
+    if not versions:
+        return CommandReply(False, "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).")
+    config = await ctx.config()
+    present = [label["name"] for label in issue.get("labels", [])]
+    await reconcile.add_labels(ctx, issue["number"], [config.labels.cherry_pick_prefix + v for v in versions], present=present)
+    pr = await _pull_of(ctx, issue)
+    states = await reconcile_picks(ctx, pr, asked_again=versions, extra_targets=versions)
+    message = f"Cherry-pick targets of #{issue['number']}:\n" + _state_words(states, versions, issue["number"])
+    if rejected:
+        message += "\n\nNot versions (MAJOR.MINOR), ignored: " + ", ".join(f"`{inline(w)}`" for w in rejected)
+    ok = not any(states[v].state in rules.NEEDS_PEOPLE for v in versions if v in states)
+    return CommandReply(ok, message)
+
+
+@commands.command("refresh", roles=("write",), usage="/refresh", summary="re-read GitHub and bring the bot's checks and picks up to date")
+async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    if "pull_request" not in issue:
+        return CommandReply(True, "")
+    pr = await _pull_of(ctx, issue)
+    states = await reconcile_picks(ctx, pr, refresh=True)
+    if not states:
+        return CommandReply(True, "")
+    return CommandReply(True, "Cherry-picks:\n" + _state_words(states, sorted(states, key=rules.version_key), issue["number"]))
