@@ -1,4 +1,16 @@
-"""Typed settings, read once from the environment (Probot's variable names where Probot has one)."""
+"""Typed settings, read once from the environment (Probot's variable names where Probot has one).
+
+Variables: APP_ID, PRIVATE_KEY (PEM text; literal "\\n" sequences are turned into newlines) or
+PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL (or Probot's GHE_HOST / GHE_PROTOCOL), HOST, PORT,
+LOG_LEVEL, LOG_FORMAT (json | pretty), STATE_URL (sqlite:///relative.db, sqlite:////absolute.db or
+redis://host:port/db), WORKER_CONCURRENCY, MAX_ATTEMPTS, JOB_LEASE_SECONDS, RETRY_BASE_SECONDS,
+RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOUR,
+REDELIVERY_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, SWEEP_LOOKBACK_HOURS, MEMBERSHIP_TTL_SECONDS.
+
+WEBHOOK_SECRET may hold several secrets separated by commas, during a rotation: "new,old". A
+delivery signed with any of them is accepted. Secrets therefore cannot contain a comma; spaces
+around each secret are ignored. Remove the old one once GitHub signs with the new one.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +69,8 @@ class Settings:
     concurrency: int = 8  # repositories processed in parallel
     max_attempts: int = 6  # before a job is dead-lettered
     job_lease_seconds: float = 120.0
+    retry_base_seconds: float = 2.0  # job-level backoff: base * 2^(attempt-1), with jitter
+    retry_cap_seconds: float = 300.0
     finished_retention_seconds: float = 24 * 3600.0
     # Write pacing per installation (GitHub: about 80 a minute and 500 an hour)
     writes_per_minute: int = 80
@@ -67,6 +81,7 @@ class Settings:
     sweep_lookback_hours: float = 72.0
     # Caches
     membership_ttl_seconds: float = 300.0
+    config_ttl_seconds: float = 60.0  # a repository's config is re-read (conditionally) after this
     max_body_bytes: int = 25 * 1024 * 1024
 
     @property
@@ -113,6 +128,8 @@ class Settings:
             concurrency=_int(env, "WORKER_CONCURRENCY", 8),
             max_attempts=_int(env, "MAX_ATTEMPTS", 6),
             job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 120.0),
+            retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
+            retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 300.0),
             finished_retention_seconds=_float(env, "FINISHED_RETENTION_SECONDS", 24 * 3600.0),
             writes_per_minute=_int(env, "WRITES_PER_MINUTE", 80),
             writes_per_hour=_int(env, "WRITES_PER_HOUR", 500),
@@ -120,4 +137,5 @@ class Settings:
             sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 900.0),
             sweep_lookback_hours=_float(env, "SWEEP_LOOKBACK_HOURS", 72.0),
             membership_ttl_seconds=_float(env, "MEMBERSHIP_TTL_SECONDS", 300.0),
+            config_ttl_seconds=_float(env, "CONFIG_TTL_SECONDS", 60.0),
         )
