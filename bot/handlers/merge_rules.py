@@ -1,10 +1,366 @@
-"""The release-train/merge-rules check on PRs into devel, FR and RC branches."""
+"""The release-train/merge-rules check on PRs into devel, FR and RC branches: gather facts, decide, write only changes.
+
+One evaluation round gathers each fact once: the open PRs (one paginated listing in a sweep, or
+narrow `head=`/`base=` listings for one PR's event), one compare per FR branch, one read of this
+app's check runs per head commit (conditional through the client's ETag cache), and the sign-off
+only for PRs that carry the label. Check names and the combined verdict on a shared head are
+described in `bot/rules/merge_rules.py`.
+"""
 
 from __future__ import annotations
 
-from gidgethub import routing
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
 
-from bot.handlers.commands import CommandSet
+import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from bot import reconcile
+from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
+from bot.handlers.commands import CommandReply, CommandSet
+from bot.handlers.context import Context
+from bot.rules import merge_rules as rules
+from bot.rules.commands import Command
+from bot.rules.merge_rules import ChildPr, LabelSignoff, PullFacts, Verdict
+
+log = logging.getLogger("release_train.merge_rules")
 
 router = routing.Router()
 commands = CommandSet()
+
+_QUEUE_PR = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
+PR_ACTIONS = ("opened", "edited", "synchronize", "reopened", "labeled", "unlabeled", "ready_for_review", "closed")
+
+
+class Round:
+    """The facts of one evaluation, each fetched at most once."""
+
+    def __init__(self, ctx: Context, config: RepoConfig, open_pulls: list[dict[str, Any]] | None = None) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.open_pulls = open_pulls  # every open PR, when a sweep listed them
+        self._behind: dict[str, int | None] = {}
+        self._children: dict[str, tuple[ChildPr, ...] | None] = {}
+        self._runs: dict[str, dict[str, dict[str, Any]]] = {}
+        self.verdicts: dict[int, Verdict] = {}
+
+    async def _list(self, **query: str) -> list[dict[str, Any]]:
+        return [
+            pull
+            async for pull in self.ctx.gh.getiter(
+                "/repos/{owner}/{repo}/pulls{?state,head,base,per_page}",
+                {**self.ctx.repo_vars, "state": "open", "per_page": 100, **query},
+            )
+        ]
+
+    async def head_group(self, pull: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every open PR whose head is this PR's head commit (fresh copies, this one included when open)."""
+        sha = pull["head"]["sha"]
+        if self.open_pulls is not None:
+            candidates = self.open_pulls
+        else:
+            candidates = await self._list(head=pull["head"].get("label") or f"{self.ctx.owner}:{pull['head']['ref']}")
+        return sorted((p for p in candidates if p["head"]["sha"] == sha), key=lambda p: p["number"])
+
+    async def fr_into_devel(self, fr_branch: str) -> list[dict[str, Any]]:
+        """The open PRs that take this FR branch into devel (a child PR's parents)."""
+        devel = self.config.branches.devel
+        if self.open_pulls is not None:
+            found = self.open_pulls
+        else:
+            found = await self._list(head=f"{self.ctx.owner}:{fr_branch}", base=devel)
+        return [p for p in found if p["head"]["ref"] == fr_branch and p["base"]["ref"] == devel
+                and _same_repo(self.ctx, p)]
+
+    async def children(self, fr_branch: str) -> tuple[ChildPr, ...] | None:
+        if fr_branch not in self._children:
+            if self.open_pulls is not None:
+                found = [p for p in self.open_pulls if p["base"]["ref"] == fr_branch]
+            else:
+                found = await self._list(base=fr_branch)
+            self._children[fr_branch] = tuple(
+                ChildPr(p["number"], p.get("title") or "", p.get("html_url") or "")
+                for p in sorted(found, key=lambda p: p["number"])
+            )
+        return self._children[fr_branch]
+
+    async def behind_by(self, pull: dict[str, Any]) -> int | None:
+        """How many commits of devel the PR's head branch lacks; None when git cannot say (branch gone)."""
+        head = pull["head"]["ref"] if _same_repo(self.ctx, pull) else pull["head"]["label"]
+        if head not in self._behind:
+            try:
+                answer = await self.ctx.gh.getitem(
+                    "/repos/{owner}/{repo}/compare/{+basehead}{?per_page}",
+                    {**self.ctx.repo_vars, "basehead": f"{self.config.branches.devel}...{head}", "per_page": 1},
+                )
+                self._behind[head] = int(answer["behind_by"])
+            except gidgethub.BadRequest as exc:
+                if int(exc.status_code) not in (404, 422):
+                    raise
+                self._behind[head] = None
+        return self._behind[head]
+
+    async def check_runs(self, head_sha: str) -> dict[str, dict[str, Any]]:
+        """This app's newest check run per name on the commit (one read, conditional via ETag)."""
+        if head_sha not in self._runs:
+            answer = await self.ctx.gh.getitem(
+                "/repos/{owner}/{repo}/commits/{ref}/check-runs{?app_id,filter,per_page}",
+                {**self.ctx.repo_vars, "ref": head_sha, "app_id": self.ctx.services.github.app_id,
+                 "filter": "latest", "per_page": 100},
+            )
+            newest: dict[str, dict[str, Any]] = {}
+            for run in answer.get("check_runs", []):
+                if (run.get("app") or {}).get("id") != self.ctx.services.github.app_id:
+                    continue
+                name = run.get("name") or ""
+                key = (run.get("started_at") or "", run.get("id") or 0)
+                if name not in newest or key > (newest[name].get("started_at") or "", newest[name].get("id") or 0):
+                    newest[name] = run
+            self._runs[head_sha] = newest
+        return self._runs[head_sha]
+
+    async def signoff(self, pull: dict[str, Any], label: str, roles: tuple[str, ...]) -> LabelSignoff:
+        names = {lbl["name"].lower() for lbl in pull.get("labels", [])}
+        if label.lower() not in names:
+            return LabelSignoff(False)
+        by = await applied_by(self.ctx, pull["number"], label, roles)
+        return LabelSignoff(True, by)
+
+    async def facts(self, pull: dict[str, Any]) -> PullFacts:
+        base, head = pull["base"]["ref"], pull["head"]["ref"]
+        by_bot = (pull.get("user") or {}).get("login") == self.ctx.bot_login
+        needed = rules.facts_needed(self.config, base, head, by_bot)
+        facts = PullFacts(
+            number=pull["number"], title=pull.get("title") or "", body=pull.get("body") or "",
+            head_ref=head, base_ref=base, opened_by_bot=by_bot, html_url=pull.get("html_url") or "",
+        )
+        extra: dict[str, Any] = {}
+        if rules.NEED_CHILDREN in needed:
+            extra["open_children"] = await self.children(head)
+        if rules.NEED_BEHIND in needed:
+            extra["behind_by"] = await self.behind_by(pull)
+        if rules.NEED_READY in needed:
+            extra["ready"] = await self.signoff(pull, self.config.labels.fr_ready, ("pdm", "rte"))
+        if rules.NEED_VERIFIED in needed:
+            extra["verified"] = await self.signoff(pull, self.config.labels.verified, ("qa",))
+        return dataclasses.replace(facts, **extra)
+
+    async def evaluate_group(self, group: list[dict[str, Any]]) -> None:
+        """Decide every open PR on one head commit and write the checks that changed."""
+        if not group:
+            return
+        head_sha = group[0]["head"]["sha"]
+        name = self.config.checks.merge_rules
+        shared = len(group) > 1
+        wanted: list[tuple[str, rules.CheckOutput]] = []
+        entries: list[tuple[Verdict, str]] = []
+        for pull in group:
+            verdict = rules.evaluate(self.config, await self.facts(pull))
+            self.verdicts[pull["number"]] = verdict
+            entries.append((verdict, pull.get("html_url") or ""))
+            wanted.append((rules.check_name(name, verdict.base_ref, shared_head=shared), rules.check_output(verdict)))
+        if shared:
+            wanted.append((name, rules.combined_output(entries)))
+        existing = await self.check_runs(head_sha)
+        for check, output in wanted:
+            await write_check(self.ctx, head_sha, check, output, existing.get(check))
+
+
+def _same_repo(ctx: Context, pull: dict[str, Any]) -> bool:
+    repo = pull["head"].get("repo") or {}
+    return (repo.get("full_name") or "").lower() == ctx.full_name.lower()
+
+
+async def write_check(
+    ctx: Context, head_sha: str, name: str, output: rules.CheckOutput, existing: dict[str, Any] | None
+) -> dict[str, Any]:
+    return await reconcile.ensure_check_run(
+        ctx,
+        name=name,
+        head_sha=head_sha,
+        status=output.status,
+        conclusion=output.conclusion,
+        title=output.title,
+        summary=output.summary,
+        existing=existing,
+        existing_known=True,
+    )
+
+
+async def applied_by(ctx: Context, number: int, label: str, roles: tuple[str, ...]) -> str | None:
+    """Who applied the label last, when that person holds one of the roles; None otherwise.
+
+    Uses the guard's answer when the guards module offers it, so both agree on who counts.
+    """
+    from bot.handlers import guards
+
+    config = await ctx.config()
+    guard = getattr(guards, "ready_by" if label == config.labels.fr_ready else "verified_by", None)
+    if guard is not None:
+        return await guard(ctx, number, [label])
+    actor: str | None = None
+    async for event in ctx.gh.getiter(
+        "/repos/{owner}/{repo}/issues/{issue_number}/events{?per_page}",
+        {**ctx.repo_vars, "issue_number": number, "per_page": 100},
+    ):
+        if event.get("event") == "labeled" and (event.get("label") or {}).get("name", "").lower() == label.lower():
+            actor = (event.get("actor") or {}).get("login")
+    if actor is None:
+        return None
+    for role in roles:
+        if await ctx.has_role(actor, role):
+            return actor
+    return None
+
+
+# --- what to re-evaluate ----------------------------------------------------------------------
+
+
+async def evaluate_pulls(ctx: Context, pulls: Iterable[dict[str, Any]], round_: Round | None = None) -> Round:
+    """Re-evaluate these PRs (and every open PR sharing a head with one of them)."""
+    round_ = round_ or Round(ctx, await ctx.config())
+    done: set[str] = set()
+    for pull in pulls:
+        if pull["head"]["sha"] in done:
+            continue
+        done.add(pull["head"]["sha"])
+        await round_.evaluate_group(await round_.head_group(pull))
+    return round_
+
+
+async def list_open_pulls(ctx: Context) -> list[dict[str, Any]]:
+    return [
+        pull
+        async for pull in ctx.gh.getiter(
+            "/repos/{owner}/{repo}/pulls{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}
+        )
+    ]
+
+
+async def refresh_fr_into_devel(ctx: Context) -> Round:
+    """Every open FR → devel PR (devel moved, so "behind" may have changed)."""
+    config = await ctx.config()
+    open_pulls = await list_open_pulls(ctx)
+    round_ = Round(ctx, config, open_pulls)
+    chosen = [p for p in open_pulls if rules.kind_of(config, p["base"]["ref"], p["head"]["ref"]) == rules.FR_INTO_DEVEL]
+    return await evaluate_pulls(ctx, chosen, round_)
+
+
+async def refresh_all(ctx: Context) -> Round:
+    """Every open PR (the config changed, or someone asked)."""
+    open_pulls = await list_open_pulls(ctx)
+    round_ = Round(ctx, await ctx.config(), open_pulls)
+    return await evaluate_pulls(ctx, open_pulls, round_)
+
+
+async def sweep(ctx: Context) -> None:
+    """The periodic catch-up: open FR → devel PRs, whose verdict changes without an event on the PR."""
+    await refresh_fr_into_devel(ctx)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@router.register("pull_request")
+async def on_pull_request(event: Event, ctx: Context) -> None:
+    action = event.data.get("action")
+    if action not in PR_ACTIONS:
+        return
+    pull = event.data["pull_request"]
+    config = await ctx.config()
+    round_ = Round(ctx, config)
+    if action == "edited":
+        changes = event.data.get("changes") or {}
+        if not ({"title", "body", "base"} & set(changes)):
+            return
+    # The PR itself and every open PR on its head (its closing changes whether the head is shared).
+    await evaluate_pulls(ctx, [pull], round_)
+    # A child PR into an FR branch changes its parents' "no open child PRs".
+    child_moves = action in ("opened", "closed", "reopened") or (action == "edited" and "base" in (event.data.get("changes") or {}))
+    if not child_moves:
+        return
+    fr_branches = {pull["base"]["ref"]}
+    old_base = ((event.data.get("changes") or {}).get("base") or {}).get("ref", {}).get("from")
+    if old_base:
+        fr_branches.add(old_base)
+    for fr_branch in sorted(b for b in fr_branches if is_feature_branch(config, b)):
+        await evaluate_pulls(ctx, await round_.fr_into_devel(fr_branch), round_)
+
+
+@router.register("push")
+async def on_push(event: Event, ctx: Context) -> None:
+    ref = event.data.get("ref") or ""
+    if not ref.startswith("refs/heads/") or event.data.get("deleted"):
+        return
+    branch = ref[len("refs/heads/"):]
+    default = (event.data.get("repository") or {}).get("default_branch")
+    if branch == default and _touches(event.data, CONFIG_PATH):
+        await refresh_all(ctx)
+        return
+    config = await ctx.config()
+    if branch == config.branches.devel:
+        await refresh_fr_into_devel(ctx)
+
+
+def _touches(push: dict[str, Any], path: str) -> bool:
+    for commit in push.get("commits") or []:
+        for key in ("added", "modified", "removed"):
+            if path in (commit.get(key) or []):
+                return True
+    head = push.get("head_commit") or {}
+    return any(path in (head.get(key) or []) for key in ("added", "modified", "removed"))
+
+
+@router.register("merge_group", action="checks_requested")
+async def on_merge_group(event: Event, ctx: Context) -> None:
+    """A merge queue's group commit gets the verdict of the PR it adds, so the queue never waits on us."""
+    group = event.data["merge_group"]
+    config = await ctx.config()
+    name = config.checks.merge_rules
+    match = _QUEUE_PR.search(group.get("head_ref") or "")
+    output: rules.CheckOutput
+    if match is None:
+        output = rules.CheckOutput(
+            "completed", "failure", "Could not tell which PR this merge group adds",
+            f"The merge group's ref `{group.get('head_ref')}` names no `pr-<number>`, so its merge rules "
+            "cannot be checked. Re-queue the PR.",
+        )
+    else:
+        number = int(match.group(1))
+        pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls{/number}", {**ctx.repo_vars, "number": number})
+        if pull.get("state") != "open":
+            output = rules.CheckOutput("completed", "failure", f"#{number} is not open",
+                                       f"The merge group adds #{number}, which is {pull.get('state')}.")
+        else:
+            round_ = await evaluate_pulls(ctx, [pull])
+            verdict = round_.verdicts[number]
+            own = rules.check_output(verdict)
+            output = rules.CheckOutput(
+                own.status, own.conclusion, f"#{number}: {own.title}",
+                f"Merge group for [#{number}]({pull.get('html_url')}).\n\n{own.summary}",
+            )
+    existing = await reconcile.latest_check_run(ctx, group["head_sha"], name)
+    await write_check(ctx, group["head_sha"], name, output, existing)
+
+
+@commands.command(
+    "refresh", roles=("write",), usage="/refresh",
+    summary="re-evaluate the checks and state of this PR (on an issue: every open PR)", where="any",
+)
+async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    if "pull_request" not in issue:
+        round_ = await refresh_all(ctx)
+        return CommandReply(True, f"Merge rules re-evaluated on {len(round_.verdicts)} open PRs.")
+    pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls{/number}", {**ctx.repo_vars, "number": issue["number"]})
+    if pull.get("state") != "open":
+        return CommandReply(True, "")
+    round_ = await evaluate_pulls(ctx, [pull])
+    verdict = round_.verdicts.get(pull["number"])
+    if verdict is None:
+        return CommandReply(True, "")
+    out = rules.check_output(verdict)
+    return CommandReply(True, f"Merge rules: {out.title}.")
