@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ async def start_sandbox(
     webhook_secret: str = "sandbox-secret",
     manifest: Path | None = None,
     faults: dict[str, float] | None = None,
+    prepare: Callable[[web.Application], None] | None = None,
 ) -> RunningSandbox:
     """Start the sandbox; it is ready (and `sandbox.json` written) when this returns."""
     config = SandboxConfig(
@@ -54,6 +56,8 @@ async def start_sandbox(
         from bot.sandbox.routes.admin import apply_faults
 
         apply_faults(app, faults)
+    if prepare is not None:  # e.g. a test that records every answer through on_response_prepare
+        prepare(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

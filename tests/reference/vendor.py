@@ -1,0 +1,205 @@
+"""Extract the parts of GitHub's OpenAPI description and webhook examples that the sandbox conformance tests need.
+
+Run from the project root when the sandbox gains routes or the references change:
+
+    .venv/bin/python tests/reference/vendor.py [--reference ../shared/reference]
+
+It writes, next to this file:
+- openapi-paths.json: every path template in the description with its methods (for "does this route exist");
+- openapi-operations.json: each operation the sandbox serves (found by walking the sandbox's router), with
+  its request-body and response schemas, and the component schemas they reach (kept as local $refs);
+- webhook-examples.json: GitHub's example payloads for the events the sandbox sends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parents[1]
+DEFAULT_REFERENCE = PROJECT.parent / "shared" / "reference"
+METHODS = ("get", "put", "post", "patch", "delete", "head")
+
+# Events the sandbox sends (issue 2, section 4), plus ping and the installation events an app receives.
+WEBHOOK_EVENTS = (
+    "check_run", "check_suite", "create", "delete", "deployment", "deployment_status", "installation",
+    "installation_repositories", "issue_comment", "issues", "label", "merge_group", "ping", "pull_request",
+    "push", "release", "repository_dispatch", "status", "workflow_dispatch",
+)
+
+
+# Areas of the API the sandbox serves or is about to: their operations are vendored even before a
+# route exists, so that a new route finds its schema without a refresh.
+AREAS = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"^/app(/|$)", r"^/installation/repositories$", r"^/rate_limit$", r"^/user/repos$", r"^/users/\{username\}(/installation)?$",
+        r"^/orgs/\{org\}(/repos|/installation|/teams.*|/members.*|/memberships.*)?$",
+        r"^/repos/\{owner\}/\{repo\}(/(issues|pulls|git|contents|commits|branches|compare|merges|check-runs|check-suites"
+        r"|statuses|releases|deployments|actions/workflows|dispatches|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
+        r"^/teams/",
+    )
+)
+
+
+def template_key(path: str) -> str:
+    """A path with every parameter written as {} so that /issues/{issue_number} and /issues/{number} match."""
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def aiohttp_template(canonical: str) -> str:
+    """aiohttp's canonical route ('/x/{name:regex}') as a plain template ('/x/{name}'); regexes may hold braces."""
+    out, i = [], 0
+    while i < len(canonical):
+        if canonical[i] == "{":
+            depth, j = 1, i + 1
+            while depth:
+                depth += {"{": 1, "}": -1}.get(canonical[j], 0)
+                j += 1
+            name = canonical[i + 1 : j - 1].split(":", 1)[0]
+            out.append("{" + name + "}")
+            i = j
+        else:
+            out.append(canonical[i])
+            i += 1
+    return "".join(out)
+
+
+def sandbox_routes() -> set[tuple[str, str]]:
+    """(METHOD, template) for every REST route the sandbox serves (its own /_sandbox/ and /_html pages aside)."""
+    sys.path.insert(0, str(PROJECT))
+    from bot.sandbox.app import SandboxConfig, create_sandbox_app
+
+    with tempfile.TemporaryDirectory() as state_dir:
+        app = create_sandbox_app(SandboxConfig(state_dir=Path(state_dir), webhook_url=None, webhook_secret="x"))
+        routes = set()
+        for route in app.router.routes():
+            canonical = route.resource.canonical if route.resource is not None else ""
+            if canonical.startswith(("/_sandbox/", "/_html")) or route.method in ("HEAD", "*"):
+                continue
+            routes.add((route.method, aiohttp_template(canonical)))
+    return routes
+
+
+def collect_refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found.add(ref)
+        for value in node.values():
+            collect_refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            collect_refs(value, found)
+
+
+def resolve(spec: dict[str, Any], ref: str) -> Any:
+    node: Any = spec
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def json_schema_of(spec: dict[str, Any], holder: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The application/json schema of a response or request body (following a components/responses $ref)."""
+    if holder is None:
+        return None
+    if "$ref" in holder:
+        holder = resolve(spec, holder["$ref"])
+    content = (holder or {}).get("content") or {}
+    for media, body in content.items():
+        if media.startswith("application/json") or media == "application/vnd.github.v3.star+json":
+            return body.get("schema")
+    return None
+
+
+def vendor_openapi(spec: dict[str, Any], routes: set[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    index = {template_key(path): path for path in spec["paths"]}
+    paths = {path: sorted(m.upper() for m in item if m in METHODS) for path, item in spec["paths"].items()}
+    operations: dict[str, Any] = {}
+    missing = []
+    planned = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        if any(area.search(path) for area in AREAS)
+        for method in item
+        if method in METHODS
+    }
+    for method, template in sorted(routes | planned, key=lambda r: (r[1], r[0])):
+        path = index.get(template_key(template))
+        operation = spec["paths"].get(path, {}).get(method.lower()) if path else None
+        if operation is None:
+            missing.append(f"{method} {template}")
+            continue
+        responses = {}
+        for status, response in operation.get("responses", {}).items():
+            responses[status] = {"schema": json_schema_of(spec, response)}
+        operations[f"{method} {path}"] = {
+            "operationId": operation.get("operationId"),
+            "request": json_schema_of(spec, operation.get("requestBody")),
+            "responses": responses,
+        }
+    # The schemas reachable from those operations, and the errors every answer may carry.
+    wanted: set[str] = {"#/components/schemas/basic-error", "#/components/schemas/validation-error"}
+    collect_refs(operations, wanted)
+    schemas: dict[str, Any] = {}
+    queue = sorted(wanted)
+    while queue:
+        ref = queue.pop()
+        name = ref.rsplit("/", 1)[-1]
+        if not ref.startswith("#/components/schemas/") or name in schemas:
+            continue
+        schemas[name] = resolve(spec, ref)
+        more: set[str] = set()
+        collect_refs(schemas[name], more)
+        queue.extend(sorted(more))
+    vendored = {
+        "source": {"info": spec.get("info"), "openapi": spec.get("openapi")},
+        "operations": operations,
+        "components": {"schemas": schemas},
+    }
+    return {"paths": paths}, vendored, missing
+
+
+def vendor_webhooks(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"name": entry["name"], "actions": entry.get("actions", []), "examples": entry.get("examples", [])}
+        for entry in examples
+        if entry["name"] in WEBHOOK_EVENTS
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
+    args = parser.parse_args()
+    reference = Path(args.reference)
+    openapi_file = reference / "github-rest-openapi.json"
+    webhooks_file = reference / "github-webhook-examples.json"
+    spec = json.loads(openapi_file.read_text())
+    paths, operations, missing = vendor_openapi(spec, sandbox_routes())
+    digest = {
+        "github-rest-openapi.json": hashlib.sha256(openapi_file.read_bytes()).hexdigest(),
+        "github-webhook-examples.json": hashlib.sha256(webhooks_file.read_bytes()).hexdigest(),
+    }
+    operations["source"]["sha256"] = digest
+    (HERE / "openapi-paths.json").write_text(json.dumps(paths, indent=0, sort_keys=True) + "\n")
+    (HERE / "openapi-operations.json").write_text(json.dumps(operations, sort_keys=True, separators=(",", ":")) + "\n")
+    webhooks = vendor_webhooks(json.loads(webhooks_file.read_text()))
+    (HERE / "webhook-examples.json").write_text(json.dumps(webhooks, sort_keys=True, separators=(",", ":")) + "\n")
+    print(f"{len(operations['operations'])} operations, {len(operations['components']['schemas'])} schemas, "
+          f"{len(webhooks)} webhook events vendored")
+    for route in missing:
+        print(f"not in GitHub's description: {route}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
