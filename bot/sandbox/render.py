@@ -73,9 +73,12 @@ def organization(st: Store, login: str) -> dict[str, Any]:
 
 
 def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
-    """The repository object (routes/repos.py owns its full fidelity)."""
+    """The full repository object, as REST answers and webhook payloads carry it."""
     full = repo["full_name"]
-    return {
+    base = f"/repos/{full}"
+    open_issues = sum(1 for i in repo.get("issues", {}).values() if i.get("state") == "open")
+    owner = st.find_user(repo["owner"]["login"]) or {}
+    body: dict[str, Any] = {
         "id": repo["id"],
         "node_id": node("Repository", repo["id"]),
         "name": repo["name"],
@@ -83,9 +86,325 @@ def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
         "private": repo.get("private", False),
         "owner": user(st, repo["owner"]["login"]),
         "html_url": html(f"/{full}"),
-        "url": api(f"/repos/{full}"),
+        "description": repo.get("description"),
+        "fork": False,
+        "url": api(base),
+        "forks_url": api(f"{base}/forks"),
+        "keys_url": api(f"{base}/keys{{/key_id}}"),
+        "collaborators_url": api(f"{base}/collaborators{{/collaborator}}"),
+        "teams_url": api(f"{base}/teams"),
+        "hooks_url": api(f"{base}/hooks"),
+        "issue_events_url": api(f"{base}/issues/events{{/number}}"),
+        "events_url": api(f"{base}/events"),
+        "assignees_url": api(f"{base}/assignees{{/user}}"),
+        "branches_url": api(f"{base}/branches{{/branch}}"),
+        "tags_url": api(f"{base}/tags"),
+        "blobs_url": api(f"{base}/git/blobs{{/sha}}"),
+        "git_tags_url": api(f"{base}/git/tags{{/sha}}"),
+        "git_refs_url": api(f"{base}/git/refs{{/sha}}"),
+        "trees_url": api(f"{base}/git/trees{{/sha}}"),
+        "statuses_url": api(f"{base}/statuses/{{sha}}"),
+        "languages_url": api(f"{base}/languages"),
+        "stargazers_url": api(f"{base}/stargazers"),
+        "contributors_url": api(f"{base}/contributors"),
+        "subscribers_url": api(f"{base}/subscribers"),
+        "subscription_url": api(f"{base}/subscription"),
+        "commits_url": api(f"{base}/commits{{/sha}}"),
+        "git_commits_url": api(f"{base}/git/commits{{/sha}}"),
+        "comments_url": api(f"{base}/comments{{/number}}"),
+        "issue_comment_url": api(f"{base}/issues/comments{{/number}}"),
+        "contents_url": api(f"{base}/contents/{{+path}}"),
+        "compare_url": api(f"{base}/compare/{{base}}...{{head}}"),
+        "merges_url": api(f"{base}/merges"),
+        "archive_url": api(f"{base}/{{archive_format}}{{/ref}}"),
+        "downloads_url": api(f"{base}/downloads"),
+        "issues_url": api(f"{base}/issues{{/number}}"),
+        "pulls_url": api(f"{base}/pulls{{/number}}"),
+        "milestones_url": api(f"{base}/milestones{{/number}}"),
+        "notifications_url": api(f"{base}/notifications{{?since,all,participating}}"),
+        "labels_url": api(f"{base}/labels{{/name}}"),
+        "releases_url": api(f"{base}/releases{{/id}}"),
+        "deployments_url": api(f"{base}/deployments"),
+        "created_at": repo.get("created_at"),
+        "updated_at": repo.get("updated_at", repo.get("created_at")),
+        "pushed_at": repo.get("pushed_at", repo.get("created_at")),
+        "git_url": f"git://sandbox.invalid/{full}.git",
+        "ssh_url": f"git@sandbox.invalid:{full}.git",
+        "clone_url": html(f"/{full}.git"),
+        "svn_url": html(f"/{full}"),
+        "homepage": repo.get("homepage"),
+        "size": 0,
+        "stargazers_count": 0,
+        "watchers_count": 0,
+        "language": None,
+        "has_issues": True,
+        "has_projects": True,
+        "has_downloads": True,
+        "has_wiki": True,
+        "has_pages": False,
+        "has_discussions": False,
+        "forks_count": 0,
+        "mirror_url": None,
+        "archived": repo.get("archived", False),
+        "disabled": False,
+        "open_issues_count": open_issues,
+        "license": None,
+        "allow_forking": True,
+        "is_template": False,
+        "web_commit_signoff_required": False,
+        "topics": [],
+        "visibility": "private" if repo.get("private", False) else "public",
+        "forks": 0,
+        "open_issues": open_issues,
+        "watchers": 0,
         "default_branch": repo.get("default_branch", "main"),
+        "allow_squash_merge": True,
+        "allow_merge_commit": True,
+        "allow_rebase_merge": True,
+        "allow_auto_merge": False,
+        "delete_branch_on_merge": False,
+        "allow_update_branch": False,
+        "use_squash_pr_title_as_default": False,
+        "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
+        "squash_merge_commit_message": "COMMIT_MESSAGES",
+        "merge_commit_title": "MERGE_MESSAGE",
+        "merge_commit_message": "PR_TITLE",
+        "stargazers": 0,
+        "master_branch": repo.get("default_branch", "main"),
+        "network_count": 0,
+        "subscribers_count": 0,
     }
+    if owner.get("type") == "Organization":
+        body["organization"] = organization(st, owner["login"])
+    return body
+
+
+# commits, branches and pull requests (routes/repos.py and routes/pulls.py) ---------------------
+
+NOREPLY = "users.noreply.github.com"
+
+
+def person_email(st: Store, login: str) -> str:
+    """The noreply address GitHub gives a login; commits made as a user carry it."""
+    record = st.user(login) if not login.endswith("[bot]") else st.user(login, kind="Bot")
+    return f"{record['id']}+{record['login']}@{NOREPLY}"
+
+
+def login_for_email(st: Store, email: str) -> str | None:
+    """The account a commit's email belongs to (noreply form), as GitHub links commit authors."""
+    local, _, domain = email.partition("@")
+    if domain.lower() != NOREPLY:
+        return None
+    login = local.split("+", 1)[1] if "+" in local else local
+    record = st.find_user(login)
+    return record["login"] if record else None
+
+
+def git_person(person: Any) -> dict[str, Any]:
+    return {"name": person.name, "email": person.email, "date": person.date}
+
+
+def verification() -> dict[str, Any]:
+    return {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
+
+
+def git_commit(st: Store, repo: dict[str, Any], commit: Any) -> dict[str, Any]:
+    """A git data commit (`git/commits/{sha}`); commit is a bot.sandbox.git.Commit."""
+    full = repo["full_name"]
+    return {
+        "sha": commit.sha,
+        "node_id": node("Commit", int(commit.sha[:8], 16)),
+        "url": api(f"/repos/{full}/git/commits/{commit.sha}"),
+        "html_url": html(f"/{full}/commit/{commit.sha}"),
+        "author": git_person(commit.author),
+        "committer": git_person(commit.committer),
+        "tree": {"sha": commit.tree, "url": api(f"/repos/{full}/git/trees/{commit.tree}")},
+        "message": commit.message,
+        "parents": [
+            {"sha": p, "url": api(f"/repos/{full}/git/commits/{p}"), "html_url": html(f"/{full}/commit/{p}")}
+            for p in commit.parents
+        ],
+        "verification": verification(),
+    }
+
+
+def changed_file(repo: dict[str, Any], ref_sha: str, changed: Any) -> dict[str, Any]:
+    full = repo["full_name"]
+    body: dict[str, Any] = {
+        "sha": changed.sha or "0" * 40,
+        "filename": changed.filename,
+        "status": changed.status,
+        "additions": changed.additions,
+        "deletions": changed.deletions,
+        "changes": changed.additions + changed.deletions,
+        "blob_url": html(f"/{full}/blob/{ref_sha}/{changed.filename}"),
+        "raw_url": html(f"/{full}/raw/{ref_sha}/{changed.filename}"),
+        "contents_url": api(f"/repos/{full}/contents/{changed.filename}?ref={ref_sha}"),
+    }
+    if changed.patch is not None:
+        body["patch"] = changed.patch
+    if changed.previous_filename:
+        body["previous_filename"] = changed.previous_filename
+    return body
+
+
+def commit(st: Store, repo: dict[str, Any], commit: Any, files: list[Any] | None = None) -> dict[str, Any]:
+    """A commit as `GET commits/{ref}` and lists of commits answer it (files only when given)."""
+    full = repo["full_name"]
+    author_login = login_for_email(st, commit.author.email)
+    committer_login = login_for_email(st, commit.committer.email)
+    body: dict[str, Any] = {
+        "url": api(f"/repos/{full}/commits/{commit.sha}"),
+        "sha": commit.sha,
+        "node_id": node("Commit", int(commit.sha[:8], 16)),
+        "html_url": html(f"/{full}/commit/{commit.sha}"),
+        "comments_url": api(f"/repos/{full}/commits/{commit.sha}/comments"),
+        "commit": {
+            "url": api(f"/repos/{full}/git/commits/{commit.sha}"),
+            "author": git_person(commit.author),
+            "committer": git_person(commit.committer),
+            "message": commit.message,
+            "tree": {"sha": commit.tree, "url": api(f"/repos/{full}/git/trees/{commit.tree}")},
+            "comment_count": 0,
+            "verification": verification(),
+        },
+        "author": user(st, author_login) if author_login else None,
+        "committer": user(st, committer_login) if committer_login else None,
+        "parents": [
+            {"sha": p, "url": api(f"/repos/{full}/commits/{p}"), "html_url": html(f"/{full}/commit/{p}")}
+            for p in commit.parents
+        ],
+    }
+    if files is not None:
+        additions = sum(f.additions for f in files)
+        deletions = sum(f.deletions for f in files)
+        body["stats"] = {"total": additions + deletions, "additions": additions, "deletions": deletions}
+        body["files"] = [changed_file(repo, commit.sha, f) for f in files]
+    return body
+
+
+def push_commit(st: Store, repo: dict[str, Any], commit: Any, files: list[Any]) -> dict[str, Any]:
+    """A commit as a push event lists it."""
+    full = repo["full_name"]
+
+    def person(p: Any) -> dict[str, Any]:
+        login = login_for_email(st, p.email)
+        out = {"name": p.name, "email": p.email}
+        if login:
+            out["username"] = login
+        return out
+
+    return {
+        "id": commit.sha,
+        "tree_id": commit.tree,
+        "distinct": True,
+        "message": commit.message,
+        "timestamp": commit.committer.date,
+        "url": html(f"/{full}/commit/{commit.sha}"),
+        "author": person(commit.author),
+        "committer": person(commit.committer),
+        "added": [f.filename for f in files if f.status == "added"],
+        "removed": [f.filename for f in files if f.status == "removed"],
+        "modified": [f.filename for f in files if f.status not in ("added", "removed")],
+    }
+
+
+def branch(st: Store, repo: dict[str, Any], name: str, head: Any) -> dict[str, Any]:
+    """`GET branches/{branch}`: the branch with its head commit (no protection in the sandbox)."""
+    full = repo["full_name"]
+    return {
+        "name": name,
+        "commit": commit(st, repo, head),
+        "_links": {"self": api(f"/repos/{full}/branches/{name}"), "html": html(f"/{full}/tree/{name}")},
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
+        "protection_url": api(f"/repos/{full}/branches/{name}/protection"),
+    }
+
+
+def pull_request(st: Store, repo: dict[str, Any], number: int, *, full: bool = True) -> dict[str, Any]:
+    """A pull request; full=False gives the shorter form that lists answer with."""
+    full_name = repo["full_name"]
+    issue_record = repo["issues"][str(number)]
+    pr = repo["pulls"][str(number)]
+    base = f"/repos/{full_name}"
+    assignees = [user(st, a) for a in issue_record.get("assignees", [])]
+    milestone_number = issue_record.get("milestone")
+
+    def side(ref: str, sha: str) -> dict[str, Any]:
+        return {
+            "label": f"{repo['owner']['login']}:{ref}",
+            "ref": ref,
+            "sha": sha,
+            "user": user(st, repo["owner"]["login"]),
+            "repo": repository(st, repo),
+        }
+
+    body: dict[str, Any] = {
+        "url": api(f"{base}/pulls/{number}"),
+        "id": pr["id"],
+        "node_id": node("PullRequest", pr["id"]),
+        "html_url": html(f"/{full_name}/pull/{number}"),
+        "diff_url": html(f"/{full_name}/pull/{number}.diff"),
+        "patch_url": html(f"/{full_name}/pull/{number}.patch"),
+        "issue_url": api(f"{base}/issues/{number}"),
+        "commits_url": api(f"{base}/pulls/{number}/commits"),
+        "review_comments_url": api(f"{base}/pulls/{number}/comments"),
+        "review_comment_url": api(f"{base}/pulls/comments{{/number}}"),
+        "comments_url": api(f"{base}/issues/{number}/comments"),
+        "statuses_url": api(f"{base}/statuses/{pr['head_sha']}"),
+        "number": number,
+        "state": issue_record["state"],
+        "locked": issue_record.get("locked", False),
+        "title": issue_record["title"],
+        "user": user(st, issue_record["user"]),
+        "body": issue_record.get("body"),
+        "labels": [label(st, repo, name) for name in issue_record.get("labels", []) if name.lower() in repo.get("labels", {})],
+        "milestone": milestone(st, repo, milestone_number) if milestone_number else None,
+        "active_lock_reason": None,
+        "created_at": issue_record["created_at"],
+        "updated_at": issue_record["updated_at"],
+        "closed_at": issue_record.get("closed_at"),
+        "merged_at": pr.get("merged_at"),
+        "merge_commit_sha": pr.get("merge_commit_sha"),
+        "assignee": assignees[0] if assignees else None,
+        "assignees": assignees,
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "head": side(pr["head_ref"], pr["head_sha"]),
+        "base": side(pr["base_ref"], pr["base_sha"]),
+        "_links": {
+            "self": {"href": api(f"{base}/pulls/{number}")},
+            "html": {"href": html(f"/{full_name}/pull/{number}")},
+            "issue": {"href": api(f"{base}/issues/{number}")},
+            "comments": {"href": api(f"{base}/issues/{number}/comments")},
+            "review_comments": {"href": api(f"{base}/pulls/{number}/comments")},
+            "review_comment": {"href": api(f"{base}/pulls/comments{{/number}}")},
+            "commits": {"href": api(f"{base}/pulls/{number}/commits")},
+            "statuses": {"href": api(f"{base}/statuses/{pr['head_sha']}")},
+        },
+        "author_association": author_association(st, repo, issue_record["user"]),
+        "auto_merge": pr.get("auto_merge"),
+        "draft": pr.get("draft", False),
+    }
+    if full:
+        merged_by = pr.get("merged_by")
+        comments = sum(1 for c in repo.get("comments", {}).values() if c.get("issue_number") == number)
+        body.update({
+            "merged": bool(pr.get("merged")),
+            "mergeable": pr.get("mergeable"),
+            "rebaseable": pr.get("rebaseable"),
+            "mergeable_state": pr.get("mergeable_state", "unknown"),
+            "merged_by": user(st, merged_by) if merged_by else None,
+            "comments": comments,
+            "review_comments": 0,
+            "maintainer_can_modify": pr.get("maintainer_can_modify", False),
+            "commits": pr.get("commits", 0),
+            "additions": pr.get("additions", 0),
+            "deletions": pr.get("deletions", 0),
+            "changed_files": pr.get("changed_files", 0),
+        })
+    return body
 
 
 # --- issues, labels, comments, reactions, issue events (S2) ---------------------------------
