@@ -25,7 +25,7 @@ from bot.rules.cherry_pick import (
         (["cherry-pick/1.5", "cherry-pick/1.5"], ("1.5",)),
         (["cherry-pick/conflict", "cherry-pick/1", "cherry-pick/1.5.2", "cherry-pick/01.5"], ()),
         (["cherry-pick", "qa/verified"], ()),
-        (["Cherry-Pick/1.5"], ()),
+        (["Cherry-Pick/1.5"], ("1.5",)),
     ],
 )
 def test_targets_from_labels(labels: list[str], expected: tuple[str, ...]) -> None:
@@ -53,9 +53,7 @@ def test_pick_branch(number: int, rc: str, expected: str) -> None:
     assert rules.pick_branch(number, rc) == expected
 
 
-def test_rc_branch_and_title() -> None:
-    assert rules.rc_branch_for("1.5", "rc/{version}") == "rc/1.5"
-    assert rules.rc_branch_for("1.5", "release-{version}") == "release-1.5"
+def test_pick_title() -> None:
     assert rules.pick_title("rc/1.5", "Fix login", 12) == "[rc/1.5] Fix login (#12)"
 
 

@@ -13,7 +13,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import RepoConfig
+from bot.config import RepoConfig, rc_branch_name
 from bot.github.cherry_pick import BranchExists, PickOutcome, Picker, SourceCommit
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -315,7 +315,7 @@ async def reconcile_picks(
     plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
     states: dict[str, rules.PickState] = {}
     for version in targets:
-        rc_branch = rules.rc_branch_for(version, config.branches.release_candidate)
+        rc_branch = rc_branch_name(config, version)
         previous = recorded.get(version)
         if refresh and previous is not None and previous.state == rules.OPENED and previous.pr is not None:
             previous = await _pick_pr_state(ctx, previous)

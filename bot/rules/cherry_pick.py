@@ -30,7 +30,8 @@ NEEDS_PEOPLE = frozenset({CONFLICT, BRANCH_TAKEN, MISSING_RC})
 
 def version_of_label(label: str, prefix: str) -> str | None:
     """`cherry-pick/1.5` -> "1.5"; anything under the prefix that is not MAJOR.MINOR is no target."""
-    if not prefix or not label.startswith(prefix):
+    # GitHub compares label names without regard to case.
+    if not prefix or not label.lower().startswith(prefix.lower()):
         return None
     version = label[len(prefix):]
     return version if VERSION.match(version) else None
@@ -61,11 +62,6 @@ def parse_versions(args: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...
         elif word.strip(","):
             bad.append(word)
     return tuple(sorted(good, key=version_key)), tuple(bad)
-
-
-def rc_branch_for(version: str, pattern: str) -> str:
-    """The RC branch of a version from the `branches.release_candidate` pattern ("rc/{version}")."""
-    return pattern.replace("{version}", version)
 
 
 def pick_branch(pr_number: int, rc_branch: str) -> str:
