@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import cachetools
 import gidgethub
 
-from bot.config import RepoConfig
+from bot.config import CONFIG_PATH, RepoConfig
 
 if TYPE_CHECKING:
     from bot.handlers.context import Context
@@ -19,24 +19,61 @@ ROLE_NAMES = ("qa", "rte", "pdm")
 _RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 
 
+def is_team(member: str) -> bool:
+    """"@org/team" (or "org/team") names a team; anything else is a login."""
+    return "/" in member
+
+
+def split_team(member: str) -> tuple[str, str]:
+    org, team = member.lstrip("@").split("/", 1)
+    return org, team
+
+
+def role_members(config: RepoConfig | None, role: str) -> tuple[str, ...]:
+    return tuple(getattr(config.roles, role, ())) if config is not None else ()
+
+
 def describe_role(config: RepoConfig | None, role: str) -> str:
-    """Who holds a role, in words for a refusal ("@acme/qa or @alice", or admins and maintainers)."""
+    """Who holds a role, in words for a refusal (members of `@acme/qa` or `@alice`; admins and maintainers).
+
+    Names are in code spans so that the refusal mentions no one.
+    """
     if role == "write":
         return "people with write access to this repository"
-    members = getattr(config.roles, role, ()) if config is not None else ()
+    if role in ("admin", "maintain"):
+        return "the repository's admins" + (" and maintainers" if role == "maintain" else "")
+    if config is None:
+        return f"no one until `{CONFIG_PATH}` is fixed"
+    members = role_members(config, role)
     if not members:
-        return "repository admins and maintainers"
-    return " or ".join(m if m.startswith("@") else f"@{m}" for m in members)
+        return "the repository's admins and maintainers"
+    teams = [f"members of `@{m.lstrip('@')}`" for m in members if is_team(m)]
+    people = [f"`@{m.lstrip('@')}`" for m in members if not is_team(m)]
+    parts = teams + people
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
 class RoleResolver:
-    """Caches membership and permission answers briefly, per installation."""
+    """Caches membership and permission answers briefly, per installation.
+
+    After the TTL the reads are repeated through the client's ETag cache, so an unchanged answer
+    costs a 304 and no rate limit.
+    """
 
     def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 20000) -> None:
         self._cache: cachetools.TTLCache[tuple, bool | str] = cachetools.TTLCache(max_entries, ttl_seconds)
 
+    def forget(self, installation_id: int | None = None) -> None:
+        """Drop cached answers (for one installation), e.g. on /refresh after a team change."""
+        for key in list(self._cache.keys()):
+            if installation_id is None or key[1] == installation_id:
+                self._cache.pop(key, None)
+
     async def permission(self, ctx: Context, login: str) -> str:
-        key = ("perm", ctx.installation_id, ctx.full_name, login.lower())
+        """The person's role on the repository: admin, maintain, write, triage, read or none."""
+        key = ("perm", ctx.installation_id, ctx.full_name.lower(), login.lower())
         if key in self._cache:
             return self._cache[key]  # type: ignore[return-value]
         try:
@@ -44,9 +81,9 @@ class RoleResolver:
                 "/repos/{owner}/{repo}/collaborators/{username}/permission", {**ctx.repo_vars, "username": login}
             )
             # role_name reports maintain; the older `permission` field reports it as write.
-            level = answer.get("role_name") or answer.get("permission") or "none"
+            level = str(answer.get("role_name") or answer.get("permission") or "none")
         except gidgethub.BadRequest as exc:
-            if int(exc.status_code) in (404, 403):
+            if int(exc.status_code) in (404, 403, 422):
                 level = "none"
             else:
                 raise
@@ -62,9 +99,13 @@ class RoleResolver:
                 "/orgs/{org}/teams/{team_slug}/memberships/{username}",
                 {"org": org, "team_slug": team_slug, "username": login},
             )
+            # A pending invitation does not make anyone a member yet.
             member = answer.get("state") == "active"
         except gidgethub.BadRequest as exc:
-            if int(exc.status_code) == 404:
+            status = int(exc.status_code)
+            if status == 403:
+                log.warning("cannot read @%s/%s membership (403): does the app have members:read?", org, team_slug)
+            if status in (404, 403):
                 member = False
             else:
                 raise
@@ -72,18 +113,20 @@ class RoleResolver:
         return member
 
     async def has_role(self, ctx: Context, config: RepoConfig | None, login: str, role: str) -> bool:
-        if role == "write":
-            return _RANK.get(await self.permission(ctx, login), 0) >= _RANK["write"]
+        """role: "qa", "rte", "pdm" (from the config), or a repository permission ("write", "maintain", "admin")."""
+        if role in _RANK:
+            return _RANK.get(await self.permission(ctx, login), 0) >= _RANK[role]
         if config is None:
             return False
-        members = getattr(config.roles, role)
+        members = role_members(config, role)
         if not members:
             return _RANK.get(await self.permission(ctx, login), 0) >= _RANK["maintain"]
+        # Logins first: they cost nothing.
+        if any(not is_team(m) and m.lstrip("@").lower() == login.lower() for m in members):
+            return True
         for member in members:
-            if member.startswith("@") and "/" in member:
-                org, team = member[1:].split("/", 1)
+            if is_team(member):
+                org, team = split_team(member)
                 if await self.in_team(ctx, org, team, login):
                     return True
-            elif member.lstrip("@").lower() == login.lower():
-                return True
         return False
