@@ -1,4 +1,14 @@
-"""The app factory: /webhook verifies, stores and acknowledges; /healthz; workers process after the answer."""
+"""The app factory: /webhook verifies, stores durably and acknowledges; /healthz; /metrics; workers process after the answer.
+
+`POST /webhook` answers: 413 for a body over `max_body_bytes` (checked before any parsing, also
+for chunked bodies); 415 for a content type other than `application/json` or GitHub's other
+format, `application/x-www-form-urlencoded` with a `payload=` field (both are accepted; the
+signature covers the raw form body, and the JSON inside is what gets stored); 401 for a missing or
+wrong `X-Hub-Signature-256` (SHA-1 alone is not enough); 400 for a body that is not a JSON object
+or a missing `X-GitHub-Event` / `X-GitHub-Delivery`; 200 for `ping`; 202 once the delivery is
+stored (or was seen before); 503 when the store cannot take it, so GitHub records a failure that
+the catch-up redelivers.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +16,20 @@ import hashlib
 import hmac
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
 
 from bot.github.auth import GitHubApp
+from bot.github.pacing import WritePacer
 from bot.handlers import build_router
 from bot.handlers.context import Services
-from bot.queue import Delivery
-from bot.queue.memory import MemoryQueue
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.queue import Delivery, StoreUnavailable, open_queue
 from bot.repo_config import ConfigStore
 from bot.roles import RoleResolver
 from bot.settings import Settings
@@ -26,92 +39,168 @@ log = logging.getLogger("release_train.server")
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
-QUEUE = web.AppKey("queue", MemoryQueue)
+QUEUE = web.AppKey("queue", Any)  # a bot.queue.WorkQueue
+METRICS = web.AppKey("metrics", Metrics)
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 def signature_ok(secrets: tuple[str, ...], body: bytes, header: str | None) -> bool:
     """Constant-time check of X-Hub-Signature-256 against every accepted secret (pure)."""
     if not header or not header.startswith("sha256="):
         return False
-    given = header[len("sha256="):].strip()
+    given = header[len("sha256="):].strip().encode()
     ok = False
     for secret in secrets:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
         ok |= hmac.compare_digest(digest, given)
     return ok
 
 
+def json_payload(content_type: str, body: bytes) -> bytes | None:
+    """The JSON text of a delivery in either of GitHub's formats, or None when there is none (pure)."""
+    if content_type == FORM_CONTENT_TYPE:
+        try:
+            fields = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=False, max_num_fields=16)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        values = fields.get("payload")
+        return values[0].encode() if values else None
+    return body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes:
+    """The whole body, refusing as soon as it grows past limit (chunked bodies have no length up front)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge()
+        chunks.append(chunk)
+
+
+def _answer(request: web.Request, status: int, body: dict[str, Any], event: str, outcome: str, started: float) -> web.Response:
+    metrics = request.app[METRICS]
+    metrics.deliveries.labels(event or "unknown", outcome).inc()
+    metrics.ack_seconds.observe(time.monotonic() - started)
+    return web.json_response(body, status=status, dumps=lambda o: orjson.dumps(o).decode())
+
+
 async def webhook(request: web.Request) -> web.Response:
+    started = time.monotonic()
     settings = request.app[SETTINGS]
+    event = request.headers.get("x-github-event", "")
+    delivery_id = request.headers.get("x-github-delivery", "")
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        return web.json_response({"error": "payload too large"}, status=413)
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in ("application/json", ""):
-        return web.json_response({"error": f"unsupported content type {ctype!r}; use application/json"}, status=415)
+        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", FORM_CONTENT_TYPE, ""):
+        return _answer(
+            request, 415, {"error": f"unsupported content type {content_type!r}; use application/json"}, event, "bad_content_type", started
+        )
     try:
-        body = await request.content.read(settings.max_body_bytes + 1)
-    except aiohttp.ClientPayloadError:
-        return web.json_response({"error": "truncated body"}, status=400)
-    if len(body) > settings.max_body_bytes:
-        return web.json_response({"error": "payload too large"}, status=413)
-    if not signature_ok(settings.webhook_secrets, body, request.headers.get("x-hub-signature-256")):
-        return web.json_response({"error": "missing or invalid X-Hub-Signature-256"}, status=401)
-    event = request.headers.get("x-github-event")
-    delivery_id = request.headers.get("x-github-delivery")
+        raw = await _read_bounded(request, settings.max_body_bytes)
+    except _TooLarge:
+        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started)
+    except (aiohttp.ClientPayloadError, ConnectionError):
+        return _answer(request, 400, {"error": "truncated body"}, event, "truncated", started)
+    if not signature_ok(settings.webhook_secrets, raw, request.headers.get("x-hub-signature-256")):
+        return _answer(request, 401, {"error": "missing or invalid X-Hub-Signature-256"}, event, "bad_signature", started)
     if not event or not delivery_id:
-        return web.json_response({"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, status=400)
+        return _answer(request, 400, {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, event, "bad_headers", started)
+    body = json_payload(content_type, raw)
     try:
-        payload = orjson.loads(body)
+        payload = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
-        return web.json_response({"error": "body is not JSON"}, status=400)
+        payload = None
     if not isinstance(payload, dict):
-        return web.json_response({"error": "body is not a JSON object"}, status=400)
+        return _answer(request, 400, {"error": "body is not a JSON object"}, event, "bad_json", started)
     if event == "ping":
-        return web.json_response({"ok": True, "zen": payload.get("zen")}, status=200)
-    delivery = Delivery(
-        id=delivery_id,
-        event=event,
-        body=body,
-        repo_key=repo_key(payload),
-        installation_id=installation_id(payload),
-    )
-    fresh = await request.app[QUEUE].put(delivery)
-    return web.json_response({"ok": True, "queued": fresh}, status=202)
+        return _answer(request, 200, {"ok": True, "zen": payload.get("zen")}, event, "ping", started)
+    assert body is not None
+    delivery = Delivery(id=delivery_id, event=event, body=body, repo_key=repo_key(payload), installation_id=installation_id(payload))
+    try:
+        fresh = await request.app[QUEUE].put(delivery)
+    except StoreUnavailable as exc:
+        log.error("delivery %s (%s) not stored: %s", delivery_id, event, exc)
+        return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
+    except Exception:  # noqa: BLE001 - any store failure is a 503 for GitHub to retry, never a 500
+        log.exception("delivery %s (%s) not stored", delivery_id, event)
+        return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
+    return _answer(request, 202, {"ok": True, "queued": fresh}, event, "queued" if fresh else "duplicate", started)
 
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "queue_depth": request.app[QUEUE].depth()})
 
 
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    metrics.queue_depth.set(request.app[QUEUE].depth())
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def create_app(settings: Settings) -> web.Application:
+    # The body is read by hand, bounded, so aiohttp's own limit only needs to stay out of the way.
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    metrics = Metrics()
     app[SETTINGS] = settings
-    app[QUEUE] = MemoryQueue(settings.concurrency)
+    app[METRICS] = metrics
+    queue = open_queue(settings, metrics)
+    app[QUEUE] = queue
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
+        from bot.catchup import CatchUp
+
+        timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            shared_pacer = getattr(queue, "write_pacer", None)
+            pacer = shared_pacer() if callable(shared_pacer) else WritePacer(settings.writes_per_minute, settings.writes_per_hour)
             github = GitHubApp(
-                session, app_id=settings.app_id, private_key=settings.private_key, base_url=settings.github_api_url
+                session,
+                app_id=settings.app_id,
+                private_key=settings.private_key,
+                base_url=settings.github_api_url,
+                pacer=pacer,
+                observer=metrics.github_call,
+                rate_observer=metrics.rate_limit,
+                retry_observer=metrics.retry,
             )
             services = Services(
                 settings=settings,
                 github=github,
                 config_store=ConfigStore(),
                 roles=RoleResolver(settings.membership_ttl_seconds),
+                metrics=metrics,
             )
             app[SERVICES] = services
-            await app[QUEUE].start(Processor(services, build_router()))
-            yield
-            await app[QUEUE].stop()
+            processor = Processor(services, build_router())
+            await queue.start(processor, processor.report_failure)
+            catchup = CatchUp(services, queue, metrics)
+            await catchup.start()
+            try:
+                yield
+            finally:
+                await catchup.stop()
+                await queue.stop()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_endpoint)
     return app
 
 
 def serve(settings: Settings) -> None:
     started = time.monotonic()
     log.info("release train listening on %s:%s", settings.host, settings.port)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
     log.info("stopped after %.0fs", time.monotonic() - started)

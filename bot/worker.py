@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import gidgethub
 import orjson
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from bot.catchup import SWEEP_EVENT
 from bot.handlers.context import Context, Services
 from bot.queue import Delivery
 
@@ -36,35 +38,103 @@ def installation_id(payload: dict[str, Any]) -> int | None:
     return None
 
 
+def issue_number(payload: dict[str, Any]) -> int | None:
+    """The PR or issue a payload is about, where people can be told what happened (pure)."""
+    for key in ("pull_request", "issue"):
+        item = payload.get(key)
+        if isinstance(item, dict) and isinstance(item.get("number"), int):
+            return item["number"]
+    number = payload.get("number")
+    return number if isinstance(number, int) and "pull_request" in payload else None
+
+
 class Processor:
+    """Runs one stored delivery through the router as its installation; the queue calls it per attempt."""
+
     def __init__(self, services: Services, router: routing.Router) -> None:
         self.services = services
         self.router = router
 
-    async def __call__(self, delivery: Delivery) -> None:
-        payload = orjson.loads(delivery.body)
-        event = Event(payload, event=delivery.event, delivery_id=delivery.id)
-        if not self.router.fetch(event):
-            return
-        inst = installation_id(payload)
-        repo = payload.get("repository")
-        if inst is None or not isinstance(repo, dict) or "/" not in str(repo.get("full_name", "")):
-            log.debug("delivery %s (%s) has no installation or repository; ignored", delivery.id, delivery.event)
-            return
+    async def _context(self, payload: dict[str, Any], event: Event, inst: int) -> Context:
         github = self.services.github
-        bot_login = await github.bot_login()
-        sender = (payload.get("sender") or {}).get("login")
-        if sender == bot_login and delivery.event in OWN_EVENTS_IGNORED:
-            return
-        owner, name = repo["full_name"].split("/", 1)
-        gh = await github.installation_client(inst)
-        ctx = Context(
-            gh=gh,
+        owner, name = payload["repository"]["full_name"].split("/", 1)
+        return Context(
+            gh=await github.installation_client(inst),
             event=event,
             owner=owner,
             repo=name,
             installation_id=inst,
-            bot_login=bot_login,
+            bot_login=await github.bot_login(),
             services=self.services,
         )
+
+    async def __call__(self, delivery: Delivery) -> str:
+        payload = orjson.loads(delivery.body)
+        event = Event(payload, event=delivery.event, delivery_id=delivery.id)
+        if delivery.event == SWEEP_EVENT:
+            return await self._sweep(payload, event)
+        if not self.router.fetch(event):
+            return "ignored"
+        inst = installation_id(payload)
+        repo = payload.get("repository")
+        if inst is None or not isinstance(repo, dict) or "/" not in str(repo.get("full_name", "")):
+            log.debug("delivery %s (%s) has no installation or repository; ignored", delivery.id, delivery.event)
+            return "ignored"
+        github = self.services.github
+        bot_login = await github.bot_login()
+        sender = (payload.get("sender") or {}).get("login")
+        if sender == bot_login and delivery.event in OWN_EVENTS_IGNORED:
+            return "ignored"
+        try:
+            ctx = await self._context(payload, event, inst)
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) in (401, 403, 404):
+                # The app was uninstalled or suspended: there is nobody to act for.
+                log.warning("delivery %s: installation %s is not usable (%s); ignored", delivery.id, inst, int(exc.status_code))
+                return "ignored"
+            raise
         await self.router.dispatch(event, ctx)
+        return "done"
+
+    async def _sweep(self, payload: dict[str, Any], event: Event) -> str:
+        from bot.catchup import run_sweeps
+
+        inst = installation_id(payload)
+        if inst is None:
+            return "ignored"
+        try:
+            ctx = await self._context(payload, event, inst)
+        except gidgethub.BadRequest as exc:
+            if int(exc.status_code) in (401, 403, 404):
+                return "ignored"
+            raise
+        await run_sweeps(ctx)
+        return "done"
+
+    async def report_failure(self, delivery: Delivery, error: str, dead: bool) -> None:
+        """Tell the people on the PR or issue that the bot gave up on this event (once per delivery)."""
+        from bot.reconcile import post_once
+        from bot.rules.text import inline
+
+        try:
+            payload = orjson.loads(delivery.body)
+        except orjson.JSONDecodeError:
+            return
+        number = issue_number(payload) if isinstance(payload, dict) else None
+        inst = installation_id(payload) if isinstance(payload, dict) else None
+        repo = payload.get("repository") if isinstance(payload, dict) else None
+        if number is None or inst is None or not isinstance(repo, dict) or "/" not in str(repo.get("full_name", "")):
+            log.error("delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error)
+            return
+        why = "kept failing" if dead else "failed in a way that retrying cannot fix"
+        body = (
+            f"Release Train could not finish handling the `{delivery.event}` event (delivery `{delivery.id}`): it {why}.\n\n"
+            f"> {inline(error, 300)}\n\n"
+            "Nothing more will happen for that event on its own. Comment `/refresh` to have the bot look at this again, "
+            "or ask the app's operators to check this delivery."
+        )
+        try:
+            ctx = await self._context(payload, Event(payload, event=delivery.event, delivery_id=delivery.id), inst)
+            await post_once(ctx, number, f"job-failed:{delivery.id}", body)
+        except Exception:  # noqa: BLE001 - GitHub may be the reason the job died; the log keeps the record
+            log.exception("could not tell anyone that delivery %s was given up", delivery.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import aiohttp
 import cachetools
 from gidgethub import apps
 
-from bot.github.client import CallObserver, GitHubClient
+from bot.github.client import CallObserver, GitHubClient, RateObserver
 
 log = logging.getLogger("release_train.auth")
 
@@ -42,6 +43,8 @@ class GitHubApp:
         base_url: str,
         pacer: Any | None = None,
         observer: CallObserver | None = None,
+        rate_observer: RateObserver | None = None,
+        retry_observer: Callable[[str], None] | None = None,
         etag_entries_per_installation: int = 2048,
         max_installations_cached: int = 1024,
     ) -> None:
@@ -51,6 +54,9 @@ class GitHubApp:
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.observer = observer
+        self.rate_observer = rate_observer
+        self.retry_observer = retry_observer
+        self.token_requests = 0
         self._tokens: dict[int, tuple[str, float]] = {}
         self._token_locks: dict[int, asyncio.Lock] = {}
         self._etag_entries = etag_entries_per_installation
@@ -63,6 +69,8 @@ class GitHubApp:
             REQUESTER,
             base_url=self.base_url,
             observer=self.observer,
+            rate_observer=self.rate_observer,
+            retry_observer=self.retry_observer,
             **kwargs,
         )
 
@@ -87,6 +95,7 @@ class GitHubApp:
             if cached and cached[1] - TOKEN_MARGIN_SECONDS > time.time():
                 return cached[0]
             gh = self.app_client()
+            self.token_requests += 1
             answer = await apps.get_installation_access_token(
                 gh,
                 installation_id=str(installation_id),

@@ -14,6 +14,8 @@ import gidgethub
 import gidgethub.aiohttp
 from gidgethub import HTTPException
 
+from bot.github.pacing import is_paced_write
+
 log = logging.getLogger("release_train.github")
 
 # Methods that are safe to repeat at the HTTP level: reads, and writes that set a state.
@@ -22,6 +24,7 @@ log = logging.getLogger("release_train.github")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 
 CallObserver = Callable[[str, str, int], None]  # (method, url, status) -> None
+RateObserver = Callable[[int | None, int], None]  # (installation_id, x-ratelimit-remaining) -> None
 
 
 class TransientError(Exception):
@@ -77,6 +80,8 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         max_wait: float = 120.0,
         pacer: Any | None = None,
         observer: CallObserver | None = None,
+        rate_observer: RateObserver | None = None,
+        retry_observer: Callable[[str], None] | None = None,
         sleeper: Callable[[float], Awaitable[None]] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -88,6 +93,8 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         self.max_wait = max_wait
         self.pacer = pacer
         self.observer = observer
+        self.rate_observer = rate_observer
+        self.retry_observer = retry_observer
         self._sleeper = sleeper
         self.retries = 0
 
@@ -97,13 +104,14 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         else:
             await asyncio.sleep(seconds)
 
+    def _count_retry(self, reason: str) -> None:
+        self.retries += 1
+        if self.retry_observer is not None:
+            self.retry_observer(reason)
+
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
-
-    async def manage_rate_limit(self, *, method: str, url: str) -> None:
-        if self.pacer is not None and method == "POST":
-            await self.pacer.acquire(self.installation_id, url)
 
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
@@ -118,13 +126,26 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         wait = max(delay, self._backoff(attempt))
         if wait > self.max_wait:
             raise TransientError(f"{method} {url}: rate limited for {wait:.0f}s", retry_after=wait) from exception
-        self.retries += 1
+        self._count_retry("http")
         log.info("retrying %s %s after %s (attempt %d, %.2fs)", method, url, int(exception.status_code), attempt, wait)
         await self.sleep(wait)
         return True
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        # Pacing wraps one HTTP exchange, so its slot is released however the exchange ends.
+        paced = self.pacer is not None and is_paced_write(method, url)
+        if paced:
+            await self.pacer.acquire(self.installation_id, url)
+        try:
+            return await self._exchange(method, url, headers, body)
+        finally:
+            if paced:
+                await self.pacer.release(self.installation_id)
+
+    async def _exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, Mapping[str, str], bytes]:
         attempt = 0
         while True:
@@ -136,13 +157,15 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                     self.observer(method, url, 0)
                 if method not in IDEMPOTENT_METHODS or attempt > self.max_retries:
                     raise TransientError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
-                self.retries += 1
+                self._count_retry("network")
                 await self.sleep(self._backoff(attempt))
                 continue
             if self.observer is not None:
                 self.observer(method, url, status)
-            if self.pacer is not None and method == "POST":
-                self.pacer.release(self.installation_id)
+            if self.rate_observer is not None:
+                remaining = resp_headers.get("x-ratelimit-remaining")
+                if remaining is not None and remaining.isdigit():
+                    self.rate_observer(self.installation_id, int(remaining))
             return status, resp_headers, resp_body
 
 

@@ -1,8 +1,21 @@
-"""The work queue: verified deliveries stored before the 202, processed per repository in order."""
+"""The work queue: verified deliveries stored before the 202, processed per repository in order.
+
+Every backend offers the same surface (`WorkQueue`): `await put(delivery) -> bool` (False: a
+delivery id seen before), `depth()`, `await wait_idle()`, `await start(processor)`, `await stop()`,
+`await seen(delivery_id) -> bool` and `await state_of(delivery_id)`. `open_queue(settings)` picks
+the backend from `STATE_URL`: `sqlite:///relative.db`, `sqlite:////absolute.db` or
+`redis://host:port/db`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+    from bot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -13,3 +26,48 @@ class Delivery:
     repo_key: str  # "owner/name", or "installation:<id>" / "app" for events without a repository
     installation_id: int | None
     attempts: int = 0
+
+
+# Called once per attempt; returns a short outcome word ("done", "ignored") or raises.
+JobProcessor = Callable[[Delivery], Awaitable[str | None]]
+# Called once when a job is given up (dead letter or permanent failure) to tell the people concerned.
+FailureReporter = Callable[[Delivery, str, bool], Awaitable[None]]
+
+
+class StoreUnavailable(Exception):
+    """The durable store could not take the delivery; the server answers 503 so GitHub records a failure."""
+
+
+class QueueStopping(StoreUnavailable):
+    """The queue is shutting down and takes no new deliveries."""
+
+
+class WorkQueue(Protocol):
+    async def start(self, processor: JobProcessor, reporter: FailureReporter | None = None) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def put(self, delivery: Delivery) -> bool: ...
+
+    async def seen(self, delivery_id: str) -> bool: ...
+
+    async def state_of(self, delivery_id: str) -> str | None: ...
+
+    def depth(self) -> int: ...
+
+    async def wait_idle(self) -> None: ...
+
+
+def open_queue(settings: Settings, metrics: Metrics | None = None) -> Any:
+    url = settings.state_url
+    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
+        from bot.queue.redis import RedisQueue
+
+        return RedisQueue(settings, metrics)
+    if url.startswith("memory:"):
+        from bot.queue.memory import MemoryQueue
+
+        return MemoryQueue(settings.concurrency)
+    from bot.queue.sqlite import SqliteQueue, sqlite_path
+
+    return SqliteQueue(sqlite_path(url), settings, metrics)

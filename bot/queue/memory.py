@@ -1,4 +1,4 @@
-"""An in-process work queue: per-repository order, bounded parallelism, no durability."""
+"""An in-process work queue (STATE_URL=memory:): per-repository order, bounded parallelism, no durability; for quick experiments only."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class MemoryQueue:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def start(self, processor: Processor) -> None:
+    async def start(self, processor: Processor, reporter: object = None) -> None:
         self._processor = processor
         self._slots = asyncio.Semaphore(self._concurrency)
 
@@ -67,6 +67,12 @@ class MemoryQueue:
             self._running.discard(repo_key)
             if not self._running:
                 self._idle.set()
+
+    async def seen(self, delivery_id: str) -> bool:
+        return delivery_id in self._seen
+
+    async def state_of(self, delivery_id: str) -> str | None:
+        return "done" if delivery_id in self._seen else None
 
     def depth(self) -> int:
         return sum(len(q) for q in self._pending.values()) + len(self._running)

@@ -1,0 +1,187 @@
+"""Catching up after downtime: ask GitHub to redeliver failed deliveries, and queue a periodic reconcile sweep.
+
+Redelivery: at startup and every `redelivery_interval_seconds`, list `GET /app/hook/deliveries`
+(as the app, following the cursor, back to `sweep_lookback_hours`), and `POST .../attempts` for
+each delivery whose attempts all failed (no 2xx) and whose guid the queue has not processed.
+
+Sweep: every `sweep_interval_seconds`, one job per repository of every installation is put on the
+work queue (event `SWEEP_EVENT`, id `sweep:<repo>:<period>`, so replicas never queue it twice and it
+runs in the repository's order). The job calls every concern module's hook, if it has one:
+
+    async def sweep(ctx: Context) -> None
+
+`ctx.event.data` holds `repository` and `installation`; the look-back window is
+`ctx.settings.sweep_lookback_hours`. A sweep re-evaluates state that missed webhooks may have left
+stale (open FR PRs, open RC gates, merged and verified PRs without their pick), and, like every
+handler, changes only what differs. A hook's exception is logged and does not stop the others.
+The sweep skips an installation while its remaining rate limit is low.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import gidgethub
+import orjson
+
+from bot.github.client import TransientError
+from bot.queue import Delivery
+
+if TYPE_CHECKING:
+    from bot.handlers.context import Context, Services
+    from bot.metrics import Metrics
+
+log = logging.getLogger("release_train.catchup")
+
+SWEEP_EVENT = "release_train_sweep"
+# Below this many requests left in the hour, an installation's sweep waits for the next round.
+SWEEP_RATE_FLOOR = 500
+
+
+def deliveries_to_redeliver(attempts: list[dict[str, Any]], processed: set[str]) -> list[dict[str, Any]]:
+    """Per guid, the newest attempt, when no attempt succeeded and the queue has not processed it (pure).
+
+    `attempts` is GitHub's list of delivery attempts (newest first, as GitHub lists them).
+    """
+    succeeded: set[str] = set()
+    newest: dict[str, dict[str, Any]] = {}
+    for item in attempts:
+        guid = item.get("guid")
+        if not guid:
+            continue
+        code = item.get("status_code") or 0
+        if 200 <= int(code) < 300:
+            succeeded.add(guid)
+        if guid not in newest or int(item.get("id", 0)) > int(newest[guid].get("id", 0)):
+            newest[guid] = item
+    return [item for guid, item in newest.items() if guid not in succeeded and guid not in processed]
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class CatchUp:
+    def __init__(self, services: Services, queue: Any, metrics: Metrics | None = None) -> None:
+        self.services = services
+        self.queue = queue
+        self.metrics = metrics
+        self._tasks: list[asyncio.Task] = []
+        self._asked: dict[str, float] = {}  # guid -> when we asked, so one round does not ask twice
+
+    async def start(self) -> None:
+        settings = self.services.settings
+        loop = asyncio.get_running_loop()
+        if settings.redelivery_interval_seconds > 0:
+            self._tasks.append(loop.create_task(self._every(settings.redelivery_interval_seconds, self.redeliver_failed)))
+        if settings.sweep_interval_seconds > 0:
+            self._tasks.append(loop.create_task(self._every(settings.sweep_interval_seconds, self.queue_sweeps, first_delay=True)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _every(self, interval: float, round_fn: Any, first_delay: bool = False) -> None:
+        if first_delay:
+            await asyncio.sleep(interval)
+        while True:
+            try:
+                await round_fn()
+            except asyncio.CancelledError:
+                raise
+            except (TransientError, gidgethub.HTTPException, OSError) as exc:
+                log.warning("%s could not finish: %s", round_fn.__name__, exc)
+            except Exception:  # noqa: BLE001 - a failed round must not end the loop
+                log.exception("%s failed", round_fn.__name__)
+            await asyncio.sleep(interval)
+
+    # redelivery -----------------------------------------------------------------------------
+    async def redeliver_failed(self) -> int:
+        """One catch-up round; returns how many redeliveries were requested."""
+        gh = self.services.github.app_client()
+        horizon = time.time() - self.services.settings.sweep_lookback_hours * 3600
+        attempts: list[dict[str, Any]] = []
+        async for item in gh.getiter("/app/hook/deliveries{?per_page}", {"per_page": 100}):
+            delivered = _parse_time(item.get("delivered_at"))
+            if delivered is not None and delivered < horizon:
+                break
+            attempts.append(item)
+        guids = {item["guid"] for item in attempts if item.get("guid")}
+        processed = {guid for guid in guids if await self.queue.seen(guid)}
+        now = time.time()
+        recent = self.services.settings.redelivery_interval_seconds or 60.0
+        self._asked = {g: t for g, t in self._asked.items() if t > now - recent}
+        asked = 0
+        for item in deliveries_to_redeliver(attempts, processed):
+            if item["guid"] in self._asked:
+                continue
+            try:
+                await gh.post("/app/hook/deliveries/{delivery_id}/attempts", {"delivery_id": item["id"]}, data=b"")
+            except gidgethub.HTTPException as exc:
+                log.warning("redelivery of %s (%s) refused: %s", item["guid"], item.get("event"), exc)
+                continue
+            self._asked[item["guid"]] = now
+            asked += 1
+            if self.metrics is not None:
+                self.metrics.redeliveries.inc()
+        if asked:
+            log.info("asked GitHub to redeliver %d failed deliveries", asked)
+        return asked
+
+    # sweep -----------------------------------------------------------------------------------
+    async def queue_sweeps(self) -> int:
+        """Put one sweep job per repository on the queue; returns how many were new."""
+        github = self.services.github
+        settings = self.services.settings
+        period = int(time.time() // max(1.0, settings.sweep_interval_seconds))
+        queued = 0
+        async for installation in github.app_client().getiter("/app/installations{?per_page}", {"per_page": 100}):
+            inst_id = installation.get("id")
+            if not isinstance(inst_id, int):
+                continue
+            gh = await github.installation_client(inst_id)
+            async for repo in gh.getiter("/installation/repositories{?per_page}", {"per_page": 100}, iterable_key="repositories"):
+                if gh.rate_limit is not None and gh.rate_limit.remaining < SWEEP_RATE_FLOOR:
+                    log.info("sweep of installation %s postponed: %d requests left", inst_id, gh.rate_limit.remaining)
+                    break
+                payload = {"action": "sweep", "repository": repo, "installation": {"id": inst_id}}
+                delivery = Delivery(
+                    id=f"sweep:{repo['full_name']}:{period}",
+                    event=SWEEP_EVENT,
+                    body=orjson.dumps(payload),
+                    repo_key=str(repo["full_name"]),
+                    installation_id=inst_id,
+                )
+                if await self.queue.put(delivery):
+                    queued += 1
+        return queued
+
+
+async def run_sweeps(ctx: Context) -> list[str]:
+    """Call every concern module's `sweep(ctx)`; returns the names of those that failed."""
+    from bot.handlers import CONCERNS
+
+    failed: list[str] = []
+    for module in CONCERNS:
+        hook = getattr(module, "sweep", None)
+        if hook is None:
+            continue
+        try:
+            await hook(ctx)
+        except TransientError:
+            raise  # the job runs again later
+        except Exception:  # noqa: BLE001 - one concern's bug must not keep the others from catching up
+            log.exception("sweep of %s by %s failed", ctx.full_name, module.__name__)
+            failed.append(module.__name__)
+    return failed

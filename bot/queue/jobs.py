@@ -1,0 +1,107 @@
+"""One attempt at a job: run the processor, contain its failure, and decide between done, retry, failed and dead."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import gidgethub
+
+from bot.github.client import TransientError
+from bot.logs import delivery_context
+from bot.queue import Delivery, JobProcessor
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+
+log = logging.getLogger("release_train.queue")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "done" | "ignored" | "retry" | "failed" (permanent, not retried) | "dead" (out of attempts)
+    delay: float = 0.0
+    error: str | None = None
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter for the given 1-based attempt (pure but for the jitter source)."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def after_failure(
+    exc: BaseException, *, attempts: int, max_attempts: int, base: float, cap: float, rng: random.Random | None = None
+) -> Outcome:
+    """What to do with a job whose attempt number `attempts` raised exc (pure but for the jitter)."""
+    error = f"{exc.__class__.__name__}: {exc}"[:500]
+    if isinstance(exc, gidgethub.BadRequest) and not isinstance(exc, gidgethub.RateLimitExceeded):
+        status = int(exc.status_code)
+        if status not in (403, 429) or not _is_rate_limit(exc):
+            # A 4xx answer is permanent: running the job again would get the same answer.
+            return Outcome("failed", error=error)
+    if attempts >= max_attempts:
+        return Outcome("dead", error=error)
+    delay = backoff(attempts, base, cap, rng)
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, gidgethub.RateLimitExceeded):
+        reset = exc.rate_limit.reset_datetime.timestamp() - time.time()
+        retry_after = max(retry_after or 0.0, reset + 1.0)
+    if isinstance(retry_after, (int, float)):
+        delay = max(delay, float(retry_after))
+    return Outcome("retry", delay=delay, error=error)
+
+
+def _is_rate_limit(exc: gidgethub.BadRequest) -> bool:
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    return "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+
+
+async def attempt(
+    processor: JobProcessor,
+    delivery: Delivery,
+    *,
+    attempt_number: int,
+    max_attempts: int,
+    retry_base: float,
+    retry_cap: float,
+    metrics: Metrics | None = None,
+) -> Outcome:
+    """Run one attempt. Any exception from a handler is contained here and becomes an outcome."""
+    token = delivery_context.set(
+        {"delivery_id": delivery.id, "event": delivery.event, "repository": delivery.repo_key, "installation_id": delivery.installation_id}
+    )
+    started = time.monotonic()
+    try:
+        log.info("job started: delivery %s (%s) attempt %d", delivery.id, delivery.event, attempt_number)
+        try:
+            word = await processor(delivery)
+            outcome = Outcome("ignored" if word == "ignored" else "done")
+        except asyncio.CancelledError:
+            raise
+        except TransientError as exc:
+            outcome = after_failure(exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap)
+            log.warning("job attempt failed: delivery %s (%s): %s", delivery.id, delivery.event, exc)
+        except Exception as exc:  # noqa: BLE001 - a handler's bug must not take the worker down
+            outcome = after_failure(exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap)
+            log.exception("job attempt raised: delivery %s (%s)", delivery.id, delivery.event)
+        if outcome.kind in ("done", "ignored"):
+            log.info("job finished: delivery %s (%s) %s", delivery.id, delivery.event, outcome.kind)
+        elif outcome.kind == "retry":
+            log.info("job will retry: delivery %s in %.2fs", delivery.id, outcome.delay)
+        else:
+            log.error("job %s: delivery %s (%s) after %d attempts: %s", outcome.kind, delivery.id, delivery.event, attempt_number, outcome.error)
+        if metrics is not None:
+            metrics.job_seconds.labels(delivery.event).observe(time.monotonic() - started)
+            metrics.jobs.labels(outcome.kind).inc()
+            if outcome.kind == "retry":
+                metrics.retry("job")
+            if outcome.kind == "dead":
+                metrics.dead_letters.labels(delivery.event).inc()
+        return outcome
+    finally:
+        delivery_context.reset(token)

@@ -1,0 +1,304 @@
+"""The webhook server over real HTTP: signatures, sizes, content types, bad input, dedupe, ping, health, metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.sandbox.harness import WEBHOOK_SECRET, World
+from bot.server import METRICS, QUEUE, signature_ok
+
+EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def headers_for(body: bytes, event: str = "issues", delivery: str | None = None, **extra: str) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": sign(body),
+        **extra,
+    }
+
+
+async def post(world: World, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    assert world.bot_url is not None
+    async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
+        text = await resp.text()
+        return resp.status, (json.loads(text) if text.startswith("{") else text)
+
+
+PAYLOAD = json.dumps({"action": "opened", "issue": {"number": 1}, "repository": {"full_name": "nobody/nothing"}}).encode()
+
+
+def metric(world: World, name: str, labels: dict[str, str]) -> float:
+    assert world.bot_app is not None
+    return world.bot_app[METRICS].value(name, labels)
+
+
+# signatures ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        (lambda body: sign(body), True),
+        (lambda body: None, False),
+        (lambda body: "", False),
+        (lambda body: sign(body, "other-secret"), False),
+        (lambda body: sign(body + b" "), False),
+        (lambda body: "sha256=zz", False),
+        (lambda body: "sha1=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha1).hexdigest(), False),
+    ],
+    ids=["valid", "missing", "empty", "wrong-secret", "other-body", "garbage", "sha1-only"],
+)
+async def test_signature_is_checked_over_the_raw_body(world: World, header: Any, accepted: bool) -> None:
+    headers = headers_for(PAYLOAD)
+    value = header(PAYLOAD)
+    if value is None:
+        headers.pop("X-Hub-Signature-256")
+    else:
+        headers["X-Hub-Signature-256"] = value
+    status, _ = await post(world, PAYLOAD, headers)
+    assert status == (202 if accepted else 401)
+
+
+async def test_a_sha1_signature_alongside_a_wrong_sha256_is_refused(world: World) -> None:
+    headers = headers_for(PAYLOAD, **{"X-Hub-Signature": "sha1=" + hmac.new(WEBHOOK_SECRET.encode(), PAYLOAD, hashlib.sha1).hexdigest()})
+    headers["X-Hub-Signature-256"] = sign(PAYLOAD, "wrong")
+    assert (await post(world, PAYLOAD, headers))[0] == 401
+
+
+def test_rotation_accepts_either_secret() -> None:
+    body = b'{"zen": "x"}'
+    secrets = ("new-secret", "old-secret")
+    assert signature_ok(secrets, body, sign(body, "new-secret"))
+    assert signature_ok(secrets, body, sign(body, "old-secret"))
+    assert not signature_ok(secrets, body, sign(body, "older-secret"))
+    assert not signature_ok((), body, sign(body, "new-secret"))
+
+
+async def test_rotation_over_http(world: World) -> None:
+    await world.stop_bot()
+    await world.start_bot(world.bot_settings(webhook_secrets=("fresh-secret", WEBHOOK_SECRET), state_url=f"sqlite:///{world.sandbox.config.state_dir}/rot.db"))
+    for secret in ("fresh-secret", WEBHOOK_SECRET):
+        headers = headers_for(PAYLOAD)
+        headers["X-Hub-Signature-256"] = sign(PAYLOAD, secret)
+        assert (await post(world, PAYLOAD, headers))[0] == 202
+    headers = headers_for(PAYLOAD)
+    headers["X-Hub-Signature-256"] = sign(PAYLOAD, "stale-secret")
+    assert (await post(world, PAYLOAD, headers))[0] == 401
+
+
+# sizes, content types, malformed input ---------------------------------------------------------
+async def test_a_body_over_the_limit_gets_413_before_parsing(world: World) -> None:
+    await world.stop_bot()
+    await world.start_bot(world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db"))
+    big = b'{"a": "' + b"x" * 2000 + b'"}'
+    status, _ = await post(world, big, headers_for(big))
+    assert status == 413
+    # Not JSON and unsigned: the size alone decides, nothing is parsed or verified first.
+    status, _ = await post(world, b"x" * 5000, {"Content-Type": "application/json"})
+    assert status == 413
+
+
+async def test_a_chunked_body_over_the_limit_gets_413(world: World) -> None:
+    await world.stop_bot()
+    await world.start_bot(world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db"))
+    big = b'{"a": "' + b"x" * 5000 + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(big), 500):
+            yield big[i : i + 500]
+
+    assert world.bot_url is not None
+    async with world.session.post(world.bot_url, data=chunks(), headers=headers_for(big)) as resp:
+        assert resp.request_info.headers.get("Transfer-Encoding") == "chunked"
+        assert resp.status == 413
+    small = b'{"a": 1}'
+
+    async def small_chunks() -> AsyncIterator[bytes]:
+        yield small[:3]
+        yield small[3:]
+
+    async with world.session.post(world.bot_url, data=small_chunks(), headers=headers_for(small)) as resp:
+        assert resp.status == 202
+
+
+async def test_the_25_mib_default(world: World) -> None:
+    big = b"{" + b" " * (25 * 1024 * 1024) + b"}"
+    status, _ = await post(world, big, headers_for(big))
+    assert status == 413
+    fits = b"{" + b" " * (25 * 1024 * 1024 - 3) + b"}"
+    status, _ = await post(world, fits, headers_for(fits))
+    assert status == 202
+
+
+@pytest.mark.parametrize(
+    ("body", "drop", "expected"),
+    [
+        (b"not json", None, 400),
+        (b'{"truncated": ', None, 400),
+        (b"[1, 2, 3]", None, 400),
+        (b'"a string"', None, 400),
+        (b"", None, 400),
+        (b"\xff\xfe", None, 400),
+        (PAYLOAD, "X-GitHub-Event", 400),
+        (PAYLOAD, "X-GitHub-Delivery", 400),
+    ],
+    ids=["not-json", "truncated-json", "array", "string", "empty", "binary", "no-event", "no-delivery"],
+)
+async def test_malformed_deliveries_get_400(world: World, body: bytes, drop: str | None, expected: int) -> None:
+    headers = headers_for(body)
+    if drop:
+        headers.pop(drop)
+    status, _ = await post(world, body, headers)
+    assert status == expected
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
+async def test_unsupported_content_types_get_415(world: World, content_type: str) -> None:
+    headers = headers_for(PAYLOAD, **{"Content-Type": content_type})
+    status, _ = await post(world, PAYLOAD, headers)
+    assert status == 415
+
+
+async def test_json_with_a_charset_is_accepted(world: World) -> None:
+    headers = headers_for(PAYLOAD, **{"Content-Type": "application/json; charset=utf-8"})
+    assert (await post(world, PAYLOAD, headers))[0] == 202
+
+
+async def test_the_form_encoded_format_is_accepted(world: World) -> None:
+    form = urllib.parse.urlencode({"payload": PAYLOAD.decode()}).encode()
+    delivery = str(uuid.uuid4())
+    headers = headers_for(form, delivery=delivery, **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert (await post(world, form, headers))[0] == 202
+    await world.settle()
+    assert world.bot_app is not None
+    assert await world.bot_app[QUEUE].state_of(delivery) in ("done", "ignored")
+    # A form without the payload field is not a delivery.
+    empty = b"other=1"
+    headers = headers_for(empty, **{"Content-Type": "application/x-www-form-urlencoded"})
+    assert (await post(world, empty, headers))[0] == 400
+
+
+# ping, dedupe, health, metrics ------------------------------------------------------------
+async def test_ping_gets_200(world: World) -> None:
+    body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    status, answer = await post(world, body, headers_for(body, event="ping"))
+    assert status == 200
+    assert answer["zen"] == "Keep it logically awesome."
+
+
+async def test_a_seen_delivery_is_acknowledged_and_not_queued_again(world: World) -> None:
+    delivery = str(uuid.uuid4())
+    first = await post(world, PAYLOAD, headers_for(PAYLOAD, delivery=delivery))
+    second = await post(world, PAYLOAD, headers_for(PAYLOAD, delivery=delivery))
+    assert first == (202, {"ok": True, "queued": True})
+    assert second == (202, {"ok": True, "queued": False})
+    await world.settle()
+    assert metric(world, "release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"}) == 1
+    assert metric(world, "release_train_jobs_total", {"outcome": "ignored"}) + metric(world, "release_train_jobs_total", {"outcome": "done"}) == 1
+
+
+async def test_healthz_and_metrics(world: World) -> None:
+    assert world.bot_url is not None
+    base = world.bot_url.removesuffix("/webhook")
+    async with world.session.get(base + "/healthz") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "application/json"
+        assert (await resp.json())["status"] == "ok"
+    await post(world, PAYLOAD, headers_for(PAYLOAD))
+    await world.settle()
+    async with world.session.get(base + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    for name in (
+        "release_train_deliveries_total",
+        "release_train_ack_seconds_bucket",
+        "release_train_job_seconds_bucket",
+        "release_train_queue_depth",
+        "release_train_github_calls_total",
+        "release_train_retries_total",
+        "release_train_dead_letters_total",
+    ):
+        assert name in text, name
+    assert 'release_train_deliveries_total{event="issues",outcome="queued"} 1.0' in text
+
+
+async def test_a_store_that_refuses_writes_gets_503_not_500(world: World) -> None:
+    assert world.bot_app is not None
+    queue = world.bot_app[QUEUE]
+    # A real SQLite refusal: the connection is switched to read-only under the running server.
+    await queue._db(lambda: queue._conn.execute("PRAGMA query_only=ON"))
+    status, _ = await post(world, PAYLOAD, headers_for(PAYLOAD))
+    assert status == 503
+    await queue._db(lambda: queue._conn.execute("PRAGMA query_only=OFF"))
+    assert (await post(world, PAYLOAD, headers_for(PAYLOAD)))[0] == 202
+
+
+# every real payload -------------------------------------------------------------------------
+def example_payloads() -> list[tuple[str, dict[str, Any]]]:
+    examples = json.loads(EXAMPLES.read_text())
+    return [(entry["name"], example) for entry in examples for example in entry.get("examples") or []]
+
+
+async def test_every_real_payload_is_acknowledged_and_no_job_crashes(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="release_train")
+    payloads = example_payloads()
+    assert len(payloads) > 300
+    statuses: dict[int, int] = {}
+    for event, payload in payloads:
+        body = json.dumps(payload).encode()
+        status, _ = await post(world, body, headers_for(body, event=event))
+        statuses[status] = statuses.get(status, 0) + 1
+    await world.settle()
+    pings = sum(1 for e, _ in payloads if e == "ping")
+    expected = {202: len(payloads) - pings, **({200: pings} if pings else {})}
+    assert statuses == expected
+    crashed = [r for r in caplog.records if r.name == "release_train.queue" and r.levelno >= logging.WARNING]
+    assert crashed == [], [r.getMessage() for r in crashed[:5]]
+    finished = sum(
+        metric(world, "release_train_jobs_total", {"outcome": kind}) for kind in ("done", "ignored")
+    )
+    assert finished == sum(1 for e, _ in payloads if e != "ping")
+
+
+# the command line -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [("WEBHOOK_SECRET", "WEBHOOK_SECRET"), ("PRIVATE_KEY", "PRIVATE_KEY"), ("APP_ID", "APP_ID")],
+)
+def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missing: str, named: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "APP_ID")}
+    env.update({"WEBHOOK_SECRET": "s", "PRIVATE_KEY": key.decode(), "APP_ID": "1", "PORT": "0", "STATE_URL": f"sqlite:///{tmp_path}/q.db"})
+    env.pop(missing)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
