@@ -1,0 +1,157 @@
+"""GitRepos against git itself: trees, refs, merges, and cherry-picks that match `git cherry-pick` exactly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.git import EMPTY_TREE, NULL_SHA, GitRepos, Person, TreeEntry, valid_ref_name
+
+ALICE = Person("alice", "alice@example.com", "2024-05-01T10:00:00Z")
+BOB = Person("bob", "bob@example.com", "2024-05-02T11:30:00Z")
+REPO = "acme/app"
+
+
+def real_git(cwd: Path, *args: str) -> str:
+    """The git CLI in a work tree, as a person would run it."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"git {args}: {done.stderr}")
+    return done.stdout.strip()
+
+
+async def commit_files(repos: GitRepos, parent: str | None, files: dict[str, str | None], message: str,
+                       who: Person = ALICE) -> str:
+    base_tree = (await repos.read_commit(REPO, parent)).tree if parent else None  # type: ignore[union-attr]
+    changes: dict[str, TreeEntry | None] = {}
+    for path, text in files.items():
+        changes[path] = None if text is None else TreeEntry("100644", "blob", await repos.write_blob(REPO, text.encode()), path)
+    tree = await repos.write_tree(REPO, base_tree, changes)
+    return await repos.commit_tree(REPO, tree, [parent] if parent else [], message, author=who, committer=who)
+
+
+@pytest.fixture
+async def repos(tmp_path: Path) -> GitRepos:
+    repos = GitRepos(tmp_path / "git")
+    await repos.init(REPO)
+    return repos
+
+
+async def test_nested_tree_writes_and_deletes(repos: GitRepos) -> None:
+    first = await commit_files(repos, None, {"a/b/c.txt": "c\n", "a/d.txt": "d\n", "top.txt": "t\n"}, "first")
+    second = await commit_files(repos, first, {"a/b/c.txt": None, "a/e/f.txt": "f\n"}, "second")
+    paths = {e.path for e in await repos.ls_tree(REPO, second, recursive=True) if e.type == "blob"}
+    assert paths == {"a/d.txt", "a/e/f.txt", "top.txt"}
+    assert await repos.entry_at(REPO, second, "a/b") is None  # an emptied directory disappears, as in git
+    only_file = await commit_files(repos, second, {"a/d.txt": None, "a/e/f.txt": None, "top.txt": None}, "empty")
+    assert (await repos.read_commit(REPO, only_file)).tree == EMPTY_TREE  # type: ignore[union-attr]
+
+
+async def test_commit_keeps_author_committer_dates_and_message(repos: GitRepos) -> None:
+    sha = await commit_files(repos, None, {"x": "1\n"}, "Subject\n\nBody line\n", who=BOB)
+    commit = await repos.read_commit(REPO, sha)
+    assert commit is not None
+    assert commit.author == BOB and commit.committer == BOB
+    assert commit.message == "Subject\n\nBody line\n"
+    assert commit.parents == ()
+
+
+async def test_update_ref_is_compare_and_swap(repos: GitRepos) -> None:
+    first = await commit_files(repos, None, {"x": "1\n"}, "one")
+    second = await commit_files(repos, first, {"x": "2\n"}, "two")
+    assert await repos.update_ref(REPO, "refs/heads/main", first, NULL_SHA)
+    assert not await repos.update_ref(REPO, "refs/heads/main", second, NULL_SHA)  # exists already
+    assert not await repos.update_ref(REPO, "refs/heads/main", second, second)  # stale old value
+    assert await repos.update_ref(REPO, "refs/heads/main", second, first)
+    assert await repos.ref(REPO, "refs/heads/main") == second
+    assert not await repos.delete_ref(REPO, "refs/heads/main", first)
+    assert await repos.delete_ref(REPO, "refs/heads/main", second)
+    assert await repos.ref(REPO, "refs/heads/main") is None
+
+
+async def test_user_text_never_becomes_an_option_or_a_path(repos: GitRepos) -> None:
+    assert await repos.resolve(REPO, "--output=/tmp/x") is None
+    assert await repos.resolve_commit(REPO, "-h") is None
+    assert not valid_ref_name("refs/heads/../x")
+    assert not valid_ref_name("refs/heads/a b")
+    assert valid_ref_name("refs/heads/rc/1.5")
+    with pytest.raises(ValueError):
+        repos.path("../etc/passwd")
+
+
+async def test_merge_trees_reports_conflicts(repos: GitRepos) -> None:
+    base = await commit_files(repos, None, {"f.txt": "a\nb\nc\n", "g.txt": "g\n"}, "base")
+    ours = await commit_files(repos, base, {"f.txt": "A\nb\nc\n"}, "ours")
+    theirs_clean = await commit_files(repos, base, {"f.txt": "a\nb\nC\n"}, "theirs clean")
+    theirs_conflict = await commit_files(repos, base, {"f.txt": "X\nb\nc\n"}, "theirs conflict")
+    clean = await repos.merge_trees(REPO, ours, theirs_clean)
+    assert clean.clean
+    merged_blob = next(e for e in await repos.ls_tree(REPO, clean.tree) if e.path == "f.txt")
+    assert await repos.read_blob(REPO, merged_blob.sha) == b"A\nb\nC\n"
+    conflict = await repos.merge_trees(REPO, ours, theirs_conflict)
+    assert not conflict.clean
+    assert "f.txt" in conflict.conflicts
+
+
+async def test_cherry_pick_tree_matches_git_cherry_pick(repos: GitRepos, tmp_path: Path) -> None:
+    # devel has moved on since rc/1.5 was cut; the fix touches lines both branches share.
+    root = await commit_files(repos, None, {"app.py": "one\ntwo\nthree\nfour\nfive\n", "lib/util.py": "u\n"}, "root")
+    rc = await commit_files(repos, root, {"app.py": "one\ntwo\nthree\nfour\nfive\nrc-only\n", "rc.txt": "rc\n"}, "rc work")
+    devel = await commit_files(repos, root, {"app.py": "ONE\ntwo\nthree\nfour\nfive\n", "new.txt": "n\n"}, "devel work")
+    fix = await commit_files(repos, devel, {"app.py": "ONE\ntwo\nTHREE\nfour\nfive\n", "lib/util.py": None, "lib/x.py": "x\n"},
+                             "fix: three", who=BOB)
+    await repos.update_ref(REPO, "refs/heads/rc/1.5", rc, NULL_SHA)
+    await repos.update_ref(REPO, "refs/heads/devel", fix, NULL_SHA)
+
+    picked = await repos.cherry_pick_tree(REPO, rc, fix, committer=ALICE)
+    assert picked.clean
+
+    work = tmp_path / "work"
+    real_git(tmp_path, "clone", "--quiet", str(repos.path(REPO)), str(work))
+    real_git(work, "checkout", "--quiet", "rc/1.5")
+    real_git(work, "cherry-pick", "-x", fix)
+    assert picked.tree == real_git(work, "rev-parse", "HEAD^{tree}")
+
+
+async def test_cherry_pick_conflict_matches_git(repos: GitRepos, tmp_path: Path) -> None:
+    root = await commit_files(repos, None, {"app.py": "v1\n"}, "root")
+    rc = await commit_files(repos, root, {"app.py": "rc\n"}, "rc")
+    fix = await commit_files(repos, root, {"app.py": "fix\n"}, "fix")
+    await repos.update_ref(REPO, "refs/heads/rc", rc, NULL_SHA)
+    await repos.update_ref(REPO, "refs/heads/fix", fix, NULL_SHA)
+    picked = await repos.cherry_pick_tree(REPO, rc, fix, committer=ALICE)
+    assert not picked.clean and picked.conflicts == ("app.py",)
+    work = tmp_path / "work"
+    real_git(tmp_path, "clone", "--quiet", str(repos.path(REPO)), str(work))
+    real_git(work, "checkout", "--quiet", "rc")
+    with pytest.raises(AssertionError):
+        real_git(work, "cherry-pick", fix)
+
+
+async def test_diff_lists_files_like_github(repos: GitRepos) -> None:
+    first = await commit_files(repos, None, {"a.txt": "1\n2\n", "b.txt": "b\n"}, "one")
+    second = await commit_files(repos, first, {"a.txt": "1\nTWO\n3\n", "b.txt": None, "c.txt": "c\n"}, "two")
+    files = {f.filename: f for f in await repos.diff(REPO, first, second)}
+    assert {name: f.status for name, f in files.items()} == {"a.txt": "modified", "b.txt": "removed", "c.txt": "added"}
+    assert (files["a.txt"].additions, files["a.txt"].deletions) == (2, 1)
+    assert files["a.txt"].patch is not None and files["a.txt"].patch.startswith("@@ -1,2 +1,3 @@")
+    assert files["b.txt"].sha is None
+
+
+async def test_history_counts(repos: GitRepos) -> None:
+    root = await commit_files(repos, None, {"x": "0\n"}, "root")
+    a1 = await commit_files(repos, root, {"x": "a1\n"}, "a1")
+    a2 = await commit_files(repos, a1, {"x": "a2\n"}, "a2")
+    b1 = await commit_files(repos, root, {"y": "b1\n"}, "b1")
+    assert await repos.merge_base(REPO, a2, b1) == root
+    assert await repos.rev_list(REPO, a2, b1, reverse=True) == [a1, a2]
+    assert await repos.count(REPO, b1, a2) == 1
+    assert await repos.is_ancestor(REPO, root, a2) and not await repos.is_ancestor(REPO, b1, a2)
+    commits = await repos.read_commits(REPO, [a2, a1, root])
+    assert [c.message for c in commits] == ["a2", "a1", "root"]
