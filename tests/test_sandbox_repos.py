@@ -1,28 +1,283 @@
-"""The sandbox's repositories through real HTTP: creation, contents, refs, commits, branches, compare, merges."""
+"""The sandbox's repositories through real HTTP: creation, contents, refs, commits, branches, compare, merges, push events."""
 
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
 
 from bot.sandbox import seed
+from bot.sandbox.common import GIT, HOOKS
 from bot.sandbox.harness import World
+
+EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
+
+
+class Receiver:
+    """A webhook endpoint on loopback that keeps what the sandbox sends it, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.runner: web.AppRunner | None = None
+
+    async def start(self, world: World) -> None:
+        async def take(request: web.Request) -> web.Response:
+            self.received.append((request.headers["X-GitHub-Event"], await request.json()))
+            return web.Response(status=202)
+
+        app = web.Application()
+        app.router.add_post("/webhook", take)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        world.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [payload for name, payload in self.received if name == event]
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+@pytest.fixture
+async def receiver(sandbox: World) -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    await receiver.start(sandbox)
+    yield receiver
+    await receiver.close()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 async def test_story_create_commit_read(sandbox: World) -> None:
     repo = await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"README.md": "hello\n", "src/app.py": "print(1)\n"})
     assert repo["full_name"] == "acme/app"
     assert repo["owner"]["type"] == "Organization"
+    assert repo["default_branch"] == "main"
     got = await sandbox.call("alice", "GET", "/repos/acme/app")
-    assert got.status == 200, got.body
+    assert got.status == 200 and got.body["permissions"]["admin"] is True
     sha = await seed.commit(sandbox, "alice", "acme/app", "main", {"src/app.py": "print(2)\n", "README.md": None}, "change")
     contents = await sandbox.call("alice", "GET", "/repos/acme/app/contents/src/app.py")
     assert contents.status == 200, contents.body
     assert base64.b64decode(contents.body["content"]) == b"print(2)\n"
+    assert contents.body["encoding"] == "base64" and contents.body["type"] == "file"
+    listing = await sandbox.call("alice", "GET", "/repos/acme/app/contents/src")
+    assert [e["name"] for e in listing.body] == ["app.py"]
     missing = await sandbox.call("alice", "GET", "/repos/acme/app/contents/README.md")
     assert missing.status == 404
+    old = await sandbox.call("alice", "GET", "/repos/acme/app/contents/README.md?ref=" + (await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{sha}")).body["parents"][0]["sha"])
+    assert old.status == 200 and base64.b64decode(old.body["content"]) == b"hello\n"
     commit = await sandbox.call("alice", "GET", "/repos/acme/app/commits/main")
     assert commit.body["sha"] == sha, commit.body
+    assert commit.body["author"]["login"] == "alice"
     assert {f["filename"]: f["status"] for f in commit.body["files"]} == {"src/app.py": "modified", "README.md": "removed"}
-    cfg = await seed.put_config(sandbox, "alice", "acme/app", "branches:\n  devel: main\n")
-    again = await seed.put_config(sandbox, "alice", "acme/app", "branches:\n  devel: devel\n")
-    assert cfg != again
+    assert commit.body["stats"] == {"total": 3, "additions": 1, "deletions": 2}
+
+
+async def test_org_belongs_to_its_first_creator(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    refused = await sandbox.call("mallory", "POST", "/orgs/acme/repos", {"name": "other"})
+    assert refused.status == 403
+    again = await sandbox.call("alice", "POST", "/orgs/acme/repos", {"name": "app"})
+    assert again.status == 422
+    own = await sandbox.call("bob", "POST", "/user/repos", {"name": "tools", "private": True, "auto_init": True})
+    assert own.status == 201 and own.body["private"] is True and own.body["owner"]["type"] == "User"
+    assert (await sandbox.call("alice", "GET", "/repos/bob/tools")).status == 404
+    assert (await sandbox.call(None, "GET", "/repos/bob/tools")).status == 404
+
+
+async def test_contents_put_create_update_and_conflicts(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    path = "/repos/acme/app/contents/docs/notes.md"
+    created = await sandbox.call("alice", "PUT", path, {"message": "add notes", "content": b64("v1\n")})
+    assert created.status == 201, created.body
+    blob_sha = created.body["content"]["sha"]
+    assert created.body["commit"]["message"] == "add notes"
+    no_sha = await sandbox.call("alice", "PUT", path, {"message": "again", "content": b64("v2\n")})
+    assert no_sha.status == 422
+    wrong_sha = await sandbox.call("alice", "PUT", path, {"message": "again", "content": b64("v2\n"), "sha": "0" * 40})
+    assert wrong_sha.status == 409
+    updated = await sandbox.call("alice", "PUT", path, {"message": "v2", "content": b64("v2\n"), "sha": blob_sha})
+    assert updated.status == 200, updated.body
+    assert updated.body["commit"]["parents"][0]["sha"] == created.body["commit"]["sha"]
+    no_branch = await sandbox.call("alice", "PUT", path, {"message": "x", "content": b64("x"), "branch": "nope"})
+    assert no_branch.status == 404
+    reader = await sandbox.call("mallory", "PUT", "/repos/acme/app/contents/x.txt", {"message": "x", "content": b64("x")})
+    assert reader.status == 403
+    deleted = await sandbox.call("alice", "DELETE", path, {"message": "rm", "sha": updated.body["content"]["sha"]})
+    assert deleted.status == 200
+    assert (await sandbox.call("alice", "GET", path)).status == 404
+
+
+async def test_refs_create_update_force_delete(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    main = (await sandbox.call("alice", "GET", "/repos/acme/app/git/ref/heads/main")).body["object"]["sha"]
+    created = await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/rc/1.5", "sha": main})
+    assert created.status == 201 and created.body["ref"] == "refs/heads/rc/1.5"
+    dup = await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/rc/1.5", "sha": main})
+    assert dup.status == 422 and dup.body["message"] == "Reference already exists"
+    bad = await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/x", "sha": "1" * 40})
+    assert bad.status == 422
+    ahead = await seed.commit(sandbox, "alice", "acme/app", "rc/1.5", {"rc.txt": "rc\n"}, "rc work")
+    side = await seed.commit(sandbox, "alice", "acme/app", "main", {"main.txt": "m\n"}, "main work")
+    not_ff = await sandbox.call("alice", "PATCH", "/repos/acme/app/git/refs/heads/rc/1.5", {"sha": side})
+    assert not_ff.status == 422 and not_ff.body["message"] == "Update is not a fast forward"
+    forced = await sandbox.call("alice", "PATCH", "/repos/acme/app/git/refs/heads/rc/1.5", {"sha": side, "force": True})
+    assert forced.status == 200 and forced.body["object"]["sha"] == side
+    branch = await sandbox.call("alice", "GET", "/repos/acme/app/branches/rc/1.5")
+    assert branch.status == 200 and branch.body["commit"]["sha"] == side and branch.body["protected"] is False
+    matching = await sandbox.call("alice", "GET", "/repos/acme/app/git/matching-refs/heads/rc/")
+    assert [r["ref"] for r in matching.body] == ["refs/heads/rc/1.5"]
+    assert (await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/rc/1.5")).status == 204
+    assert (await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/rc/1.5")).status == 422
+    assert (await sandbox.call("alice", "GET", "/repos/acme/app/git/ref/heads/rc/1.5")).status == 404
+    assert (await sandbox.call("alice", "GET", "/repos/acme/app/branches/rc/1.5")).status == 404
+    assert ahead != side
+
+
+async def test_ref_changes_emit_push_create_delete(sandbox: World, receiver: Receiver) -> None:
+    sandbox.app[HOOKS].events.add("delete")  # an app subscribed to delete events too
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    await sandbox.settle()
+    receiver.received.clear()
+    base = await seed.create_branch(sandbox, "alice", "acme/app", "fr/FR-1-login", "main")
+    one = await seed.commit(sandbox, "alice", "acme/app", "fr/FR-1-login", {"login.py": "x\n"}, "login")
+    await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/fr/FR-1-login")
+    await sandbox.settle()
+    pushes = receiver.of("push")
+    assert [(p["ref"], p["created"], p["deleted"]) for p in pushes] == [
+        ("refs/heads/fr/FR-1-login", True, False),
+        ("refs/heads/fr/FR-1-login", False, False),
+        ("refs/heads/fr/FR-1-login", False, True),
+    ]
+    assert pushes[1]["before"] == base and pushes[1]["after"] == one
+    assert [c["id"] for c in pushes[1]["commits"]] == [one]
+    assert pushes[1]["commits"][0]["added"] == ["login.py"]
+    assert pushes[1]["head_commit"]["id"] == one and pushes[1]["forced"] is False
+    assert pushes[2]["after"] == "0" * 40 and pushes[2]["head_commit"] is None
+    creates = receiver.of("create")
+    assert [(c["ref"], c["ref_type"]) for c in creates] == [("fr/FR-1-login", "branch")]
+    assert [(d["ref"], d["ref_type"]) for d in receiver.of("delete")] == [("fr/FR-1-login", "branch")]
+    example = next(e for e in json.loads(EXAMPLES.read_text()) if e["name"] == "push")["examples"][0]
+    assert set(example) <= set(pushes[1])
+    assert set(example["repository"]) <= set(pushes[1]["repository"])
+    assert set(example["head_commit"]) <= set(pushes[1]["head_commit"])
+
+
+async def test_merges_endpoint_201_204_409_404(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"app.py": "a\nb\nc\n"})
+    await seed.create_branch(sandbox, "alice", "acme/app", "feature", "main")
+    head = await seed.commit(sandbox, "alice", "acme/app", "feature", {"app.py": "a\nb\nC\n"}, "feature")
+    base = await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "A\nb\nc\n"}, "main")
+    merged = await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "feature"})
+    assert merged.status == 201, merged.body
+    assert [p["sha"] for p in merged.body["parents"]] == [base, head]
+    assert merged.body["commit"]["message"] == "Merge feature into main"
+    content = await sandbox.call("alice", "GET", "/repos/acme/app/contents/app.py")
+    assert base64.b64decode(content.body["content"]) == b"A\nb\nC\n"
+    again = await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": head})
+    assert again.status == 204
+    await seed.create_branch(sandbox, "alice", "acme/app", "clash", base)
+    await seed.commit(sandbox, "alice", "acme/app", "clash", {"app.py": "X\nb\nc\n"}, "clash")
+    await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "Y\nb\nC\n"}, "main again")
+    conflict = await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "clash"})
+    assert conflict.status == 409 and conflict.body["message"] == "Merge conflict"
+    assert (await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "nope", "head": "clash"})).status == 404
+    assert (await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "nope"})).status == 404
+
+
+async def test_compare_statuses(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    root = await seed.create_branch(sandbox, "alice", "acme/app", "devel", "main")
+    d1 = await seed.commit(sandbox, "alice", "acme/app", "devel", {"d1": "1\n"}, "d1")
+    d2 = await seed.commit(sandbox, "alice", "acme/app", "devel", {"d2": "2\n"}, "d2")
+
+    async def compare(basehead: str) -> dict[str, Any]:
+        answer = await sandbox.call("alice", "GET", f"/repos/acme/app/compare/{basehead}")
+        assert answer.status == 200, answer.body
+        return answer.body
+
+    ahead = await compare("main...devel")
+    assert (ahead["status"], ahead["ahead_by"], ahead["behind_by"], ahead["total_commits"]) == ("ahead", 2, 0, 2)
+    assert [c["sha"] for c in ahead["commits"]] == [d1, d2]
+    assert ahead["merge_base_commit"]["sha"] == root
+    assert sorted(f["filename"] for f in ahead["files"]) == ["d1", "d2"]
+    behind = await compare("devel...main")
+    assert (behind["status"], behind["ahead_by"], behind["behind_by"]) == ("behind", 0, 2)
+    assert (await compare(f"devel...{d2}"))["status"] == "identical"
+    m1 = await seed.commit(sandbox, "alice", "acme/app", "main", {"m1": "1\n"}, "m1")
+    diverged = await compare("main...devel")
+    assert (diverged["status"], diverged["ahead_by"], diverged["behind_by"]) == ("diverged", 2, 1)
+    assert diverged["base_commit"]["sha"] == m1
+    assert (await sandbox.call("alice", "GET", "/repos/acme/app/compare/main...nope")).status == 404
+
+
+async def test_commit_list_paginates(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    made = [await seed.commit(sandbox, "alice", "acme/app", "main", {"n.txt": f"{i}\n"}, f"c{i}") for i in range(4)]
+    first = await sandbox.call("alice", "GET", "/repos/acme/app/commits?per_page=2")
+    assert [c["sha"] for c in first.body] == [made[3], made[2]]
+    assert 'rel="next"' in first.headers["Link"]
+    second = await sandbox.call("alice", "GET", "/repos/acme/app/commits?per_page=2&page=2")
+    assert [c["sha"] for c in second.body] == [made[1], made[0]]
+    by_sha = await sandbox.call("alice", "GET", f"/repos/acme/app/commits?sha={made[1]}&per_page=100")
+    assert len(by_sha.body) == 3  # two commits and the initial one
+    assert (await sandbox.call("alice", "GET", "/repos/acme/app/commits/" + "f" * 40)).status == 422
+
+
+async def test_git_data_round_trip(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"keep.txt": "k\n", "dir/gone.txt": "g\n"})
+    main = (await sandbox.call("alice", "GET", "/repos/acme/app/git/ref/heads/main")).body["object"]["sha"]
+    head = (await sandbox.call("alice", "GET", f"/repos/acme/app/git/commits/{main}")).body
+    blob = await sandbox.call("alice", "POST", "/repos/acme/app/git/blobs", {"content": b64("\x00bin"), "encoding": "base64"})
+    assert blob.status == 201
+    got = await sandbox.call("alice", "GET", f"/repos/acme/app/git/blobs/{blob.body['sha']}")
+    assert base64.b64decode(got.body["content"]) == b"\x00bin" and got.body["size"] == 4
+    tree = await sandbox.call("alice", "POST", "/repos/acme/app/git/trees", {"base_tree": head["tree"]["sha"], "tree": [
+        {"path": "dir/gone.txt", "mode": "100644", "type": "blob", "sha": None},
+        {"path": "bin/data", "mode": "100644", "type": "blob", "sha": blob.body["sha"]},
+    ]})
+    assert tree.status == 201, tree.body
+    recursive = await sandbox.call("alice", "GET", f"/repos/acme/app/git/trees/{tree.body['sha']}?recursive=1")
+    assert sorted(e["path"] for e in recursive.body["tree"] if e["type"] == "blob") == ["bin/data", "keep.txt"]
+    made = await sandbox.call("alice", "POST", "/repos/acme/app/git/commits", {
+        "message": "m", "tree": tree.body["sha"], "parents": [main],
+        "author": {"name": "Bob", "email": "bob@example.com", "date": "2024-01-02T03:04:05Z"},
+    })
+    assert made.status == 201 and made.body["author"]["date"] == "2024-01-02T03:04:05Z"
+    assert made.body["verification"]["verified"] is False
+    bad_parent = await sandbox.call("alice", "POST", "/repos/acme/app/git/commits", {"message": "m", "tree": tree.body["sha"], "parents": ["0" * 40]})
+    assert bad_parent.status == 422
+    tag = await sandbox.call("alice", "POST", "/repos/acme/app/git/tags", {
+        "tag": "v1.5.0", "message": "Release 1.5.0", "object": made.body["sha"], "type": "commit",
+        "tagger": {"name": "Alice", "email": "alice@example.com", "date": "2024-01-03T00:00:00Z"}})
+    assert tag.status == 201, tag.body
+    read_tag = await sandbox.call("alice", "GET", f"/repos/acme/app/git/tags/{tag.body['sha']}")
+    assert read_tag.body["object"]["sha"] == made.body["sha"] and read_tag.body["message"] == "Release 1.5.0"
+    ref = await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.5.0", "sha": tag.body["sha"]})
+    assert ref.status == 201 and ref.body["object"]["type"] == "tag"
+    by_tag = await sandbox.call("alice", "GET", "/repos/acme/app/commits/v1.5.0")
+    assert by_tag.body["sha"] == made.body["sha"]
+    # The repository on disk holds exactly what the API says.
+    repos = sandbox.app[GIT]
+    assert await repos.ref("acme/app", "refs/tags/v1.5.0") == tag.body["sha"]
+
+
+async def test_default_branch_update(sandbox: World) -> None:
+    repo = await seed.create_org_repo(sandbox, "acme", "app", admin="alice", default_branch="devel")
+    assert repo["default_branch"] == "devel"
+    missing = await sandbox.call("alice", "PATCH", "/repos/acme/app", {"default_branch": "nope"})
+    assert missing.status == 422
+    config_sha = await seed.put_config(sandbox, "alice", "acme/app", "branches:\n  devel: devel\n")
+    devel = (await sandbox.call("alice", "GET", "/repos/acme/app/branches/devel")).body
+    assert devel["commit"]["sha"] == config_sha
