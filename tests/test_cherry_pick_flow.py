@@ -114,7 +114,8 @@ async def assert_one_pick(world: World, number: int, *, shas: list[str], mainlin
     for sha in shas:
         assert sha in pick["body"]
     assert await tree_of(world, pick["head"]["sha"]) == git_expected_tree(world, shas, mainline)
-    links = [c for c in await comments(world, number) if f"#{pick['number']}" in c["body"] and c["user"]["login"] == "release-train[bot]"]
+    link = f"Cherry-pick into `rc/1.5`: #{pick['number']}."
+    links = [c for c in await comments(world, number) if link in c["body"] and c["user"]["login"] == "release-train[bot]"]
     assert len(links) == 1
     states = await check_states(world, number)
     assert states["1.5"].state == rules.OPENED and states["1.5"].pr == pick["number"]
@@ -312,7 +313,7 @@ async def test_missing_rc_branch_is_said_once(world: World) -> None:
     await seed.merge_pr(world, "alice", FULL, number, "squash")
     await seed.comment(world, "dana", FULL, number, "/refresh")
     await world.settle()
-    said = [c for c in await comments(world, number) if "`rc/1.9`" in c["body"] and "does not exist" in c["body"]]
+    said = [c for c in await comments(world, number) if "asks for a cherry-pick into `rc/1.9`, but that branch does not exist" in c["body"]]
     assert len(said) == 1
     assert (await check_states(world, number))["1.9"].state == rules.MISSING_RC
     # Once the RC exists, the next event picks.

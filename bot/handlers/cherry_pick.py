@@ -127,14 +127,15 @@ async def _files_both_sides_changed(ctx: Context, source: SourceCommit, rc_head:
                 found.add(f["previous_filename"])
         return found
 
+    async def changed(basehead: str) -> set[str]:
+        return names(await ctx.gh.getitem("/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": basehead}))
+
+    # compare is three-dot (from the merge base), so the target side is read in both directions:
+    # what the RC changed since the fork, and what the picked commit's base changed since then.
     base = source.parents[0]
-    picked = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{base}...{source.sha}"}
-    )
-    target = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{base}...{rc_head}"}
-    )
-    return sorted(names(picked) & names(target))
+    picked = await changed(f"{base}...{source.sha}")
+    target = await changed(f"{base}...{rc_head}") | await changed(f"{rc_head}...{base}")
+    return sorted(picked & target)
 
 
 # -- acting ------------------------------------------------------------------------------------------
