@@ -14,8 +14,28 @@ delivery_context: contextvars.ContextVar[dict[str, object]] = contextvars.Contex
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in delivery_context.get().items():
-            setattr(record, key, value)
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
         return True
+
+
+def _install_record_factory() -> None:
+    """Every record made while a job runs carries its delivery id, event, repository and installation."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "release_train", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        for key, value in delivery_context.get().items():
+            setattr(record, key, value)
+        return record
+
+    factory.release_train = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_factory()
 
 
 class JsonFormatter(logging.Formatter):

@@ -214,6 +214,9 @@ class SqliteQueue:
         await self.open()
         self._processor = processor
         self._reporter = reporter
+        # The database is the truth: whatever was put before start is loaded from it, once.
+        self._pending.clear()
+        self._turns = FairTurns()
         for seq, delivery, not_before in await self._db(self._recover_sync):
             self._add(_Job(seq, delivery, not_before))
         for _ in range(max(1, self.settings.concurrency)):

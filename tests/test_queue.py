@@ -1,0 +1,286 @@
+"""The SQLite work queue: stored before acknowledged, ordered per repository, fair, retried, dead-lettered, crash-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from http import HTTPStatus
+import sqlite3
+from pathlib import Path
+
+import gidgethub
+import pytest
+
+from bot.github.client import TransientError
+from bot.queue import Delivery, QueueStopping
+from bot.queue.fair import FairTurns
+from bot.queue.jobs import after_failure, backoff
+from bot.queue.sqlite import SqliteQueue, sqlite_path
+from bot.settings import Settings
+
+SETTINGS = Settings(
+    app_id=1, private_key="x", webhook_secrets=("s",), concurrency=4, max_attempts=3, retry_base_seconds=0.01, retry_cap_seconds=0.05
+)
+
+
+def delivery(n: int, repo: str = "acme/app", installation: int = 1, event: str = "issues") -> Delivery:
+    return Delivery(id=f"d-{repo}-{n}", event=event, body=b'{"n": %d}' % n, repo_key=repo, installation_id=installation)
+
+
+def rows(path: Path) -> dict[str, tuple[str, int]]:
+    with sqlite3.connect(path) as conn:
+        return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT delivery_id, state, attempts FROM jobs")}
+
+
+class Recorder:
+    """A processor that records what ran, in which order, and how many ran at once per repository."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.ran: list[str] = []
+        self.in_flight: dict[str, int] = {}
+        self.most_at_once = 0
+        self.overlap_in_repo = False
+        self.pause = pause
+        self.failures: dict[str, list[BaseException]] = {}
+
+    async def __call__(self, d: Delivery) -> str:
+        self.in_flight[d.repo_key] = self.in_flight.get(d.repo_key, 0) + 1
+        if self.in_flight[d.repo_key] > 1:
+            self.overlap_in_repo = True
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+        try:
+            await asyncio.sleep(self.pause)
+            plan = self.failures.get(d.id)
+            if plan:
+                raise plan.pop(0)
+            self.ran.append(d.id)
+            return "done"
+        finally:
+            self.in_flight[d.repo_key] -= 1
+
+
+async def started(tmp_path: Path, processor: object, reporter: object = None, **overrides: object) -> SqliteQueue:
+    queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, **overrides))
+    await queue.start(processor, reporter)  # type: ignore[arg-type]
+    return queue
+
+
+def test_state_urls() -> None:
+    assert sqlite_path("sqlite:///var/release-train.db") == Path("var/release-train.db")
+    assert sqlite_path("sqlite:////srv/rt/q.db") == Path("/srv/rt/q.db")
+    with pytest.raises(ValueError):
+        sqlite_path("postgres://x")
+
+
+async def test_order_per_repository_and_parallel_repositories(tmp_path: Path) -> None:
+    recorder = Recorder(pause=0.005)
+    queue = await started(tmp_path, recorder, concurrency=3)
+    repos = [f"acme/r{i}" for i in range(6)]
+    for n in range(10):
+        for repo in repos:
+            assert await queue.put(delivery(n, repo))
+    await queue.wait_idle()
+    await queue.stop()
+    assert len(recorder.ran) == 60
+    for repo in repos:
+        assert [d for d in recorder.ran if f"-{repo}-" in d] == [f"d-{repo}-{n}" for n in range(10)]
+    assert not recorder.overlap_in_repo
+    assert recorder.most_at_once == 3  # bounded by concurrency, and used
+    assert set(state for state, _ in rows(tmp_path / "q.db").values()) == {"done"}
+
+
+async def test_a_delivery_id_is_stored_once(tmp_path: Path) -> None:
+    recorder = Recorder()
+    queue = await started(tmp_path, recorder)
+    assert await queue.put(delivery(1))
+    assert not await queue.put(delivery(1))
+    await queue.wait_idle()
+    assert not await queue.put(delivery(1))  # also once it is finished
+    await queue.wait_idle()
+    await queue.stop()
+    assert recorder.ran == ["d-acme/app-1"]
+
+
+async def test_transient_failures_are_retried_then_dead_lettered_and_people_told_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="release_train")
+    recorder = Recorder()
+    told: list[tuple[str, bool]] = []
+
+    async def reporter(d: Delivery, error: str, dead: bool) -> None:
+        told.append((d.id, dead))
+
+    queue = await started(tmp_path, recorder, reporter)
+    recorder.failures["d-acme/app-1"] = [TransientError("502", retry_after=0.01), TransientError("502")]
+    recorder.failures["d-acme/app-2"] = [RuntimeError("handler bug") for _ in range(5)]
+    for n in (1, 2, 3):
+        await queue.put(delivery(n))
+    await queue.wait_idle()
+    # 1 succeeded on its third attempt; 2 died after max_attempts; 3 waited its turn behind both.
+    assert recorder.ran == ["d-acme/app-1", "d-acme/app-3"]
+    state = rows(tmp_path / "q.db")
+    assert state["d-acme/app-1"] == ("done", 3)
+    assert state["d-acme/app-2"] == ("dead", 3)
+    assert told == [("d-acme/app-2", True)]
+    crash_logs = [r for r in caplog.records if "job attempt raised" in r.getMessage()]
+    assert len(crash_logs) == 3 and all(getattr(r, "delivery_id", None) == "d-acme/app-2" for r in crash_logs)
+    assert any("job dead" in r.getMessage() and "d-acme/app-2" in r.getMessage() for r in caplog.records)
+    # A redelivery of the dead letter queues it again; of a finished one, does not.
+    recorder.failures.pop("d-acme/app-2")
+    assert await queue.put(delivery(2))
+    assert not await queue.put(delivery(3))
+    await queue.wait_idle()
+    await queue.stop()
+    assert recorder.ran[-1] == "d-acme/app-2"
+    assert rows(tmp_path / "q.db")["d-acme/app-2"] == ("done", 1)
+
+
+async def test_a_permanent_failure_is_not_retried(tmp_path: Path) -> None:
+    recorder = Recorder()
+    told: list[tuple[str, bool]] = []
+
+    async def reporter(d: Delivery, error: str, dead: bool) -> None:
+        told.append((d.id, dead))
+
+    queue = await started(tmp_path, recorder, reporter)
+    recorder.failures["d-acme/app-1"] = [gidgethub.BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY)]
+    await queue.put(delivery(1))
+    await queue.wait_idle()
+    await queue.stop()
+    assert rows(tmp_path / "q.db")["d-acme/app-1"] == ("failed", 1)
+    assert told == [("d-acme/app-1", False)]
+
+
+async def test_a_flood_from_one_installation_does_not_starve_another(tmp_path: Path) -> None:
+    recorder = Recorder()
+    queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, concurrency=1))
+    await queue.open()
+    for n in range(50):
+        for r in range(4):
+            await queue.put(delivery(n, f"flood/r{r}", installation=1))
+    await queue.put(delivery(0, "quiet/app", installation=2))
+    await queue.start(recorder)
+    await queue.wait_idle()
+    await queue.stop()
+    assert len(recorder.ran) == 201
+    # Installations take turns: the quiet one's only job runs second, not after 200 others.
+    assert recorder.ran.index("d-quiet/app-0") == 1
+
+
+def test_fair_turns_alternate_installations_then_repositories() -> None:
+    turns = FairTurns()
+    for repo in ("a/1", "a/2", "a/3"):
+        turns.make_ready(repo, "A")
+    turns.make_ready("b/1", "B")
+    order = []
+    while (repo := turns.take()) is not None:
+        order.append(repo)
+    assert order == ["a/1", "b/1", "a/2", "a/3"]
+    turns.make_ready("a/1", "A")  # still busy: not ready twice
+    assert turns.take() is None
+    turns.finish("a/1")
+    turns.make_ready("a/1", "A")
+    assert turns.take() == "a/1"
+
+
+async def test_a_crash_mid_job_runs_the_job_again_after_restart(tmp_path: Path) -> None:
+    hold = asyncio.Event()
+    seen: list[str] = []
+
+    async def stuck(d: Delivery) -> str:
+        seen.append(d.id)
+        await hold.wait()
+        return "done"
+
+    queue = await started(tmp_path, stuck)
+    await queue.put(delivery(1))
+    await queue.put(delivery(2))
+    while not seen:
+        await asyncio.sleep(0.001)
+    assert rows(tmp_path / "q.db")["d-acme/app-1"] == ("running", 1)
+    # The process dies: no release, no bookkeeping; only the file and its lock are let go.
+    for task in queue._workers:
+        task.cancel()
+    await queue._db(queue._close_sync)
+    queue._executor.shutdown()
+    recorder = Recorder()
+    again = await started(tmp_path, recorder)
+    await again.wait_idle()
+    await again.stop()
+    assert recorder.ran == ["d-acme/app-1", "d-acme/app-2"]
+    assert rows(tmp_path / "q.db")["d-acme/app-1"] == ("done", 2)
+
+
+async def test_shutdown_finishes_short_jobs_releases_long_ones_and_refuses_new_ones(tmp_path: Path) -> None:
+    long_started = asyncio.Event()
+
+    async def processor(d: Delivery) -> str:
+        if d.repo_key == "acme/slow":
+            long_started.set()
+            await asyncio.sleep(30)
+        else:
+            await asyncio.sleep(0.05)
+        return "done"
+
+    queue = await started(tmp_path, processor)
+    await queue.put(delivery(1, "acme/slow"))
+    await long_started.wait()
+    await queue.put(delivery(1, "acme/quick"))
+    await asyncio.sleep(0.01)
+    await queue.stop(grace=0.3)
+    state = rows(tmp_path / "q.db")
+    assert state["d-acme/quick-1"] == ("done", 1)
+    assert state["d-acme/slow-1"] == ("queued", 0)  # released; its interrupted attempt does not count
+    with pytest.raises(QueueStopping):
+        await queue.put(delivery(2))
+
+
+async def test_finished_payloads_are_pruned_after_retention(tmp_path: Path) -> None:
+    queue = await started(tmp_path, Recorder(), finished_retention_seconds=0.0)
+    await queue.put(delivery(1))
+    await queue.wait_idle()
+    await asyncio.sleep(0.01)
+    emptied, _ = await queue.prune()
+    await queue.stop()
+    with sqlite3.connect(tmp_path / "q.db") as conn:
+        body, state = conn.execute("SELECT body, state FROM jobs").fetchone()
+    assert (body, state) == (None, "done")
+    assert emptied == 1
+
+
+async def test_one_process_owns_a_database(tmp_path: Path) -> None:
+    from bot.queue import StoreUnavailable
+
+    first = await started(tmp_path, Recorder())
+    second = SqliteQueue(tmp_path / "q.db", SETTINGS)
+    with pytest.raises(StoreUnavailable):
+        await second.open()
+    second._executor.shutdown()
+    await first.stop()
+
+
+@pytest.mark.parametrize(
+    ("exc", "attempts", "kind"),
+    [
+        (TransientError("x"), 1, "retry"),
+        (TransientError("x"), 3, "dead"),
+        (RuntimeError("bug"), 1, "retry"),
+        (RuntimeError("bug"), 6, "dead"),
+        (gidgethub.BadRequest(HTTPStatus.NOT_FOUND), 1, "failed"),
+        (gidgethub.BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY), 1, "failed"),
+        (gidgethub.GitHubBroken(HTTPStatus.BAD_GATEWAY), 1, "retry"),
+    ],
+)
+def test_what_follows_a_failed_attempt(exc: BaseException, attempts: int, kind: str) -> None:
+    max_attempts = 3 if isinstance(exc, TransientError) else 6
+    assert after_failure(exc, attempts=attempts, max_attempts=max_attempts, base=1, cap=60).kind == kind
+
+
+def test_retry_after_is_honoured_and_backoff_grows_with_jitter() -> None:
+    outcome = after_failure(TransientError("limited", retry_after=42.0), attempts=1, max_attempts=5, base=1, cap=60)
+    assert outcome.delay >= 42.0
+    rng = random.Random(3)
+    delays = [backoff(n, 1.0, 60.0, rng) for n in range(1, 9)]
+    assert all(min(60.0, 2 ** (n - 1)) / 2 <= d <= min(60.0, 2 ** (n - 1)) for n, d in zip(range(1, 9), delays))
+    assert delays[-1] <= 60.0
