@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import cachetools
 import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
@@ -57,12 +58,27 @@ async def _rc_heads(ctx: Context, config: RepoConfig) -> dict[str, str]:
     return heads
 
 
+# A tag object never changes, so its peeled commit can be remembered for good.
+_PEELED: cachetools.LRUCache[tuple[str, str], str] = cachetools.LRUCache(20000)
+
+
 async def _tags(ctx: Context, config: RepoConfig) -> tuple[rules.TagFact, ...]:
-    """Tags that follow the release template, with the commit each points to."""
+    """Tags that follow the release template, with the commit each points to (annotated tags peeled)."""
+    refs = await ctx.gh.getitem("/repos/{owner}/{repo}/git/matching-refs/{+ref}", {**ctx.repo_vars, "ref": "tags/"})
     found = []
-    async for tag in ctx.gh.getiter("/repos/{owner}/{repo}/tags{?per_page}", {**ctx.repo_vars, "per_page": 100}):
-        if rules.parse_tag(config.release.tag, tag["name"]):
-            found.append(rules.TagFact(tag["name"], tag["commit"]["sha"]))
+    for ref in refs:
+        name = ref["ref"][len("refs/tags/") :]
+        if not rules.parse_tag(config.release.tag, name):
+            continue
+        target = ref["object"]
+        sha = target["sha"]
+        if target.get("type") == "tag":
+            key = (ctx.full_name, sha)
+            if key not in _PEELED:
+                tag_object = await ctx.gh.getitem("/repos/{owner}/{repo}/git/tags/{tag_sha}", {**ctx.repo_vars, "tag_sha": sha})
+                _PEELED[key] = tag_object["object"]["sha"]
+            sha = _PEELED[key]
+        found.append(rules.TagFact(name, sha))
     return tuple(found)
 
 
@@ -446,12 +462,12 @@ async def forward_port_check(ctx: Context, config: RepoConfig, heads: dict[str, 
     ordered = sorted(devel_commits.values(), key=lambda c: _subject_key(c.message) not in keys)
     for commit in ordered[: max(0, budget - len(gap_shas))]:
         devel_commits[commit.sha] = dataclasses.replace(commit, change_id=await _change_id(ctx, commit.sha))
+    change_ids = {sha: await _change_id(ctx, sha) for sha in gap_shas}
     lines = [
         dataclasses.replace(
             line,
             missing_from_devel=tuple(
-                dataclasses.replace(c, change_id=await _change_id(ctx, c.sha)) if c.sha in gap_shas else c
-                for c in line.missing_from_devel
+                dataclasses.replace(c, change_id=change_ids[c.sha]) if c.sha in change_ids else c for c in line.missing_from_devel
             ),
         )
         for line in lines

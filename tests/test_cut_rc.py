@@ -1,0 +1,196 @@
+"""Stories through the sandbox: /cut-rc checks forward-ports, cuts the RC, opens its tracking issue and posts the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.rules import release as rules
+from bot.sandbox import seed
+from bot.sandbox.harness import World
+
+ORG, NAME = "acme", "app"
+FULL = f"{ORG}/{NAME}"
+CONFIG = """\
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+gate:
+  required_checks: [sanity, regression]
+release:
+  handoff: ["@acme/rops", "@acme/fe"]
+"""
+
+
+async def release_repo(world: World, config: str = CONFIG) -> None:
+    """acme/app on devel; RTE rita, QA quinn, PdM pam, developer dana; rc/1.4 cut and promoted as v1.4.0."""
+    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n", "README.md": "# app\n"}, default_branch="devel")
+    await seed.put_config(world, "alice", FULL, config)
+    for login in ("dana", "quinn", "rita", "pam", "olga"):
+        await seed.grant(world, FULL, login, "write")
+    sha = await seed.create_branch(world, "alice", FULL, "rc/1.4", "devel")
+    await tag(world, "v1.4.0", sha)
+    await world.settle()
+
+
+async def tag(world: World, name: str, sha: str) -> None:
+    made = await world.call("alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"})
+    assert made.status == 201, made.body
+    ref = await world.call("alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]})
+    assert ref.status == 201, ref.body
+
+
+async def say(world: World, login: str, number: int, body: str) -> dict[str, Any]:
+    """login comments a command, and the bot finishes everything it causes."""
+    made = await seed.comment(world, login, FULL, number, body)
+    await world.settle()
+    return made
+
+
+async def reply_to(world: World, number: int, comment: dict[str, Any]) -> str:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}/comments?per_page=100")
+    key = f"<!-- release-train:reply:{comment['id']}:"
+    replies = [c["body"] for c in answer.body if key in c["body"]]
+    assert len(replies) == 1, [c["body"] for c in answer.body]
+    return replies[0]
+
+
+async def reactions(world: World, comment: dict[str, Any]) -> set[str]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/comments/{comment['id']}/reactions")
+    return {r["content"] for r in answer.body}
+
+
+async def branch_sha(world: World, branch: str) -> str | None:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/{branch}")
+    return answer.body["object"]["sha"] if answer.status == 200 else None
+
+
+async def tracking_issues(world: World) -> list[dict[str, Any]]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=release-train&state=all&per_page=100")
+    return sorted(answer.body, key=lambda i: i["number"])
+
+
+async def gate_run(world: World, sha: str) -> dict[str, Any] | None:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/gate")
+    runs = answer.body["check_runs"]
+    return max(runs, key=lambda r: r["id"]) if runs else None
+
+
+async def new_issue(world: World, login: str = "dana", title: str = "Where we talk") -> int:
+    answer = await world.call(login, "POST", f"/repos/{FULL}/issues", {"title": title})
+    assert answer.status == 201, answer.body
+    return int(answer.body["number"])
+
+
+async def cut(world: World, args: str = "") -> tuple[int, dict[str, Any]]:
+    """rita cuts an RC from a fresh issue; (that issue, her comment)."""
+    number = await new_issue(world)
+    made = await say(world, "rita", number, f"/cut-rc {args}".strip())
+    return number, made
+
+
+def labels_of(issue: dict[str, Any]) -> set[str]:
+    return {label["name"] for label in issue["labels"]}
+
+
+def writes(world: World, since: int) -> list[dict[str, Any]]:
+    return [r for r in world.app_requests(since) if r["method"] != "GET"]
+
+
+async def test_cut_rc_branches_devel_opens_tracking_issue_and_posts_gate(world: World) -> None:
+    await release_repo(world)
+    devel = await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 2\n"}, "Feature work (#3)")
+    number, made = await cut(world)
+    reply = await reply_to(world, number, made)
+    assert await branch_sha(world, "rc/1.5") == devel  # the next minor after rc/1.4 / v1.4.0
+    [issue] = await tracking_issues(world)
+    assert issue["title"] == "Release 1.5"
+    assert labels_of(issue) == {"release-train", "rc/1.5"}
+    state = rules.read_state(issue["body"])
+    assert state is not None and state.version == "1.5" and state.cut_complete and state.forced_by is None
+    assert "| requirement | state | link |" in issue["body"] and devel[:7] in issue["body"]
+    gate = await gate_run(world, devel)
+    assert gate is not None and gate["status"] == "in_progress"  # sanity and regression not reported yet
+    assert "check `regression`" in gate["output"]["summary"]
+    assert f"tracking issue #{issue['number']}" in reply
+    assert await reactions(world, made) >= {"eyes", "+1"}
+
+
+async def test_cut_rc_refuses_missing_forward_port_then_force_records_who(world: World) -> None:
+    await release_repo(world)
+    hotfix = await seed.commit(world, "dana", FULL, "rc/1.4", {"hotfix.py": "fix = True\n"}, "Hotfix straight on the RC")
+    await world.settle()
+    since = world.last_seq()
+    number, made = await cut(world, "1.5")
+    reply = await reply_to(world, number, made)
+    assert "I did not cut `rc/1.5`" in reply and hotfix[:7] in reply and "Hotfix straight on the RC" in reply
+    assert "git cherry-pick -x" in reply
+    assert await branch_sha(world, "rc/1.5") is None and await tracking_issues(world) == []
+    assert "-1" in await reactions(world, made)
+    assert not [w for w in writes(world, since) if "/git/refs" in w["path"] or w["path"].endswith("/issues")]
+
+    number, made = await cut(world, "1.5 --force")
+    reply = await reply_to(world, number, made)
+    assert "Cut forced by @rita" in reply and hotfix[:7] in reply
+    [issue] = await tracking_issues(world)
+    assert rules.read_state(issue["body"]).forced_by == "rita"
+    assert "Cut forced by** rita" in issue["body"]
+
+
+async def test_bot_picks_and_forward_ports_are_not_flagged(world: World) -> None:
+    await release_repo(world)
+    # a fix on devel, picked into rc/1.4 with the -x trailer (as the bot's picks are)
+    fix = await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 3\n"}, "Fix login (#7)")
+    await seed.commit(world, "rita", FULL, "rc/1.4", {"app.py": "x = 3\n"}, f"Fix login (#7)\n\n(cherry picked from commit {fix})")
+    # a fix made on the RC and forward-ported by hand without -x: the same change
+    await seed.commit(world, "dana", FULL, "rc/1.4", {"other.py": "y = 1\n"}, "Guard against empty carts")
+    await seed.commit(world, "dana", FULL, "devel", {"other.py": "y = 1\n"}, "Forward-port: guard against empty carts")
+    # rc/1.4 now has commits since v1.4.0, so it is in use
+    await world.settle()
+    number, made = await cut(world)
+    reply = await reply_to(world, number, made)
+    assert "Cut `rc/1.5`" in reply, reply
+    assert await branch_sha(world, "rc/1.5") is not None
+
+
+async def test_second_cut_and_dry_run_change_nothing(world: World) -> None:
+    await release_repo(world)
+    await seed.create_branch(world, "dana", FULL, "fr/FR-1-late", "devel")
+    await seed.commit(world, "dana", FULL, "fr/FR-1-late", {"late.py": "late = 1\n"}, "Late feature")
+    late = await seed.open_pr(world, "dana", FULL, head="fr/FR-1-late", base="devel", title="Late @everyone feature")
+    await seed.add_labels(world, "dana", FULL, late["number"], "rc/1.5")
+    await world.settle()
+
+    since = world.last_seq()
+    number, made = await cut(world, "--dry-run")
+    reply = await reply_to(world, number, made)
+    assert "Dry run" in reply and "create `rc/1.5`" in reply
+    assert f"#{late['number']}" in reply and "@\u200deveryone" in reply  # not in this RC, escaped
+    assert await branch_sha(world, "rc/1.5") is None
+    assert [w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]] == []
+
+    number, made = await cut(world)
+    assert "Cut `rc/1.5`" in await reply_to(world, number, made)
+    [issue] = await tracking_issues(world)
+    assert f"#{late['number']}" in issue["body"]  # listed as not in this RC
+    since = world.last_seq()
+    number, made = await cut(world, "1.5")
+    assert "already exists" in await reply_to(world, number, made)
+    assert [w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]] == []
+    assert len(await tracking_issues(world)) == 1
+
+
+async def test_next_cut_closes_previous_tracking_issue_and_refuser_is_polite(world: World) -> None:
+    await release_repo(world)
+    number, made = await cut(world)
+    [first] = await tracking_issues(world)
+    denied = await say(world, "dana", number, "/cut-rc 1.6")
+    assert "reserved for the RTE" in await reply_to(world, number, denied)
+    assert await branch_sha(world, "rc/1.6") is None
+    await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 9\n"}, "More work")
+    await world.settle()
+    number, made = await cut(world)
+    assert "closed the previous tracking issue" in await reply_to(world, number, made)
+    first_now, second = await tracking_issues(world)
+    assert first_now["number"] == first["number"] and first_now["state"] == "closed"
+    assert second["title"] == "Release 1.6" and second["state"] == "open"
