@@ -21,6 +21,7 @@ from gidgethub.sansio import Event
 
 from bot import reconcile
 from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
+from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.rules import merge_rules as rules
@@ -123,12 +124,13 @@ class Round:
             self._runs[head_sha] = newest
         return self._runs[head_sha]
 
-    async def signoff(self, pull: dict[str, Any], label: str, roles: tuple[str, ...]) -> LabelSignoff:
+    async def signoff(self, pull: dict[str, Any], label: str) -> LabelSignoff:
+        """Whether the label is on the PR and which role holder applied it (the guard's own answer)."""
         names = {lbl["name"].lower() for lbl in pull.get("labels", [])}
         if label.lower() not in names:
             return LabelSignoff(False)
-        by = await applied_by(self.ctx, pull["number"], label, roles)
-        return LabelSignoff(True, by)
+        signed_by = guards.ready_by if label == self.config.labels.fr_ready else guards.verified_by
+        return LabelSignoff(True, await signed_by(self.ctx, pull["number"], pull.get("labels", [])))
 
     async def facts(self, pull: dict[str, Any]) -> PullFacts:
         base, head = pull["base"]["ref"], pull["head"]["ref"]
@@ -144,9 +146,9 @@ class Round:
         if rules.NEED_BEHIND in needed:
             extra["behind_by"] = await self.behind_by(pull)
         if rules.NEED_READY in needed:
-            extra["ready"] = await self.signoff(pull, self.config.labels.fr_ready, ("pdm", "rte"))
+            extra["ready"] = await self.signoff(pull, self.config.labels.fr_ready)
         if rules.NEED_VERIFIED in needed:
-            extra["verified"] = await self.signoff(pull, self.config.labels.verified, ("qa",))
+            extra["verified"] = await self.signoff(pull, self.config.labels.verified)
         return dataclasses.replace(facts, **extra)
 
     async def evaluate_group(self, group: list[dict[str, Any]]) -> None:
@@ -189,32 +191,6 @@ async def write_check(
         existing=existing,
         existing_known=True,
     )
-
-
-async def applied_by(ctx: Context, number: int, label: str, roles: tuple[str, ...]) -> str | None:
-    """Who applied the label last, when that person holds one of the roles; None otherwise.
-
-    Uses the guard's answer when the guards module offers it, so both agree on who counts.
-    """
-    from bot.handlers import guards
-
-    config = await ctx.config()
-    guard = getattr(guards, "ready_by" if label == config.labels.fr_ready else "verified_by", None)
-    if guard is not None:
-        return await guard(ctx, number, [label])
-    actor: str | None = None
-    async for event in ctx.gh.getiter(
-        "/repos/{owner}/{repo}/issues/{issue_number}/events{?per_page}",
-        {**ctx.repo_vars, "issue_number": number, "per_page": 100},
-    ):
-        if event.get("event") == "labeled" and (event.get("label") or {}).get("name", "").lower() == label.lower():
-            actor = (event.get("actor") or {}).get("login")
-    if actor is None:
-        return None
-    for role in roles:
-        if await ctx.has_role(actor, role):
-            return actor
-    return None
 
 
 # --- what to re-evaluate ----------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""Merge-rules scale benchmark: a push to devel with 200 open FR → devel PRs, counted from the sandbox's request log.
+
+Prints one JSON object: API calls for the push (total, per PR, by route, check-run writes), and for a
+following /refresh of every open PR (calls, 304 answers, check-run writes: none, since nothing changed).
+Set BENCH_PRS to change the number of PRs. Loopback only; stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.sandbox.harness import start_world  # noqa: E402
+from tests.test_merge_rules_scale import CALLS_PER_PR, call_bound, scenario  # noqa: E402
+
+PRS = int(os.environ.get("BENCH_PRS", "200"))
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with aiohttp.ClientSession() as session:
+            world = await start_world(Path(tmp), with_bot=False, session=session)
+            try:
+                figures = await scenario(world, PRS)
+            finally:
+                await world.close()
+    figures.pop("push_entries")
+    figures["bound_per_pr"] = CALLS_PER_PR
+    figures["bound_total"] = call_bound(PRS)
+    figures["within_bound"] = figures["push_calls"] <= figures["bound_total"]
+    print(json.dumps(figures, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

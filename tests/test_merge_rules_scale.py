@@ -1,0 +1,96 @@
+"""A push to devel with many open FR → devel PRs: a bounded number of API calls per PR, and no rewrite of unchanged checks.
+
+The suite runs 40 PRs to stay fast; `benchmarks/bench_merge_rules.py` runs the same scenario with 200
+and prints the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from bot.sandbox import seed
+from bot.sandbox.harness import World
+
+REPO = "acme/app"
+CHECK = "release-train/merge-rules"
+# Per FR → devel PR on a push to devel: one compare, one read of the head's check runs, one write.
+CALLS_PER_PR = 3
+
+
+def call_bound(prs: int) -> int:
+    """The app's slug and an installation token (first job of the process), the config file, a page of open PRs per 100."""
+    return CALLS_PER_PR * prs + 3 + -(-prs // 100)
+
+
+def _is_check_write(entry: dict[str, Any]) -> bool:
+    return "check-runs" in entry["path"] and entry["method"] in ("POST", "PATCH")
+
+
+async def scenario(world: World, prs: int) -> dict[str, Any]:
+    """Build `prs` open FR → devel PRs without the bot, start it, push to devel, then /refresh everything."""
+    started = time.monotonic()
+    await seed.create_org_repo(world, "acme", "app", admin="alice", files={"README.md": "hello\n"},
+                               default_branch="devel")
+
+    async def one_fr(i: int) -> None:
+        branch = f"fr/FR-{i}-feature"
+        await seed.create_branch(world, "alice", REPO, branch, "devel")
+        await seed.commit(world, "alice", REPO, branch, {f"feature_{i}.py": f"N = {i}\n"}, f"FR-{i}")
+        await seed.open_pr(world, "alice", REPO, head=branch, base="devel", title=f"FR-{i}: feature")
+
+    for start in range(0, prs, 10):
+        await asyncio.gather(*(one_fr(i) for i in range(start, min(prs, start + 10))))
+    await world.settle()
+    setup_seconds = time.monotonic() - started
+
+    # Without catch-up, so the failed deliveries of the setup are not redelivered into the count.
+    await world.start_bot(world.bot_settings(redelivery_interval_seconds=0, sweep_interval_seconds=0))
+    since = world.last_seq()
+    pushed = time.monotonic()
+    await seed.commit(world, "alice", REPO, "devel", {"devel.txt": "moved\n"}, "devel moves")
+    await world.settle()
+    push_seconds = time.monotonic() - pushed
+    push_calls = world.app_requests(since)
+
+    since = world.last_seq()
+    issue = await world.call("alice", "POST", f"/repos/{REPO}/issues", {"title": "Refresh everything"})
+    await seed.comment(world, "alice", REPO, issue.body["number"], "/refresh")
+    await world.settle()
+    refresh_calls = world.app_requests(since)
+
+    return {
+        "prs": prs,
+        "setup_seconds": round(setup_seconds, 2),
+        "push_seconds": round(push_seconds, 2),
+        "push_calls": len(push_calls),
+        "push_calls_per_pr": round(len(push_calls) / prs, 2),
+        "push_check_writes": sum(1 for e in push_calls if _is_check_write(e)),
+        "push_by_route": dict(Counter(f"{e['method']} {e['route']}" for e in push_calls)),
+        "push_entries": push_calls,
+        "refresh_calls": len(refresh_calls),
+        "refresh_not_modified": sum(1 for e in refresh_calls if e["status"] == 304),
+        "refresh_check_writes": sum(1 for e in refresh_calls if _is_check_write(e)),
+    }
+
+
+async def test_push_to_devel_reevaluates_every_fr_pr_within_a_per_pr_bound(sandbox: World) -> None:
+    prs = 40
+    figures = await scenario(sandbox, prs)
+    calls = figures["push_entries"]
+    # Every FR PR got its check, saying it is behind devel.
+    assert figures["push_check_writes"] == prs
+    answer = await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls?state=open&per_page=100")
+    for pull in answer.body:
+        runs = await sandbox.call("alice", "GET", f"/repos/{REPO}/commits/{pull['head']['sha']}/check-runs")
+        mine = [r for r in runs.body["check_runs"] if r["name"] == CHECK]
+        assert [r["output"]["title"] for r in mine] == ["1 of 3 rules pass: behind devel by 1 commit (+1 more)"]
+    # A bounded number of calls per PR, and no read repeated within the evaluation.
+    assert len(calls) <= call_bound(prs), figures["push_by_route"]
+    reads = Counter((e["path"], e["query"]) for e in calls if e["method"] == "GET")
+    assert [key for key, n in reads.items() if n > 1] == []
+    # Nothing changed since: no check is written again, and every compare is answered 304 (free).
+    assert figures["refresh_check_writes"] == 0
+    assert figures["refresh_not_modified"] >= prs
