@@ -175,7 +175,8 @@ def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
         "subscribers_count": 0,
     }
     if owner.get("type") == "Organization":
-        body["organization"] = organization(st, owner["login"])
+        # A full repository's organization is a simple-user object (type "Organization"), not the org shape.
+        body["organization"] = user(st, owner["login"])
     return body
 
 

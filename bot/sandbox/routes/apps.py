@@ -119,6 +119,9 @@ async def get_app(request: web.Request) -> web.Response:
 async def list_installations(request: web.Request) -> web.Response:
     require_jwt(request)
     st = store(request)
+    # Installed on every repository: every owner of one has an installation, made on first sight.
+    for repo in list(st.data["repos"].values()):
+        st.installation_for(repo["owner"]["login"])
     installs = sorted(st.data["installations"].values(), key=lambda i: i["id"])
     return paginate(request, [installation_json(request, i) for i in installs])
 
