@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.sandbox import seed
 from bot.sandbox.common import GIT, HOOKS
@@ -18,38 +17,9 @@ from bot.sandbox.harness import World
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 
 
-class Receiver:
-    """A webhook endpoint on loopback that keeps what the sandbox sends it, in order."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        self.runner: web.AppRunner | None = None
-
-    async def start(self, world: World) -> None:
-        async def take(request: web.Request) -> web.Response:
-            self.received.append((request.headers["X-GitHub-Event"], await request.json()))
-            return web.Response(status=202)
-
-        app = web.Application()
-        app.router.add_post("/webhook", take)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        world.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
-
-    def of(self, event: str) -> list[dict[str, Any]]:
-        return [payload for name, payload in self.received if name == event]
-
-    async def close(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-
 @pytest.fixture
-async def receiver(sandbox: World) -> AsyncIterator[Receiver]:
-    receiver = Receiver()
+async def receiver(sandbox: World) -> AsyncIterator[seed.WebhookReceiver]:
+    receiver = seed.WebhookReceiver()
     await receiver.start(sandbox)
     yield receiver
     await receiver.close()
@@ -145,7 +115,7 @@ async def test_refs_create_update_force_delete(sandbox: World) -> None:
     assert ahead != side
 
 
-async def test_ref_changes_emit_push_create_delete(sandbox: World, receiver: Receiver) -> None:
+async def test_ref_changes_emit_push_create_delete(sandbox: World, receiver: seed.WebhookReceiver) -> None:
     sandbox.app[HOOKS].events.add("delete")  # an app subscribed to delete events too
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
     await sandbox.settle()

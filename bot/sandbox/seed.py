@@ -6,6 +6,8 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
+from aiohttp import web
+
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import Answer, World
 
@@ -156,3 +158,32 @@ async def put_config(world: World, login: str, full_name: str, yaml_text: str, p
         request["branch"] = branch
     answer = _expect(await world.call(login, "PUT", f"{repo_path}/contents/{path}", request), 200, 201, doing=f"put {path}")
     return str(answer["commit"]["sha"])
+
+
+class WebhookReceiver:
+    """A webhook endpoint on loopback that keeps what the sandbox sends it, in order (for tests without the bot)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.runner: web.AppRunner | None = None
+
+    async def start(self, world: World) -> None:
+        async def take(request: web.Request) -> web.Response:
+            self.received.append((request.headers["X-GitHub-Event"], await request.json()))
+            return web.Response(status=202)
+
+        app = web.Application()
+        app.router.add_post("/webhook", take)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        world.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [payload for name, payload in self.received if name == event]
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
