@@ -475,6 +475,53 @@ async def drive_people(s: Scenario) -> None:
     await s.user("alice", "DELETE", "/repos/acme/app/collaborators/carol", expect=204)
 
 
+async def drive_checks_and_statuses(s: Scenario) -> None:
+    sha = (await s.user("alice", "GET", "/repos/acme/app/commits/main", expect=200)).body["sha"]
+    await s.user("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "sanity", "description": "ok", "target_url": "https://ci.example/1"}, expect=201)
+    await s.user("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "grand", "context": "sanity"}, expect=422)
+    await s.bot("acme", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "bot"}, expect=403)  # app.yml: statuses read
+    await s.bot("acme", "GET", "/repos/acme/app/commits/main/status", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/commits/no-such-ref/status", expect=(404, 422))
+    await s.bot("acme", "GET", f"/repos/acme/app/commits/{sha}/statuses", expect=200)
+    run = await s.bot("acme", "POST", "/repos/acme/app/check-runs", {"name": "release-train/gate", "head_sha": sha, "status": "in_progress",
+                                                                      "output": {"title": "Waiting", "summary": "Checks are running"}}, expect=201)
+    await s.bot("acme", "POST", "/repos/acme/app/check-runs", {"name": "no sha"}, expect=422)
+    await s.user("alice", "POST", "/repos/acme/app/check-runs", {"name": "people cannot", "head_sha": sha}, expect=403)
+    run_id = run.body["id"]
+    await s.bot("acme", "GET", f"/repos/acme/app/check-runs/{run_id}", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/check-runs/999999999", expect=404)
+    annotation = {"path": "README.md", "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "Gate closed"}
+    await s.bot("acme", "PATCH", f"/repos/acme/app/check-runs/{run_id}", {"status": "completed", "conclusion": "failure",
+                                                                           "output": {"title": "Closed", "summary": "One check failed", "annotations": [annotation]}}, expect=200)
+    await s.bot("acme", "PATCH", f"/repos/acme/app/check-runs/{run_id}", {"conclusion": "splendid"}, expect=422)
+    await s.bot("acme", "GET", f"/repos/acme/app/check-runs/{run_id}/annotations", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/check-runs/999999999/annotations", expect=404)
+    await s.bot("acme", "GET", "/repos/acme/app/commits/main/check-runs?check_name=release-train/gate", expect=200)
+    suites = await s.bot("acme", "GET", "/repos/acme/app/commits/main/check-suites", expect=200)
+    await s.bot("acme", "GET", f"/repos/acme/app/check-suites/{suites.body['check_suites'][0]['id']}", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/check-suites/999999999", expect=404)
+
+
+def fill(template: str) -> str:
+    """A path for a route with every parameter naming something that does not exist."""
+    values = {"owner": "nobody", "repo": "nothing", "org": "no-such-org", "username": "no-such-user"}
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "999999"), template)
+
+
+# Sandbox convention: organisations, users and teams come into being on first use, so these
+# routes are asked with a body GitHub refuses instead.
+SWEEP_BODIES = {("PUT", "/orgs/{org}/teams/{team_slug}/memberships/{username}"): {"role": "boss"}}
+
+
+async def drive_error_sweep(s: Scenario) -> None:
+    """Every route, asked about things that do not exist: GitHub's error answers, whatever the operation."""
+    for method, template in sorted(served_routes(s.world)):
+        if template in ("/rate_limit",):
+            continue
+        body = SWEEP_BODIES.get((method, template), {} if method in ("POST", "PUT", "PATCH") else None)
+        await s.user("alice", method, fill(template), body, expect=(400, 401, 403, 404, 422))
+
+
 async def drive_everything(s: Scenario) -> None:
     shas = await drive_repos(s)
     await drive_apps(s)
@@ -482,7 +529,9 @@ async def drive_everything(s: Scenario) -> None:
     await drive_pulls_and_merges(s, shas)
     await drive_issues(s)
     await drive_people(s)
+    await drive_checks_and_statuses(s)
     await drive_deliveries(s)
+    await drive_error_sweep(s)
     await s.world.settle()
 
 
