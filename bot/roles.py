@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import cachetools
@@ -62,8 +64,8 @@ class RoleResolver:
     costs a 304 and no rate limit.
     """
 
-    def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 20000) -> None:
-        self._cache: cachetools.TTLCache[tuple, bool | str] = cachetools.TTLCache(max_entries, ttl_seconds)
+    def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 20000, timer: Callable[[], float] = time.monotonic) -> None:
+        self._cache: cachetools.TTLCache[tuple, bool | str] = cachetools.TTLCache(max_entries, ttl_seconds, timer=timer)
 
     def forget(self, installation_id: int | None = None) -> None:
         """Drop cached answers (for one installation), e.g. on /refresh after a team change."""
