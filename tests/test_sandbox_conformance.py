@@ -502,6 +502,30 @@ async def drive_checks_and_statuses(s: Scenario) -> None:
     await s.bot("acme", "GET", "/repos/acme/app/check-suites/999999999", expect=404)
 
 
+async def drive_releases_and_dispatches(s: Scenario) -> None:
+    workflow = "name: Build images\non:\n  workflow_dispatch:\n    inputs:\n      version:\n        required: true\njobs: {}\n"
+    await s.user("alice", "PUT", "/repos/acme/app/contents/.github/workflows/build-images.yml", {"message": "Add the image build", "content": b64(workflow)}, expect=201)
+    await s.bot("acme", "POST", "/repos/acme/app/actions/workflows/build-images.yml/dispatches", {"ref": "main", "inputs": {"version": "1.5"}}, expect=204)
+    await s.bot("acme", "POST", "/repos/acme/app/actions/workflows/missing.yml/dispatches", {"ref": "main"}, expect=404)
+    await s.bot("acme", "GET", "/repos/acme/app/actions/runs", expect=200)
+    await s.bot("acme", "POST", "/repos/acme/app/dispatches", {"event_type": "release-train", "client_payload": {"version": "1.5"}}, expect=204)
+    await s.bot("acme", "POST", "/repos/acme/app/dispatches", {}, expect=422)
+    await s.bot("acme", "POST", "/repos/acme/app/releases/generate-notes", {"tag_name": "v1.5.0", "target_commitish": "main"}, expect=200)
+    await s.bot("acme", "POST", "/repos/acme/app/releases/generate-notes", {}, expect=422)
+    release = await s.bot("acme", "POST", "/repos/acme/app/releases", {"tag_name": "v1.5.0", "target_commitish": "main", "name": "v1.5.0", "body": "Notes"}, expect=201)
+    await s.bot("acme", "POST", "/repos/acme/app/releases", {"tag_name": "v1.5.0", "target_commitish": "main"}, expect=422)
+    await s.bot("acme", "GET", "/repos/acme/app/releases", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/releases/latest", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/releases/tags/v1.5.0", expect=200)
+    await s.bot("acme", "GET", "/repos/acme/app/releases/tags/v9.9.9", expect=404)
+    await s.bot("acme", "GET", f"/repos/acme/app/releases/{release.body['id']}", expect=200)
+    await s.bot("acme", "PATCH", f"/repos/acme/app/releases/{release.body['id']}", {"body": "Notes, edited"}, expect=200)
+    await s.bot("acme", "PATCH", "/repos/acme/app/releases/999999999", {"body": "none"}, expect=404)
+    await s.bot("acme", "POST", "/repos/acme/app/deployments", {"ref": "v1.5.0", "environment": "production", "auto_merge": False, "required_contexts": []}, expect=201)
+    await s.bot("acme", "POST", "/repos/acme/app/deployments", {"ref": "no-such-ref", "environment": "production"}, expect=(404, 409, 422))
+    await s.bot("acme", "GET", "/repos/acme/app/deployments?environment=production", expect=200)
+
+
 def fill(template: str) -> str:
     """A path for a route with every parameter naming something that does not exist."""
     values = {"owner": "nobody", "repo": "nothing", "org": "no-such-org", "username": "no-such-user"}
@@ -530,6 +554,7 @@ async def drive_everything(s: Scenario) -> None:
     await drive_issues(s)
     await drive_people(s)
     await drive_checks_and_statuses(s)
+    await drive_releases_and_dispatches(s)
     await drive_deliveries(s)
     await drive_error_sweep(s)
     await s.world.settle()
