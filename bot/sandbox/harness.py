@@ -77,6 +77,13 @@ class World:
             host="127.0.0.1",
             port=0,
             log_level="WARNING",
+            # The bot's queue lives with the sandbox, so a restarted bot finds its unfinished jobs.
+            state_url=f"sqlite:///{Path(self.sandbox.config.state_dir).resolve()}/bot-queue.db",
+            # Catch-up rounds run only in the tests about them (they would add calls to every request count).
+            redelivery_interval_seconds=0.0,
+            sweep_interval_seconds=0.0,
+            retry_base_seconds=0.05,
+            retry_cap_seconds=2.0,
         )
         return dataclasses.replace(base, **overrides)
 
