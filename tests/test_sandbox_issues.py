@@ -342,3 +342,63 @@ async def test_an_app_without_the_issues_permission_is_refused(tmp_path: Path, s
         assert (await as_app(world, token, "GET", f"/repos/acme/app/issues/{n}")).status == 403
     finally:
         await world.close()
+
+
+# --- pull requests are issues too -----------------------------------------------------------
+
+async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull_request_events(sandbox: World, hook_log: HookLog) -> None:
+    from bot.sandbox import seed
+
+    await make_repo(sandbox)
+    await seed.create_branch(sandbox, "alice", "acme/app", "fix/crash", "main")
+    await seed.commit(sandbox, "alice", "acme/app", "fix/crash", {"crash.py": "fixed\n"}, "Fix crash")
+    pr = await seed.open_pr(sandbox, "alice", "acme/app", head="fix/crash", base="main", title="Fix crash")
+    n = pr["number"]
+    as_issue = await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{n}")
+    assert as_issue.status == 200
+    assert as_issue.body["pull_request"]["url"].endswith(f"/repos/acme/app/pulls/{n}")
+    assert as_issue.body["pull_request"]["merged_at"] is None
+    listed = await sandbox.call("bob", "GET", "/repos/acme/app/issues")
+    assert [i["number"] for i in listed.body if "pull_request" in i] == [n]
+
+    await seed.add_labels(sandbox, "alice", "acme/app", n, "cherry-pick/1.5")
+    await seed.comment(sandbox, "alice", "acme/app", n, "/cherry-pick 1.4")
+    await seed.remove_label(sandbox, "alice", "acme/app", n, "cherry-pick/1.5")
+    await seed.merge_pr(sandbox, "alice", "acme/app", n)
+    merged = await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{n}")
+    assert merged.body["state"] == "closed" and merged.body["pull_request"]["merged_at"]
+    reopen = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "open"})
+    assert reopen.status == 422  # a merged pull request stays closed
+
+    await _idle(sandbox)
+    assert hook_log.of("issues") == []
+    labeled = hook_log.of("pull_request", "labeled")
+    assert len(labeled) == 1 and labeled[0]["label"]["name"] == "cherry-pick/1.5" and labeled[0]["pull_request"]["number"] == n
+    assert hook_log.of("pull_request", "unlabeled")[0]["label"]["name"] == "cherry-pick/1.5"
+    said = hook_log.of("issue_comment", "created")[0]
+    assert said["issue"]["pull_request"]["html_url"].endswith(f"/acme/app/pull/{n}")
+    events = [e["event"] for e in (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{n}/events")).body]
+    assert events[:2] == ["labeled", "unlabeled"] and "merged" in events and "closed" in events
+
+
+async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_requests_only(tmp_path: Path, session: Any) -> None:
+    from bot.sandbox import seed
+
+    manifest = tmp_path / "prs-only.yml"
+    manifest.write_text("name: PRs only\ndefault_events: []\ndefault_permissions:\n  metadata: read\n  contents: read\n  pull_requests: write\n")
+    running = await start_sandbox(state_dir=tmp_path / "prs-only", manifest=manifest)
+    world = World(running, session)
+    try:
+        await make_repo(world)
+        await seed.create_branch(world, "alice", "acme/app", "topic", "main")
+        await seed.commit(world, "alice", "acme/app", "topic", {"a.txt": "a\n"}, "A")
+        pr = await seed.open_pr(world, "alice", "acme/app", head="topic", base="main", title="Topic")
+        issue = (await world.call("alice", "POST", "/repos/acme/app/issues", {"title": "An issue"})).body
+        token = await installation_token(world, "acme")
+        on_pr = await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/labels", {"labels": ["fr/ready"]})
+        assert on_pr.status == 200
+        assert (await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/comments", {"body": "hi"})).status == 201
+        on_issue = await as_app(world, token, "POST", f"/repos/acme/app/issues/{issue['number']}/labels", {"labels": ["x"]})
+        assert on_issue.status == 403 and on_issue.body["message"] == "Resource not accessible by integration"
+    finally:
+        await world.close()
