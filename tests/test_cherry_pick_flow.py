@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.github.auth import GitHubApp
 from bot.rules import cherry_pick as rules
 from bot.sandbox import seed
 from bot.sandbox.common import GIT
@@ -184,13 +185,19 @@ async def test_repeats_never_open_a_second_pick(world: World) -> None:
     await seed.comment(world, "erin", FULL, number, "/cherry-pick 1.5")
     await world.settle()
     await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
-    # The same delivery twice: every delivery the bot got is redelivered.
-    deliveries = await world.call(None, "GET", "/_sandbox/deliveries")
-    if deliveries.status == 200 and isinstance(deliveries.body, list):
-        for delivery in deliveries.body[-6:]:
-            await world.call(None, "POST", f"/_sandbox/deliveries/{delivery['id']}/redeliver")
-        await world.settle()
+    # The same deliveries twice: the latest ones, redelivered through GitHub's API as the app.
+    app_gh = app_client(world)
+    deliveries = await app_gh.getitem("/app/hook/deliveries?per_page=12")
+    assert len(deliveries) == 12
+    for delivery in deliveries:
+        await app_gh.post("/app/hook/deliveries/{delivery_id}/attempts", {"delivery_id": delivery["id"]}, data=b"")
+    await world.settle()
     await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+
+
+def app_client(world: World):  # type: ignore[no-untyped-def]
+    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    return GitHubApp(world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url).app_client()
 
 
 async def test_verified_label_from_someone_outside_qa_does_not_count(world: World) -> None:

@@ -125,29 +125,35 @@ class Picker:
         reuse_branch says the caller checked it holds only an earlier attempt of the bot's. Each pick:
         a sibling commit (the current tree, the picked commit's first parent), `POST /merges` of the
         picked commit into it (409: conflict), then the merged tree committed onto the current head.
-        On a conflict, or when nothing changed, the branch is deleted again.
+        When a commit's parent is the commit picked just before (a rebased series), the last merge
+        already is its sibling, so only the merge and the commit are needed. On a conflict, or when
+        nothing changed, the branch is deleted again.
         """
         head, tree = onto_sha, onto_tree
         picked: list[tuple[str, str]] = []
         skipped: list[str] = []
-        branch_made = False
+        branch_at: str | None = None  # where the branch points now, as far as the bot moved it
+        previous: str | None = None  # the source commit merged last
         for source in commits:
             if not source.parents:
                 raise ValueError(f"cannot pick root commit {source.sha}")
-            sibling = await self._commit(SIBLING_MESSAGE, tree, [source.parents[0]], None)
-            if not branch_made:
-                if reuse_branch:
-                    await self._move(branch, sibling["sha"])
-                else:
+            if branch_at is not None and source.parents[0] == previous:
+                # The branch sits on the last merge, whose tree is the current result and whose
+                # second parent is this commit's parent: merging now is exactly the sibling merge,
+                # without a new sibling or a ref move.
+                base_at = branch_at
+            else:
+                sibling = await self._commit(SIBLING_MESSAGE, tree, [source.parents[0]], None)
+                if branch_at is None and not reuse_branch:
                     try:
                         await self._post("/repos/{owner}/{repo}/git/refs", {}, {"ref": f"refs/heads/{branch}", "sha": sibling["sha"]})
                     except gidgethub.BadRequest as exc:
                         if int(exc.status_code) == 422:
                             raise BranchExists(branch) from exc
                         raise
-                branch_made = True
-            else:
-                await self._move(branch, sibling["sha"])
+                else:
+                    await self._move(branch, sibling["sha"])
+                base_at = sibling["sha"]
             try:
                 merged = await self._post(
                     "/repos/{owner}/{repo}/merges",
@@ -166,12 +172,12 @@ class Picker:
                         requests=self.requests,
                     )
                 raise
-            if not merged:  # 204: the commit is already in the sibling's history
-                skipped.append(source.sha)
-                continue
-            if merged["parents"][0]["sha"] != sibling["sha"]:
-                # Someone pushed to the branch between its creation and the merge: leave it to them.
+            if not merged:  # 204: the commit is already in the branch's history
+                raise RuntimeError(f"{source.sha} is already merged into {branch}; cannot pick it")
+            if merged["parents"][0]["sha"] != base_at:
+                # Someone pushed to the branch while the bot was using it: leave it to them.
                 raise BranchExists(branch)
+            branch_at, previous = merged["sha"], source.sha
             merged_tree = merged["commit"]["tree"]["sha"]
             if merged_tree == tree:
                 skipped.append(source.sha)
