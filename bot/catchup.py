@@ -76,13 +76,18 @@ class CatchUp:
         self.queue = queue
         self.metrics = metrics
         self._tasks: list[asyncio.Task] = []
+        self.first_round: asyncio.Task | None = None  # the startup redelivery round
         self._asked: dict[str, float] = {}  # guid -> when we asked, so one round does not ask twice
 
     async def start(self) -> None:
         settings = self.services.settings
         loop = asyncio.get_running_loop()
         if settings.redelivery_interval_seconds > 0:
-            self._tasks.append(loop.create_task(self._every(settings.redelivery_interval_seconds, self.redeliver_failed)))
+            self.first_round = loop.create_task(self._guarded(self.redeliver_failed))
+            self._tasks.append(self.first_round)
+            self._tasks.append(
+                loop.create_task(self._every(settings.redelivery_interval_seconds, self.redeliver_failed, first_delay=True))
+            )
         if settings.sweep_interval_seconds > 0:
             self._tasks.append(loop.create_task(self._every(settings.sweep_interval_seconds, self.queue_sweeps, first_delay=True)))
 
@@ -92,18 +97,22 @@ class CatchUp:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
+    async def _guarded(self, round_fn: Any) -> Any:
+        try:
+            return await round_fn()
+        except asyncio.CancelledError:
+            raise
+        except (TransientError, gidgethub.HTTPException, OSError) as exc:
+            log.warning("%s could not finish: %s", round_fn.__name__, exc)
+        except Exception:  # noqa: BLE001 - a failed round must not end the loop
+            log.exception("%s failed", round_fn.__name__)
+        return None
+
     async def _every(self, interval: float, round_fn: Any, first_delay: bool = False) -> None:
         if first_delay:
             await asyncio.sleep(interval)
         while True:
-            try:
-                await round_fn()
-            except asyncio.CancelledError:
-                raise
-            except (TransientError, gidgethub.HTTPException, OSError) as exc:
-                log.warning("%s could not finish: %s", round_fn.__name__, exc)
-            except Exception:  # noqa: BLE001 - a failed round must not end the loop
-                log.exception("%s failed", round_fn.__name__)
+            await self._guarded(round_fn)
             await asyncio.sleep(interval)
 
     # redelivery -----------------------------------------------------------------------------

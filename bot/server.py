@@ -41,6 +41,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 QUEUE = web.AppKey("queue", Any)  # a bot.queue.WorkQueue
 METRICS = web.AppKey("metrics", Metrics)
+CATCHUP = web.AppKey("catchup", Any)  # a bot.catchup.CatchUp, set while the app runs
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -185,6 +186,7 @@ def create_app(settings: Settings) -> web.Application:
             processor = Processor(services, build_router())
             await queue.start(processor, processor.report_failure)
             catchup = CatchUp(services, queue, metrics)
+            app[CATCHUP] = catchup
             await catchup.start()
             try:
                 yield
