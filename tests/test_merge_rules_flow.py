@@ -107,12 +107,38 @@ async def test_fr_into_devel_flips_as_children_merge_devel_moves_and_pdm_signs_o
     # The ready label from someone who is not PdM or RTE does not count (the guard removes it).
     await seed.add_labels(world, "bob", REPO, parent, "fr/ready")
     await world.settle()
+    labels = (await world.call("alice", "GET", f"/repos/{REPO}/issues/{parent}/labels")).body
+    assert "fr/ready" not in [label["name"] for label in labels]
     assert verdict(await check(world, parent)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
 
     # A PdM team member signs off.
     await seed.add_labels(world, "pat", REPO, parent, "fr/ready")
     await world.settle()
     assert verdict(await check(world, parent)) == ("completed", "success", "3 of 3 rules pass")
+
+
+async def test_a_child_retargeted_or_reopened_moves_its_parents_verdict(world: World) -> None:
+    await given_a_repository(world)
+    parent = await fr_branch_with_pr(world)
+    await seed.create_branch(world, "bob", REPO, "feature/form", "fr/FR-123-login")
+    await seed.commit(world, "bob", REPO, "feature/form", {"form.py": "FORM = 1\n"}, "Form")
+    child = (await seed.open_pr(world, "bob", REPO, head="feature/form", base="fr/FR-123-login",
+                                title="FR-123 form"))["number"]
+    await world.settle()
+    assert verdict(await check(world, parent))[2].startswith("1 of 3 rules pass: 1 open PR into fr/FR-123-login")
+
+    answer = await world.call("bob", "PATCH", f"/repos/{REPO}/pulls/{child}", {"base": "devel"})
+    assert answer.status == 200, answer.body
+    await world.settle()
+    assert verdict(await check(world, parent)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
+
+    await world.call("bob", "PATCH", f"/repos/{REPO}/pulls/{child}", {"base": "fr/FR-123-login"})
+    await world.call("bob", "PATCH", f"/repos/{REPO}/pulls/{child}", {"state": "closed"})
+    await world.settle()
+    assert verdict(await check(world, parent)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
+    await world.call("bob", "PATCH", f"/repos/{REPO}/pulls/{child}", {"state": "open"})
+    await world.settle()
+    assert verdict(await check(world, parent))[2].startswith("1 of 3 rules pass: 1 open PR into fr/FR-123-login")
 
 
 async def test_rc_rules_verified_label_bug_reference_and_fr_into_rc(world: World) -> None:
@@ -143,6 +169,10 @@ async def test_rc_rules_verified_label_bug_reference_and_fr_into_rc(world: World
     await world.call("alice", "PATCH", f"/repos/{REPO}/pulls/{into_rc}", {"state": "closed"})
     await world.settle()
     assert verdict(await check(world, fr_pr)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
+    # The per-base checks left on the commit say they no longer apply.
+    assert verdict(await check(world, fr_pr, f"{CHECK} (rc/1.5)")) == (
+        "completed", "neutral", "No open PR into rc/1.5 on this commit")
+    assert verdict(await check(world, fr_pr, f"{CHECK} (devel)"))[1] == "neutral"
 
 
 async def test_no_rule_applies_and_config_change_reevaluates_every_open_pr(world: World) -> None:

@@ -181,3 +181,8 @@ def test_check_names_and_combined_verdict() -> None:
     assert mr.combined_output([(good, "u"), (good, "v")]).conclusion == "success"
     waiting = mr.evaluate(DEFAULT, pr("devel", "fr/FR-1-a", open_children=(), behind_by=None, ready=READY))
     assert mr.combined_output([(good, "u"), (waiting, "v")]).status == "in_progress"
+
+
+def test_a_retired_per_base_check_is_neutral() -> None:
+    out = mr.retired_output("rc/1.5")
+    assert (out.status, out.conclusion, out.title) == ("completed", "neutral", "No open PR into rc/1.5 on this commit")

@@ -20,9 +20,10 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
+from bot.config import RepoConfig, is_feature_branch
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
+from bot.handlers.config_check import push_touches_config
 from bot.handlers.context import Context
 from bot.rules import merge_rules as rules
 from bot.rules.commands import Command
@@ -168,6 +169,11 @@ class Round:
         if shared:
             wanted.append((name, rules.combined_output(entries)))
         existing = await self.check_runs(head_sha)
+        # A per-base check left from when this head had PRs into several bases: say it no longer applies.
+        names = {check for check, _ in wanted}
+        for check in sorted(existing):
+            if check.startswith(f"{name} (") and check not in names:
+                wanted.append((check, rules.retired_output(check[len(name) + 2 : -1])))
         for check, output in wanted:
             await write_check(self.ctx, head_sha, check, output, existing.get(check))
 
@@ -274,21 +280,15 @@ async def on_push(event: Event, ctx: Context) -> None:
         return
     branch = ref[len("refs/heads/"):]
     default = (event.data.get("repository") or {}).get("default_branch")
-    if branch == default and _touches(event.data, CONFIG_PATH):
+    if branch == default and push_touches_config(event.data) is not False:
+        # This handler may run before config_check's: read the new file now, not the cached one.
+        ctx.services.config_store.invalidate(ctx.full_name)
+        ctx._loaded = None
         await refresh_all(ctx)
         return
     config = await ctx.config()
     if branch == config.branches.devel:
         await refresh_fr_into_devel(ctx)
-
-
-def _touches(push: dict[str, Any], path: str) -> bool:
-    for commit in push.get("commits") or []:
-        for key in ("added", "modified", "removed"):
-            if path in (commit.get(key) or []):
-                return True
-    head = push.get("head_commit") or {}
-    return any(path in (head.get(key) or []) for key in ("added", "modified", "removed"))
 
 
 @router.register("merge_group", action="checks_requested")

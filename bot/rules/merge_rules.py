@@ -461,3 +461,12 @@ def combined_output(entries: Sequence[tuple[Verdict, str]]) -> CheckOutput:
         names = ", ".join(f"#{v.number} into {v.base_ref}" for v, _ in pending)
         return CheckOutput("in_progress", None, f"Waiting for {names}", summary)
     return CheckOutput("completed", "success", f"All {len(outputs)} PRs on this commit pass", summary)
+
+
+def retired_output(base_ref: str) -> CheckOutput:
+    """A per-base check on a head that no longer has an open PR into that base."""
+    return CheckOutput(
+        "completed", "neutral", f"No open PR into {base_ref} on this commit",
+        f"This commit no longer heads an open PR into `{base_ref}`, so this check no longer applies; "
+        "the PR's verdict is in the check without a base in its name.",
+    )
