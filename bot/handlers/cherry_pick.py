@@ -15,6 +15,7 @@ from gidgethub.sansio import Event
 from bot import reconcile
 from bot.config import RepoConfig, rc_branch_name
 from bot.github.cherry_pick import BranchExists, PickOutcome, Picker, SourceCommit
+from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as rules
@@ -36,20 +37,7 @@ async def _verified_by(ctx: Context, number: int, labels: Collection[str], confi
     """Who (a QA member) applied the verified label, or None."""
     if config.labels.verified not in labels:
         return None
-    from bot.handlers import guards
-
-    ask = getattr(guards, "verified_by", None)
-    if ask is not None:
-        return await ask(ctx, number, labels)
-    applied_by: str | None = None
-    async for issue_event in ctx.gh.getiter(
-        "/repos/{owner}/{repo}/issues/{issue_number}/events", {**ctx.repo_vars, "issue_number": number}
-    ):
-        if issue_event.get("event") == "labeled" and (issue_event.get("label") or {}).get("name") == config.labels.verified:
-            applied_by = (issue_event.get("actor") or {}).get("login")
-    if applied_by and await ctx.has_role(applied_by, "qa"):
-        return applied_by
-    return None
+    return await guards.verified_by(ctx, number, labels)
 
 
 async def _rc_head(ctx: Context, rc_branch: str) -> tuple[str, str] | None:
