@@ -9,25 +9,36 @@ own example payloads for that event and action (tests/reference/, see its README
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import jsonschema
 import pytest
+import yaml
 from aiohttp import web
 from gidgethub import apps
 
+from bot.sandbox.app import DEFAULT_MANIFEST
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
 
 REFERENCE = Path(__file__).parent / "reference"
+# What the sandbox sends (issue 2, section 4): event and action (None for events without one).
+SENT_EVENTS = (
+    *[("pull_request", a) for a in ("opened", "edited", "closed", "reopened", "synchronize", "labeled", "unlabeled")],
+    *[("issues", a) for a in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")],
+    ("issue_comment", "created"), ("issue_comment", "edited"),
+    ("push", None), ("create", None), ("delete", None), ("status", None),
+    ("check_run", "created"), ("check_run", "completed"), ("check_suite", "completed"),
+    ("release", "published"), ("deployment", "created"),
+)
 REFRESH = "run `.venv/bin/python tests/reference/vendor.py` to vendor it"
 
 
@@ -221,8 +232,8 @@ class Scenario:
         assert answer.status in wanted, f"{method} {path}: {answer.status} {answer.body}"
 
 
-@pytest.fixture
-async def scenario(tmp_path: Path, session: aiohttp.ClientSession) -> AsyncIterator[Scenario]:
+@asynccontextmanager
+async def open_scenario(tmp_path: Path, session: aiohttp.ClientSession) -> AsyncIterator[Scenario]:
     recorder, catcher = Recorder(), HookCatcher()
 
     def prepare(app: web.Application) -> None:
@@ -235,13 +246,42 @@ async def scenario(tmp_path: Path, session: aiohttp.ClientSession) -> AsyncItera
     site = web.TCPSite(receiver_runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    running = await start_sandbox(state_dir=tmp_path / "sandbox", webhook_url=f"http://127.0.0.1:{port}/webhook", webhook_secret="s", prepare=prepare)
+    # The project's manifest, subscribed to every event the sandbox can send.
+    manifest = yaml.safe_load(DEFAULT_MANIFEST.read_text())
+    manifest["default_events"] = sorted(set(manifest["default_events"]) | {event for event, _ in SENT_EVENTS})
+    manifest_path = tmp_path / "app.yml"
+    manifest_path.write_text(yaml.safe_dump(manifest))
+    running = await start_sandbox(state_dir=tmp_path / "sandbox", webhook_url=f"http://127.0.0.1:{port}/webhook", webhook_secret="s",
+                                  manifest=manifest_path, prepare=prepare)
     world = World(running, session)
     try:
         yield Scenario(world, recorder, catcher)
     finally:
         await running.stop()
         await receiver_runner.cleanup()
+
+
+@dataclass
+class Played:
+    """What one run of the whole scenario left behind: the validated answers and the webhooks received."""
+
+    recorder: Recorder
+    payloads: dict[tuple[str, str | None], list[dict[str, Any]]]
+    served: set[str | None]
+
+
+_PLAYED: dict[str, Played] = {}
+
+
+@pytest.fixture
+async def played(tmp_path: Path, session: aiohttp.ClientSession) -> Played:
+    """The scenario is played once per test session; its records are plain data, so tests share them."""
+    if "scenario" not in _PLAYED:
+        async with open_scenario(tmp_path, session) as s:
+            await drive_everything(s)
+            served = {REF.operation_for(m, t) for m, t in served_routes(s.world)}
+            _PLAYED["scenario"] = Played(s.recorder, dict(s.hooks.payloads), served)
+    return _PLAYED["scenario"]
 
 
 def served_routes(world: World) -> set[tuple[str, str]]:
@@ -475,6 +515,20 @@ async def drive_people(s: Scenario) -> None:
     await s.user("alice", "DELETE", "/repos/acme/app/collaborators/carol", expect=204)
 
 
+async def drive_pull_request_life(s: Scenario) -> None:
+    """A second PR that is labeled, unlabeled, pushed to, closed and reopened (each one a webhook)."""
+    main = await s.user("alice", "GET", "/repos/acme/app/git/ref/heads/main", expect=200)
+    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/fr/FR-7-login", "sha": main.body["object"]["sha"]}, expect=201)
+    await s.user("alice", "PUT", "/repos/acme/app/contents/login.txt", {"message": "Login", "content": b64("login\n"), "branch": "fr/FR-7-login"}, expect=201)
+    pr = await s.user("alice", "POST", "/repos/acme/app/pulls", {"title": "Login", "head": "fr/FR-7-login", "base": "main"}, expect=201)
+    number = pr.body["number"]
+    await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/labels", {"labels": ["qa/verified"]}, expect=200)
+    await s.user("alice", "DELETE", f"/repos/acme/app/issues/{number}/labels/qa/verified", expect=200)
+    await s.user("alice", "PUT", "/repos/acme/app/contents/login2.txt", {"message": "More login", "content": b64("more\n"), "branch": "fr/FR-7-login"}, expect=201)
+    await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"state": "closed"}, expect=200)
+    await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"state": "open"}, expect=200)
+
+
 async def drive_checks_and_statuses(s: Scenario) -> None:
     sha = (await s.user("alice", "GET", "/repos/acme/app/commits/main", expect=200)).body["sha"]
     await s.user("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "sanity", "description": "ok", "target_url": "https://ci.example/1"}, expect=201)
@@ -553,6 +607,7 @@ async def drive_everything(s: Scenario) -> None:
     await drive_pulls_and_merges(s, shas)
     await drive_issues(s)
     await drive_people(s)
+    await drive_pull_request_life(s)
     await drive_checks_and_statuses(s)
     await drive_releases_and_dispatches(s)
     await drive_deliveries(s)
@@ -564,13 +619,83 @@ async def drive_everything(s: Scenario) -> None:
 NO_ERROR_PATH = {"GET /rate_limit"}
 
 
-async def test_every_operation_answers_as_github_documents(scenario: Scenario) -> None:
-    await drive_everything(scenario)
-    served = {REF.operation_for(m, t) for m, t in served_routes(scenario.world)}
-    seen = scenario.recorder.seen
+async def test_every_operation_answers_as_github_documents(played: Played) -> None:
+    served = played.served
+    seen = played.recorder.seen
     never = sorted(op for op in served if op and not any(200 <= status < 300 for status in seen.get(op, ())))
     no_error = sorted(op for op in served if op and op not in NO_ERROR_PATH and not any(status >= 400 for status in seen.get(op, ())))
-    problems = scenario.recorder.problems
+    problems = played.recorder.problems
     assert not problems, f"{len(problems)} answers do not fit GitHub's schemas:\n" + "\n".join(problems)
     assert not never, "operations never answered successfully in the scenario:\n" + "\n".join(never)
     assert not no_error, "operations whose error answers were never exercised:\n" + "\n".join(no_error)
+
+
+# 3. every webhook carries GitHub's keys ----------------------------------------------------
+def common_shape(a: Any, b: Any) -> Any:
+    """The keys two example payloads share, at every depth (null on one side takes the other's shape)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: common_shape(a[k], b[k]) for k in a if k in b}
+    if isinstance(a, list) and isinstance(b, list):
+        if a and b:
+            return [common_shape(a[0], b[0])]
+        return a or b
+    return a
+
+
+def github_shape(event: str, action: str | None) -> Any:
+    """What GitHub always sends for this event and action: the keys common to its examples for that
+    action, or to all of the event's examples when GitHub gives none for the action."""
+    examples = REF.webhooks[event]["examples"]
+    matching = [e for e in examples if e.get("action") == action] or examples
+    shape = matching[0]
+    for example in matching[1:]:
+        shape = common_shape(shape, example)
+    return shape
+
+
+# Objects whose keys are data rather than shape: an app's granted permissions, dispatch inputs.
+MAP_KEYS = {"permissions", "client_payload", "inputs"}
+
+
+def missing_keys(expected: Any, actual: Any, where: str = "") -> list[str]:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if where.rsplit(".", 1)[-1] in MAP_KEYS:
+            return []
+        missing = []
+        for key, value in expected.items():
+            if key not in actual:
+                missing.append(f"{where}.{key}".lstrip("."))
+            else:
+                missing.extend(missing_keys(value, actual[key], f"{where}.{key}"))
+        return missing
+    if isinstance(expected, list) and isinstance(actual, list) and expected and actual:
+        return missing_keys(expected[0], actual[0], f"{where}[0]")
+    if isinstance(expected, dict) and actual is not None:
+        return [f"{where.lstrip('.')}: GitHub sends an object, the sandbox {type(actual).__name__}"]
+    return []
+
+
+def test_key_comparison_sees_depth_and_lists() -> None:
+    expected = {"a": {"b": 1, "c": [{"d": 1}]}, "e": None}
+    assert missing_keys(expected, {"a": {"b": 2, "c": [{"d": 2}]}, "e": 1}) == []
+    assert missing_keys(expected, {"a": {"c": [{}]}, "e": None}) == ["a.b", "a.c[0].d"]
+    assert common_shape({"x": 1, "y": {"z": 1, "w": 2}}, {"y": {"z": 3}, "v": 1}) == {"y": {"z": 1}}
+
+
+async def test_every_webhook_carries_githubs_keys(played: Played) -> None:
+    received = played.payloads
+    never_sent = [f"{event} {action}" for event, action in SENT_EVENTS if not received.get((event, action))]
+    gaps = []
+    for (event, action), payloads in sorted(received.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        if event not in REF.webhooks:
+            gaps.append(f"{event}: no GitHub example vendored ({REFRESH})")
+            continue
+        shape = github_shape(event, action)
+        for key in sorted({k for payload in payloads for k in missing_keys(shape, payload)}):
+            gaps.append(f"{event}.{action}: {key}")
+    assert not never_sent, "events the scenario never received:\n" + "\n".join(never_sent)
+    assert not gaps, f"{len(gaps)} keys GitHub sends are missing:\n" + "\n".join(gaps)

@@ -173,6 +173,7 @@ def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
         "master_branch": repo.get("default_branch", "main"),
         "network_count": 0,
         "subscribers_count": 0,
+        "custom_properties": {},
     }
     if owner.get("type") == "Organization":
         # A full repository's organization is a simple-user object (type "Organization"), not the org shape.

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,24 @@ class DeliveryFaults:
     reorder: float = 0.0  # fraction that let the next delivery for the same repository overtake them
     max_delay_seconds: float = 0.3
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+
+def push_repository(st: Store, repository: dict[str, Any]) -> dict[str, Any]:
+    """A push names its repository the old way: the owner carries name and email, and times are unix seconds."""
+    from datetime import datetime
+
+    from bot.sandbox import render
+
+    shaped = dict(repository)
+    owner = dict(shaped["owner"])
+    is_org = owner.get("type") == "Organization"
+    owner["name"] = owner["login"]
+    owner["email"] = None if is_org else render.person_email(st, owner["login"])
+    shaped["owner"] = owner
+    for key in ("created_at", "pushed_at"):
+        if isinstance(shaped.get(key), str):
+            shaped[key] = int(datetime.strptime(shaped[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+    return shaped
 
 
 class Hooks:
@@ -115,6 +134,8 @@ class Hooks:
             inst = self.store.installation_for(repo["owner"]["login"])
             body["installation"] = {"id": inst["id"], "node_id": render.node("Installation", inst["id"])}
         body["sender"] = render.user(self.store, sender)
+        if event == "push" and repo is not None:
+            body["repository"] = push_repository(self.store, body["repository"])
         delivery = {
             "guid": str(uuid.uuid4()),
             "event": event,
