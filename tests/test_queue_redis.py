@@ -1,0 +1,245 @@
+"""The Redis queue on a real redis-server: replicas share the work, keep per-repository order, and take over a dead replica's jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.github.client import TransientError
+from bot.github.pacing import RedisWritePacer
+from bot.queue import Delivery
+from bot.queue.redis import RedisQueue
+from bot.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed; .ci/run installs it (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail("redis-server exited at start")
+                import time
+
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of its own per test, so tests sharing the server never see each other's jobs."""
+    import uuid
+
+    yield f"t{uuid.uuid4().hex[:8]}"
+
+
+def settings(redis_url: str, **overrides: object) -> Settings:
+    base = Settings(
+        app_id=1, private_key="x", webhook_secrets=("s",), state_url=redis_url, concurrency=3, max_attempts=3,
+        retry_base_seconds=0.01, retry_cap_seconds=0.05, job_lease_seconds=0.6,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def delivery(n: int, repo: str, installation: int = 1) -> Delivery:
+    return Delivery(id=f"{repo}#{n}", event="issues", body=b'{"n": %d}' % n, repo_key=repo, installation_id=installation)
+
+
+class Ledger:
+    """What every replica ran, shared between them, to check order, overlap and exactly-once."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, str]] = []  # (replica, delivery id)
+        self.in_flight: dict[str, int] = {}
+        self.overlap_in_repo = False
+
+    def processor(self, replica: str, pause: float = 0.002):  # type: ignore[no-untyped-def]
+        async def run(d: Delivery) -> str:
+            self.in_flight[d.repo_key] = self.in_flight.get(d.repo_key, 0) + 1
+            if self.in_flight[d.repo_key] > 1:
+                self.overlap_in_repo = True
+            try:
+                await asyncio.sleep(pause)
+                self.ran.append((replica, d.id))
+                return "done"
+            finally:
+                self.in_flight[d.repo_key] -= 1
+
+        return run
+
+
+async def test_three_replicas_share_the_work_in_order_per_repository(redis_url: str, prefix: str) -> None:
+    ledger = Ledger()
+    replicas = [RedisQueue(settings(redis_url), prefix=prefix) for _ in range(3)]
+    for n, queue in enumerate(replicas):
+        await queue.start(ledger.processor(f"r{n}"))
+    repos = [f"acme/r{i}" for i in range(8)]
+    for n in range(15):
+        for i, repo in enumerate(repos):
+            # Deliveries arrive at whichever replica the load balancer picks.
+            assert await replicas[(n + i) % 3].put(delivery(n, repo))
+    assert not await replicas[1].put(delivery(0, repos[0]))  # dedupe is shared
+    await replicas[0].wait_idle()
+    for queue in replicas:
+        await queue.stop()
+    ids = [d for _, d in ledger.ran]
+    assert len(ids) == len(set(ids)) == 120
+    for repo in repos:
+        assert [d for d in ids if d.startswith(repo + "#")] == [f"{repo}#{n}" for n in range(15)]
+    assert not ledger.overlap_in_repo
+    by_replica = {r for r, _ in ledger.ran}
+    assert by_replica == {"r0", "r1", "r2"}
+    print(f"replicas: expected 120, seen {len(ids)}, duplicates {len(ids) - len(set(ids))}, "
+          f"per replica {[sum(1 for r, _ in ledger.ran if r == name) for name in ('r0', 'r1', 'r2')]}")
+
+
+DOOMED_REPLICA = """
+import asyncio, dataclasses, sys
+from bot.queue import Delivery
+from bot.queue.redis import RedisQueue
+from bot.settings import Settings
+
+async def main():
+    settings = Settings(app_id=1, private_key="x", webhook_secrets=("s",), state_url=sys.argv[1], concurrency=1, job_lease_seconds=0.6)
+    queue = RedisQueue(settings, prefix=sys.argv[2])
+
+    async def hangs(d):
+        print("running", d.id, flush=True)
+        await asyncio.sleep(3600)
+
+    await queue.start(hangs)
+    for n in range(2):
+        await queue.put(Delivery(id=f"acme/app#{n}", event="issues", body=b"{}", repo_key="acme/app", installation_id=1))
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_killed_replicas_job_is_taken_over_after_its_lease(redis_url: str, prefix: str) -> None:
+    import signal
+    import sys
+
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", DOOMED_REPLICA, redis_url, prefix],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert doomed.stdout is not None
+        line = await asyncio.get_running_loop().run_in_executor(None, doomed.stdout.readline)
+        assert line.decode().split() == ["running", "acme/app#0"]
+        doomed.send_signal(signal.SIGKILL)  # mid-job, holding the repository's lock
+        doomed.wait()
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+    ledger = Ledger()
+    survivor = RedisQueue(settings(redis_url), prefix=prefix)
+    await survivor.start(ledger.processor("survivor"))
+    await survivor.wait_idle()
+    assert await survivor.state_of("acme/app#0") == "done"
+    await survivor.stop()
+    assert [d for _, d in ledger.ran] == ["acme/app#0", "acme/app#1"]
+
+
+async def test_retries_dead_letters_and_redelivery_of_a_dead_letter(redis_url: str, prefix: str) -> None:
+    attempts: dict[str, int] = {}
+    told: list[str] = []
+
+    async def flaky(d: Delivery) -> str:
+        attempts[d.id] = attempts.get(d.id, 0) + 1
+        if d.id.endswith("#0") and attempts[d.id] < 3:
+            raise TransientError("502")
+        if d.id.endswith("#1") and attempts[d.id] <= 3:
+            raise RuntimeError("bug")
+        return "done"
+
+    async def reporter(d: Delivery, error: str, dead: bool) -> None:
+        told.append(d.id)
+
+    queue = RedisQueue(settings(redis_url), prefix=prefix)
+    await queue.start(flaky, reporter)
+    for n in range(3):
+        await queue.put(delivery(n, "acme/app"))
+    await queue.wait_idle()
+    assert attempts == {"acme/app#0": 3, "acme/app#1": 3, "acme/app#2": 1}
+    assert await queue.state_of("acme/app#0") == "done"
+    assert await queue.state_of("acme/app#1") == "dead"
+    assert told == ["acme/app#1"]
+    assert await queue.put(delivery(1, "acme/app"))  # a dead letter comes back on redelivery
+    assert not await queue.put(delivery(2, "acme/app"))
+    await queue.wait_idle()
+    assert await queue.state_of("acme/app#1") == "done"
+    await queue.stop()
+
+
+async def test_a_flood_in_one_repository_does_not_starve_others(redis_url: str, prefix: str) -> None:
+    ledger = Ledger()
+    queue = RedisQueue(settings(redis_url, concurrency=1), prefix=prefix)
+    for n in range(100):
+        await queue.put(delivery(n, "flood/app", installation=1))
+    await queue.put(delivery(0, "quiet/app", installation=2))
+    await queue.start(ledger.processor("only", pause=0))
+    await queue.wait_idle()
+    await queue.stop()
+    ids = [d for _, d in ledger.ran]
+    assert len(ids) == 101
+    assert ids.index("quiet/app#0") <= 1
+
+
+async def test_pacing_is_shared_between_replicas(redis_url: str, prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    clients = [aioredis.from_url(redis_url) for _ in range(2)]
+    pacers = [RedisWritePacer(c, 1000, 1000, prefix=prefix) for c in clients]
+    holders = 0
+    most = 0
+
+    async def write(pacer: RedisWritePacer) -> None:
+        nonlocal holders, most
+        await pacer.acquire(42, "/repos/o/r/issues")
+        holders += 1
+        most = max(most, holders)
+        await asyncio.sleep(0.005)
+        holders -= 1
+        await pacer.release(42)
+
+    await asyncio.gather(*(write(pacers[n % 2]) for n in range(20)))
+    sent = await clients[0].zcard(f"{prefix}:pace:42:sent")
+    for c in clients:
+        await c.aclose()
+    assert most == 1
+    assert sent == 20
