@@ -10,6 +10,7 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ from bot.github.pacing import RedisWritePacer
 from bot.queue import Delivery
 from bot.queue.redis import RedisQueue
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.sandbox.harness import World
 
 
 def free_port() -> int:
@@ -131,6 +135,9 @@ from bot.queue import Delivery
 from bot.queue.redis import RedisQueue
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.sandbox.harness import World
+
 async def main():
     settings = Settings(app_id=1, private_key="x", webhook_secrets=("s",), state_url=sys.argv[1], concurrency=1, job_lease_seconds=0.6)
     queue = RedisQueue(settings, prefix=sys.argv[2])
@@ -243,3 +250,159 @@ async def test_pacing_is_shared_between_replicas(redis_url: str, prefix: str) ->
         await c.aclose()
     assert most == 1
     assert sent == 20
+
+
+# three `release-train serve` replicas behind one webhook URL ---------------------------------------
+async def test_three_served_replicas_one_killed_mid_burst_every_delivery_processed_once(
+    redis_url: str, prefix: str, sandbox: "World", tmp_path: Path
+) -> None:
+    import json
+    import signal
+    import sys
+
+    import aiohttp
+    from aiohttp import web
+
+    from bot.sandbox import seed
+    from bot.sandbox.common import HOOKS
+
+    repos = [f"svc{n}" for n in range(10)]
+    for name in repos:
+        await seed.create_org_repo(sandbox, "acme", name, admin="alice")
+    await sandbox.settle()
+    # Each test has its own Redis database number's worth of isolation through a fresh FLUSHDB.
+    import redis.asyncio as aioredis
+
+    admin = aioredis.from_url(redis_url)
+    await admin.flushdb()
+    ports = [free_port() for _ in range(3)]
+    logs = [tmp_path / f"replica{n}.log" for n in range(3)]
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "APP_ID": str(sandbox.sandbox.config.app_id),
+            "PRIVATE_KEY_PATH": str(sandbox.sandbox.config.private_key_path),
+            "WEBHOOK_SECRET": "sandbox-secret",
+            "GITHUB_API_URL": sandbox.api_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(ports[n]),
+            "STATE_URL": redis_url,
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "INFO",
+            "WORKER_CONCURRENCY": "3",
+            "JOB_LEASE_SECONDS": "1",
+            "RETRY_BASE_SECONDS": "0.05",
+            # A delivery in flight to the killed replica fails at the load balancer; the catch-up redelivers it.
+            "REDELIVERY_INTERVAL_SECONDS": "1",
+            "SWEEP_INTERVAL_SECONDS": "0",
+        }
+        env.pop("PRIVATE_KEY", None)
+        out = logs[n].open("ab")
+        return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=out)
+
+    replicas = [start(n) for n in range(3)]
+    turn = 0
+    proxy_session = aiohttp.ClientSession()
+
+    async def balance(request: web.Request) -> web.Response:
+        """Round robin, skipping replicas that refuse the connection, as a load balancer with health checks does."""
+        nonlocal turn
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"}
+        for _ in range(3):
+            port = ports[turn % 3]
+            turn += 1
+            try:
+                async with proxy_session.post(f"http://127.0.0.1:{port}/webhook", data=body, headers=headers) as resp:
+                    return web.Response(status=resp.status, body=await resp.read())
+            except aiohttp.ClientConnectionError:
+                continue
+        return web.Response(status=502)
+
+    proxy = web.Application()
+    proxy.router.add_post("/webhook", balance)
+    runner = web.AppRunner(proxy, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    proxy_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook"  # type: ignore[union-attr]
+    hooks = sandbox.app[HOOKS]
+    try:
+        async def all_healthy() -> bool:
+            for port in ports:
+                try:
+                    async with proxy_session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status != 200:
+                            return False
+                except OSError:
+                    return False
+            return True
+
+        await wait_for(all_healthy, "three replicas to start")
+        sandbox.point_webhooks_at(proxy_url)
+        first = len(hooks.deliveries)
+
+        async def burst() -> None:
+            for n in range(20):
+                await asyncio.gather(
+                    *(sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"}) for name in repos)
+                )
+
+        burst_task = asyncio.get_running_loop().create_task(burst())
+
+        async def a_third_in() -> bool:
+            return sum(1 for r in hooks.deliveries[first:] if r["status_code"] == 202) >= 60
+
+        await wait_for(a_third_in, "60 acknowledged deliveries")
+        replicas[1].send_signal(signal.SIGKILL)
+        replicas[1].wait()
+        await burst_task
+        await sandbox.settle()
+        sent = {r["guid"] for r in hooks.deliveries[first:]}
+        failed_at_first = sent - {r["guid"] for r in hooks.deliveries[first:] if r["status_code"] == 202}
+        assert len(sent) == 200
+
+        async def all_processed() -> bool:
+            if int(await admin.get("rt:pending") or 0):
+                return False
+            states = [await admin.get(f"rt:seen:{guid}") for guid in sent]
+            return all(s in (b"done", b"ignored") for s in states) and not hooks.pending()
+
+        await wait_for(all_processed, "every delivery to be processed", limit=90)
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in replicas:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await runner.cleanup()
+        await proxy_session.close()
+        await admin.aclose()
+    finished: dict[str, int] = {}
+    by_replica = [0, 0, 0]
+    for n, path in enumerate(logs):
+        for line in path.read_text().splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                if record["message"].startswith("job finished"):
+                    finished[record["delivery_id"]] = finished.get(record["delivery_id"], 0) + 1
+                    by_replica[n] += 1
+    seen = sum(1 for guid in sent if finished.get(guid))
+    duplicates = sum(1 for guid in sent if finished.get(guid, 0) > 1)
+    print(f"replicas with one killed: expected 200, seen {seen}, duplicates {duplicates}, finished per replica {by_replica}, "
+          f"failed at the load balancer and redelivered {len(failed_at_first)}")
+    assert seen == 200
+    assert duplicates == 0
+
+
+async def wait_for(predicate, what: str, limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting: {what}")
+        await asyncio.sleep(0.05)
