@@ -31,7 +31,7 @@ async def release_repo(world: World) -> None:
         world, ORG, NAME, admin="alice", files={"a.txt": TEXT, "b.txt": "b\n", "README.md": "# app\n"}, default_branch="devel"
     )
     await seed.put_config(world, "alice", FULL, CONFIG)
-    for login in ("dana", "quinn", "erin"):
+    for login in ("dana", "quinn", "erin", "rita"):
         await seed.grant(world, FULL, login, "write")
     await seed.create_branch(world, "alice", FULL, "rc/1.5", "devel")
     await world.settle()
@@ -101,7 +101,7 @@ async def tree_of(world: World, sha: str) -> str:
 
 
 async def assert_one_pick(world: World, number: int, *, shas: list[str], mainline: bool = False, verifier: str = "quinn") -> dict[str, Any]:
-    picks = await pick_prs(world)
+    picks = [p for p in await pick_prs(world) if p["head"]["ref"].startswith(f"cherry-pick/{number}-")]
     assert len(picks) == 1, [p["title"] for p in picks]
     pick = picks[0]
     original = await pull(world, number)
@@ -136,7 +136,11 @@ async def test_verified_fix_is_picked_into_its_rc(world: World) -> None:
     await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
     await world.settle()
     merged = await pull(world, number)
-    await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+    pick = await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+    # People merge the pick; the original PR's check run records it for the RC gate.
+    await seed.merge_pr(world, "rita", FULL, pick["number"], "merge")
+    await world.settle()
+    assert (await check_states(world, number))["1.5"] == rules.PickState("1.5", rules.MERGED, "rc/1.5", pick["number"])
 
 
 ORDERS = {
@@ -149,22 +153,29 @@ ORDERS = {
 }
 
 
-@pytest.mark.parametrize("order", sorted(ORDERS))
-async def test_order_of_merge_verify_and_target_does_not_matter(world: World, order: str) -> None:
+async def test_order_of_merge_verify_and_target_does_not_matter(world: World) -> None:
     await release_repo(world)
-    number = await fix_pr(world, "fix/order", {"b.txt": "b fixed\n"})
-    for step in ORDERS[order]:
-        if step == "verify":
-            await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
-        elif step == "target":
-            await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
-        elif step == "command":
-            await seed.comment(world, "dana", FULL, number, "/cherry-pick 1.5")
-        else:
-            await seed.merge_pr(world, "alice", FULL, number, "squash")
+    numbers = {}
+    for order in sorted(ORDERS):
+        numbers[order] = await fix_pr(world, f"fix/{order}", {f"{order}.txt": f"{order}\n"}, title=f"Fix {order}")
+    # Every PR takes its first step, then its second, then its third.
+    for step_index in range(3):
+        for order, number in numbers.items():
+            step = ORDERS[order][step_index]
+            if step == "verify":
+                await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
+            elif step == "target":
+                await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
+            elif step == "command":
+                await seed.comment(world, "dana", FULL, number, "/cherry-pick 1.5")
+            else:
+                await seed.merge_pr(world, "alice", FULL, number, "squash")
         await world.settle()
-    merged = await pull(world, number)
-    await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+        if step_index < 2:
+            assert await pick_prs(world) == []
+    for order, number in numbers.items():
+        merged = await pull(world, number)
+        await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
 
 
 async def test_repeats_never_open_a_second_pick(world: World) -> None:
@@ -209,6 +220,12 @@ async def test_verified_label_from_someone_outside_qa_does_not_count(world: Worl
     await world.settle()
     assert await pick_prs(world) == []
     assert (await check_states(world, number))["1.5"].state == rules.WAIT_QA
+    # Asking for a target needs write access.
+    await seed.grant(world, FULL, "mallory", "read")
+    await seed.comment(world, "mallory", FULL, number, "/cherry-pick 1.4")
+    await world.settle()
+    assert "cherry-pick/1.4" not in labels_of(await pull(world, number))
+    assert any("reserved for" in c["body"] and "/cherry-pick" in c["body"] for c in await comments(world, number))
 
 
 async def test_rebase_merge_picks_every_rebased_commit_in_order(world: World) -> None:
@@ -241,6 +258,7 @@ async def test_rebase_merge_picks_every_rebased_commit_in_order(world: World) ->
 
 async def test_merge_commit_is_picked_against_its_first_parent(world: World) -> None:
     await release_repo(world)
+    await seed.put_config(world, "alice", FULL, CONFIG + "cherry_pick:\n  auto_merge: true\n")
     number = await fix_pr(world, "fix/merge", {"a.txt": TEXT.replace("line 15\n", "line fifteen\n")})
     await seed.commit(world, "dana", FULL, "fix/merge", {"d.txt": "d\n"}, "Second commit")
     await seed.commit(world, "alice", FULL, "devel", {"c.txt": "c\n"}, "Devel moves on")
@@ -249,7 +267,9 @@ async def test_merge_commit_is_picked_against_its_first_parent(world: World) -> 
     await seed.merge_pr(world, "alice", FULL, number, "merge")
     await world.settle()
     merged = await pull(world, number)
-    await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]], mainline=True)
+    pick = await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]], mainline=True)
+    # GitHub turns auto-merge on through GraphQL only; the PR says so instead of pretending.
+    assert "auto_merge` is on" in pick["body"] and "merge by hand" in pick["body"]
 
 
 async def test_conflict_tells_people_how_to_finish_and_retry_succeeds(world: World) -> None:
