@@ -153,7 +153,7 @@ async def test_etag_gives_304_that_costs_nothing(sandbox: World) -> None:
     await make_repo(sandbox, "acme", "app")
     token = await installation_token(sandbox, "acme")
     first = await as_installation(sandbox, token, "GET", "/repos/acme/app")
-    etag = first.headers["ETag"]
+    etag = {k.lower(): v for k, v in first.headers.items()}["etag"]
     again = await as_installation(sandbox, token, "GET", "/repos/acme/app", headers={"If-None-Match": etag})
     assert again.status == 304
     assert again.headers["X-RateLimit-Used"] == first.headers["X-RateLimit-Used"]
@@ -207,3 +207,21 @@ async def test_a_fault_after_the_change_still_applies_it(sandbox: World) -> None
 async def test_bad_fault_settings_are_refused(sandbox: World, body: dict[str, Any]) -> None:
     answer = await sandbox.call(None, "POST", "/_sandbox/faults", body)
     assert answer.status == 422
+
+
+async def test_a_spent_budget_meets_the_primary_rate_limit(sandbox: World) -> None:
+    await make_repo(sandbox, "acme", "app")
+    token = await installation_token(sandbox, "acme")
+    inst = await as_app(sandbox, "GET", "/orgs/acme/installation")
+    spent = await sandbox.call(None, "POST", "/_sandbox/rate-limit", {"installation_id": inst.body["id"], "remaining": 1})
+    assert spent.status == 200
+    last = await as_installation(sandbox, token, "GET", "/repos/acme/app")
+    assert last.status == 200 and last.headers["X-RateLimit-Remaining"] == "0"
+    refused = await as_installation(sandbox, token, "GET", "/repos/acme/app")
+    assert refused.status == 403
+    assert refused.body["message"].startswith("API rate limit exceeded")
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert int(refused.headers["X-RateLimit-Reset"]) > 0
+    look = await as_installation(sandbox, token, "GET", "/rate_limit")  # still free, still answers
+    assert look.status == 200 and look.body["rate"]["remaining"] == 0
+    assert (await sandbox.call("alice", "GET", "/repos/acme/app")).status == 200  # other callers keep their own budget

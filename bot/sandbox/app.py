@@ -181,7 +181,10 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     async def github_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):
             request[ACTOR] = Actor("anonymous")
-            return await handler(request)
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return respond(exc.body(), status=exc.status)
         started = time.monotonic()
         who = Actor("anonymous")
         response: web.StreamResponse
@@ -189,19 +192,25 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         try:
             who = identify(request, st, config)
             request[ACTOR] = who
+            window = _window(rate_windows, who)
+            if who.kind != "anonymous" and request.path != "/rate_limit" and window[1] >= RATE_LIMIT:
+                raise ApiError(403, _exhausted_message(who))
             faults = config.api_faults
+            planned = None
             if who.is_app_side and faults.rate and faults.rng.random() < faults.rate:
-                fault = faults.rng.choice(faults.kinds)
+                planned = faults.rng.choice(faults.kinds)
                 if faults.rng.random() >= faults.after:
-                    raise _fault_error(fault, faults.retry_after)
+                    fault = f"{planned}-before"
+                    raise FaultError(planned, faults.retry_after)
             response = await handler(request)
-            if fault is not None:
+            if planned is not None:
                 # The change was applied, but the caller is told it failed (as happens on GitHub).
-                raise _fault_error(fault, faults.retry_after)
+                fault = f"{planned}-after"
+                raise FaultError(planned, faults.retry_after)
         except ApiError as exc:
             response = respond(exc.body(), status=exc.status)
-            if exc.status == 403 and fault == "secondary":
-                response.headers["Retry-After"] = str(config.api_faults.retry_after)
+            if isinstance(exc, FaultError) and exc.kind == "secondary":
+                response.headers["Retry-After"] = str(exc.retry_after)
         except web.HTTPException as exc:
             if exc.status == 404:
                 response = respond({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404)
@@ -272,10 +281,22 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     return app
 
 
-def _fault_error(kind: str, retry_after: int) -> ApiError:
-    if kind == "secondary":
-        return ApiError(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
-    return ApiError(502, "Server Error")
+class FaultError(ApiError):
+    """An injected failure: a 502, or a 403 secondary rate limit that says when to retry."""
+
+    def __init__(self, kind: str, retry_after: int) -> None:
+        if kind == "secondary":
+            super().__init__(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+        else:
+            super().__init__(502, "Server Error")
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+def _exhausted_message(who: Actor) -> str:
+    if who.kind == "installation":
+        return f"API rate limit exceeded for installation ID {who.installation_id}."
+    return f"API rate limit exceeded for user ID {who.login}."
 
 
 def set_base_url(config: SandboxConfig, base_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection, holding deliveries, expiring tokens, waiting for quiet."""
+"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection, holding deliveries, expiring tokens, spending rate limits, waiting for quiet."""
 
 from __future__ import annotations
 
@@ -117,9 +117,34 @@ async def expire_tokens(request: web.Request) -> web.Response:
     return respond({"expired": expired})
 
 
+async def set_rate_limit(request: web.Request) -> web.Response:
+    """POST {"installation_id": N | "login": "alice" | "app": true, "remaining": R}: spend a caller's budget
+    so that its next calls meet GitHub's primary rate limit (403 with X-RateLimit-Remaining: 0)."""
+    from bot.sandbox.app import RATE_LIMIT, RATE_WINDOWS, bot_login
+    from bot.sandbox.state import unix_now
+
+    body = await read_json(request)
+    if "installation_id" in body:
+        key = f"installation:{body['installation_id']}"
+    elif "login" in body:
+        key = f"user:{str(body['login']).lower()}"
+    elif body.get("app"):
+        key = f"app:{bot_login().lower()}"
+    else:
+        raise ApiError(422, "name the caller: installation_id, login or app")
+    try:
+        remaining = max(0, min(RATE_LIMIT, int(body.get("remaining", 0))))
+    except (TypeError, ValueError):
+        raise ApiError(422, "remaining must be a number") from None
+    window = request.app[RATE_WINDOWS].setdefault(key, [unix_now() + 3600, 0])
+    window[1] = RATE_LIMIT - remaining
+    return respond({"key": key, "remaining": remaining, "reset": window[0]})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/_sandbox/requests", requests_log)
     app.router.add_get("/_sandbox/idle", idle)
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_post("/_sandbox/pause", pause)
     app.router.add_post("/_sandbox/tokens/expire", expire_tokens)
+    app.router.add_post("/_sandbox/rate-limit", set_rate_limit)
