@@ -256,6 +256,22 @@ async def test_rebase_merge_picks_every_rebased_commit_in_order(world: World) ->
     ]
 
 
+async def test_squash_of_several_commits_picks_the_one_squash_commit(world: World) -> None:
+    await release_repo(world)
+    number = await fix_pr(world, "fix/squash", {"a.txt": TEXT.replace("line 6\n", "line six\n")})
+    await seed.commit(world, "dana", FULL, "fix/squash", {"a.txt": TEXT.replace("line 6\n", "line six!\n")}, "Second thought")
+    await seed.commit(world, "alice", FULL, "devel", {"c.txt": "c\n"}, "Devel moves on")
+    await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
+    await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
+    await seed.merge_pr(world, "alice", FULL, number, "squash")
+    await world.settle()
+    merged = await pull(world, number)
+    assert merged["commits"] == 2
+    pick = await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+    commits = await world.call("alice", "GET", f"/repos/{FULL}/pulls/{pick['number']}/commits")
+    assert len(commits.body) == 1
+
+
 async def test_merge_commit_is_picked_against_its_first_parent(world: World) -> None:
     await release_repo(world)
     await seed.put_config(world, "alice", FULL, CONFIG + "cherry_pick:\n  auto_merge: true\n")

@@ -121,6 +121,7 @@ def _rec(state: str, pr: int | None = None) -> PickState:
         # waiting and missing states are looked at again on every event
         (_facts(recorded=_rec(rules.WAIT_QA)), rules.CHECK_RC, None),
         (_facts(recorded=_rec(rules.MISSING_RC), rc_checked=True, rc_exists=True), rules.PICK, None),
+        (_facts(recorded=_rec(rules.FAILED), rc_checked=True, rc_exists=True), rules.PICK, None),
     ],
 )
 def test_decide_target(facts: TargetFacts, action: str, state: str | None) -> None:
@@ -168,6 +169,7 @@ def test_states_round_trip_through_check_text() -> None:
         ([rules.WAIT_MERGE], "in_progress", None),
         ([rules.MISSING_RC, rules.WAIT_QA], "completed", "action_required"),
         ([rules.CLOSED], "completed", "neutral"),
+        ([rules.OPENED, rules.FAILED], "completed", "action_required"),
     ],
 )
 def test_check_conclusion(kinds: list[str], status: str, conclusion: str | None) -> None:

@@ -335,9 +335,24 @@ async def reconcile_picks(
                 )
         elif decision.action == rules.PICK:
             assert rc is not None
-            if plan is None:
-                plan = await _plan(ctx, pr)
-            states[version] = await _pick_target(ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config)
+            try:
+                if plan is None:
+                    plan = await _plan(ctx, pr)
+                states[version] = await _pick_target(ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config)
+            except gidgethub.BadRequest as exc:
+                # A permanent refusal (a protected branch, a permission): say so rather than retry forever.
+                if int(exc.status_code) >= 500:
+                    raise
+                log.warning("cherry-pick of #%s into %s refused: %s", pr["number"], rc_branch, exc)
+                states[version] = rules.PickState(version, rules.FAILED, rc_branch, detail=inline(str(exc)))
+                await reconcile.ensure_comment(
+                    ctx,
+                    pr["number"],
+                    f"cherry-pick-failed:{version}",
+                    f"I could not pick #{pr['number']} into `{rc_branch}`: GitHub answered "
+                    f"{int(exc.status_code)} ({inline(str(exc))}). I will try again on the next change to this PR, "
+                    f"or on `/refresh`.",
+                )
     # Targets whose label went away keep their recorded state, so the gate still sees their PRs.
     for version, state in recorded.items():
         states.setdefault(version, state)

@@ -20,12 +20,13 @@ PRESENT = "present"  # the change is already on the RC
 CONFLICT = "conflict"  # git would stop; people finish by hand
 BRANCH_TAKEN = "branch-taken"  # the pick branch holds people's commits; the bot leaves it alone
 MISSING_RC = "missing-rc"  # the RC branch does not exist (yet)
+FAILED = "failed"  # GitHub refused a step; tried again on the next event
 WAIT_MERGE = "waiting-merge"
 WAIT_QA = "waiting-qa"
 
 SETTLED = frozenset({OPENED, MERGED, PRESENT})  # nothing left to do for this target
 STOPPED = frozenset({CLOSED, CONFLICT, BRANCH_TAKEN})  # only a new /cherry-pick asks again
-NEEDS_PEOPLE = frozenset({CONFLICT, BRANCH_TAKEN, MISSING_RC})
+NEEDS_PEOPLE = frozenset({CONFLICT, BRANCH_TAKEN, MISSING_RC, FAILED})
 
 
 def version_of_label(label: str, prefix: str) -> str | None:
@@ -290,6 +291,7 @@ _WORDS = {
     CONFLICT: "conflict: finish by hand (see the comment), then `/cherry-pick {version}` to retry",
     BRANCH_TAKEN: "`{branch}` holds other people's commits; left alone",
     MISSING_RC: "`{rc}` does not exist",
+    FAILED: "GitHub refused a step (see the comment); tried again on the next change or `/refresh`",
     WAIT_MERGE: "waiting for the merge",
     WAIT_QA: "waiting for QA's verified label",
 }
