@@ -20,7 +20,7 @@ from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as rules
 from bot.rules.commands import Command
-from bot.rules.text import inline, no_pings
+from bot.rules.text import inline, marker, no_pings
 
 log = logging.getLogger("release_train.cherry_pick")
 
@@ -218,7 +218,8 @@ async def _pick_target(
     except BranchExists:
         facts = await _branch_facts(ctx, branch, rc_branch)
         decision = rules.decide_branch(facts, ctx.bot_login)
-        if decision.action == "adopt":
+        if decision.action == "adopt" and decision.pr is not None:
+            await _link_pick(ctx, number, version, rc_branch, decision.pr, fresh=False)
             return replace(state, state=rules.OPENED, pr=decision.pr)
         if decision.action == "leave":
             people = ", ".join(no_pings("@" + p) for p in decision.people)
@@ -260,22 +261,22 @@ async def _pick_target(
         await reconcile.ensure_comment(ctx, number, f"cherry-pick-conflict:{version}", body)
         return replace(state, state=rules.CONFLICT, detail=", ".join(files))
     pick_number, fresh = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, verifier, config)
+    await _link_pick(ctx, number, version, rc_branch, pick_number, fresh=fresh)
+    return replace(state, state=rules.OPENED, pr=pick_number)
+
+
+async def _link_pick(ctx: Context, number: int, version: str, rc_branch: str, pick_number: int, *, fresh: bool) -> None:
+    """The comment on the original PR that links its pick (looked for first unless the PR is brand new)."""
+    key = f"cherry-pick-opened:{version}:{pick_number}"
     link = f"Cherry-pick into `{rc_branch}`: #{pick_number}."
     if fresh:
         await ctx.gh.post(
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
             {**ctx.repo_vars, "issue_number": number},
-            data={"body": f"{rules_marker(version, pick_number)}\n{link}"},
+            data={"body": f"{marker(key)}\n{link}"},
         )
     else:
-        await reconcile.post_once(ctx, number, f"cherry-pick-opened:{version}:{pick_number}", link)
-    return replace(state, state=rules.OPENED, pr=pick_number)
-
-
-def rules_marker(version: str, pick_number: int) -> str:
-    from bot.rules.text import marker
-
-    return marker(f"cherry-pick-opened:{version}:{pick_number}")
+        await reconcile.post_once(ctx, number, key, link)
 
 
 async def reconcile_picks(
