@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from bot.github.auth import GitHubApp
 from bot.rules import cherry_pick as rules
