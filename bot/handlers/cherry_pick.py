@@ -474,7 +474,9 @@ async def cherry_pick_command(ctx: Context, cmd: Command, issue: dict[str, Any],
 
 @commands.command("refresh", roles=("write",), usage="/refresh", summary="re-read GitHub and bring the bot's checks and picks up to date")
 async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
-    if "pull_request" not in issue:
+    config = await ctx.config()
+    labels = [label["name"] for label in issue.get("labels", [])]
+    if "pull_request" not in issue or not rules.targets_from_labels(labels, config.labels.cherry_pick_prefix):
         return CommandReply(True, "")
     pr = await _pull_of(ctx, issue)
     states = await reconcile_picks(ctx, pr, refresh=True)
