@@ -135,9 +135,6 @@ from bot.queue import Delivery
 from bot.queue.redis import RedisQueue
 from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from bot.sandbox.harness import World
-
 async def main():
     settings = Settings(app_id=1, private_key="x", webhook_secrets=("s",), state_url=sys.argv[1], concurrency=1, job_lease_seconds=0.6)
     queue = RedisQueue(settings, prefix=sys.argv[2])
