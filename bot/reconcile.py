@@ -103,11 +103,15 @@ async def ensure_check_run(
     external_id: str | None = None,
     existing: Any = None,
     existing_known: bool = False,
+    update_completed: bool = False,
 ) -> dict[str, Any]:
     """Make the check run on head_sha say exactly this; write nothing when it already does.
 
     existing_known: the caller already read the latest run (passed as existing, None when there is
     none), so it is not read again.
+    update_completed: change a completed run to another completed verdict in place (PATCH) rather
+    than adding a new run (POST), for verdicts that change often, since GitHub caps
+    content-creating POSTs per installation.
     """
     output: dict[str, Any] = {"title": title[:1000], "summary": summary[:CHECK_SUMMARY_LIMIT]}
     if text:
@@ -125,7 +129,9 @@ async def ensure_check_run(
         existing = await latest_check_run(ctx, head_sha, name)
     if existing is not None and _same_check(existing, wanted) and not annotations:
         return existing
-    if existing is not None and existing.get("status") != "completed":
+    if existing is not None and (
+        existing.get("status") != "completed" or (update_completed and status == "completed")
+    ):
         update = {k: v for k, v in wanted.items() if k not in ("head_sha",)}
         return await ctx.gh.patch(
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",

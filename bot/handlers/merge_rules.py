@@ -196,6 +196,7 @@ async def write_check(
         summary=output.summary,
         existing=existing,
         existing_known=True,
+        update_completed=True,
     )
 
 
