@@ -234,9 +234,12 @@ async def evaluate_gate(
     )
     verdict = rules.gate_verdict(facts)
     status, conclusion, title, summary = rules.gate_check_output(verdict, branch)
-    await reconcile.ensure_check_run(
-        ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary
-    )
+    # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
+    sharing = [v for v, sha in (await _rc_heads(ctx, config)).items() if sha == head_sha]
+    if not sharing or max(sharing, key=lambda v: rules.parse_version(v) or (0, 0)) == version:
+        await reconcile.ensure_check_run(
+            ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary
+        )
     tags = await _tags(ctx, config)
     evaluation = Evaluation(version, branch, head_sha, verdict, tracking, state, tags)
     if tracking is not None:
@@ -282,10 +285,8 @@ async def sweep(ctx: Context) -> None:
 
 
 async def _versions_at(ctx: Context, config: RepoConfig, sha: str, branch_hints: list[str] | None) -> list[str]:
-    if branch_hints is not None:
-        versions = [v for v in (rc_version_of(config, b) for b in branch_hints) if v]
-        if versions or branch_hints:
-            return versions
+    if branch_hints is not None:  # a status lists every branch whose head it is on
+        return [v for v in (rc_version_of(config, b) for b in branch_hints) if v]
     return [version for version, head in (await _rc_heads(ctx, config)).items() if head == sha]
 
 
@@ -313,17 +314,18 @@ async def on_check_run(event: Event, ctx: Context) -> None:
     config = await ctx.config()
     if (run.get("app") or {}).get("id") == ctx.services.github.app_id and run["name"] in (config.checks.gate, SIGNOFF_CHECK):
         return  # the gate's own output, and sign-offs that the command re-evaluates itself
-    suite_branch = (run.get("check_suite") or {}).get("head_branch")
-    for version in await _versions_at(ctx, config, run["head_sha"], [suite_branch] if suite_branch else None):
+    # A suite's head_branch names one branch of many that may hold the commit, so read the RC heads.
+    for version in await _versions_at(ctx, config, run["head_sha"], None):
         await evaluate_gate(ctx, config, version)
 
 
 @router.register("check_suite", action="completed")
 async def on_check_suite(event: Event, ctx: Context) -> None:
     suite = event.data["check_suite"]
+    if (suite.get("app") or {}).get("id") == ctx.services.github.app_id:
+        return  # the bot's own runs (gate, sign-off, regression): the step that made them re-evaluated
     config = await ctx.config()
-    hints = [suite["head_branch"]] if suite.get("head_branch") else None
-    for version in await _versions_at(ctx, config, suite["head_sha"], hints):
+    for version in await _versions_at(ctx, config, suite["head_sha"], None):
         await evaluate_gate(ctx, config, version)
 
 

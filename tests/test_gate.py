@@ -1,0 +1,203 @@
+"""Stories through the sandbox: the release-train/gate check on the RC head, QA's regression, sign-off, holds, picks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from typing import Any
+
+from test_cut_rc import FULL, cut, gate_run, labels_of, release_repo, reply_to, say, tracking_issues
+
+from bot.rules import release as rules
+from bot.sandbox import seed
+from bot.sandbox.common import HOOKS
+from bot.sandbox.harness import WEBHOOK_SECRET, World
+
+CONFIG = """\
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+gate:
+  required_checks:
+    - {name: sanity, app: ci}
+    - nightly
+    - {name: regression, app: release-train}
+  require_signoff: true
+"""
+
+
+async def cut_15(world: World) -> tuple[int, str]:
+    """rc/1.5 cut by rita; (tracking issue number, head sha)."""
+    await release_repo(world, CONFIG)
+    await cut(world)
+    [issue] = await tracking_issues(world)
+    head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    return int(issue["number"]), head
+
+
+async def ci_check(world: World, sha: str, name: str, conclusion: str = "success", app: str = "ci") -> None:
+    answer = await world.call(
+        None, "POST", f"/_sandbox/ci/{FULL}/check-runs",
+        {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": app},
+    )
+    assert answer.status == 201, answer.body
+    await world.settle()
+
+
+async def status(world: World, login: str, sha: str, context: str, state: str = "success") -> None:
+    answer = await world.call(login, "POST", f"/repos/{FULL}/statuses/{sha}", {"state": state, "context": context})
+    assert answer.status == 201, answer.body
+    await world.settle()
+
+
+async def gate_rows(world: World, sha: str) -> dict[str, str]:
+    """requirement -> the state icon's word, read back from the gate check's summary table."""
+    run = await gate_run(world, sha)
+    assert run is not None
+    rows = {}
+    for line in run["output"]["summary"].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] not in ("requirement", "---"):
+            icon = cells[1].split(" ", 1)[0]
+            rows[cells[0]] = {"✅": "pass", "❌": "fail", "⏳": "pending", "ℹ️": "info"}.get(icon, icon)
+    return rows
+
+
+async def gate_state(world: World, sha: str) -> str:
+    run = await gate_run(world, sha)
+    assert run is not None
+    return run["conclusion"] if run["status"] == "completed" else run["status"]
+
+
+async def all_green(world: World, number: int, head: str) -> None:
+    await ci_check(world, head, "sanity")
+    await status(world, "dana", head, "nightly")
+    await say(world, "quinn", number, "/regression pass")
+    await say(world, "pam", number, "/signoff")
+
+
+async def replay(world: World, event: str, match: Any) -> None:
+    """Send a delivery the bot already processed again, as a new delivery (the job runs twice)."""
+    hooks = world.app[HOOKS]
+    full = (hooks.delivery(entry["id"]) for entry in reversed(hooks.deliveries) if entry["event"] == event)
+    record = next(d for d in full if match(d["request"]["payload"]))
+    body = json.dumps(record["request"]["payload"]).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature}
+    async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
+        assert resp.status == 202
+    await world.settle()
+
+
+async def test_gate_counts_only_trusted_results_on_the_current_head(world: World) -> None:
+    number, head = await cut_15(world)
+    assert await gate_state(world, head) == "in_progress"
+    # commit statuses anyone with write access can post do not satisfy checks meant for an app
+    await status(world, "dana", head, "sanity")
+    await status(world, "dana", head, "regression")
+    rows = await gate_rows(world, head)
+    assert rows["check `sanity`"] == "pending" and rows["check `regression`"] == "pending"
+    await ci_check(world, head, "sanity", app="someone-else")
+    assert (await gate_rows(world, head))["check `sanity`"] == "pending"
+    await ci_check(world, head, "sanity")
+    await status(world, "dana", head, "nightly")
+    denied = await say(world, "dana", number, "/regression pass")
+    assert "reserved for the QA" in await reply_to(world, number, denied)
+    assert (await gate_rows(world, head))["check `regression`"] == "pending"
+    await say(world, "quinn", number, "/regression pass")
+    assert await gate_state(world, head) == "in_progress"  # sign-off still missing
+    await say(world, "pam", number, "/signoff")
+    assert await gate_state(world, head) == "success"
+    [issue] = await tracking_issues(world)
+    assert "Gate: Ready to promote" in issue["body"]
+
+    # the latest result of a name counts: CI re-runs sanity and it fails
+    await ci_check(world, head, "sanity", conclusion="failure")
+    assert await gate_state(world, head) == "failure"
+    await ci_check(world, head, "sanity")
+    assert await gate_state(world, head) == "success"
+
+    # a new commit on the RC: regression and sign-off must happen again for it
+    new_head = await seed.commit(world, "rita", FULL, "rc/1.5", {"app.py": "x = 5\n"}, "Fix from QA (#9)")
+    await world.settle()
+    rows = await gate_rows(world, new_head)
+    assert rows["check `regression`"] == "pending" and rows["PdM sign-off"] == "pending"
+    assert await gate_state(world, head) == "success"  # the old head keeps its verdict
+    [issue] = await tracking_issues(world)
+    assert new_head[:7] in issue["body"]
+
+
+async def test_regression_fail_opens_one_blocker_bug_even_when_the_job_runs_twice(world: World) -> None:
+    number, head = await cut_15(world)
+    made = await say(world, "quinn", number, "/regression fail Checkout crashes for @everyone")
+    reply = await reply_to(world, number, made)
+    bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
+    assert len(bugs) == 1
+    bug = bugs[0]
+    assert labels_of(bug) == {"bug", "release-blocker", "rc/1.5"}
+    assert head[:7] in bug["body"] and "@quinn" in bug["body"] and "@\u200deveryone" in bug["body"]
+    assert f"#{bug['number']}" in reply
+    rows = await gate_rows(world, head)
+    assert rows["check `regression`"] == "fail" and rows["no blocker bugs"] == "fail"
+
+    await replay(world, "issue_comment", lambda p: p.get("comment", {}).get("id") == made["id"])
+    bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
+    assert len(bugs) == 1
+
+    # the fix lands and QA passes regression; closing the bug clears the blocker row
+    answer = await world.call("dana", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
+    assert answer.status == 200
+    await world.settle()
+    assert (await gate_rows(world, head))["no blocker bugs"] == "pass"
+
+
+async def test_hold_picks_and_peoples_text(world: World) -> None:
+    number, head = await cut_15(world)
+    await all_green(world, number, head)
+    assert await gate_state(world, head) == "success"
+
+    # people's text in the tracking issue survives every dashboard update
+    [issue] = await tracking_issues(world)
+    edited = "Ship notes by @alice: watch the cache.\n\n" + issue["body"] + "\n\nFooter by people."
+    assert (await world.call("alice", "PATCH", f"/repos/{FULL}/issues/{number}", {"body": edited})).status == 200
+    await world.settle()
+
+    denied = await say(world, "quinn", number, "/hold because")
+    assert "reserved for the RTE" in await reply_to(world, number, denied)
+    await say(world, "pam", number, "/hold Legal review of @bob's change")
+    assert await gate_state(world, head) == "failure"
+    [issue] = await tracking_issues(world)
+    assert "release-hold" in labels_of(issue)
+    assert rules.read_state(issue["body"]).hold_reason == "Legal review of @bob's change"
+    assert issue["body"].startswith("Ship notes by @alice: watch the cache.") and issue["body"].endswith("Footer by people.")
+    assert "@\u200dbob" in (await gate_run(world, head))["output"]["summary"]
+    await say(world, "rita", number, "/unhold")
+    assert await gate_state(world, head) == "success"
+    [issue] = await tracking_issues(world)
+    assert "release-hold" not in labels_of(issue) and rules.read_state(issue["body"]).hold_reason is None
+
+    # an open PR into the RC keeps the gate waiting; a conflicted pick blocks it; unverified picks are listed
+    await seed.create_branch(world, "dana", FULL, "fix/late", "rc/1.5")
+    await seed.commit(world, "dana", FULL, "fix/late", {"late.py": "late = 1\n"}, "Late fix")
+    late = await seed.open_pr(world, "dana", FULL, head="fix/late", base="rc/1.5", title="Late fix")
+    await world.settle()
+    assert (await gate_rows(world, head))["no open PRs into the RC"] == "pending"
+    assert (await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{late['number']}", {"state": "closed"})).status == 200
+    await world.settle()
+    assert await gate_state(world, head) == "success"
+
+    await seed.create_branch(world, "dana", FULL, "fix/source", "devel")
+    await seed.commit(world, "dana", FULL, "fix/source", {"src.py": "s = 1\n"}, "Source fix")
+    source = await seed.open_pr(world, "dana", FULL, head="fix/source", base="devel", title="Source fix")
+    await seed.add_labels(world, "dana", FULL, source["number"], "cherry-pick/1.5")
+    await world.settle()
+    rows = await gate_rows(world, head)
+    assert rows["picks waiting for QA"] == "info" and await gate_state(world, head) == "success"
+    await seed.add_labels(world, "rita", FULL, source["number"], "cherry-pick-conflict")
+    await world.settle()
+    assert (await gate_rows(world, head))["no failed cherry-picks"] == "fail"
+    [issue] = await tracking_issues(world)
+    assert f"#{source['number']}" in issue["body"] and "conflict" in issue["body"]
