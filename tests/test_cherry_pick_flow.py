@@ -358,11 +358,11 @@ async def test_missing_rc_branch_is_said_once(world: World) -> None:
     said = [c for c in await comments(world, number) if "asks for a cherry-pick into `rc/1.9`, but that branch does not exist" in c["body"]]
     assert len(said) == 1
     assert (await check_states(world, number))["1.9"].state == rules.MISSING_RC
-    # Once the RC exists, the next event picks.
+    # Once the RC branch is created, the waiting pick happens.
     await seed.create_branch(world, "alice", FULL, "rc/1.9", "rc/1.5")
-    await seed.comment(world, "dana", FULL, number, "/refresh")
     await world.settle()
     assert len(await pick_prs(world, "rc/1.9")) == 1
+    assert (await check_states(world, number))["1.9"].state == rules.OPENED
 
 
 async def test_closed_pick_stays_closed_until_asked_again(world: World) -> None:

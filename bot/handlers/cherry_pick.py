@@ -13,7 +13,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name
+from bot.config import RepoConfig, rc_branch_name, rc_version_of
 from bot.github.cherry_pick import BranchExists, PickOutcome, Picker, SourceCommit
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
@@ -418,6 +418,24 @@ async def _record_pick_closed(ctx: Context, pick: dict[str, Any], original_numbe
             changed = True
     if changed:
         await _write_check(ctx, config, head_sha, original_number, states, existing)
+
+
+@router.register("create")
+async def on_branch_created(event: Event, ctx: Context) -> None:
+    """An RC branch that PRs were waiting for now exists: pick the merged ones into it."""
+    if event.data.get("ref_type") != "branch":
+        return
+    config = await ctx.config()
+    version = rc_version_of(config, event.data.get("ref") or "")
+    if version is None:
+        return
+    waiting = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
+        {**ctx.repo_vars, "labels": config.labels.cherry_pick_prefix + version, "state": "closed", "per_page": 100},
+    )
+    for issue in waiting:
+        if "pull_request" in issue and (issue["pull_request"] or {}).get("merged_at"):
+            await reconcile_picks(ctx, await _pull_of(ctx, issue))
 
 
 @router.register("pull_request", action="labeled")
