@@ -314,7 +314,8 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
                                        f"The merge group adds #{number}, which is {pull.get('state')}.")
         else:
             round_ = await evaluate_pulls(ctx, [pull])
-            verdict = round_.verdicts[number]
+            # The listing may already show a newer head than this read did: decide on what was read.
+            verdict = round_.verdicts.get(number) or rules.evaluate(round_.config, await round_.facts(pull))
             own = rules.check_output(verdict)
             output = rules.CheckOutput(
                 own.status, own.conclusion, f"#{number}: {own.title}",
