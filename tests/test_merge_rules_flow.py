@@ -274,3 +274,25 @@ async def test_the_sweep_repairs_fr_prs_whose_events_were_missed(sandbox: World)
     since = sandbox.last_seq()
     await merge_rules.sweep(ctx)
     assert [e for e in sandbox.app_requests(since) if e["method"] != "GET"] == []
+
+
+async def test_a_pr_the_bot_opened_into_an_rc_is_exempt_from_verified_and_bug_reference(world: World) -> None:
+    from bot.server import SERVICES
+
+    await given_a_repository(world)
+    await seed.create_branch(world, "alice", REPO, "rc/1.5", "devel")
+    await seed.create_branch(world, "alice", REPO, "release-train/pick-1-rc-1.5", "rc/1.5")
+    await seed.commit(world, "alice", REPO, "release-train/pick-1-rc-1.5", {"fix.py": "OK = 1\n"}, "Picked fix")
+    assert world.bot_app is not None
+    services = world.bot_app[SERVICES]
+    installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
+    token = await services.github.installation_token(installation_id)
+    answer = await world.call(None, "POST", f"/repos/{REPO}/pulls", {
+        "title": "[1.5] Picked fix", "head": "release-train/pick-1-rc-1.5", "base": "rc/1.5",
+    }, headers={"Authorization": f"token {token}"})
+    assert answer.status == 201, answer.body
+    assert answer.body["user"]["login"] == "release-train[bot]"
+    await world.settle()
+    run = await check(world, answer.body["number"])
+    assert verdict(run) == ("completed", "success", "1 of 1 rules pass")
+    assert "opened by Release Train" in run["output"]["summary"]
