@@ -937,8 +937,9 @@ async def _create_release(ctx: Context, plan: rules.PromotePlan) -> dict[str, An
     if plan.previous_tag:
         notes_request["previous_tag_name"] = plan.previous_tag
     notes = await ctx.gh.post("/repos/{owner}/{repo}/releases/generate-notes", ctx.repo_vars, data=notes_request)
+    # The notes repeat PR titles and logins; published by the bot, they must not ping anyone.
     return await ctx.gh.post(
         "/repos/{owner}/{repo}/releases",
         ctx.repo_vars,
-        data={"tag_name": plan.tag, "target_commitish": plan.sha, "name": notes.get("name") or plan.tag, "body": notes.get("body") or ""},
+        data={"tag_name": plan.tag, "target_commitish": plan.sha, "name": notes.get("name") or plan.tag, "body": no_pings(notes.get("body") or "")},
     )
