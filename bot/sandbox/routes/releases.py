@@ -76,11 +76,14 @@ async def create_tag_if_missing(request: web.Request, repo: dict[str, Any], tag:
     await move_ref(request, repo, f"refs/tags/{tag}", sha, None)
 
 
-def emit_release(request: web.Request, repo: dict[str, Any], record: dict[str, Any], *actions: str) -> None:
+def emit_release(request: web.Request, repo: dict[str, Any], record: dict[str, Any], *actions: str,
+                 changes: dict[str, Any] | None = None) -> None:
     st = store(request)
     for action in actions:
-        hooks(request).emit("release", {"action": action, "release": render.release(st, repo, record["id"])},
-                            repo=repo, sender=sender_login(request))
+        payload: dict[str, Any] = {"action": action, "release": render.release(st, repo, record["id"])}
+        if action == "edited":
+            payload["changes"] = changes or {}
+        hooks(request).emit("release", payload, repo=repo, sender=sender_login(request))
 
 
 async def create_release(request: web.Request) -> web.Response:
@@ -140,12 +143,16 @@ async def update_release(request: web.Request) -> web.Response:
     st = store(request)
     record = the_release(repo, request.match_info["release_id"])
     body = await read_json(request)
+    # GitHub's release `edited` always names the previous name and body.
+    changes: dict[str, Any] = {"name": {"from": record.get("name") or ""}, "body": {"from": record.get("body") or ""}}
     if "tag_name" in body and body["tag_name"] != record["tag_name"]:
         if any(r["tag_name"] == body["tag_name"] for r in repo["releases"].values()):
             raise validation_failed("Release", "tag_name", "already_exists")
+        changes["tag_name"] = {"from": record["tag_name"]}
         record["tag_name"] = body["tag_name"]
     for key in ("target_commitish", "name", "body"):
-        if key in body:
+        if key in body and body[key] != record.get(key):
+            changes[key] = {"from": record.get(key)}
             record[key] = body[key]
     if "prerelease" in body:
         record["prerelease"] = bool(body["prerelease"])
@@ -159,7 +166,7 @@ async def update_release(request: web.Request) -> web.Response:
     if publishing:
         emit_release(request, repo, record, "published", *(() if record["prerelease"] else ("released",)))
     else:
-        emit_release(request, repo, record, "edited")
+        emit_release(request, repo, record, "edited", changes=changes)
     return respond(render.release(st, repo, record["id"]))
 
 
