@@ -632,7 +632,18 @@ def _version_after(prefix: str, label: str) -> str | None:
 
 
 def config_to_dict(config: RepoConfig) -> dict[str, Any]:
-    """The config as plain data (for /help, dry runs and the check-config output)."""
-    from dataclasses import asdict
+    """The config as plain data in the file's own shape: dumped as YAML, it parses back to the same config."""
+    return _plain(config, RepoConfig)
 
-    return asdict(config)
+
+def _plain(value: Any, tp: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        hints = _hints(type(value))
+        return {f.name: _plain(getattr(value, f.name), hints[f.name]) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        args = typing.get_args(tp)
+        item = args[0] if args else Any
+        if typing.get_origin(item) is tuple:
+            return {name: text for name, text in value}
+        return [_plain(v, item) for v in value]
+    return value

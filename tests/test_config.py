@@ -358,3 +358,14 @@ def test_rc_labels_and_tags():
     assert release_tag(DEFAULT, "1.5", 0) == "v1.5.0"
     assert release_tag(CUSTOM, "1.5", 2) == "release-1.5-2"
     assert is_version("1.5") and not is_version("1.5.0") and not is_version("v1.5")
+
+
+@pytest.mark.parametrize("config", [RepoConfig(), CUSTOM], ids=["defaults", "custom"])
+def test_config_to_dict_round_trips_through_yaml(config):
+    # Every field type the dataclasses use must be readable: a new field with a new type fails here.
+    import yaml
+
+    from bot.config import config_to_dict
+
+    assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)) == parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)).config == config
