@@ -155,3 +155,19 @@ async def test_history_counts(repos: GitRepos) -> None:
     assert await repos.is_ancestor(REPO, root, a2) and not await repos.is_ancestor(REPO, b1, a2)
     commits = await repos.read_commits(REPO, [a2, a1, root])
     assert [c.message for c in commits] == ["a2", "a1", "root"]
+
+
+async def test_caches_never_leak_objects_or_refs_between_repositories(repos: GitRepos) -> None:
+    sha = await commit_files(repos, None, {"x": "1\n"}, "only in acme/app")
+    await repos.update_ref(REPO, "refs/heads/main", sha, NULL_SHA)
+    await repos.init("acme/other")
+    assert await repos.read_commit(REPO, sha) is not None
+    assert await repos.read_commit("acme/other", sha) is None
+    assert await repos.object_type("acme/other", sha) is None
+    assert await repos.read_commits("acme/other", [sha, "f" * 40]) == []
+    assert await repos.resolve_commit("acme/other", "main") is None
+    # A ref written behind the cache's back by update_ref is seen at once.
+    second = await commit_files(repos, sha, {"x": "2\n"}, "two")
+    assert await repos.resolve_commit(REPO, "main") == sha
+    assert await repos.update_ref(REPO, "refs/heads/main", second, sha)
+    assert await repos.resolve_commit(REPO, "main") == second

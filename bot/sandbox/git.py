@@ -137,7 +137,12 @@ class GitRepos:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._commits: dict[str, Commit] = {}  # commits never change, so a sha is a safe cache key
+        self._commits: dict[tuple[str, str], Commit] = {}  # commits never change: (repository, sha) is a safe key
+        self._types: dict[tuple[str, str], str] = {}  # nor do object types
+        # Every ref write goes through this class, so a repository's refs are read once and
+        # forgotten on each write; reads between writes cost no process.
+        self._refs: dict[str, list[tuple[str, str, str]]] = {}
+        self._memo: dict[tuple, object] = {}  # answers about shas alone, which never change
         self._env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.root),
@@ -150,6 +155,11 @@ class GitRepos:
             "GIT_COMMITTER_NAME": "sandbox",
             "GIT_COMMITTER_EMAIL": "sandbox@localhost",
         }
+
+    def _remember(self, key: tuple, value: object) -> None:
+        if len(self._memo) > 50_000:
+            self._memo.clear()
+        self._memo[key] = value
 
     # paths and processes -------------------------------------------------------------------
     def path(self, full_name: str) -> Path:
@@ -199,8 +209,29 @@ class GitRepos:
     async def object_type(self, full_name: str, sha: str) -> str | None:
         if not is_sha(sha):
             return None
+        key = (full_name.lower(), sha)
+        known = self._types.get(key)
+        if known is not None:
+            return known
         status, raw = await self.run(full_name, "cat-file", "-t", sha, ok=(0, 1, 128))
-        return raw.decode().strip() if status == 0 else None
+        if status != 0:
+            return None
+        self._types[key] = raw.decode().strip()
+        return self._types[key]
+
+    async def peel_commit(self, full_name: str, sha: str) -> str | None:
+        """The commit an object names: itself, or what an annotated tag points at."""
+        for _ in range(10):
+            kind = await self.object_type(full_name, sha)
+            if kind == "commit":
+                return sha
+            if kind != "tag":
+                return None
+            fields = await self.read_tag(full_name, sha)
+            if fields is None:
+                return None
+            sha = fields["object"]
+        return None
 
     async def read_blob(self, full_name: str, sha: str) -> bytes | None:
         if await self.object_type(full_name, sha) != "blob":
@@ -209,7 +240,7 @@ class GitRepos:
         return raw
 
     async def read_commit(self, full_name: str, sha: str) -> Commit | None:
-        cached = self._commits.get(sha)
+        cached = self._commits.get((full_name.lower(), sha))
         if cached is not None:
             return cached
         if not is_sha(sha):
@@ -218,23 +249,27 @@ class GitRepos:
         if status != 0:
             return None
         commit = parse_commit(sha, raw)
-        self._commits[sha] = commit
+        self._commits[(full_name.lower(), sha)] = commit
         return commit
 
     async def read_commits(self, full_name: str, shas: list[str]) -> list[Commit]:
-        missing = [s for s in shas if s not in self._commits]
+        repo_key = full_name.lower()
+        missing = [s for s in dict.fromkeys(shas) if (repo_key, s) not in self._commits and is_sha(s)]
         if missing:
             _, raw = await self.run(full_name, "cat-file", "--batch", stdin=("\n".join(missing) + "\n").encode())
             pos = 0
             for sha in missing:
                 end = raw.index(b"\n", pos)
-                header = raw[pos:end].decode()
-                got, kind, size = header.split(" ")
+                parts = raw[pos:end].decode().split(" ")
+                if len(parts) != 3:  # "<name> missing"
+                    pos = end + 1
+                    continue
+                got, kind, size = parts
                 body = raw[end + 1 : end + 1 + int(size)]
                 pos = end + 1 + int(size) + 1
                 if kind == "commit":
-                    self._commits[got] = parse_commit(got, body)
-        return [self._commits[s] for s in shas if s in self._commits]
+                    self._commits[(repo_key, got)] = parse_commit(got, body)
+        return [self._commits[(repo_key, s)] for s in shas if (repo_key, s) in self._commits]
 
     async def read_tag(self, full_name: str, sha: str) -> dict[str, str] | None:
         if await self.object_type(full_name, sha) != "tag":
@@ -264,6 +299,9 @@ class GitRepos:
 
     # trees ---------------------------------------------------------------------------------
     async def ls_tree(self, full_name: str, treeish: str, *, recursive: bool = False, path: str | None = None) -> list[TreeEntry]:
+        key = ("ls-tree", full_name.lower(), treeish, recursive, path)
+        if is_sha(treeish) and key in self._memo:
+            return list(self._memo[key])  # type: ignore[call-overload]
         args = ["ls-tree", "-l", "-z"]
         if recursive:
             args += ["-r", "-t"]
@@ -280,13 +318,16 @@ class GitRepos:
             meta, _, name = record.partition(b"\t")
             mode, kind, sha, size = meta.decode().split(None, 3)
             entries.append(TreeEntry(mode, kind, sha, name.decode("utf-8", errors="replace"), None if size.strip() == "-" else int(size)))
+        if is_sha(treeish):
+            self._remember(key, tuple(entries))
         return entries
 
     async def entry_at(self, full_name: str, treeish: str, path: str) -> TreeEntry | None:
         """The tree entry at path (a file or a directory), or None."""
         path = path.strip("/")
         if not path:
-            tree_sha = await self.resolve(full_name, f"{treeish}^{{tree}}")
+            commit = await self.read_commit(full_name, treeish) if is_sha(treeish) else None
+            tree_sha = commit.tree if commit else await self.resolve(full_name, f"{treeish}^{{tree}}")
             return TreeEntry("040000", "tree", tree_sha, "", None) if tree_sha else None
         entries = await self.ls_tree(full_name, treeish, path=path)
         for entry in entries:
@@ -336,50 +377,68 @@ class GitRepos:
         """A branch name, tag name, full ref or sha as a commit sha (as GitHub's {ref} parameters)."""
         if not rev or rev.startswith("-"):
             return None
-        candidates = [rev] if rev.startswith("refs/") else [f"refs/heads/{rev}", f"refs/tags/{rev}", rev]
+        candidates = [rev] if rev.startswith("refs/") else [f"refs/heads/{rev}", f"refs/tags/{rev}"]
         for candidate in candidates:
-            sha = await self.resolve(full_name, f"{candidate}^{{commit}}")
+            sha = await self.ref(full_name, candidate)
             if sha:
-                return sha
-        return None
+                return await self.peel_commit(full_name, sha)
+        if rev.startswith("refs/"):
+            return None
+        if is_sha(rev):
+            return await self.peel_commit(full_name, rev)
+        return await self.resolve(full_name, f"{rev}^{{commit}}")
 
     async def ref(self, full_name: str, ref: str) -> str | None:
         if not valid_ref_name(ref):
             return None
-        refs = await self.refs(full_name, ref)
-        for name, sha, _ in refs:
+        for name, sha, _ in await self.refs(full_name, ref):
             if name == ref:
                 return sha
         return None
 
     async def refs(self, full_name: str, prefix: str = "refs/") -> list[tuple[str, str, str]]:
         """(ref, sha, object type) for refs starting with prefix (a plain string prefix, as matching-refs)."""
-        raw = await self.out(full_name, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)")
-        found = []
-        for line in raw.splitlines():
-            name, sha, kind = line.split("\0")
-            if name.startswith(prefix):
-                found.append((name, sha, kind))
-        return found
+        key = full_name.lower()
+        every = self._refs.get(key)
+        if every is None:
+            raw = await self.out(full_name, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)")
+            every = [tuple(line.split("\0")) for line in raw.splitlines()]  # type: ignore[misc]
+            self._refs[key] = every
+        return [entry for entry in every if entry[0].startswith(prefix)]
 
     async def update_ref(self, full_name: str, ref: str, new: str, old: str | None) -> bool:
         """Move ref to new only if it still points at old (NULL_SHA: must not exist). False when it moved."""
         args = ["update-ref", ref, new] + ([old] if old is not None else [])
+        self._refs.pop(full_name.lower(), None)
         status, _ = await self.run(full_name, *args, ok=(0, 1, 128))
+        self._refs.pop(full_name.lower(), None)
         return status == 0
 
     async def delete_ref(self, full_name: str, ref: str, old: str) -> bool:
+        self._refs.pop(full_name.lower(), None)
         status, _ = await self.run(full_name, "update-ref", "-d", ref, old, ok=(0, 1, 128))
+        self._refs.pop(full_name.lower(), None)
         return status == 0
 
     # history -------------------------------------------------------------------------------
     async def is_ancestor(self, full_name: str, ancestor: str, descendant: str) -> bool:
-        status, _ = await self.run(full_name, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
-        return status == 0
+        key = ("is-ancestor", full_name.lower(), ancestor, descendant)
+        if key not in self._memo:
+            status, _ = await self.run(full_name, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
+            if not (is_sha(ancestor) and is_sha(descendant)):
+                return status == 0
+            self._remember(key, status == 0)
+        return bool(self._memo[key])
 
     async def merge_base(self, full_name: str, a: str, b: str) -> str | None:
-        status, raw = await self.run(full_name, "merge-base", a, b, ok=(0, 1))
-        return raw.decode().strip() if status == 0 else None
+        key = ("merge-base", full_name.lower(), a, b)
+        if key not in self._memo:
+            status, raw = await self.run(full_name, "merge-base", a, b, ok=(0, 1))
+            found = raw.decode().strip() if status == 0 else None
+            if not (is_sha(a) and is_sha(b)):
+                return found
+            self._remember(key, found)
+        return self._memo[key]  # type: ignore[return-value]
 
     async def rev_list(self, full_name: str, include: str, exclude: str | None = None, *, reverse: bool = False,
                        limit: int | None = None, skip: int = 0, first_parent: bool = False) -> list[str]:
@@ -404,12 +463,18 @@ class GitRepos:
     # merging -------------------------------------------------------------------------------
     async def merge_trees(self, full_name: str, ours: str, theirs: str) -> MergeOutcome:
         """git merge-tree --write-tree: the merged tree, and whether it merged cleanly."""
+        key = ("merge-tree", full_name.lower(), ours, theirs)
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
         status, raw = await self.run(full_name, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs,
                                      ok=(0, 1))
         parts = raw.decode("utf-8", errors="replace").split("\0")
         tree = parts[0].strip()
         conflicts = tuple(p for p in parts[1:] if p)
-        return MergeOutcome(tree=tree, clean=status == 0, conflicts=conflicts)
+        outcome = MergeOutcome(tree=tree, clean=status == 0, conflicts=conflicts)
+        if is_sha(ours) and is_sha(theirs):
+            self._remember(key, outcome)
+        return outcome
 
     async def cherry_pick_tree(self, full_name: str, onto: str, picked: str, *, committer: Person) -> MergeOutcome:
         """The tree `git cherry-pick picked` gives on top of onto, by the sibling-commit method.
@@ -434,6 +499,9 @@ class GitRepos:
     async def diff(self, full_name: str, old: str | None, new: str, *, patches: bool = True) -> list[ChangedFile]:
         """Files changed from old to new (trees or commits; old None = the empty tree), as GitHub lists them."""
         old = old or EMPTY_TREE
+        key = ("diff", full_name.lower(), old, new, patches)
+        if is_sha(old) and is_sha(new) and key in self._memo:
+            return list(self._memo[key])  # type: ignore[call-overload]
         raw_status = await self.out(full_name, "diff-tree", "-r", "-z", "--no-commit-id", "--no-renames", "--raw", "--numstat", old, new)
         tokens = raw_status.split("\0")
         statuses: list[tuple[str, str, str]] = []
@@ -477,4 +545,6 @@ class GitRepos:
                 patch=None if binary else patch_of.get(path),
                 binary=binary,
             ))
+        if is_sha(old) and is_sha(new):
+            self._remember(key, tuple(files))
         return files

@@ -86,9 +86,11 @@ async def create_tree(request: web.Request) -> web.Response:
         raise validation_failed("Tree", "tree", "missing_field")
     base_tree = body.get("base_tree")
     if base_tree is not None:
-        if not isinstance(base_tree, str) or await repos.object_type(full, base_tree) not in ("tree", "commit"):
+        kind = await repos.object_type(full, base_tree) if isinstance(base_tree, str) else None
+        if kind not in ("tree", "commit"):
             raise validation_failed("Tree", "base_tree", "invalid", "base_tree is not a valid tree")
-        base_tree = await repos.resolve(full, f"{base_tree}^{{tree}}")
+        if kind == "commit":
+            base_tree = (await repos.read_commit(full, base_tree)).tree  # type: ignore[union-attr]
     changes: dict[str, TreeEntry | None] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"].strip("/"):

@@ -95,7 +95,7 @@ async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: st
         for commit in await repos.read_commits(full, new_shas[-MAX_PUSH_COMMITS:]):
             files = await repos.diff(full, commit.parents[0] if commit.parents else None, commit.sha, patches=False)
             commits.append(render.push_commit(st, repo, commit, files))
-        peeled = await repos.resolve(full, f"{after}^{{commit}}")
+        peeled = await repos.peel_commit(full, after)
         head = await repos.read_commit(full, peeled) if peeled else None
         if head is not None:
             files = await repos.diff(full, head.parents[0] if head.parents else None, head.sha, patches=False)
