@@ -183,3 +183,19 @@ async def test_an_app_without_checks_permission_is_refused(tmp_path: Path, sessi
         assert no_statuses.status == 403
     finally:
         await world.close()
+
+
+async def test_runs_created_at_once_share_one_suite(sandbox: World) -> None:
+    import asyncio
+
+    await make_repo(sandbox)
+    sha = await head_of(sandbox)
+    token = await installation_token(sandbox, "acme")
+    answers = await asyncio.gather(*[
+        as_app(sandbox, token, "POST", "/repos/acme/app/check-runs", {"name": f"check-{i}", "head_sha": sha, "status": "in_progress"})
+        for i in range(6)
+    ])
+    assert [a.status for a in answers] == [201] * 6
+    assert len({a.body["check_suite"]["id"] for a in answers}) == 1
+    suites = await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/check-suites")
+    assert suites.body["total_count"] == 1 and suites.body["check_suites"][0]["latest_check_runs_count"] == 6

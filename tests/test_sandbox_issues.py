@@ -397,7 +397,10 @@ async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_
         token = await installation_token(world, "acme")
         on_pr = await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/labels", {"labels": ["fr/ready"]})
         assert on_pr.status == 200
-        assert (await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/comments", {"body": "hi"})).status == 201
+        said = await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/comments", {"body": "hi"})
+        assert said.status == 201
+        edited = await as_app(world, token, "PATCH", f"/repos/acme/app/issues/comments/{said.body['id']}", {"body": "hello"})
+        assert edited.status == 200
         on_issue = await as_app(world, token, "POST", f"/repos/acme/app/issues/{issue['number']}/labels", {"labels": ["x"]})
         assert on_issue.status == 403 and on_issue.body["message"] == "Resource not accessible by integration"
     finally:

@@ -263,11 +263,22 @@ def _apply_run_fields(body: dict[str, Any], record: dict[str, Any]) -> None:
 
 async def _suite_for(request: web.Request, repo: dict[str, Any], app_record: dict[str, Any], head_sha: str) -> dict[str, Any]:
     st = store(request)
-    for suite in repo["check_suites"].values():
-        if suite["app"]["id"] == app_record["id"] and suite["head_sha"] == head_sha:
-            return suite
+
+    def existing() -> dict[str, Any] | None:
+        for suite in repo["check_suites"].values():
+            if suite["app"]["id"] == app_record["id"] and suite["head_sha"] == head_sha:
+                return suite
+        return None
+
+    found = existing()
+    if found is not None:
+        return found
     branches = await branches_at(request, repo, head_sha)
     commit = await git(request).read_commit(repo["full_name"], head_sha)
+    # Another run for the same commit may have made the suite while git answered.
+    found = existing()
+    if found is not None:
+        return found
     stamp = now_iso()
     suite = {
         "id": st.new_id(),

@@ -94,6 +94,9 @@ def issue_repo(request: web.Request, *, level: str) -> dict[str, Any]:
     who = actor(request)
     if who.kind == "installation":
         number = request.match_info.get("issue_number")
+        comment = repo["comments"].get(request.match_info.get("comment_id", ""))
+        if comment is not None:
+            number = str(comment["issue_number"])
         try:
             check_app_permission(who, "issues", level)
         except ApiError:

@@ -112,6 +112,8 @@ async def create_release(request: web.Request) -> web.Response:
         name = name or generated["name"]
     if not draft:
         await create_tag_if_missing(request, repo, tag, target)
+    if any(r["tag_name"] == tag for r in repo["releases"].values()):
+        raise validation_failed("Release", "tag_name", "already_exists")  # made while this one awaited git
     stamp = now_iso()
     record = {
         "id": st.new_id(),
