@@ -288,7 +288,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "INFO",
             "WORKER_CONCURRENCY": "3",
-            "JOB_LEASE_SECONDS": "1",
+            "JOB_LEASE_SECONDS": "3",
             "RETRY_BASE_SECONDS": "0.05",
             # A delivery in flight to the killed replica fails at the load balancer; the catch-up redelivers it.
             "REDELIVERY_INTERVAL_SECONDS": "1",
@@ -366,7 +366,15 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             states = [await admin.get(f"rt:seen:{guid}") for guid in sent]
             return all(s in (b"done", b"ignored") for s in states) and not hooks.pending()
 
-        await wait_for(all_processed, "every delivery to be processed", limit=90)
+        try:
+            await wait_for(all_processed, "every delivery to be processed", limit=30)
+        except AssertionError:
+            states = {guid: await admin.get(f"rt:seen:{guid}") for guid in sent}
+            stuck = {g: s for g, s in states.items() if s not in (b"done", b"ignored")}
+            raise AssertionError(
+                f"pending={await admin.get('rt:pending')} hooks pending={hooks.pending()} stuck={stuck} "
+                f"ready={await admin.zrange('rt:ready', 0, -1, withscores=True)} locks={await admin.keys('rt:lock:*')}"
+            ) from None
     finally:
         for proc in replicas:
             if proc.poll() is None:

@@ -74,7 +74,12 @@ return 0
 
 # Finish the head job: pop it, record its state, send the repository to the back of the line, unlock.
 FINISH = """
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then
+  -- Another replica finished it after our lease ran out; it has done the bookkeeping.
+  if redis.call('GET', KEYS[5]) == ARGV[7] then redis.call('DEL', KEYS[5]) end
+  return 0
+end
+redis.call('LPOP', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[5])
 if ARGV[2] == 'dead' then redis.call('EXPIRE', KEYS[3], ARGV[5]) else redis.call('EXPIRE', KEYS[3], ARGV[6]) end
 if redis.call('LLEN', KEYS[1]) > 0 then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4]) else redis.call('ZREM', KEYS[4], ARGV[4]) end
