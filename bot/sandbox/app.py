@@ -249,6 +249,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 "status": response.status,
                 "fault": fault,
                 "ms": round((time.monotonic() - started) * 1000, 2),
+                "at": started,  # time.monotonic() when the request arrived (end-to-end benchmarks)
             }
         )
         return response
