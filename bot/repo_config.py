@@ -117,6 +117,8 @@ class ConfigStore:
             # A plain GET with no query: the client's per-installation ETag cache makes it conditional.
             answer = await ctx.gh.getitem(CONTENTS_URL, {**ctx.repo_vars, "path": CONFIG_PATH})
         except gidgethub.BadRequest as exc:
+            if isinstance(exc, gidgethub.RateLimitExceeded):
+                raise  # says nothing about the file: the job is retried later
             status = int(exc.status_code)
             if status == 404:
                 config = RepoConfig()

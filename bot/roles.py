@@ -85,6 +85,8 @@ class RoleResolver:
             # role_name reports maintain; the older `permission` field reports it as write.
             level = str(answer.get("role_name") or answer.get("permission") or "none")
         except gidgethub.BadRequest as exc:
+            if isinstance(exc, gidgethub.RateLimitExceeded):
+                raise  # not an answer about the person: the job is retried later
             if int(exc.status_code) in (404, 403, 422):
                 level = "none"
             else:
@@ -104,6 +106,8 @@ class RoleResolver:
             # A pending invitation does not make anyone a member yet.
             member = answer.get("state") == "active"
         except gidgethub.BadRequest as exc:
+            if isinstance(exc, gidgethub.RateLimitExceeded):
+                raise  # not an answer about the person: the job is retried later
             status = int(exc.status_code)
             if status == 403:
                 log.warning("cannot read @%s/%s membership (403): does the app have members:read?", org, team_slug)
