@@ -194,3 +194,17 @@ async def test_next_cut_closes_previous_tracking_issue_and_refuser_is_polite(wor
     first_now, second = await tracking_issues(world)
     assert first_now["number"] == first["number"] and first_now["state"] == "closed"
     assert second["title"] == "Release 1.6" and second["state"] == "open"
+
+
+async def test_cut_interrupted_after_the_branch_is_finished_by_the_next_cut(world: World) -> None:
+    await release_repo(world)
+    # the bot created rc/1.5 and stopped before opening the tracking issue
+    sha = await seed.create_branch(world, "rita", FULL, "rc/1.5", "devel")
+    await world.settle()
+    number, made = await cut(world, "1.5")
+    assert "Finished the interrupted cut of `rc/1.5`" in await reply_to(world, number, made)
+    [issue] = await tracking_issues(world)
+    assert rules.read_state(issue["body"]).cut_complete and await gate_run(world, sha) is not None
+    number, made = await cut(world, "1.5")
+    assert "already exists" in await reply_to(world, number, made)
+    assert len(await tracking_issues(world)) == 1

@@ -201,3 +201,43 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     assert (await gate_rows(world, head))["no failed cherry-picks"] == "fail"
     [issue] = await tracking_issues(world)
     assert f"#{source['number']}" in issue["body"] and "conflict" in issue["body"]
+
+
+async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -> None:
+    from gidgethub.sansio import Event
+
+    from bot.handlers import release
+    from bot.handlers.context import Context
+    from bot.sandbox.common import STORE
+    from bot.server import SERVICES
+
+    number, head = await cut_15(world)
+    await all_green(world, number, head)
+    assert await gate_state(world, head) == "success"
+    await world.stop_bot()
+    # while the bot is away: CI re-runs sanity and it fails, and QA files a blocker by hand
+    await ci_check(world, head, "sanity", conclusion="failure")
+    bug = await world.call("quinn", "POST", f"/repos/{FULL}/issues", {"title": "Crash", "labels": ["release-blocker", "rc/1.5"]})
+    assert bug.status == 201
+    await world.start_bot(world.bot_settings(redelivery_interval_seconds=0, sweep_interval_seconds=0))
+    await world.settle()
+    assert await gate_state(world, head) == "success"  # nothing told the bot yet
+
+    services = world.bot_app[SERVICES]
+    installation_id = world.app[STORE].installation_for("acme")["id"]
+    repository = (await world.call("alice", "GET", f"/repos/{FULL}")).body
+    payload = {"action": "sweep", "repository": repository, "installation": {"id": installation_id}}
+    ctx = Context(
+        gh=await services.github.installation_client(installation_id),
+        event=Event(payload, event="release_train_sweep", delivery_id="sweep-1"),
+        owner="acme", repo="app", installation_id=installation_id,
+        bot_login=await services.github.bot_login(), services=services,
+    )
+    await release.sweep(ctx)
+    rows = await gate_rows(world, head)
+    assert rows["check `sanity`"] == "fail" and rows["no blocker bugs"] == "fail"
+    [issue] = await tracking_issues(world)
+    assert f"#{bug.body['number']}" in issue["body"]
+    since = world.last_seq()
+    await release.sweep(ctx)
+    assert [e for e in world.app_requests(since) if e["method"] != "GET"] == []

@@ -330,6 +330,8 @@ async def on_check_suite(event: Event, ctx: Context) -> None:
 
 
 async def on_issue_change(event: Event, ctx: Context) -> None:
+    if ctx.is_bot((event.data.get("sender") or {}).get("login")):
+        return  # tracking issues, holds and regression bugs: the command that changed them re-evaluated
     issue = event.data["issue"]
     config = await ctx.config()
     names = _labels(issue)
