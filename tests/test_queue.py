@@ -435,3 +435,75 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
     assert seen == 500
     assert duplicates == 0
     assert repeated_comments == 0
+
+
+async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_or_issue(world: "World") -> None:
+    import json
+
+    from bot.sandbox import seed
+    from bot.sandbox.common import STORE
+    from bot.server import SERVICES
+    from bot.worker import Processor
+
+    await seed.create_org_repo(world, "acme", "app", admin="alice")
+    issue = (await world.call("alice", "POST", "/repos/acme/app/issues", {"title": "needs the bot"})).body
+    await world.settle()
+    assert world.bot_app is not None
+    st = world.app[STORE]
+    payload = {
+        "action": "opened",
+        "issue": {"number": issue["number"]},
+        "repository": {"full_name": "acme/app"},
+        "installation": {"id": st.installation_for("acme")["id"]},  # type: ignore[attr-defined]
+    }
+    dead = Delivery(id="given-up-1", event="issues", body=json.dumps(payload).encode(), repo_key="acme/app", installation_id=None)
+    processor = Processor(world.bot_app[SERVICES], None)  # type: ignore[arg-type]
+    await processor.report_failure(dead, "TransientError: POST /repos/acme/app/check-runs answered 502 @alice", True)
+    await processor.report_failure(dead, "TransientError: again", True)
+    comments = (await world.call("alice", "GET", f"/repos/acme/app/issues/{issue['number']}/comments")).body
+    notices = [c for c in comments if "given-up-1" in c["body"]]
+    assert len(notices) == 1
+    assert notices[0]["user"]["login"] == "release-train[bot]"
+    assert "/refresh" in notices[0]["body"]
+    assert "@alice" not in notices[0]["body"]  # people's text repeated by the bot pings no one
+
+
+async def test_a_flaky_github_and_misbehaving_deliveries_still_process_each_delivery_once(world: "World") -> None:
+    """10% of the app's API answers fail (502s and secondary limits, some after the change was made);
+    deliveries are delayed, duplicated and reordered. Counted without relying on any handler."""
+    from bot.sandbox import seed
+    from bot.sandbox.common import HOOKS, STORE
+    from bot.server import METRICS, QUEUE
+
+    for n in range(4):
+        await seed.create_org_repo(world, "acme", f"app{n}", admin="alice")
+    await world.settle()
+    hooks = world.app[HOOKS]
+    first = len(hooks.deliveries)
+    answer = await world.call(None, "POST", "/_sandbox/faults", {"api": 0.1, "after": 0.5, "seed": 5, "retry_after": 0,
+                                                                "delay": 0.2, "duplicate": 0.2, "reorder": 0.2, "max_delay": 0.05})
+    assert answer.status == 200, answer.body
+    for n in range(10):
+        await asyncio.gather(*(world.call("alice", "POST", f"/repos/acme/app{r}/issues", {"title": f"flaky {n}"}) for r in range(4)))
+    await world.settle(timeout=120)
+    await world.call(None, "POST", "/_sandbox/faults", {})
+    assert world.bot_app is not None
+    queue, metrics = world.bot_app[QUEUE], world.bot_app[METRICS]
+    records = hooks.deliveries[first:]
+    guids = {r["guid"] for r in records}
+    sent_twice = len(records) - len(guids)
+    states = {guid: await queue.state_of(guid) for guid in guids}
+    processed = sum(1 for s in states.values() if s in ("done", "ignored"))
+    duplicates = metrics.value("release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"})
+    st = world.app[STORE]
+    repeated = 0
+    for r in range(4):
+        bodies = [(c["issue_number"], c["body"]) for c in st.repo("acme", f"app{r}")["comments"].values() if c["user"].endswith("[bot]")]
+        repeated += len(bodies) - len(set(bodies))
+    print(f"flaky: expected {len(guids)}, processed {processed}, sent twice {sent_twice}, acknowledged as duplicates {duplicates:.0f}, "
+          f"failed/dead {metrics.value('release_train_jobs_total', {'outcome': 'failed'}):.0f}/"
+          f"{metrics.value('release_train_jobs_total', {'outcome': 'dead'}):.0f}, repeated bot comments {repeated}")
+    assert len(guids) == 40
+    assert processed == 40
+    assert sent_twice > 0 and duplicates == sent_twice
+    assert repeated == 0

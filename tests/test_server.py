@@ -302,3 +302,44 @@ def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missi
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert named in lines[0]
+
+
+async def test_real_payloads_aimed_at_a_real_repository_reach_the_handlers_without_crashing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same payloads, now naming a sandbox repository and installation, so every concern's handlers run on them.
+
+    Handlers may fail the way GitHub makes them fail (a 404 for a PR the payload invents); none may
+    crash with anything else (a KeyError on an unexpected shape, say), and no answer may be a 5xx.
+    """
+    import gidgethub
+
+    from bot.github.client import TransientError
+    from bot.sandbox import render, seed
+    from bot.sandbox.common import STORE
+
+    await seed.create_org_repo(world, "acme", "app", admin="alice")
+    await world.settle()
+    st = world.app[STORE]
+    repository = render.repository(st, st.repo("acme", "app"))  # type: ignore[attr-defined]
+    installation = {"id": st.installation_for("acme")["id"]}  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="release_train")
+    statuses: dict[int, int] = {}
+    for event, payload in example_payloads():
+        if event == "ping":
+            continue
+        aimed = {**payload, "repository": repository, "installation": installation}
+        body = json.dumps(aimed).encode()
+        status, _ = await post(world, body, headers_for(body, event=event))
+        statuses[status] = statuses.get(status, 0) + 1
+    await world.settle(timeout=240)
+    assert set(statuses) == {202}
+    unexpected = [
+        r for r in caplog.records
+        if r.getMessage().startswith("job attempt raised") and r.exc_info
+        and not isinstance(r.exc_info[1], (gidgethub.HTTPException, TransientError))
+    ]
+    report = sorted({f"{r.event}: {r.exc_info[1].__class__.__name__}: {r.exc_info[1]}" for r in unexpected})  # type: ignore[union-attr, index]
+    outcomes = {k: metric(world, "release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead")}
+    print(f"aimed payloads: {sum(statuses.values())} acknowledged, job outcomes {outcomes}, unexpected crashes {len(unexpected)}")
+    assert report == []
