@@ -369,3 +369,21 @@ def test_config_to_dict_round_trips_through_yaml(config):
 
     assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)) == parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)).config == config
+
+
+def test_the_readme_config_examples_are_valid_and_the_first_is_the_defaults():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```yaml\n")[1:]]
+    assert len(blocks) >= 2
+    for block in blocks:
+        assert parse_config(block).errors == (), block
+    assert parse_config(blocks[0]).config == RepoConfig()
+
+
+def test_the_projects_own_config_is_valid():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / ".github" / "release-train.yml"
+    assert parse_config(path.read_text()).errors == ()
