@@ -204,7 +204,9 @@ class GitRepos:
 
     # objects -------------------------------------------------------------------------------
     async def write_blob(self, full_name: str, content: bytes) -> str:
-        return (await self.out(full_name, "hash-object", "-w", "--stdin", stdin=content)).strip()
+        sha = (await self.out(full_name, "hash-object", "-w", "--stdin", stdin=content)).strip()
+        self._types[(full_name.lower(), sha)] = "blob"
+        return sha
 
     async def object_type(self, full_name: str, sha: str) -> str | None:
         if not is_sha(sha):
@@ -287,7 +289,9 @@ class GitRepos:
             f"object {object_sha}\ntype {object_type}\ntag {tag}\n"
             f"tagger {tagger.name} <{tagger.email}> {iso_to_git(tagger.date)}\n\n{message}"
         )
-        return (await self.out(full_name, "hash-object", "-t", "tag", "-w", "--stdin", stdin=body.encode())).strip()
+        sha = (await self.out(full_name, "hash-object", "-t", "tag", "-w", "--stdin", stdin=body.encode())).strip()
+        self._types[(full_name.lower(), sha)] = "tag"
+        return sha
 
     async def commit_tree(self, full_name: str, tree: str, parents: list[str] | tuple[str, ...], message: str,
                           *, author: Person, committer: Person) -> str:
@@ -295,7 +299,9 @@ class GitRepos:
         for parent in parents:
             args += ["-p", parent]
         env = {**author.git_env("AUTHOR"), **committer.git_env("COMMITTER")}
-        return (await self.out(full_name, *args, stdin=message.encode(), env=env)).strip()
+        sha = (await self.out(full_name, *args, stdin=message.encode(), env=env)).strip()
+        self._types[(full_name.lower(), sha)] = "commit"
+        return sha
 
     # trees ---------------------------------------------------------------------------------
     async def ls_tree(self, full_name: str, treeish: str, *, recursive: bool = False, path: str | None = None) -> list[TreeEntry]:
@@ -337,7 +343,9 @@ class GitRepos:
 
     async def mktree(self, full_name: str, entries: list[TreeEntry]) -> str:
         lines = "".join(f"{e.mode} {e.type} {e.sha}\t{e.path}\0" for e in entries)
-        return (await self.out(full_name, "mktree", "-z", stdin=lines.encode())).strip()
+        sha = (await self.out(full_name, "mktree", "-z", stdin=lines.encode())).strip()
+        self._types[(full_name.lower(), sha)] = "tree"
+        return sha
 
     async def write_tree(self, full_name: str, base_tree: str | None, changes: dict[str, TreeEntry | None]) -> str:
         """A new tree: base_tree with each path set to an entry (mode/type/sha) or removed (None)."""
@@ -442,6 +450,10 @@ class GitRepos:
 
     async def rev_list(self, full_name: str, include: str, exclude: str | None = None, *, reverse: bool = False,
                        limit: int | None = None, skip: int = 0, first_parent: bool = False) -> list[str]:
+        key = ("rev-list", full_name.lower(), include, exclude, reverse, limit, skip, first_parent)
+        immutable = is_sha(include) and (exclude is None or is_sha(exclude))
+        if immutable and key in self._memo:
+            return list(self._memo[key])  # type: ignore[call-overload]
         args = ["rev-list"]
         if reverse:
             args.append("--reverse")
@@ -454,7 +466,10 @@ class GitRepos:
         args.append(include)
         if exclude:
             args.append(f"^{exclude}")
-        return (await self.out(full_name, *args)).split()
+        shas = (await self.out(full_name, *args)).split()
+        if immutable:
+            self._remember(key, tuple(shas))
+        return shas
 
     async def count(self, full_name: str, include: str, exclude: str | None = None) -> int:
         args = ["rev-list", "--count", include] + ([f"^{exclude}"] if exclude else [])
