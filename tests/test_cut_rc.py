@@ -112,6 +112,10 @@ async def test_cut_rc_branches_devel_opens_tracking_issue_and_posts_gate(world: 
     gate = await gate_run(world, devel)
     assert gate is not None and gate["status"] == "in_progress"  # sanity and regression not reported yet
     assert "check `regression`" in gate["output"]["summary"]
+    # a commit status named regression cannot stand in for QA's recorded result
+    assert (await world.call("dana", "POST", f"/repos/{FULL}/statuses/{devel}", {"state": "success", "context": "regression"})).status == 201
+    await world.settle()
+    assert "| check `regression` | ⏳ not reported on this commit |" in (await gate_run(world, devel))["output"]["summary"]
     assert f"tracking issue #{issue['number']}" in reply
     assert await reactions(world, made) >= {"eyes", "+1"}
 

@@ -154,6 +154,15 @@ def test_latest_result(check, results, expected):
     assert (found.outcome if found else None) == expected
 
 
+def test_regression_cannot_be_forged_by_a_commit_status():
+    forged = facts(required_checks=(RequiredCheck("regression"),), results=(res("regression", "status", "success", None),))
+    assert [row.state for row in r.gate_verdict(forged).rows if row.requirement == "check `regression`"] == [r.PENDING]
+    by_ci = facts(required_checks=(RequiredCheck("regression"),), results=(res("regression", app="ci"),))
+    assert r.gate_verdict(by_ci).passed
+    anyone = facts(required_checks=(RequiredCheck("nightly"),), results=(res("nightly", "status", "success", None),))
+    assert r.gate_verdict(anyone).passed
+
+
 def facts(**kw):
     base = dict(
         version="1.5",

@@ -225,6 +225,7 @@ async def evaluate_gate(
         waiting_for_qa=tuple(_ref(i) for i in waiting),
         hold=hold,
         require_signoff=config.gate.require_signoff,
+        runs_only=frozenset({REGRESSION_CHECK}),
         signoff_by=(signoff or {}).get("external_id") if signoff and signoff.get("conclusion") == "success" else None,
         links={
             "blockers": _html(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),

@@ -240,6 +240,7 @@ class GateFacts:
     hold: str | None = None  # the reason, when a hold is active
     require_signoff: bool = False
     signoff_by: str | None = None  # who signed off this exact head, if anyone
+    runs_only: frozenset[str] = frozenset({"regression"})  # checks no commit status may satisfy
     links: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # requirement -> URL
 
 
@@ -273,13 +274,17 @@ class GateVerdict:
         return ("Blocked: " if self.state == FAIL else "Waiting: ") + ", ".join(missing)
 
 
-def latest_result(check: RequiredCheck, results: Iterable[CheckResult]) -> CheckResult | None:
-    """The newest result that may satisfy the check: with an app named, only that app's (or the bot's) check runs."""
+def latest_result(check: RequiredCheck, results: Iterable[CheckResult], *, runs_only: bool = False) -> CheckResult | None:
+    """The newest result that may satisfy the check: with an app named, only that app's (or the bot's) check runs.
+
+    runs_only: no commit status counts (a check the bot records for QA, which a status must not forge).
+    """
     accepted = [
         r
         for r in results
         if r.name == check.name
         and (check.app is None or (r.kind == "check_run" and (r.by_bot or (r.app_slug or "") == check.app)))
+        and not (runs_only and r.kind == "status")
     ]
     if not accepted:
         return None
@@ -293,7 +298,7 @@ def _refs(items: Iterable[ItemRef]) -> str:
 def gate_verdict(facts: GateFacts) -> GateVerdict:
     rows: list[GateRow] = []
     for check in facts.required_checks:
-        result = latest_result(check, facts.results)
+        result = latest_result(check, facts.results, runs_only=check.name in facts.runs_only)
         source = f" (from `{check.app}`)" if check.app else ""
         if result is None:
             rows.append(GateRow(f"check `{check.name}`", PENDING, f"not reported on this commit{source}"))
