@@ -6,7 +6,8 @@ from gidgethub import routing
 
 from bot.handlers import cherry_pick, commands, config_check, guards, merge_rules, release
 
-CONCERNS = (guards, merge_rules, cherry_pick, release, config_check)
+# config_check first: its push handler drops a changed config before the others act on that push.
+CONCERNS = (config_check, guards, merge_rules, cherry_pick, release)
 
 
 def build_router() -> routing.Router:
