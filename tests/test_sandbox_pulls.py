@@ -145,6 +145,9 @@ async def test_rebase_replays_each_commit_like_cherry_pick(sandbox: World, tmp_p
     assert last.tree == real_git(work, "rev-parse", "HEAD^{tree}")
     after = (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")).body
     assert after["merge_commit_sha"] == merged["sha"] and after["merged"] is True
+    for replayed in (first.sha, last.sha):
+        found = await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{replayed}/pulls")
+        assert [p["number"] for p in found.body] == [pr["number"]]
 
 
 async def test_conflicting_pr_is_not_mergeable(sandbox: World) -> None:

@@ -316,6 +316,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         pr["base_sha"] = base_sha
         merger = person(st, sender)
         title = issue_record["title"]
+        replayed: list[str] = []
         if method == "rebase":
             current = base_sha
             picked = await repos.read_commits(full, await repos.rev_list(full, pr["head_sha"], base_sha, reverse=True))
@@ -327,6 +328,7 @@ async def merge_pull(request: web.Request) -> web.Response:
                     raise ApiError(405, "This branch can't be rebased")
                 current = await repos.commit_tree(full, outcome.tree, [current], commit.message,
                                                   author=commit.author, committer=web_flow())
+                replayed.append(current)
             new_sha = current
         else:
             outcome = await repos.merge_trees(full, base_sha, pr["head_sha"])
@@ -349,6 +351,8 @@ async def merge_pull(request: web.Request) -> web.Response:
                 new_sha = await repos.commit_tree(full, outcome.tree, [base_sha], message, author=author, committer=web_flow())
         stamp = now_iso()
         # Marked merged before the base moves, so the push does not look like a manual merge.
+        # The commits that brought the PR into its base find it again through commits/{sha}/pulls.
+        pr["commit_shas"] = [*pr.get("commit_shas", []), *replayed][:MAX_PR_COMMITS * 2]
         pr.update(merged=True, merged_at=stamp, merged_by=sender, merge_commit_sha=new_sha, merge_method=method,
                   mergeable=None, rebaseable=None, mergeable_state="unknown")
         issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
