@@ -155,7 +155,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "branches.release_candidate": (frozenset({"version"}), frozenset({"version"})),
     "release.tag": (frozenset({"version", "patch"}), frozenset({"version", "patch"})),
-    "release.tracking_title": (frozenset(), frozenset({"version"})),
+    "release.tracking_title": (frozenset(), frozenset({"version", "sha"})),
 }
 # What a workflow dispatch's inputs and ref may use (filled in when an RC is cut).
 DISPATCH_PLACEHOLDERS = frozenset({"version", "sha"})
@@ -374,7 +374,6 @@ class _Reader:
         known = {f.name: f for f in fields}
         values: dict[str, Any] = {}
         seen: dict[str, int] = {}
-        broken = False
         for name_node, value_node in node.value:
             name = str(name_node.value) if isinstance(name_node, yaml.ScalarNode) else ""
             child = _join(key, name)
@@ -386,15 +385,14 @@ class _Reader:
                 self.error(_line(name_node), child, _unknown(name, list(known)))
                 continue
             value = self.convert(value_node, hints[name], child)
-            if value is _INVALID:
-                broken = True
-            else:
+            if value is not _INVALID:
                 values[name] = value
+        # A value that could not be read keeps its default; its error already makes the file invalid.
         missing = [name for name in required if name not in values]
         for name in missing:
             if name not in seen:
                 self.error(_line(node), _join(key, name), "is required")
-        if missing or broken and required:
+        if missing:
             return _INVALID
         return cls(**values)
 
@@ -423,7 +421,7 @@ def _check_template(reader: _Reader, key: str, template: str, must: frozenset[st
     try:
         used = _placeholders(template)
     except ValueError as exc:
-        reader.error(line, key, f"is not a valid template: {exc} (write {{{{ and }}}} for literal braces)")
+        reader.error(line, key, f"is not a valid template: {exc}")
         return
     for name in sorted(used - may):
         allowed = ", ".join("{" + m + "}" for m in sorted(may)) or "none"
