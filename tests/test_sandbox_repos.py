@@ -251,3 +251,16 @@ async def test_default_branch_update(sandbox: World) -> None:
     config_sha = await seed.put_config(sandbox, "alice", "acme/app", "branches:\n  devel: devel\n")
     devel = (await sandbox.call("alice", "GET", "/repos/acme/app/branches/devel")).body
     assert devel["commit"]["sha"] == config_sha
+
+
+async def test_repository_carries_every_key_github_sends(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    answer = (await sandbox.call("alice", "GET", "/repos/acme/app")).body
+    openapi = json.loads(Path("/work/shared/reference/github-rest-openapi.json").read_text())
+    required = set(openapi["components"]["schemas"]["full-repository"]["required"])
+    assert required <= set(answer), sorted(required - set(answer))
+    for event in json.loads(EXAMPLES.read_text()):
+        if event["name"] in ("push", "pull_request", "issues", "create"):
+            for example in event["examples"]:
+                expected = set(example["repository"])
+                assert expected <= set(answer), (event["name"], sorted(expected - set(answer)))
