@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ from bot.github.auth import GitHubApp
 from bot.rules import cherry_pick as rules
 from bot.sandbox import seed
 from bot.sandbox.common import GIT
-from bot.sandbox.harness import World
+from bot.sandbox.harness import WEBHOOK_SECRET, World
 
 ORG, NAME = "acme", "app"
 FULL = f"{ORG}/{NAME}"
@@ -203,6 +207,21 @@ async def test_repeats_never_open_a_second_pick(world: World) -> None:
         await app_gh.post("/app/hook/deliveries/{delivery_id}/attempts", {"delivery_id": delivery["id"]}, data=b"")
     await world.settle()
     await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+    # The same events again under new delivery ids, past the queue's de-duplication: the handler itself holds.
+    for delivery in deliveries:
+        full = await app_gh.getitem("/app/hook/deliveries/{delivery_id}", {"delivery_id": delivery["id"]})
+        await send_again(world, full["event"], full["request"]["payload"])
+    await world.settle()
+    await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
+
+
+async def send_again(world: World, event: str, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    assert world.bot_url is not None
+    async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
+        assert resp.status == 202, await resp.text()
 
 
 def app_client(world: World):  # type: ignore[no-untyped-def]
