@@ -264,3 +264,25 @@ async def test_repository_carries_every_key_github_sends(sandbox: World) -> None
             for example in event["examples"]:
                 expected = set(example["repository"])
                 assert expected <= set(answer), (event["name"], sorted(expected - set(answer)))
+
+
+async def test_restart_keeps_repositories_history_and_pulls(tmp_path: Path, session: Any) -> None:
+    from bot.sandbox.harness import start_world
+
+    first = await start_world(tmp_path, with_bot=False, session=session)
+    try:
+        await seed.create_org_repo(first, "acme", "app", admin="alice")
+        await seed.create_branch(first, "alice", "acme/app", "fr/x", "main")
+        sha = await seed.commit(first, "alice", "acme/app", "fr/x", {"x.txt": "x\n"}, "x")
+        pr = await seed.open_pr(first, "alice", "acme/app", head="fr/x", base="main", title="X")
+    finally:
+        await first.close()
+    second = await start_world(tmp_path, with_bot=False, session=session)
+    try:
+        again = await second.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")
+        assert again.status == 200 and again.body["head"]["sha"] == sha and again.body["mergeable"] is True
+        merged = await seed.merge_pr(second, "alice", "acme/app", pr["number"], "squash")
+        content = await second.call("alice", "GET", "/repos/acme/app/contents/x.txt")
+        assert content.status == 200 and merged["merged"] is True
+    finally:
+        await second.close()
