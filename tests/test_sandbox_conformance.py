@@ -489,6 +489,10 @@ async def drive_issues(s: Scenario) -> None:
     doomed = await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/comments", {"body": "to delete"}, expect=201)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/comments/{doomed.body['id']}", expect=204)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/comments/{doomed.body['id']}", expect=404)
+    milestone = await s.user("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"}, expect=201)
+    await s.user("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5"}, expect=422)
+    await s.user("alice", "GET", "/repos/acme/app/milestones?state=all", expect=200)
+    await s.user("alice", "GET", f"/repos/acme/app/milestones/{milestone.body['number']}", expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "closed", "state_reason": "completed"}, expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "open"}, expect=200)
 

@@ -405,3 +405,31 @@ async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_
         assert on_issue.status == 403 and on_issue.body["message"] == "Resource not accessible by integration"
     finally:
         await world.close()
+
+
+async def test_milestones_gather_issues(sandbox: World, hook_log: HookLog) -> None:
+    await make_repo(sandbox)
+    made = await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"})
+    assert made.status == 201 and made.body["number"] == 1 and made.body["open_issues"] == 0
+    assert (await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5"})).status == 422
+    assert (await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {})).status == 422
+    assert (await sandbox.call("bob", "POST", "/repos/acme/app/milestones", {"title": "Bob's"})).status == 403
+    n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Ship it", "milestone": 1})).body["number"]
+    other = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Later"})).body["number"]
+    assert (await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": 7})).status == 422
+    moved = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": 1})
+    assert moved.body["milestone"]["title"] == "Release 1.5"
+
+    in_milestone = await sandbox.call("bob", "GET", "/repos/acme/app/issues?milestone=1")
+    assert sorted(i["number"] for i in in_milestone.body) == [n, other]
+    await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": None})
+    assert [i["number"] for i in (await sandbox.call("bob", "GET", "/repos/acme/app/issues?milestone=none")).body] == [other]
+    listed = await sandbox.call("bob", "GET", "/repos/acme/app/milestones?state=open")
+    assert [(m["title"], m["open_issues"]) for m in listed.body] == [("Release 1.5", 1)]
+    assert (await sandbox.call("bob", "GET", "/repos/acme/app/milestones/1")).body["title"] == "Release 1.5"
+    assert (await sandbox.call("bob", "GET", "/repos/acme/app/milestones/9")).status == 404
+
+    events = [(e["event"], e["milestone"]["title"]) for e in (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{other}/events")).body]
+    assert events == [("milestoned", "Release 1.5"), ("demilestoned", "Release 1.5")]
+    await _idle(sandbox)
+    assert [p["action"] for p in hook_log.of("issues") if p["issue"]["number"] == other] == ["opened", "milestoned", "demilestoned"]

@@ -74,6 +74,13 @@ def emit_issue_event(request: web.Request, repo: dict[str, Any], number: int, ac
         hooks(request).emit("issues", payload, repo=repo, sender=sender)
 
 
+def emit_milestone_event(request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, milestone: int) -> None:
+    """GitHub announces milestone changes as `issues` events, for pull requests too (pull_request has no such action)."""
+    st = store(request)
+    payload = {"action": action, "issue": render.issue(st, repo, number), "milestone": render.milestone(st, repo, milestone)}
+    hooks(request).emit("issues", payload, repo=repo, sender=sender)
+
+
 def ensure_label(st: Store, repo: dict[str, Any], name: str, color: str = DEFAULT_LABEL_COLOR, description: str | None = None) -> dict[str, Any]:
     issue_collections(repo)
     record = repo["labels"].get(name.lower())
@@ -441,12 +448,10 @@ async def update_issue(request: web.Request) -> web.Response:
             if old_milestone is not None:
                 title = repo["milestones"][str(old_milestone)]["title"]
                 record_issue_event(st, repo, number, "demilestoned", sender, milestone=title)
-                if not record.get("is_pull"):
-                    emit_issue_event(request, repo, number, "demilestoned", sender, milestone=render.milestone(st, repo, old_milestone))
+                emit_milestone_event(request, repo, number, "demilestoned", sender, old_milestone)
             if new_milestone is not None:
                 record_issue_event(st, repo, number, "milestoned", sender, milestone=repo["milestones"][str(new_milestone)]["title"])
-                if not record.get("is_pull"):
-                    emit_issue_event(request, repo, number, "milestoned", sender, milestone=render.milestone(st, repo, new_milestone))
+                emit_milestone_event(request, repo, number, "milestoned", sender, new_milestone)
     if may_triage and "labels" in body:
         apply_labels(request, repo, number, label_names(body), replace=True)
     if may_triage and ("assignees" in body or "assignee" in body):
@@ -712,6 +717,61 @@ async def delete_reaction(request: web.Request) -> web.Response:
     raise not_found()
 
 
+# --- milestones -----------------------------------------------------------------------------
+
+async def list_milestones(request: web.Request) -> web.Response:
+    repo = issue_repo(request, level="read")
+    st = store(request)
+    state = request.query.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise validation_failed("Milestone", "state", "invalid")
+    sort = request.query.get("sort", "due_on")
+    if sort not in ("due_on", "completeness"):
+        raise validation_failed("Milestone", "sort", "invalid")
+    chosen = [m for m in repo["milestones"].values() if state == "all" or m.get("state", "open") == state]
+    if sort == "due_on":
+        chosen.sort(key=lambda m: (m.get("due_on") is None, m.get("due_on") or "", m["number"]))
+    else:
+        chosen.sort(key=lambda m: m["number"])
+    if request.query.get("direction", "asc") == "desc":
+        chosen.reverse()
+    return paginate(request, [render.milestone(st, repo, m["number"]) for m in chosen])
+
+
+async def create_milestone(request: web.Request) -> web.Response:
+    repo = issue_repo(request, level="write")
+    st = store(request)
+    who = actor(request)
+    if PERMISSION_RANK[permission_of(st, repo, who)] < PERMISSION_RANK["write"]:
+        raise ApiError(403, "Must have push access to repository")
+    body = await read_json(request)
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise validation_failed("Milestone", "title", "missing_field")
+    if any(m["title"] == title for m in repo["milestones"].values()):
+        raise validation_failed("Milestone", "title", "already_exists")
+    state = body.get("state", "open")
+    if state not in ("open", "closed"):
+        raise validation_failed("Milestone", "state", "invalid")
+    number = max((m["number"] for m in repo["milestones"].values()), default=0) + 1
+    stamp = now_iso()
+    repo["milestones"][str(number)] = {
+        "id": st.new_id(), "number": number, "title": title, "description": body.get("description"),
+        "state": state, "due_on": body.get("due_on"), "creator": sender_login(request),
+        "created_at": stamp, "updated_at": stamp, "closed_at": stamp if state == "closed" else None,
+    }
+    st.touch()
+    return respond(render.milestone(st, repo, number), status=201)
+
+
+async def get_milestone(request: web.Request) -> web.Response:
+    repo = issue_repo(request, level="read")
+    number = request.match_info["milestone_number"]
+    if number not in repo["milestones"]:
+        raise not_found()
+    return respond(render.milestone(store(request), repo, int(number)))
+
+
 # --- issue events ---------------------------------------------------------------------------
 
 async def list_issue_events(request: web.Request) -> web.Response:
@@ -744,6 +804,9 @@ def setup(app: web.Application) -> None:
     r.add_get(base + "/issues/{issue_number:[0-9]+}/comments", list_issue_comments)
     r.add_post(base + "/issues/{issue_number:[0-9]+}/comments", create_comment)
     r.add_get(base + "/issues/{issue_number:[0-9]+}/events", list_issue_events)
+    r.add_get(base + "/milestones", list_milestones)
+    r.add_post(base + "/milestones", create_milestone)
+    r.add_get(base + "/milestones/{milestone_number:[0-9]+}", get_milestone)
     r.add_get(base + "/labels", list_labels)
     r.add_post(base + "/labels", create_label)
     r.add_get(base + "/labels/{name:.+}", get_label)
