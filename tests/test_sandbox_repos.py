@@ -286,3 +286,22 @@ async def test_restart_keeps_repositories_history_and_pulls(tmp_path: Path, sess
         assert content.status == 200 and merged["merged"] is True
     finally:
         await second.close()
+
+
+async def test_concurrent_merges_into_one_branch_all_land(sandbox: World) -> None:
+    import asyncio
+
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    heads = []
+    for i in range(4):
+        await seed.create_branch(sandbox, "alice", "acme/app", f"fix/{i}", "main")
+        heads.append(await seed.commit(sandbox, "alice", "acme/app", f"fix/{i}", {f"fix{i}.txt": "x\n"}, f"fix {i}"))
+    answers = await asyncio.gather(*(
+        sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": f"fix/{i}"}) for i in range(4)
+    ))
+    assert [a.status for a in answers] == [201] * 4
+    repos = sandbox.app[GIT]
+    main = await repos.ref("acme/app", "refs/heads/main")
+    for head in heads:
+        assert await repos.is_ancestor("acme/app", head, main)
+    assert len(await repos.rev_list("acme/app", main, first_parent=True)) == 5  # four merges on the initial commit
