@@ -106,6 +106,8 @@ async def test_refs_create_update_force_delete(sandbox: World) -> None:
     assert forced.status == 200 and forced.body["object"]["sha"] == side
     branch = await sandbox.call("alice", "GET", "/repos/acme/app/branches/rc/1.5")
     assert branch.status == 200 and branch.body["commit"]["sha"] == side and branch.body["protected"] is False
+    by_slashed_name = await sandbox.call("alice", "GET", "/repos/acme/app/commits/rc/1.5")
+    assert by_slashed_name.status == 200 and by_slashed_name.body["sha"] == side
     matching = await sandbox.call("alice", "GET", "/repos/acme/app/git/matching-refs/heads/rc/")
     assert [r["ref"] for r in matching.body] == ["refs/heads/rc/1.5"]
     assert (await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/rc/1.5")).status == 204
