@@ -186,6 +186,7 @@ async def evaluate_gate(
     head_sha: str | None = None,
     tracking: dict[str, Any] | None = None,
     state: rules.TrackingState | None = None,
+    heads: dict[str, str] | None = None,
 ) -> Evaluation | None:
     """Gather the gate's facts for an RC, post the gate check on its head and refresh the dashboard."""
     branch = rc_branch_name(config, version)
@@ -236,7 +237,7 @@ async def evaluate_gate(
     verdict = rules.gate_verdict(facts)
     status, conclusion, title, summary = rules.gate_check_output(verdict, branch)
     # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
-    sharing = [v for v, sha in (await _rc_heads(ctx, config)).items() if sha == head_sha]
+    sharing = [v for v, sha in (heads if heads is not None else await _rc_heads(ctx, config)).items() if sha == head_sha]
     if not sharing or max(sharing, key=lambda v: rules.parse_version(v) or (0, 0)) == version:
         await reconcile.ensure_check_run(
             ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary
@@ -285,10 +286,15 @@ async def sweep(ctx: Context) -> None:
         await evaluate_gate(ctx, config, version)
 
 
-async def _versions_at(ctx: Context, config: RepoConfig, sha: str, branch_hints: list[str] | None) -> list[str]:
+async def _gates_at(ctx: Context, config: RepoConfig, sha: str, branch_hints: list[str] | None = None) -> None:
+    """Re-evaluate the gate of every RC whose head is sha."""
     if branch_hints is not None:  # a status lists every branch whose head it is on
-        return [v for v in (rc_version_of(config, b) for b in branch_hints) if v]
-    return [version for version, head in (await _rc_heads(ctx, config)).items() if head == sha]
+        if not any(rc_version_of(config, b) for b in branch_hints):
+            return
+    heads = await _rc_heads(ctx, config)
+    for version, head in sorted(heads.items()):
+        if head == sha:
+            await evaluate_gate(ctx, config, version, head_sha=sha, heads=heads)
 
 
 @router.register("push")
@@ -305,19 +311,19 @@ async def on_push(event: Event, ctx: Context) -> None:
 async def on_status(event: Event, ctx: Context) -> None:
     config = await ctx.config()
     hints = [b["name"] for b in event.data["branches"]] if "branches" in event.data else None
-    for version in await _versions_at(ctx, config, event.data["sha"], hints):
-        await evaluate_gate(ctx, config, version)
+    await _gates_at(ctx, config, event.data["sha"], hints)
 
 
 @router.register("check_run", action="completed")
 async def on_check_run(event: Event, ctx: Context) -> None:
     run = event.data["check_run"]
+    if (run.get("app") or {}).get("id") == ctx.services.github.app_id:
+        # The gate's own output, and runs whose step re-evaluated already (regression, sign-off);
+        # picks reach the gate through their labels and PRs.
+        return
     config = await ctx.config()
-    if (run.get("app") or {}).get("id") == ctx.services.github.app_id and run["name"] in (config.checks.gate, SIGNOFF_CHECK):
-        return  # the gate's own output, and sign-offs that the command re-evaluates itself
     # A suite's head_branch names one branch of many that may hold the commit, so read the RC heads.
-    for version in await _versions_at(ctx, config, run["head_sha"], None):
-        await evaluate_gate(ctx, config, version)
+    await _gates_at(ctx, config, run["head_sha"])
 
 
 @router.register("check_suite", action="completed")
@@ -326,8 +332,7 @@ async def on_check_suite(event: Event, ctx: Context) -> None:
     if (suite.get("app") or {}).get("id") == ctx.services.github.app_id:
         return  # the bot's own runs (gate, sign-off, regression): the step that made them re-evaluated
     config = await ctx.config()
-    for version in await _versions_at(ctx, config, suite["head_sha"], None):
-        await evaluate_gate(ctx, config, version)
+    await _gates_at(ctx, config, suite["head_sha"])
 
 
 async def on_issue_change(event: Event, ctx: Context) -> None:
@@ -370,7 +375,7 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     heads = await _rc_heads(ctx, config) if versions else {}
     for version in sorted(versions):
         if version in heads:
-            await evaluate_gate(ctx, config, version, head_sha=heads[version])
+            await evaluate_gate(ctx, config, version, head_sha=heads[version], heads=heads)
 
 
 for _action in ("opened", "closed", "reopened", "labeled", "unlabeled"):
