@@ -111,8 +111,11 @@ class CatchUp:
     async def _every(self, interval: float, round_fn: Any, first_delay: bool = False) -> None:
         if first_delay:
             await asyncio.sleep(interval)
+        claim = getattr(self.queue, "claim_round", None)
         while True:
-            await self._guarded(round_fn)
+            # With replicas, one of them runs each round.
+            if claim is None or await self._guarded(lambda: claim(round_fn.__name__, interval * 0.9)):
+                await self._guarded(round_fn)
             await asyncio.sleep(interval)
 
     # redelivery -----------------------------------------------------------------------------

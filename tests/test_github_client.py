@@ -210,3 +210,20 @@ async def test_a_permanent_error_is_raised_as_is(sandbox: World) -> None:
         await gh.getitem("/repos/{owner}/{repo}/issues/{number}", {"owner": "acme", "repo": "app", "number": 999})
     assert int(caught.value.status_code) == 404
     assert len(sandbox.app_requests(since)) == 1
+
+
+async def test_a_spent_primary_limit_waits_for_its_reset_or_hands_the_wait_to_the_queue(sandbox: World) -> None:
+    from gidgethub.sansio import RateLimit
+
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    gh, _ = await client_for(sandbox, "acme", max_wait=120.0)
+    gh.rate_limit = RateLimit(limit=5000, remaining=0, reset_epoch=time.time() + 30)
+    since = sandbox.last_seq()
+    repo = await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "app"})
+    assert repo["full_name"] == "acme/app"
+    assert len(gh.slept) == 1 and 25 <= gh.slept[0] <= 32  # type: ignore[attr-defined]
+    gh.rate_limit = RateLimit(limit=5000, remaining=0, reset_epoch=time.time() + 1800)
+    with pytest.raises(TransientError) as caught:
+        await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "app"})
+    assert caught.value.retry_after is not None and caught.value.retry_after > 1700
+    assert len(sandbox.app_requests(since)) == 1  # the second request never left

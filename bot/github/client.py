@@ -113,6 +113,19 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
+    async def manage_rate_limit(self, *, method: str, url: str) -> None:
+        # gidgethub counts down `rate_limit.remaining` before each request; once the primary limit is
+        # spent, wait for its reset here, or hand the wait to the job queue when it is long.
+        limit = self.rate_limit
+        if limit is None or limit.remaining > 0:
+            return
+        wait = limit.reset_datetime.timestamp() - time.time() + 1.0
+        if wait <= 0:
+            return
+        if wait > self.max_wait:
+            raise TransientError(f"{method} {url}: rate limit spent for {wait:.0f}s more", retry_after=wait)
+        await self.sleep(wait)
+
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
     ) -> bool:

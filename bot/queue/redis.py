@@ -189,6 +189,10 @@ class RedisQueue:
     async def seen(self, delivery_id: str) -> bool:
         return (await self.state_of(delivery_id)) not in (None, "dead")
 
+    async def claim_round(self, name: str, seconds: float) -> bool:
+        """True for one replica per `seconds` (periodic rounds such as the catch-up run once, not once per replica)."""
+        return bool(await self.redis.set(self._k("round", name), self.replica, nx=True, px=max(1, int(seconds * 1000))))
+
     async def pending(self) -> int:
         value = await self.redis.get(self._k("pending"))
         self._pending_seen = int(value or 0)
