@@ -187,3 +187,28 @@ async def test_repository_dispatch(sandbox: World) -> None:
     assert (await sandbox.call("bob", "POST", "/repos/acme/app/dispatches", {"event_type": "x"})).status == 403
     dispatched = await sandbox.call(None, "GET", "/_sandbox/dispatches/acme/app")
     assert [(d["event_type"], d["client_payload"]) for d in dispatched.body["repository_dispatches"]] == [("rc-cut", {"version": "1.5"})]
+
+
+async def test_an_app_without_write_permissions_cannot_release_deploy_or_dispatch(tmp_path: Any, session: Any) -> None:
+    from bot.sandbox.runner import start_sandbox
+
+    manifest = tmp_path / "reader.yml"
+    manifest.write_text("name: Reader\ndefault_events: []\ndefault_permissions:\n  metadata: read\n  contents: read\n  deployments: read\n  actions: read\n")
+    running = await start_sandbox(state_dir=tmp_path / "reader", manifest=manifest)
+    world = World(running, session)
+    try:
+        await make_repo(world)
+        token = await installation_token(world, "acme")
+        for path, body in [
+            ("/repos/acme/app/releases", {"tag_name": "v1.0.0"}),
+            ("/repos/acme/app/deployments", {"ref": "main"}),
+            ("/repos/acme/app/actions/workflows/build.yml/dispatches", {"ref": "main"}),
+            ("/repos/acme/app/dispatches", {"event_type": "x"}),
+        ]:
+            refused = await as_app(world, token, "POST", path, body)
+            assert refused.status == 403 and refused.body["message"] == "Resource not accessible by integration", path
+        assert (await as_app(world, token, "GET", "/repos/acme/app/releases")).status == 200
+        assert (await as_app(world, token, "GET", "/repos/acme/app/deployments")).status == 200
+        assert (await as_app(world, token, "GET", "/repos/acme/app/actions/runs")).status == 200
+    finally:
+        await world.close()

@@ -4,7 +4,9 @@ Deviation from GitHub, on purpose: `PUT /repos/{o}/{r}/collaborators/{username}`
 once. GitHub answers 201 with an invitation that the person must accept; the sandbox also answers
 201 with that invitation's shape for a new collaborator, but the permission already holds (there is
 no one to accept it). For an existing collaborator it updates the permission and answers 204.
-Teams come into being on the first membership PUT by an organisation admin (or by POST /orgs/{org}/teams).
+Teams come into being on the first membership PUT by an organisation admin (or by POST /orgs/{org}/teams),
+and memberships are `active` at once (GitHub's `pending` invitation to the organisation is skipped).
+`PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` gives a team's members a permission on a repository.
 """
 
 from __future__ import annotations
