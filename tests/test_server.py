@@ -343,3 +343,52 @@ async def test_real_payloads_aimed_at_a_real_repository_reach_the_handlers_witho
     outcomes = {k: metric(world, "release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead")}
     print(f"aimed payloads: {sum(statuses.values())} acknowledged, job outcomes {outcomes}, unexpected crashes {len(unexpected)}")
     assert report == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"repository": "acme/app", "installation": [1]},
+        {"repository": {"full_name": 7}, "installation": {"id": "1"}},
+        {"action": None, "pull_request": "nope", "repository": {"full_name": "no-slash"}, "installation": {"id": 1}},
+        {"issue": {"number": "1"}, "comment": {}, "sender": None},
+        {},
+    ],
+    ids=["strings-for-objects", "wrong-types", "odd-values", "half-an-issue-comment", "empty-object"],
+)
+async def test_a_valid_signature_over_an_unexpected_shape_is_acknowledged_and_contained(
+    world: World, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="release_train")
+    body = json.dumps(payload).encode()
+    for event in ("pull_request", "issue_comment", "issues", "push", "check_run"):
+        status, _ = await post(world, body, headers_for(body, event=event))
+        assert status == 202
+    await world.settle()
+    raised = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job attempt raised")]
+    assert raised == []
+    assert metric(world, "release_train_jobs_total", {"outcome": "ignored"}) + metric(world, "release_train_jobs_total", {"outcome": "done"}) == 5
+
+
+async def test_a_truncated_body_is_not_stored_and_the_server_carries_on(world: World) -> None:
+    import asyncio
+
+    assert world.bot_url is not None
+    url = urllib.parse.urlsplit(world.bot_url)
+    body = b'{"action": "opened", "issue": {"number": 1}}'
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    head = (
+        f"POST /webhook HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) + 100}\r\nX-GitHub-Event: issues\r\nX-GitHub-Delivery: truncated-1\r\n"
+        f"X-Hub-Signature-256: {sign(body)}\r\n\r\n"
+    ).encode()
+    writer.write(head + body[:20])
+    await writer.drain()
+    writer.write_eof()  # the sender goes away mid-body
+    answer = await reader.read()
+    writer.close()
+    assert not answer.startswith(b"HTTP/1.1 5"), answer[:80]
+    assert world.bot_app is not None
+    assert await world.bot_app[QUEUE].state_of("truncated-1") is None
+    status, _ = await post(world, PAYLOAD, headers_for(PAYLOAD))
+    assert status == 202
