@@ -296,3 +296,16 @@ async def test_a_pr_the_bot_opened_into_an_rc_is_exempt_from_verified_and_bug_re
     run = await check(world, answer.body["number"])
     assert verdict(run) == ("completed", "success", "1 of 1 rules pass")
     assert "opened by Release Train" in run["output"]["summary"]
+
+
+async def test_a_broken_config_is_said_on_the_check(world: World) -> None:
+    await given_a_repository(world)
+    parent = await fr_branch_with_pr(world)
+    await seed.put_config(world, "alice", REPO, CONFIG + "merge_rules:\n  no_such_rule: true\n")
+    await world.settle()
+    run = await check(world, parent)
+    # The config commit moved devel (the default branch) too.
+    assert verdict(run) == ("completed", "failure", "1 of 3 rules pass: behind devel by 1 commit (+1 more)")
+    assert "`.github/release-train.yml` is invalid" in run["output"]["summary"]
+    assert "no_such_rule" in run["output"]["summary"]
+    assert "these rules follow the last valid configuration" in run["output"]["summary"]

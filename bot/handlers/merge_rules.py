@@ -20,7 +20,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import RepoConfig, is_feature_branch
+from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.config_check import push_touches_config
@@ -28,6 +28,7 @@ from bot.handlers.context import Context
 from bot.rules import merge_rules as rules
 from bot.rules.commands import Command
 from bot.rules.merge_rules import ChildPr, LabelSignoff, PullFacts, Verdict
+from bot.rules.text import inline
 
 log = logging.getLogger("release_train.merge_rules")
 
@@ -41,10 +42,13 @@ PR_ACTIONS = ("opened", "edited", "synchronize", "reopened", "labeled", "unlabel
 class Round:
     """The facts of one evaluation, each fetched at most once."""
 
-    def __init__(self, ctx: Context, config: RepoConfig, open_pulls: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, ctx: Context, config: RepoConfig, open_pulls: list[dict[str, Any]] | None = None, notice: str = ""
+    ) -> None:
         self.ctx = ctx
         self.config = config
         self.open_pulls = open_pulls  # every open PR, when a sweep listed them
+        self.notice = notice  # said on top of every check of this round (a broken config)
         self._behind: dict[str, int | None] = {}
         self._children: dict[str, tuple[ChildPr, ...] | None] = {}
         self._runs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -168,6 +172,8 @@ class Round:
             wanted.append((rules.check_name(name, verdict.base_ref, shared_head=shared), rules.check_output(verdict)))
         if shared:
             wanted.append((name, rules.combined_output(entries)))
+        if self.notice:
+            wanted = [(check, dataclasses.replace(out, summary=f"{self.notice}\n\n{out.summary}")) for check, out in wanted]
         existing = await self.check_runs(head_sha)
         # A per-base check left from when this head had PRs into several bases: say it no longer applies.
         names = {check for check, _ in wanted}
@@ -203,9 +209,20 @@ async def write_check(
 # --- what to re-evaluate ----------------------------------------------------------------------
 
 
+async def new_round(ctx: Context, open_pulls: list[dict[str, Any]] | None = None) -> Round:
+    """A round on the config to act on; a broken config is said on every check, never passed over."""
+    loaded = await ctx.loaded_config()
+    notice = ""
+    if loaded.errors:
+        problems = "; ".join(inline(str(e)) for e in loaded.errors[:3])
+        basis = "the last valid configuration" if loaded.stale else "the default configuration"
+        notice = f"> ⚠️ `{CONFIG_PATH}` is invalid ({problems}); these rules follow {basis} until it is fixed."
+    return Round(ctx, await ctx.config(), open_pulls, notice)
+
+
 async def evaluate_pulls(ctx: Context, pulls: Iterable[dict[str, Any]], round_: Round | None = None) -> Round:
     """Re-evaluate these PRs (and every open PR sharing a head with one of them)."""
-    round_ = round_ or Round(ctx, await ctx.config())
+    round_ = round_ or await new_round(ctx)
     done: set[str] = set()
     for pull in pulls:
         if pull["head"]["sha"] in done:
@@ -226,9 +243,9 @@ async def list_open_pulls(ctx: Context) -> list[dict[str, Any]]:
 
 async def refresh_fr_into_devel(ctx: Context) -> Round:
     """Every open FR → devel PR (devel moved, so "behind" may have changed)."""
-    config = await ctx.config()
     open_pulls = await list_open_pulls(ctx)
-    round_ = Round(ctx, config, open_pulls)
+    round_ = await new_round(ctx, open_pulls)
+    config = round_.config
     chosen = [p for p in open_pulls if rules.kind_of(config, p["base"]["ref"], p["head"]["ref"]) == rules.FR_INTO_DEVEL]
     return await evaluate_pulls(ctx, chosen, round_)
 
@@ -236,7 +253,7 @@ async def refresh_fr_into_devel(ctx: Context) -> Round:
 async def refresh_all(ctx: Context) -> Round:
     """Every open PR (the config changed, or someone asked)."""
     open_pulls = await list_open_pulls(ctx)
-    round_ = Round(ctx, await ctx.config(), open_pulls)
+    round_ = await new_round(ctx, open_pulls)
     return await evaluate_pulls(ctx, open_pulls, round_)
 
 
@@ -254,8 +271,8 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     if action not in PR_ACTIONS:
         return
     pull = event.data["pull_request"]
-    config = await ctx.config()
-    round_ = Round(ctx, config)
+    round_ = await new_round(ctx)
+    config = round_.config
     if action == "edited":
         changes = event.data.get("changes") or {}
         if not ({"title", "body", "base"} & set(changes)):
