@@ -32,6 +32,7 @@ from typing import Any
 import re2
 
 from bot.config import RepoConfig, fr_ticket, is_feature_branch, rc_version_of
+from bot.rules.text import inline
 
 PASS, FAIL, UNKNOWN, OFF = "pass", "fail", "unknown", "off"
 STATE_MARK = {PASS: "✅ pass", FAIL: "❌ fail", UNKNOWN: "⏳ unknown", OFF: "➖ off"}
@@ -202,7 +203,7 @@ def _ticket_into_fr(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if compile_ticket_pattern(pattern) is None:
         return RuleResult(
             rule, setting, FAIL, f"the ticket pattern {_code(pattern)} is not a valid RE2 expression",
-            fix=f"fix `merge_rules.fr_ticket_pattern` in `.github/release-train.yml`", short="invalid ticket pattern",
+            fix="fix `merge_rules.fr_ticket_pattern` in `.github/release-train.yml`", short="invalid ticket pattern",
         )
     ticket = fr_ticket(config, pr.base_ref)
     if ticket is None:
@@ -245,7 +246,7 @@ def _children(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if count > CHILDREN_LISTED:
         listed += f" and {count - CHILDREN_LISTED} more"
     steps = "\n".join(
-        f"- [#{c.number}]({c.html_url}) {_inline(c.title)}" for c in pr.open_children[:CHILDREN_LISTED]
+        f"- [#{c.number}]({c.html_url}) {inline(c.title, 120)}" for c in pr.open_children[:CHILDREN_LISTED]
     )
     if count > CHILDREN_LISTED:
         steps += f"\n- … and {count - CHILDREN_LISTED} more"
@@ -383,12 +384,6 @@ def evaluate(config: RepoConfig, pr: PullFacts) -> Verdict:
 
 
 # --- what the check says -----------------------------------------------------------------------
-
-
-def _inline(text: str, limit: int = 120) -> str:
-    from bot.rules.text import inline
-
-    return inline(text, limit)
 
 
 def _title_tail(verdict: Verdict) -> str:
