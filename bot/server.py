@@ -202,7 +202,12 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT: then stop accepting, finish or release the jobs in flight, and exit."""
     started = time.monotonic()
     log.info("release train listening on %s:%s", settings.host, settings.port)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    except StoreUnavailable as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(2) from None
     log.info("stopped after %.0fs", time.monotonic() - started)

@@ -13,7 +13,7 @@ import gidgethub
 
 from bot.github.client import TransientError
 from bot.logs import delivery_context
-from bot.queue import Delivery, JobProcessor
+from bot.queue import Delivery, FailureReporter, JobProcessor
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -105,3 +105,11 @@ async def attempt(
         return outcome
     finally:
         delivery_context.reset(token)
+
+
+async def tell_people(reporter: FailureReporter, delivery: Delivery, error: str, dead: bool) -> None:
+    """Run the failure reporter; telling people is best effort, and the log keeps the record either way."""
+    try:
+        await reporter(delivery, error, dead)
+    except Exception:  # noqa: BLE001 - a reporter's failure must not take the worker down
+        log.exception("reporting the failure of delivery %s failed", delivery.id)

@@ -25,7 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from bot.queue import Delivery, FailureReporter, JobProcessor, QueueStopping, StoreUnavailable
-from bot.queue.jobs import attempt
+from bot.queue.jobs import attempt, tell_people
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -236,6 +236,8 @@ class RedisQueue:
             self._running.add(finished)
             try:
                 await self._run(repo_key, delivery_id)
+            except Exception:  # noqa: BLE001 - Redis trouble: the lease runs out and the job runs again
+                log.exception("the queue could not record the outcome of delivery %s", delivery_id)
             finally:
                 self._running.discard(finished)
                 finished.set_result(None)
@@ -291,7 +293,7 @@ class RedisQueue:
             return
         await self._finish(repo_key, delivery_id, outcome.kind)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
-            await self._reporter(delivery, outcome.error or "", outcome.kind == "dead")
+            await tell_people(self._reporter, delivery, outcome.error or "", outcome.kind == "dead")
 
     async def _park(self, repo_key: str, delivery_id: str, not_before: float, uncount: bool = False) -> None:
         if uncount:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.queue import Delivery, FailureReporter, JobProcessor, QueueStopping, StoreUnavailable
 from bot.queue.fair import FairTurns
-from bot.queue.jobs import attempt
+from bot.queue.jobs import attempt, tell_people
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -323,6 +323,9 @@ class SqliteQueue:
             self._running[repo_key] = finished
             try:
                 await self._run_head(repo_key)
+            except Exception:  # noqa: BLE001 - the worker must outlive any bookkeeping failure
+                log.exception("the queue could not record the outcome of a job for %s; it will run again", repo_key)
+                self._later(max(1.0, self.settings.retry_base_seconds), repo_key)
             finally:
                 self._running.pop(repo_key, None)
                 if not finished.done():
@@ -359,7 +362,7 @@ class SqliteQueue:
             return
         await self._db(self._settle_sync, job.seq, outcome.kind, 0.0, outcome.error)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
-            await self._reporter(job.delivery, outcome.error or "", outcome.kind == "dead")
+            await tell_people(self._reporter, job.delivery, outcome.error or "", outcome.kind == "dead")
         jobs.popleft()
         if not jobs:
             del self._pending[repo_key]
