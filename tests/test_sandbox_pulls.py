@@ -145,6 +145,8 @@ async def test_rebase_replays_each_commit_like_cherry_pick(sandbox: World, tmp_p
     assert last.tree == real_git(work, "rev-parse", "HEAD^{tree}")
     after = (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")).body
     assert after["merge_commit_sha"] == merged["sha"] and after["merged"] is True
+    still_listed = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/commits")
+    assert [c["sha"] for c in still_listed.body] == [shas["f1"], shas["f2"]]  # the PR's own commits, as GitHub keeps them
     for replayed in (first.sha, last.sha):
         found = await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{replayed}/pulls")
         assert [p["number"] for p in found.body] == [pr["number"]]

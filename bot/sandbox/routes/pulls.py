@@ -352,7 +352,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         stamp = now_iso()
         # Marked merged before the base moves, so the push does not look like a manual merge.
         # The commits that brought the PR into its base find it again through commits/{sha}/pulls.
-        pr["commit_shas"] = [*pr.get("commit_shas", []), *replayed][:MAX_PR_COMMITS * 2]
+        pr["landed_shas"] = replayed[:MAX_PR_COMMITS]
         pr.update(merged=True, merged_at=stamp, merged_by=sender, merge_commit_sha=new_sha, merge_method=method,
                   mergeable=None, rebaseable=None, mergeable_state="unknown")
         issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)

@@ -545,7 +545,7 @@ async def commit_pulls(request: web.Request) -> web.Response:
         raise ApiError(422, f"No commit found for SHA: {sha}")
     numbers = []
     for number, pr in repo.get("pulls", {}).items():
-        if full_sha in (pr.get("head_sha"), pr.get("merge_commit_sha")) or full_sha in pr.get("commit_shas", []):
+        if full_sha in (pr.get("head_sha"), pr.get("merge_commit_sha")) or full_sha in pr.get("commit_shas", []) or full_sha in pr.get("landed_shas", []):
             numbers.append(int(number))
     numbers.sort(reverse=True)
     return paginate(request, [render.pull_request(st, repo, n, full=False) for n in numbers])
