@@ -123,10 +123,22 @@ async def test_prs_that_do_not_change_the_config_get_no_check(world: World):
     await repo(world)
     sha = await pr_changing(world, "fix-login", {"login.py": "ok\n"})
     assert await config_runs(world, sha) == []
-    # Only the default branch's file is read: a PR into another branch does not change the bot's config.
+    # Only the default branch's file is read: a PR into an RC branch does not change the bot's config.
     await seed.create_branch(world, "alice", FULL, "rc/1.5", "devel")
     sha = await pr_changing(world, "rc-config", {CONFIG_PATH: BROKEN}, base="rc/1.5")
     assert await config_runs(world, sha) == []
+
+
+async def test_prs_into_devel_are_checked_when_devel_is_not_the_default_branch(world: World):
+    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID},
+                               default_branch="main")
+    await seed.grant(world, FULL, "dana", "write")
+    await seed.create_branch(world, "alice", FULL, "devel", "main")
+    await world.settle()
+    sha = await pr_changing(world, "config-typo", {CONFIG_PATH: BROKEN})
+    [run] = await config_runs(world, sha)
+    assert run["conclusion"] == "failure"
+    assert "Until a valid version is on `main`" in run["output"]["summary"]
 
 
 async def test_a_pr_removing_the_config_passes(world: World):

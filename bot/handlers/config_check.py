@@ -140,8 +140,11 @@ async def _post_verdict(ctx: Context, sha: str, text: str | None, problem: Confi
 async def check_pull_request(event: Event, ctx: Context) -> None:
     pr = event.data["pull_request"]
     default_branch = event.data["repository"].get("default_branch") or "main"
-    # Only the default branch's file is read, so only PRs into it can change what the bot does.
-    if pr["base"]["ref"] != default_branch or ctx.is_bot((pr.get("user") or {}).get("login")):
+    if ctx.is_bot((pr.get("user") or {}).get("login")):
+        return
+    # Only the default branch's file is read; devel is where changes head for it. PRs into RC and
+    # feature branches cannot change what the bot does, so they are spared the files request.
+    if pr["base"]["ref"] not in (default_branch, (await ctx.config()).branches.devel):
         return
     if not await _pr_touches_config(ctx, pr):
         return
