@@ -43,7 +43,7 @@ AREAS = tuple(
         r"^/app(/|$)", r"^/installation/repositories$", r"^/rate_limit$", r"^/user/repos$", r"^/users/\{username\}(/installation)?$",
         r"^/orgs/\{org\}(/repos|/installation|/teams.*|/members.*|/memberships.*)?$",
         r"^/repos/\{owner\}/\{repo\}(/(issues|pulls|git|contents|commits|branches|compare|merges|check-runs|check-suites"
-        r"|statuses|releases|deployments|actions|environments|dispatches|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
+        r"|statuses|releases|deployments|actions|environments|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
         r"^/teams/",
     )
 )
