@@ -185,3 +185,11 @@ async def test_a_broken_config_after_a_valid_one_is_not_fatal(world: World):
     await world.settle()
     assert any("still using the last valid configuration" in c and "line 5: labels.verfied" in c
                for c in await bot_comments(world, second))
+
+
+def test_the_ttl_is_a_setting():
+    from bot.settings import Settings
+
+    env = {"APP_ID": "1", "WEBHOOK_SECRET": "s", "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}
+    assert Settings.from_env(env).config_ttl_seconds == 60.0
+    assert Settings.from_env({**env, "CONFIG_TTL_SECONDS": "5"}).config_ttl_seconds == 5.0
