@@ -102,3 +102,14 @@ async def test_bad_faults_flag_exits_with_a_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert out == b""
     assert b"--faults" in err and b"api" in err
+
+
+async def test_missing_manifest_exits_with_a_clear_line(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "sandbox", "--state-dir", str(tmp_path / "s"), "--manifest", str(tmp_path / "nope.yml"),
+        cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert out == b""
+    assert b"--manifest" in err and b"nope.yml" in err
