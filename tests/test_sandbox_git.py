@@ -142,6 +142,14 @@ async def test_diff_lists_files_like_github(repos: GitRepos) -> None:
     assert (files["a.txt"].additions, files["a.txt"].deletions) == (2, 1)
     assert files["a.txt"].patch is not None and files["a.txt"].patch.startswith("@@ -1,2 +1,3 @@")
     assert files["b.txt"].sha is None
+    body = "".join(f"line {n}\n" for n in range(20))
+    third = await commit_files(repos, second, {"c.txt": None, "docs/moved.txt": body, "a.txt": None, "kept.txt": body}, "three")
+    fourth = await commit_files(repos, third, {"kept.txt": None, "docs/kept.txt": body + "one more\n"}, "rename with an edit")
+    renamed = {f.filename: f for f in await repos.diff(REPO, third, fourth)}
+    assert list(renamed) == ["docs/kept.txt"]
+    assert (renamed["docs/kept.txt"].status, renamed["docs/kept.txt"].previous_filename) == ("renamed", "kept.txt")
+    assert (renamed["docs/kept.txt"].additions, renamed["docs/kept.txt"].deletions) == (1, 0)
+    assert renamed["docs/kept.txt"].patch is not None and renamed["docs/kept.txt"].patch.endswith("+one more")
 
 
 async def test_history_counts(repos: GitRepos) -> None:

@@ -517,27 +517,35 @@ class GitRepos:
         key = ("diff", full_name.lower(), old, new, patches)
         if is_sha(old) and is_sha(new) and key in self._memo:
             return list(self._memo[key])  # type: ignore[call-overload]
-        raw_status = await self.out(full_name, "diff-tree", "-r", "-z", "--no-commit-id", "--no-renames", "--raw", "--numstat", old, new)
+        raw_status = await self.out(full_name, "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--raw", "--numstat", old, new)
         tokens = raw_status.split("\0")
-        statuses: list[tuple[str, str, str]] = []
+        statuses: list[tuple[str, str, str, str | None]] = []  # letter, path, blob sha after, path before a rename
         numbers: dict[str, tuple[int, int, bool]] = {}
         i = 0
         while i < len(tokens):
             token = tokens[i]
             if token.startswith(":"):
                 meta = token[1:].split()
-                statuses.append((meta[4][0], tokens[i + 1], meta[3]))
-                i += 2
+                letter = meta[4][0]
+                if letter in "RC":
+                    statuses.append((letter, tokens[i + 2], meta[3], tokens[i + 1]))
+                    i += 3
+                else:
+                    statuses.append((letter, tokens[i + 1], meta[3], None))
+                    i += 2
             elif token:
                 added, deleted, path = token.split("\t", 2)
+                step = 1
+                if not path:  # a rename: the two paths follow
+                    path, step = tokens[i + 2], 3
                 binary = added == "-"
                 numbers[path] = (0 if binary else int(added), 0 if binary else int(deleted), binary)
-                i += 1
+                i += step
             else:
                 i += 1
         patch_of: dict[str, str] = {}
         if patches and statuses and len(statuses) <= 300:
-            raw_patch = await self.out(full_name, "diff-tree", "-r", "-p", "--no-commit-id", "--no-renames", "-U3", old, new)
+            raw_patch = await self.out(full_name, "diff-tree", "-r", "-p", "--no-commit-id", "-M", "-U3", old, new)
             for chunk in re.split(r"(?m)^diff --git ", raw_patch):
                 if not chunk.strip():
                     continue
@@ -547,9 +555,9 @@ class GitRepos:
                 if match and hunk_at >= 0:
                     name = match.group(1) or re.search(r"(?m)^--- a/(.*)$", header).group(1)  # type: ignore[union-attr]
                     patch_of[name] = chunk[hunk_at + 1 :].rstrip("\n")
-        kinds = {"A": "added", "D": "removed", "M": "modified", "T": "changed"}
+        kinds = {"A": "added", "D": "removed", "M": "modified", "T": "changed", "R": "renamed", "C": "copied"}
         files = []
-        for letter, path, new_sha in statuses:
+        for letter, path, new_sha, previous in statuses:
             added, deleted, binary = numbers.get(path, (0, 0, False))
             files.append(ChangedFile(
                 filename=path,
@@ -557,6 +565,7 @@ class GitRepos:
                 additions=added,
                 deletions=deleted,
                 sha=None if letter == "D" else new_sha,
+                previous_filename=previous,
                 patch=None if binary else patch_of.get(path),
                 binary=binary,
             ))

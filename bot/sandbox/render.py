@@ -305,9 +305,9 @@ def push_commit(st: Store, repo: dict[str, Any], commit: Any, files: list[Any]) 
         "url": html(f"/{full}/commit/{commit.sha}"),
         "author": person(commit.author),
         "committer": person(commit.committer),
-        "added": [f.filename for f in files if f.status == "added"],
-        "removed": [f.filename for f in files if f.status == "removed"],
-        "modified": [f.filename for f in files if f.status not in ("added", "removed")],
+        "added": [f.filename for f in files if f.status in ("added", "renamed", "copied")],
+        "removed": [f.filename for f in files if f.status == "removed"] + [f.previous_filename for f in files if f.status == "renamed"],
+        "modified": [f.filename for f in files if f.status not in ("added", "removed", "renamed", "copied")],
     }
 
 
