@@ -263,3 +263,25 @@ async def test_deliveries_survive_a_restart_and_memory_holds_only_the_index(tmp_
         assert full.body["request"]["payload"]["mark"] == "before-restart"
     finally:
         await running.stop()
+
+
+async def test_a_record_cut_short_by_a_crash_is_dropped_and_later_ones_stay_readable(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    state = tmp_path / "state"
+    running = await start_sandbox(state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET)
+    world = World(running, session)
+    emit(world, "whole")
+    await world.settle()
+    await running.stop()
+    with (state / "deliveries.jsonl").open("ab") as log_file:
+        log_file.write(b'{"id": 12, "guid": "half')  # the process died mid-write
+
+    running = await start_sandbox(state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET)
+    world = World(running, session)
+    try:
+        emit(world, "after-crash")
+        await world.settle()
+        listed = (await as_app(world, "GET", "/app/hook/deliveries")).body
+        marks = [(await as_app(world, "GET", f"/app/hook/deliveries/{d['id']}")).body["request"]["payload"]["mark"] for d in listed]
+        assert marks == ["after-crash", "whole"]
+    finally:
+        await running.stop()

@@ -96,10 +96,13 @@ class Hooks:
                 if line.strip():
                     try:
                         record = json.loads(line)
-                    except ValueError:  # a line cut short by a crash
+                    except ValueError:  # a line cut short by a crash: drop it so later appends stay readable
                         break
                     self._index(record, offset)
                 offset += len(line)
+        if offset < self.deliveries_path.stat().st_size:
+            with self.deliveries_path.open("r+b") as target:
+                target.truncate(offset)
 
     def _index(self, record: dict[str, Any], offset: int) -> None:
         entry = {k: record.get(k) for k in INDEX_KEYS}
