@@ -225,3 +225,18 @@ async def test_list_sort_and_pagination(sandbox: World) -> None:
     oldest_first = await sandbox.call("alice", "GET", "/repos/acme/app/pulls?sort=created&direction=asc")
     assert [p["number"] for p in oldest_first.body] == numbers
 
+
+
+async def test_deleting_the_base_branch_closes_its_prs(sandbox: World, receiver: seed.WebhookReceiver) -> None:
+    await feature_repo(sandbox)
+    await seed.create_branch(sandbox, "alice", REPO, "rc/1.5", "main")
+    await seed.create_branch(sandbox, "alice", REPO, "fix", "main")
+    await seed.commit(sandbox, "alice", REPO, "fix", {"fix.txt": "f\n"}, "fix")
+    into_rc = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="rc/1.5", title="Fix for 1.5")
+    into_main = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="main", title="Fix")
+    assert (await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/rc/1.5")).status == 204
+    states = {n: (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{n}")).body["state"] for n in (into_rc["number"], into_main["number"])}
+    assert states == {into_rc["number"]: "closed", into_main["number"]: "open"}
+    await sandbox.settle()
+    closed = [p["number"] for p in receiver.of("pull_request") if p["action"] == "closed"]
+    assert closed == [into_rc["number"]]

@@ -76,6 +76,15 @@ async def branch_moved(request: web.Request, repo: dict[str, Any], branch: str, 
     st, repos = store(request), git(request)
     sender = sender_login(request)
     if after is None:
+        # Deleting a PR's base branch closes the PR, as on GitHub.
+        for number, pr in sorted(repo.get("pulls", {}).items(), key=lambda item: int(item[0])):
+            issue_record = repo["issues"][number]
+            if issue_record["state"] == "open" and pr["base_ref"] == branch:
+                stamp = now_iso()
+                issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
+                st.touch()
+                record_issue_event(st, repo, int(number), "closed", sender)
+                emit_pull(request, repo, int(number), "closed", sender)
         return
     for number, pr in sorted(repo.get("pulls", {}).items(), key=lambda item: int(item[0])):
         issue_record = repo["issues"][number]
