@@ -157,6 +157,8 @@ class Recorder:
             self.problems.append(f"{request.method} {template}: no vendored operation ({REFRESH})")
             return
         self.seen[operation].add(response.status)
+        if 200 <= response.status < 300:
+            await self.check_request(operation, request)
         if response.status in (204, 304) or request.method == "HEAD":
             return
         found = REF.response_schema(operation, response.status)
@@ -179,6 +181,22 @@ class Recorder:
         for error in errors[:3]:
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             self.problems.append(f"{operation} {response.status} at {where}: {error.message[-400:]}")
+
+
+    async def check_request(self, operation: str, request: web.Request) -> None:
+        """A request the sandbox accepted must be one GitHub's schema accepts too (else the sandbox is lenient)."""
+        schema = REF.operations[operation].get("request")
+        raw = await request.read() if request.can_read_body or request.body_exists else b""
+        if schema is None or not raw.strip():
+            return
+        try:
+            sent = json.loads(raw)
+        except ValueError:
+            return
+        errors = list(REF.validator((operation, "request"), schema).iter_errors(sent))
+        for error in errors[:3]:
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            self.problems.append(f"{operation} accepted a request GitHub refuses, at {where}: {error.message[-300:]}")
 
 
 class HookCatcher:
