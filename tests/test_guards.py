@@ -84,6 +84,18 @@ DECIDE_CASES = [
 ]
 
 
+def test_a_retry_after_the_removal_still_owes_the_comment():
+    # The first attempt removed the label, then failed before commenting.
+    retry = rules.decide(VERIFIED, facts(latest_applier=None, removed_by_bot=True), "members of `@acme/qa`")
+    assert not retry.remove and "only QA may apply" in retry.comment
+
+
+def test_last_label_event():
+    events = [labeled(1, "labeled", "qa/verified", "dana"), labeled(2, "unlabeled", "qa/verified", "release-train[bot]")]
+    assert rules.last_label_event(events, "qa/verified") == ("unlabeled", "release-train[bot]")
+    assert rules.last_label_event(events, "bug") is None
+
+
 @pytest.mark.parametrize("name,guard,label_facts,removed", DECIDE_CASES, ids=[c[0] for c in DECIDE_CASES])
 def test_decide(name, guard, label_facts, removed):
     decision = rules.decide(guard, label_facts, "members of `@acme/qa`", "it is broken (line 2)")
@@ -233,3 +245,22 @@ async def test_empty_qa_role_means_admins_and_maintainers(world: World):
     assert "qa/verified" in await labels_on(world, number)
     ctx = await bot_context(world)
     assert await handler.verified_by(ctx, number, {"qa/verified"}) == "mia"
+
+
+async def test_guards_hold_under_failing_answers_and_duplicate_deliveries(world: World):
+    await team_repo(world)
+    numbers = [await open_fix(world, f"fix-{i}") for i in range(3)]
+    # A fifth of the bot's calls fail (some after the change was made); deliveries come twice and out of order.
+    answer = await world.call(None, "POST", "/_sandbox/faults",
+                              {"api": 0.2, "after": 0.5, "seed": 3, "retry_after": 0, "duplicate": 0.3, "reorder": 0.3})
+    assert answer.status == 200, answer.body
+    for number in numbers:
+        await seed.add_labels(world, "dana", FULL, number, "qa/verified")
+    await seed.add_labels(world, "quinn", FULL, numbers[0], "fr/ready")
+    await world.settle()
+    await world.call(None, "POST", "/_sandbox/faults", {})
+    for number in numbers:
+        assert "qa/verified" not in await labels_on(world, number)
+        assert len([c for c in await bot_comments(world, number) if "only QA may apply" in c]) == 1
+    assert "fr/ready" not in await labels_on(world, numbers[0])
+    assert len([c for c in await bot_comments(world, numbers[0]) if "only PdM or RTE may apply" in c]) == 1

@@ -102,9 +102,12 @@ async def guard_label(event: Event, ctx: Context) -> None:
     holds = loaded.usable and await _holds_any(ctx, sender, guard.roles)
     latest: str | None = sender
     latest_holds = holds
+    removed_by_bot = False
     if not holds:
         # Someone with the role may have applied it again since: then it stays.
-        latest = await label_applied_by(ctx, number, label)
+        last = rules.last_label_event(await _issue_events(ctx, number), label)
+        latest = last[1] if last is not None and last[0] == "labeled" else None
+        removed_by_bot = last is not None and last[0] == "unlabeled" and ctx.is_bot(last[1])
         latest_holds = bool(
             latest and latest.lower() != sender.lower() and loaded.usable and await _holds_any(ctx, latest, guard.roles)
         )
@@ -116,6 +119,7 @@ async def guard_label(event: Event, ctx: Context) -> None:
         config_usable=loaded.usable,
         latest_applier=latest,
         latest_applier_holds_role=latest_holds,
+        removed_by_bot=removed_by_bot,
     )
     problem = None
     if not loaded.usable:

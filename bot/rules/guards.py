@@ -43,6 +43,7 @@ class LabelFacts:
     config_usable: bool
     latest_applier: str | None  # who applied the label last, per the issue's events (None: it is gone)
     latest_applier_holds_role: bool
+    removed_by_bot: bool = False  # it is gone because the bot removed it (an earlier attempt at this event)
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,12 @@ def decide(guard: GuardedLabel | None, facts: LabelFacts, who_may: str, config_p
         return KEEP
     if facts.config_usable and facts.sender_holds_role:
         return KEEP
-    if facts.latest_applier is None:
-        return KEEP  # already removed by someone: nothing to undo, no one to tell
-    if facts.latest_applier.lower() != facts.sender.lower() and facts.latest_applier_holds_role:
+    if facts.latest_applier is None and not facts.removed_by_bot:
+        return KEEP  # removed by a person already: nothing to undo, no one to tell
+    if facts.latest_applier is not None and facts.latest_applier.lower() != facts.sender.lower() and facts.latest_applier_holds_role:
         return KEEP  # someone with the role applied it again since this event
+    # Removed by the bot on an earlier attempt that failed before the comment: the comment is still owed.
+    remove = facts.latest_applier is not None
     roles = " or ".join(ROLE_WORDS.get(r, r) for r in guard.roles)
     person = no_pings(f"@{facts.sender}")
     if not facts.config_usable:
@@ -75,12 +78,12 @@ def decide(guard: GuardedLabel | None, facts: LabelFacts, who_may: str, config_p
             f"{roles} role: {config_problem or 'the configuration is invalid'}\n\n"
             "Apply the label again once the configuration is fixed."
         )
-        return GuardDecision(True, body)
+        return GuardDecision(remove, body)
     body = (
         f"{person}, only {roles} may apply the `{no_pings(guard.name)}` label (it {guard.purpose}): "
         f"{who_may}. I removed it; nothing else was changed."
     )
-    return GuardDecision(True, body)
+    return GuardDecision(remove, body)
 
 
 def _label_name(label: Any) -> str:
@@ -94,13 +97,10 @@ def label_names(labels: Iterable[Any]) -> set[str]:
     return {_label_name(label).lower() for label in labels}
 
 
-def applied_by(issue_events: Iterable[Mapping[str, Any]], label: str) -> str | None:
-    """Who applied the label most recently, from an issue's events (oldest first), when it is still on.
-
-    The latest `labeled` event for the name counts, unless an `unlabeled` event came after it.
-    """
+def last_label_event(issue_events: Iterable[Mapping[str, Any]], label: str) -> tuple[str, str | None] | None:
+    """("labeled" or "unlabeled", actor login) of the newest event about the label, or None."""
     wanted = label.lower()
-    applier: str | None = None
+    last: tuple[str, str | None] | None = None
     ordered = list(issue_events)
     if all(isinstance(e.get("id"), int) for e in ordered):
         ordered.sort(key=lambda e: e["id"])  # event ids grow with time; pages may come in any order
@@ -110,5 +110,14 @@ def applied_by(issue_events: Iterable[Mapping[str, Any]], label: str) -> str | N
             continue
         if _label_name(issue_event.get("label") or {}).lower() != wanted:
             continue
-        applier = (issue_event.get("actor") or {}).get("login") if kind == "labeled" else None
-    return applier
+        last = (str(kind), (issue_event.get("actor") or {}).get("login"))
+    return last
+
+
+def applied_by(issue_events: Iterable[Mapping[str, Any]], label: str) -> str | None:
+    """Who applied the label most recently, from an issue's events, when it is still on.
+
+    The latest `labeled` event for the name counts, unless an `unlabeled` event came after it.
+    """
+    last = last_label_event(issue_events, label)
+    return last[1] if last is not None and last[0] == "labeled" else None
