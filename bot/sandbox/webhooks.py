@@ -143,7 +143,8 @@ class Hooks:
             "guid": str(uuid.uuid4()),
             "event": event,
             "action": payload.get("action"),
-            "payload": body,
+            # Serialised now: the payload shows the moment of the event, however late it is sent.
+            "body": json.dumps(body, separators=(",", ":")).encode(),
             "repository_id": repo["id"] if repo is not None else None,
             "installation_id": body.get("installation", {}).get("id"),
             "redelivery": False,
@@ -160,7 +161,7 @@ class Hooks:
             "guid": record["guid"],
             "event": record["event"],
             "action": record.get("action"),
-            "payload": record["request"]["payload"],
+            "body": json.dumps(record["request"]["payload"], separators=(",", ":")).encode(),
             "repository_id": record.get("repository_id"),
             "installation_id": record.get("installation_id"),
             "redelivery": True,
@@ -242,7 +243,7 @@ class Hooks:
 
     async def send(self, delivery: dict[str, Any], *, redelivery: bool) -> dict[str, Any]:
         """POST one delivery to the webhook URL and record the attempt."""
-        body = json.dumps(delivery["payload"], separators=(",", ":")).encode()
+        body = delivery["body"]
         headers = self.headers_for(delivery, body)
         started = time.monotonic()
         status_code, status, response_headers, response_body = 0, "failed to connect", {}, ""
@@ -271,7 +272,7 @@ class Hooks:
             "repository_id": delivery.get("repository_id"),
             "throttled_at": None,
             "url": self.webhook_url or "",
-            "request": {"headers": headers, "payload": delivery["payload"]},
+            "request": {"headers": headers, "payload": json.loads(body)},
             "response": {"headers": response_headers, "payload": response_body},
         }
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
