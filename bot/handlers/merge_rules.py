@@ -52,6 +52,7 @@ class Round:
         self._behind: dict[str, int | None] = {}
         self._children: dict[str, tuple[ChildPr, ...] | None] = {}
         self._runs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._by_head: dict[str, list[dict[str, Any]]] = {}
         self.verdicts: dict[int, Verdict] = {}
 
     async def _list(self, **query: str) -> list[dict[str, Any]]:
@@ -63,22 +64,24 @@ class Round:
             )
         ]
 
+    async def _from_head(self, label: str) -> list[dict[str, Any]]:
+        """The open PRs from one head branch ("owner:branch"), listed once per round."""
+        if self.open_pulls is not None:
+            return self.open_pulls
+        if label not in self._by_head:
+            self._by_head[label] = await self._list(head=label)
+        return self._by_head[label]
+
     async def head_group(self, pull: dict[str, Any]) -> list[dict[str, Any]]:
         """Every open PR whose head is this PR's head commit (fresh copies, this one included when open)."""
         sha = pull["head"]["sha"]
-        if self.open_pulls is not None:
-            candidates = self.open_pulls
-        else:
-            candidates = await self._list(head=pull["head"].get("label") or f"{self.ctx.owner}:{pull['head']['ref']}")
+        candidates = await self._from_head(pull["head"].get("label") or f"{self.ctx.owner}:{pull['head']['ref']}")
         return sorted((p for p in candidates if p["head"]["sha"] == sha), key=lambda p: p["number"])
 
     async def fr_into_devel(self, fr_branch: str) -> list[dict[str, Any]]:
         """The open PRs that take this FR branch into devel (a child PR's parents)."""
         devel = self.config.branches.devel
-        if self.open_pulls is not None:
-            found = self.open_pulls
-        else:
-            found = await self._list(head=f"{self.ctx.owner}:{fr_branch}", base=devel)
+        found = await self._from_head(f"{self.ctx.owner}:{fr_branch}")
         return [p for p in found if p["head"]["ref"] == fr_branch and p["base"]["ref"] == devel
                 and _same_repo(self.ctx, p)]
 
