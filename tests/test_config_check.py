@@ -161,3 +161,15 @@ async def test_a_push_of_a_broken_config_to_the_default_branch_is_checked(world:
     [run] = await config_runs(world, fixed)
     assert run["conclusion"] == "success"
     assert await config_runs(world, other) == [], "a push that leaves the file alone is not checked"
+
+
+async def test_the_check_is_posted_once_under_failing_answers_and_duplicate_deliveries(world: World):
+    await repo(world)
+    answer = await world.call(None, "POST", "/_sandbox/faults",
+                              {"api": 0.2, "after": 0.5, "seed": 5, "retry_after": 0, "duplicate": 0.5, "reorder": 0.3})
+    assert answer.status == 200, answer.body
+    sha = await pr_changing(world, "config-typo", {CONFIG_PATH: BROKEN})
+    await world.call(None, "POST", "/_sandbox/faults", {})
+    runs = await config_runs(world, sha)
+    assert [r["conclusion"] for r in runs] == ["failure"]
+    assert [a["start_line"] for a in await annotations(world, runs[0])] == [4, 6]

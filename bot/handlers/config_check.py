@@ -122,8 +122,19 @@ async def _post_verdict(ctx: Context, sha: str, text: str | None, problem: Confi
     verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch)
     # The check name comes from the config in force (the one branch protection knows).
     config = await ctx.config()
+    existing = await reconcile.latest_check_run(ctx, sha, config.checks.config)
+    output = (existing or {}).get("output") or {}
+    if (
+        existing is not None
+        and existing.get("conclusion") == verdict.conclusion
+        and output.get("title") == verdict.title
+        and output.get("summary") == verdict.summary
+    ):
+        return  # said already (the summary lists every error, so the annotations match too)
     await reconcile.ensure_check_run(
         ctx,
+        existing=existing,
+        existing_known=True,
         name=config.checks.config,
         head_sha=sha,
         status="completed",
