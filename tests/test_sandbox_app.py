@@ -56,6 +56,9 @@ async def test_app_answers_only_to_its_jwt(sandbox: World) -> None:
     assert (await sandbox.call(None, "GET", "/app")).status == 401
     assert (await sandbox.call("alice", "GET", "/app")).status == 401
     assert (await as_app(sandbox, "GET", "/app", iss=999999)).status == 401
+    expired = jwt.encode({"iat": 1, "exp": 600, "iss": str(sandbox.sandbox.config.app_id)},
+                         Path(sandbox.sandbox.config.private_key_path).read_text(), algorithm="RS256")  # type: ignore[arg-type]
+    assert (await sandbox.call(None, "GET", "/app", headers={"Authorization": f"Bearer {expired}"})).status == 401
     too_long = await as_app(sandbox, "GET", "/app", lifetime=3600)
     assert too_long.status == 401
     assert "exp" in too_long.body["message"]

@@ -81,15 +81,20 @@ def load_manifest(path: Path) -> tuple[dict[str, str], set[str], str]:
     return permissions, events, str(manifest.get("name") or "Release Train")
 
 
+_PROCESS_KEY: list[bytes] = []
+
+
 def ensure_app_key(state_dir: Path) -> tuple[Path, bytes]:
     """The app's RSA key pair, generated on first start and kept in the state dir."""
     key_path = state_dir / "app-private-key.pem"
     if not key_path.exists():
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        key_path.write_bytes(pem)
+        # One key per process: a test suite starts hundreds of sandboxes, and RSA generation is slow.
+        if not _PROCESS_KEY:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _PROCESS_KEY.append(
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            )
+        key_path.write_bytes(_PROCESS_KEY[0])
         key_path.chmod(0o600)
     private = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     public = private.public_key().public_bytes(
@@ -236,6 +241,8 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         response.headers["X-RateLimit-Used"] = str(window[1])
         response.headers["X-RateLimit-Resource"] = "core"
         response.headers.setdefault("X-GitHub-Request-Id", f"SANDBOX:{len(request_log) + 1}")
+        response.headers.setdefault("X-GitHub-Media-Type", "github.v3; format=json")
+        response.headers.setdefault("X-GitHub-Api-Version-Selected", "2022-11-28")
         request_log.append(
             {
                 "seq": len(request_log) + 1,
