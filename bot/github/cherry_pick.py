@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gidgethub
@@ -47,7 +47,6 @@ class PickOutcome:
     conflict_sha: str | None = None  # the source commit whose pick conflicted
     conflict_message: str = ""
     requests: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BranchExists(Exception):

@@ -95,10 +95,6 @@ class PickPlan:
     mainline: bool  # True: pick against the first parent (`git cherry-pick -m 1`)
 
 
-def _subject_and_author(message: str, name: str, email: str) -> tuple[str, str, str]:
-    return message.strip(), name, email.lower()
-
-
 def chain_from(commits: Sequence[LandedCommit], head: str, limit: int) -> tuple[LandedCommit, ...]:
     """Up to limit commits from head down its first-parent chain (newest first), within the listing."""
     by_sha = {c.sha: c for c in commits}
@@ -144,8 +140,8 @@ def plan_commits(
 
 def _same(landed: Sequence[LandedCommit], pr_commits: Sequence[LandedCommit]) -> bool:
     return len(landed) == len(pr_commits) and all(
-        _subject_and_author(a.message, a.author_name, a.author_email)
-        == _subject_and_author(b.message, b.author_name, b.author_email)
+        (a.message.strip(), a.author_name, a.author_email.lower())
+        == (b.message.strip(), b.author_name, b.author_email.lower())
         for a, b in zip(landed, pr_commits)
     )
 
