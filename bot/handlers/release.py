@@ -573,7 +573,7 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
         devel_sha = await _branch_head(ctx, branch) or devel_sha
     reply = await _finish_cut(ctx, config, version, devel_sha, tracking, login, forced=bool(gaps), not_in_rc=not_in_rc, resumed=False)
     if gaps:
-        reply = CommandReply(reply.ok, reply.message + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n" + rules.gap_report(gaps, config.branches.devel))
+        reply = CommandReply(reply.ok, reply.message + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n" + rules.gap_report(gaps, config.branches.devel, forced=True))
     return CommandReply(reply.ok, reply.message + not_in_rc_text)
 
 

@@ -178,15 +178,19 @@ def forward_port_gaps(
     return tuple(gaps)
 
 
-def gap_report(gaps: Iterable[Gap], devel_branch: str) -> str:
+def gap_report(gaps: Iterable[Gap], devel_branch: str, *, forced: bool = False) -> str:
     rows = []
     for gap in gaps:
         link = f"[`{gap.commit.sha[:7]}`]({gap.commit.url})" if gap.commit.url else f"`{gap.commit.sha[:7]}`"
         rows.append(f"- {link} on `{gap.branch}`: {inline(gap.subject)}")
     how = (
         f"Forward-port each one to `{devel_branch}`: open a PR into `{devel_branch}` with "
-        f"`git cherry-pick -x <sha>` (the `-x` trailer lets me recognise it), merge it, then run `/cut-rc` again. "
-        "`/cut-rc --force` cuts anyway and records who forced it."
+        f"`git cherry-pick -x <sha>` (the `-x` trailer lets me recognise it) and merge it"
+    )
+    how += (
+        ", so the next RC has it."
+        if forced
+        else ", then run `/cut-rc` again. `/cut-rc --force` cuts anyway and records who forced it."
     )
     return "\n".join(rows) + "\n\n" + how
 
