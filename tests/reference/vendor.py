@@ -30,8 +30,8 @@ METHODS = ("get", "put", "post", "patch", "delete", "head")
 # Events the sandbox sends (issue 2, section 4), plus ping and the installation events an app receives.
 WEBHOOK_EVENTS = (
     "check_run", "check_suite", "create", "delete", "deployment", "deployment_status", "installation",
-    "installation_repositories", "issue_comment", "issues", "label", "merge_group", "ping", "pull_request",
-    "push", "release", "repository_dispatch", "status", "workflow_dispatch",
+    "installation_repositories", "issue_comment", "issues", "label", "merge_group", "milestone", "ping", "pull_request",
+    "push", "release", "repository", "repository_dispatch", "status", "workflow_dispatch", "workflow_run",
 )
 
 
