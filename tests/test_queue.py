@@ -403,7 +403,9 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
                 states = dict(conn.execute("SELECT delivery_id, state FROM jobs").fetchall())
             return all(states.get(guid) in ("done", "ignored") for guid in sent)
 
+        restarted_at = asyncio.get_running_loop().time()
         await wait_until(all_processed, "every delivery to be processed", limit=90)
+        print(f"caught up in {asyncio.get_running_loop().time() - restarted_at:.1f}s after the restart")
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(timeout=30) == 0
     finally:
