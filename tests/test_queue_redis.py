@@ -411,3 +411,11 @@ async def wait_for(predicate, what: str, limit: float = 60.0) -> None:  # type: 
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting: {what}")
         await asyncio.sleep(0.05)
+
+
+async def test_one_replica_runs_each_catch_up_round(redis_url: str, prefix: str) -> None:
+    replicas = [RedisQueue(settings(redis_url), prefix=prefix) for _ in range(3)]
+    claims = [await q.claim_round("redeliver_failed", 60) for q in replicas]
+    assert sorted(claims) == [False, False, True]
+    for q in replicas:
+        await q.redis.aclose()
