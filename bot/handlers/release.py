@@ -407,10 +407,16 @@ def parse_cut_args(args: tuple[str, ...]) -> CutArgs:
 
 
 async def _commit_facts(ctx: Context, basehead: str) -> tuple[rules.CommitFact, ...]:
-    answer = await ctx.gh.getitem("/repos/{owner}/{repo}/compare/{+basehead}", {**ctx.repo_vars, "basehead": basehead})
+    """The commits head has and base lacks (compare answers page by page beyond 250 commits)."""
     return tuple(
-        rules.CommitFact(c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or "")
-        for c in answer.get("commits", [])
+        [
+            rules.CommitFact(c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or "")
+            async for c in ctx.gh.getiter(
+                "/repos/{owner}/{repo}/compare/{+basehead}{?per_page}",
+                {**ctx.repo_vars, "basehead": basehead, "per_page": 100},
+                iterable_key="commits",
+            )
+        ]
     )
 
 
