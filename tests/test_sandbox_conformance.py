@@ -512,6 +512,8 @@ async def drive_issues(s: Scenario) -> None:
     await s.user("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5"}, expect=422)
     await s.user("alice", "GET", "/repos/acme/app/milestones?state=all", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/milestones/{milestone.body['number']}", expect=200)
+    await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"milestone": milestone.body["number"]}, expect=200)
+    await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"milestone": None}, expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "closed", "state_reason": "completed"}, expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "open"}, expect=200)
 
@@ -690,6 +692,8 @@ def missing_keys(expected: Any, actual: Any, where: str = "") -> list[str]:
             return []
         missing = []
         for key, value in expected.items():
+            if key == "pull_request" and "/pull/" not in str(actual.get("html_url", "/pull/")):
+                continue  # an issue carries `pull_request` only when it is a pull request
             if key not in actual:
                 missing.append(f"{where}.{key}".lstrip("."))
             else:
@@ -706,6 +710,9 @@ def test_key_comparison_sees_depth_and_lists() -> None:
     expected = {"a": {"b": 1, "c": [{"d": 1}]}, "e": None}
     assert missing_keys(expected, {"a": {"b": 2, "c": [{"d": 2}]}, "e": 1}) == []
     assert missing_keys(expected, {"a": {"c": [{}]}, "e": None}) == ["a.b", "a.c[0].d"]
+    issue = {"issue": {"html_url": "x", "pull_request": {"url": "y"}}}
+    assert missing_keys(issue, {"issue": {"html_url": "https://h/o/r/issues/1"}}) == []
+    assert missing_keys(issue, {"issue": {"html_url": "https://h/o/r/pull/1"}}) == ["issue.pull_request"]
     assert common_shape({"x": 1, "y": {"z": 1, "w": 2}}, {"y": {"z": 3}, "v": 1}) == {"y": {"z": 1}}
 
 
