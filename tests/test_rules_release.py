@@ -42,16 +42,6 @@ def test_parse_tag(template, tag, expected):
     assert r.parse_tag(template, tag) == expected
 
 
-@pytest.mark.parametrize(
-    ("pattern", "branch", "expected"),
-    [("rc/{version}", "rc/1.5", "1.5"), ("rc/{version}", "rc/1.5-x", None), ("release-{version}", "release-2.1", "2.1"), ("rc/{version}", "devel", None)],
-)
-def test_rc_version_of_branch(pattern, branch, expected):
-    assert r.rc_version_of_branch(pattern, branch) == expected
-    if expected:
-        assert r.rc_branch(pattern, expected) == branch
-
-
 def line(version, head, promoted, *missing):
     return r.RcLine(version, f"rc/{version}", head, promoted, tuple(missing))
 

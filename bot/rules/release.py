@@ -39,17 +39,6 @@ def _template_regex(template: str, fields: dict[str, str]) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-def rc_branch(pattern: str, version: str) -> str:
-    """rc/{version} -> rc/1.5."""
-    return pattern.replace("{version}", version)
-
-
-def rc_version_of_branch(pattern: str, branch: str) -> str | None:
-    """rc/1.5 -> "1.5"; a branch that is not an RC branch -> None."""
-    match = _template_regex(pattern, {"version": r"\d+\.\d+"}).match(branch)
-    return match.group("version") if match else None
-
-
 def tag_name(template: str, version: str, patch: int) -> str:
     return template.replace("{version}", version).replace("{patch}", str(patch))
 
