@@ -345,6 +345,21 @@ async def test_conflict_tells_people_how_to_finish_and_retry_succeeds(world: Wor
     assert "cherry-pick-conflict" not in labels_of(await pull(world, number))
 
 
+async def test_withdrawn_conflicting_target_clears_the_conflict(world: World) -> None:
+    await release_repo(world)
+    await seed.commit(world, "alice", FULL, "rc/1.5", {"a.txt": TEXT.replace("line 4\n", "line 4 (rc)\n")}, "RC hotfix")
+    number = await fix_pr(world, "fix/withdrawn", {"a.txt": TEXT.replace("line 4\n", "line four\n")})
+    await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
+    await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
+    await seed.merge_pr(world, "alice", FULL, number, "squash")
+    await world.settle()
+    assert "cherry-pick-conflict" in labels_of(await pull(world, number))
+    await seed.remove_label(world, "dana", FULL, number, "cherry-pick/1.5")
+    await world.settle()
+    assert "cherry-pick-conflict" not in labels_of(await pull(world, number))
+    assert await check_states(world, number) == {}
+
+
 async def pull_head(world: World, branch: str) -> str:
     answer = await world.call("alice", "GET", f"/repos/{FULL}/branches/{branch}")
     return answer.body["commit"]["sha"]

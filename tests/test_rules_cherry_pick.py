@@ -170,6 +170,7 @@ def test_states_round_trip_through_check_text() -> None:
         ([rules.MISSING_RC, rules.WAIT_QA], "completed", "action_required"),
         ([rules.CLOSED], "completed", "neutral"),
         ([rules.OPENED, rules.FAILED], "completed", "action_required"),
+        ([], "completed", "neutral"),
     ],
 )
 def test_check_conclusion(kinds: list[str], status: str, conclusion: str | None) -> None:

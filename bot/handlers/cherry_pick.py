@@ -287,15 +287,17 @@ async def reconcile_picks(
     asked_again: Collection[str] = (),
     extra_targets: Iterable[str] = (),
     refresh: bool = False,
+    withdrawn: bool = False,
 ) -> dict[str, rules.PickState]:
     """Bring every target of the PR to its next state, and the check run up to date with them.
 
     verifier: the QA member whose `labeled` event triggered this (no need to ask who applied it).
+    withdrawn: a target label was just removed, so the recorded states are read even with no target left.
     """
     config = await ctx.config()
     labels = [label["name"] for label in pr.get("labels", [])]
     targets = sorted(set(rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)) | set(extra_targets), key=rules.version_key)
-    if not targets:
+    if not targets and not withdrawn:
         return {}
     head_sha = pr["head"]["sha"]
     existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
@@ -354,9 +356,12 @@ async def reconcile_picks(
                     f"{int(exc.status_code)} ({inline(str(exc))}). I will try again on the next change to this PR, "
                     f"or on `/refresh`.",
                 )
-    # Targets whose label went away keep their recorded state, so the gate still sees their PRs.
+    # A withdrawn target keeps its state only when a pick PR exists, so the gate still sees it.
     for version, state in recorded.items():
-        states.setdefault(version, state)
+        if version not in states and state.pr is not None and state.state in (rules.OPENED, rules.MERGED, rules.CLOSED):
+            states[version] = state
+    if not states and existing is None:
+        return states
     if config.labels.conflict in labels and not any(s.state == rules.CONFLICT for s in states.values()):
         await reconcile.remove_label(ctx, pr["number"], config.labels.conflict)
     await _write_check(ctx, config, head_sha, pr["number"], states, existing)
@@ -436,6 +441,14 @@ async def on_branch_created(event: Event, ctx: Context) -> None:
     for issue in waiting:
         if "pull_request" in issue and (issue["pull_request"] or {}).get("merged_at"):
             await reconcile_picks(ctx, await _pull_of(ctx, issue))
+
+
+@router.register("pull_request", action="unlabeled")
+async def on_unlabeled(event: Event, ctx: Context) -> None:
+    label = event.data["label"]["name"]
+    config = await ctx.config()
+    if rules.version_of_label(label, config.labels.cherry_pick_prefix) is not None:
+        await reconcile_picks(ctx, event.data["pull_request"], withdrawn=True)
 
 
 @router.register("pull_request", action="labeled")

@@ -322,6 +322,8 @@ def check_output(states: Mapping[str, PickState], pr_number: int) -> CheckOutput
         status, conclusion = "in_progress", None
         waiting = sorted(kinds & {WAIT_MERGE, WAIT_QA})
         title = "Waiting: " + ", ".join("merge" if w == WAIT_MERGE else "QA" for w in waiting)
+    elif not ordered:
+        status, conclusion, title = "completed", "neutral", "No cherry-pick targets"
     else:
         status, conclusion = "completed", "success" if kinds - {CLOSED} else "neutral"
         title = "Cherry-picks: " + ", ".join(f"{s.rc_branch} {s.state}" for s in ordered)
