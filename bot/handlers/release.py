@@ -240,7 +240,8 @@ async def evaluate_gate(
     sharing = [v for v, sha in (heads if heads is not None else await _rc_heads(ctx, config)).items() if sha == head_sha]
     if not sharing or max(sharing, key=lambda v: rules.parse_version(v) or (0, 0)) == version:
         await reconcile.ensure_check_run(
-            ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary
+            ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary,
+            existing=_bot_run(ctx, runs, config.checks.gate), existing_known=True, update_completed=True,
         )
     tags = await _tags(ctx, config)
     evaluation = Evaluation(version, branch, head_sha, verdict, tracking, state, tags)
