@@ -139,13 +139,22 @@ async def webhook(request: web.Request) -> web.Response:
     return _answer(request, 202, {"ok": True, "queued": fresh}, event, "queued" if fresh else "duplicate", started)
 
 
+async def _depth(queue: Any) -> int:
+    # The Redis queue's depth is shared by every replica and lives in Redis.
+    pending = getattr(queue, "pending", None)
+    try:
+        return int(await pending()) if pending is not None else int(queue.depth())
+    except Exception:  # noqa: BLE001 - a health answer must not fail on the store
+        return int(queue.depth())
+
+
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "queue_depth": request.app[QUEUE].depth()})
+    return web.json_response({"status": "ok", "queue_depth": await _depth(request.app[QUEUE])})
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    metrics.queue_depth.set(request.app[QUEUE].depth())
+    metrics.queue_depth.set(await _depth(request.app[QUEUE]))
     return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
