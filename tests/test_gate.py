@@ -174,6 +174,12 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     assert rules.read_state(issue["body"]).hold_reason == "Legal review of @bob's change"
     assert issue["body"].startswith("Ship notes by @alice: watch the cache.") and issue["body"].endswith("Footer by people.")
     assert "@\u200dbob" in (await gate_run(world, head))["output"]["summary"]
+    # removing the label by hand does not release the hold: it comes back
+    await seed.remove_label(world, "dana", FULL, number, "release-hold")
+    await world.settle()
+    assert await gate_state(world, head) == "failure"
+    [issue] = await tracking_issues(world)
+    assert "release-hold" in labels_of(issue)
     await say(world, "rita", number, "/unhold")
     assert await gate_state(world, head) == "success"
     [issue] = await tracking_issues(world)

@@ -211,8 +211,13 @@ async def evaluate_gate(
     conflicted = [i for i in sources if config.labels.conflict in _labels(i)]
     waiting = [i for i in sources if config.labels.verified not in _labels(i) and i not in conflicted]
     hold = None
-    if tracking is not None and config.labels.hold in _labels(tracking):
-        hold = state.hold_reason or f"the `{config.labels.hold}` label is set"
+    if tracking is not None:
+        # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
+        hold_labeled = config.labels.hold in _labels(tracking)
+        if state.hold_reason is not None and not hold_labeled:
+            await reconcile.add_labels(ctx, tracking["number"], [config.labels.hold])
+        if state.hold_reason is not None or hold_labeled:
+            hold = state.hold_reason or f"the `{config.labels.hold}` label is set"
     tracking_url = (tracking or {}).get("html_url", "")
     facts = rules.GateFacts(
         version=version,
