@@ -19,7 +19,10 @@ open PR (the usual case) that PR's verdict is posted as the configured name
 (`release-train/merge-rules`). When the head has open PRs into several bases, each PR's verdict is
 posted as `<name> (<base>)` (e.g. `release-train/merge-rules (rc/1.5)`), and the plain name carries
 the combined verdict (success only when every one of those PRs passes), so a branch protection rule
-that requires the plain name never lets a process-breaking merge through.
+that requires the plain name never lets a process-breaking merge through. Once the head has a single
+open PR again, the plain name carries that PR's verdict and the leftover `(<base>)` checks turn
+`neutral` ("No open PR into rc/1.5 on this commit"). A merge queue's group commit gets the plain name
+with the verdict of the PR the group adds.
 """
 
 from __future__ import annotations
