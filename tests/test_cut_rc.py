@@ -149,6 +149,9 @@ async def test_bot_picks_and_forward_ports_are_not_flagged(world: World) -> None
     # a fix made on the RC and forward-ported by hand without -x: the same change
     await seed.commit(world, "dana", FULL, "rc/1.4", {"other.py": "y = 1\n"}, "Guard against empty carts")
     await seed.commit(world, "dana", FULL, "devel", {"other.py": "y = 1\n"}, "Forward-port: guard against empty carts")
+    # a pick resolved by hand (another diff, no trailer) whose subject names the same PR
+    await seed.commit(world, "dana", FULL, "devel", {"cart.py": "total = 0\n"}, "Fix cart totals (#8)")
+    await seed.commit(world, "dana", FULL, "rc/1.4", {"cart.py": "total = 0  # 1.4\n"}, "[1.4] Fix cart totals (#8) (#11)")
     # rc/1.4 now has commits since v1.4.0, so it is in use
     await world.settle()
     number, made = await cut(world)
