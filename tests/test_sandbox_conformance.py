@@ -25,7 +25,7 @@ import yaml
 from aiohttp import web
 from gidgethub import apps
 
-from bot.sandbox.app import DEFAULT_MANIFEST
+from bot.sandbox.app import DEFAULT_MANIFEST, REQUEST_LOG
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
 
@@ -84,8 +84,10 @@ def openapi_to_json_schema(node: Any) -> Any:
 def reference_errata(node: Any) -> Any:
     """Known slips in GitHub's description, put right before validating.
 
-    Some inlined operations give an installation's `account` as allOf[Simple User, Enterprise], which
-    nothing can satisfy; components/schemas/installation itself says anyOf, and that is what GitHub sends.
+    - Some inlined operations give an installation's `account` as allOf[Simple User, Enterprise], which
+      nothing can satisfy; components/schemas/installation itself says anyOf, and that is what GitHub sends.
+    - A pull request's `labels[].description` is typed string, but a label without a description is
+      null there as everywhere else (components/schemas/label says nullable).
     """
     if isinstance(node, list):
         return [reference_errata(n) for n in node]
@@ -95,6 +97,10 @@ def reference_errata(node: Any) -> Any:
     titles = [m.get("title") for m in fixed.get("allOf", []) if isinstance(m, dict)]
     if titles == ["Simple User", "Enterprise"]:
         fixed["anyOf"] = fixed.pop("allOf")
+    labels = (fixed.get("properties") or {}).get("labels") if isinstance(fixed.get("properties"), dict) else None
+    label_props = ((labels or {}).get("items") or {}).get("properties") if isinstance(labels, dict) else None
+    if isinstance(label_props, dict) and isinstance(label_props.get("description"), dict):
+        label_props["description"] = {**label_props["description"], "nullable": True}
     return fixed
 
 
@@ -103,7 +109,7 @@ class Reference:
         self.paths = json.loads((REFERENCE / "openapi-paths.json").read_text())["paths"]
         vendored = json.loads((REFERENCE / "openapi-operations.json").read_text())
         self.operations: dict[str, Any] = vendored["operations"]
-        self.components = openapi_to_json_schema(vendored["components"])
+        self.components = openapi_to_json_schema(reference_errata(vendored["components"]))
         self.webhooks = {e["name"]: e for e in json.loads((REFERENCE / "webhook-examples.json").read_text())}
         self.by_key = {f"{key.split(' ')[0]} {template_key(key.split(' ', 1)[1])}": key for key in self.operations}
         self._validators: dict[tuple[str, str], Any] = {}
@@ -735,3 +741,41 @@ async def test_every_webhook_carries_githubs_keys(played: Played) -> None:
             gaps.append(f"{event}.{action}: {key}")
     assert not never_sent, "events the scenario never received:\n" + "\n".join(never_sent)
     assert not gaps, f"{len(gaps)} keys GitHub sends are missing:\n" + "\n".join(gaps)
+
+
+# 4. the bot's own traffic fits GitHub too ---------------------------------------------------
+async def test_the_bots_requests_and_the_answers_it_gets_fit_githubs_schemas(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    """A short release story with the real bot: every request it makes is one GitHub's schema accepts,
+    and every answer it gets fits the schema the bot's code was written against."""
+    from bot.sandbox import seed
+
+    recorder = Recorder()
+    running = await start_sandbox(state_dir=tmp_path / "sandbox", webhook_secret="sandbox-secret",
+                                  prepare=lambda app: app.on_response_prepare.append(recorder.on_response_prepare))
+    world = World(running, session)
+    await world.start_bot()
+    try:
+        config = "roles:\n  qa: [bob]\n  rte: [alice]\n"
+        await seed.create_org_repo(world, "acme", "app", admin="alice", default_branch="devel",
+                                   files={"README.md": "app\n", ".github/release-train.yml": config})
+        for login in ("bob", "carol"):
+            await seed.grant(world, "acme/app", login, "write")
+        await seed.create_branch(world, "alice", "acme/app", "fr/FR-1-login", "devel")
+        await seed.commit(world, "alice", "acme/app", "fr/FR-1-login", {"login.py": "print('login')\n"}, "Login")
+        pr = await seed.open_pr(world, "alice", "acme/app", head="fr/FR-1-login", base="devel", title="FR-1 login")
+        await world.settle()
+        await seed.add_labels(world, "carol", "acme/app", pr["number"], "qa/verified")  # not QA: the bot takes it off
+        await world.settle()
+        await seed.comment(world, "carol", "acme/app", pr["number"], "/help")
+        await seed.comment(world, "alice", "acme/app", pr["number"], "/cut-rc 1.0 --dry-run")
+        await world.settle()
+        await seed.merge_pr(world, "alice", "acme/app", pr["number"])
+        await world.settle()
+        await seed.comment(world, "alice", "acme/app", pr["number"], "/cut-rc 1.0")
+        await world.settle()
+    finally:
+        await world.close()
+    bot_calls = [e for e in running.app[REQUEST_LOG] if e["actor"] in ("app", "installation")]
+    assert len(bot_calls) > 10, "the bot hardly spoke to the sandbox; the story did not run"
+    problems = recorder.problems
+    assert not problems, f"{len(problems)} requests or answers do not fit GitHub's schemas:\n" + "\n".join(problems)
