@@ -215,3 +215,18 @@ async def test_cut_interrupted_after_the_branch_is_finished_by_the_next_cut(worl
     number, made = await cut(world, "1.5")
     assert "already exists" in await reply_to(world, number, made)
     assert len(await tracking_issues(world)) == 1
+
+
+async def test_recutting_a_deleted_rc_starts_its_tracking_issue_over(world: World) -> None:
+    await release_repo(world)
+    await cut(world)
+    [issue] = await tracking_issues(world)
+    assert (await world.call("alice", "PATCH", f"/repos/{FULL}/issues/{issue['number']}", {"state": "closed"})).status == 200
+    assert (await world.call("alice", "DELETE", f"/repos/{FULL}/git/refs/heads/rc/1.5")).status == 204
+    await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 7\n"}, "Rework")
+    await world.settle()
+    number, made = await cut(world, "1.5")
+    assert "Cut `rc/1.5`" in await reply_to(world, number, made)
+    [again] = await tracking_issues(world)
+    assert again["number"] == issue["number"] and again["state"] == "open"
+    assert await gate_run(world, await branch_sha(world, "rc/1.5")) is not None

@@ -603,9 +603,13 @@ async def _finish_cut(
 ) -> CommandReply:
     """The cut's steps after the branch exists; each one checks whether it is already done."""
     branch = rc_branch_name(config, version)
-    state = (rules.read_state(tracking.get("body")) if tracking else None) or rules.TrackingState(
-        version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc)
-    )
+    fresh = rules.TrackingState(version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc))
+    # A fresh cut of a version cut before (its branch deleted since) starts the old issue over.
+    state = fresh if not resumed else (rules.read_state(tracking.get("body")) if tracking else None) or fresh
+    if tracking is not None and not resumed and tracking.get("state") != "open":
+        tracking = await ctx.gh.patch(
+            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}, data={"state": "open"}
+        )
     if tracking is None:
         body = rules.splice_dashboard(
             f"Release {version}: RC branch `{branch}`, cut by @{login}.",
