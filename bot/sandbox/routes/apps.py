@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.sandbox import render
+from bot.sandbox.app import TOKEN_LIFETIME, rate_window
 from bot.sandbox.common import (
     HOOKS,
     SANDBOX,
@@ -24,7 +25,6 @@ from bot.sandbox.common import (
 )
 from bot.sandbox.state import Store, unix_now
 
-TOKEN_LIFETIME = 3600
 LEVELS = {"read": 1, "write": 2, "admin": 3}
 
 
@@ -274,8 +274,6 @@ async def redeliver(request: web.Request) -> web.Response:
 # rate limit -------------------------------------------------------------------------------
 async def rate_limit(request: web.Request) -> web.Response:
     """The caller's budget; asking does not spend it (the middleware skips counting this path)."""
-    from bot.sandbox.app import rate_window
-
     limit, used, reset = rate_window(request)
     core = {"limit": limit, "used": used, "remaining": max(0, limit - used), "reset": reset}
     others = {
