@@ -193,6 +193,7 @@ async def evaluate_gate(
     head_sha = head_sha or await _branch_head(ctx, branch)
     if head_sha is None:
         return None
+    listed = tracking is None  # read just now, so its body is current
     if tracking is None:
         tracking = await find_tracking_issue(ctx, config, version)
     state = state or (rules.read_state(tracking.get("body")) if tracking else None) or rules.TrackingState(version)
@@ -261,13 +262,15 @@ async def evaluate_gate(
                 state, branch, head_sha, _html(ctx, f"/commit/{head_sha}"), verdict, facts.blockers, tuple(picks), released
             )
         )
-        await _write_dashboard(ctx, tracking, section)
+        await _write_dashboard(ctx, tracking, section, listed=listed)
     return evaluation
 
 
-async def _write_dashboard(ctx: Context, tracking: dict[str, Any], section: str) -> None:
-    # Read the body again just before writing, so people's latest edits outside the section survive.
-    fresh = await ctx.gh.getitem("/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]})
+async def _write_dashboard(ctx: Context, tracking: dict[str, Any], section: str, *, listed: bool = False) -> None:
+    # The body must be current, so people's latest edits outside the section survive.
+    fresh = tracking if listed else await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}
+    )
     body = rules.splice_dashboard(fresh.get("body"), section)
     if body != (fresh.get("body") or ""):
         await ctx.gh.patch(
