@@ -285,3 +285,28 @@ async def test_a_record_cut_short_by_a_crash_is_dropped_and_later_ones_stay_read
         assert marks == ["after-crash", "whole"]
     finally:
         await running.stop()
+
+
+async def test_deliveries_held_at_shutdown_go_out_after_a_restart(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    state = tmp_path / "state"
+    rec = Receiver()
+    await rec.start()
+    try:
+        running = await start_sandbox(state_dir=state, webhook_url=rec.url, webhook_secret=WEBHOOK_SECRET)
+        world = World(running, session)
+        await world.call(None, "POST", "/_sandbox/pause", {"paused": True})
+        emit(world, "held-1")
+        emit(world, "held-2")
+        await world.settle()
+        await running.stop()
+        assert rec.received == []
+
+        running = await start_sandbox(state_dir=state, webhook_url=rec.url, webhook_secret=WEBHOOK_SECRET)
+        world = World(running, session)
+        try:
+            await world.settle()
+            assert rec.marks() == ["held-1", "held-2"]
+        finally:
+            await running.stop()
+    finally:
+        await rec.stop()

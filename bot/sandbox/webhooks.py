@@ -84,6 +84,7 @@ class Hooks:
         self._wake = asyncio.Event()
         self._in_flight = 0
         self.deliveries_path = Path(state_dir) / "deliveries.jsonl"
+        self.pending_path = Path(state_dir) / "deliveries-pending.jsonl"  # queued at shutdown, sent on start
         self.deliveries: list[dict[str, Any]] = []  # the index: INDEX_KEYS plus "offset", oldest first
         self._by_id: dict[int, dict[str, Any]] = {}
         if self.deliveries_path.exists():
@@ -112,6 +113,16 @@ class Hooks:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT))
+        if self.pending_path.exists():
+            # Deliveries that were still queued when the sandbox stopped go out now, in their order.
+            for line in self.pending_path.read_text().splitlines():
+                try:
+                    delivery = json.loads(line)
+                except ValueError:
+                    continue
+                delivery["body"] = delivery["body"].encode()
+                self._enqueue(self._key(delivery), delivery, faults=False)
+            self.pending_path.unlink()
 
     async def close(self) -> None:
         for task in self._senders.values():
@@ -119,6 +130,12 @@ class Hooks:
         await asyncio.gather(*self._senders.values(), return_exceptions=True)
         if self._session is not None:
             await self._session.close()
+        queued = [delivery for queue in self._queues.values() for delivery in queue]
+        if queued:
+            with self.pending_path.open("a") as out:
+                for delivery in queued:
+                    out.write(json.dumps({**delivery, "body": delivery["body"].decode()}, separators=(",", ":")) + "\n")
+            self._queues.clear()
 
     # composing ------------------------------------------------------------------------------
     def emit(self, event: str, payload: dict[str, Any], *, repo: dict[str, Any] | None, sender: str) -> None:
@@ -220,11 +237,12 @@ class Hooks:
                 delivery["overtake"] = False
         if delivery.get("delay"):
             await asyncio.sleep(delivery["delay"])
-        queue.popleft()
         try:
             await self.send(delivery, redelivery=bool(delivery.get("redelivery")))
         except Exception:  # a sandbox bug must not stop later deliveries
             log.exception("delivery %s could not be recorded", delivery["guid"])
+        # Only now: a shutdown in mid-send keeps the delivery queued (sent twice at worst, never lost).
+        queue.popleft()
 
     def headers_for(self, delivery: dict[str, Any], body: bytes) -> dict[str, str]:
         app_id = str(self.store.data["app"].get("id", 1))
