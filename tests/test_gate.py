@@ -119,6 +119,12 @@ async def test_gate_counts_only_trusted_results_on_the_current_head(world: World
     assert await gate_state(world, head) == "failure"
     await ci_check(world, head, "sanity")
     assert await gate_state(world, head) == "success"
+    # the same delivery handled twice changes nothing the second time, and its reads stay bounded
+    since = world.last_seq()
+    await replay(world, "check_run", lambda p: p["action"] == "completed" and p["check_run"]["name"] == "sanity")
+    handled = world.app_requests(since)
+    assert [(r["method"], r["path"]) for r in handled if r["method"] != "GET"] == []
+    assert len(handled) <= 1 + 2 * 8  # the RC heads, then rc/1.4 and rc/1.5 (one commit here) at 8 reads each
 
     # a new commit on the RC: regression and sign-off must happen again for it
     new_head = await seed.commit(world, "rita", FULL, "rc/1.5", {"app.py": "x = 5\n"}, "Fix from QA (#9)")
