@@ -208,6 +208,15 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     await world.settle()
     rows = await gate_rows(world, head)
     assert rows["picks waiting for QA"] == "info" and await gate_state(world, head) == "success"
+    # a source PR closed without merging waits for nothing
+    await seed.create_branch(world, "dana", FULL, "fix/dropped", "devel")
+    await seed.commit(world, "dana", FULL, "fix/dropped", {"drop.py": "d = 1\n"}, "Dropped fix")
+    dropped = await seed.open_pr(world, "dana", FULL, head="fix/dropped", base="devel", title="Dropped fix")
+    await seed.add_labels(world, "dana", FULL, dropped["number"], "cherry-pick/1.5")
+    assert (await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{dropped['number']}", {"state": "closed"})).status == 200
+    await world.settle()
+    waiting = [line for line in (await gate_run(world, head))["output"]["summary"].splitlines() if "picks waiting for QA" in line]
+    assert f"#{source['number']}]" in waiting[0] and f"#{dropped['number']}]" not in waiting[0]
     await seed.add_labels(world, "rita", FULL, source["number"], "cherry-pick-conflict")
     await world.settle()
     assert (await gate_rows(world, head))["no failed cherry-picks"] == "fail"

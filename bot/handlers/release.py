@@ -210,7 +210,8 @@ async def evaluate_gate(
     target_label = f"{config.labels.cherry_pick_prefix}{version}"
     sources = [i for i in await _issues(ctx, [target_label], state="all") if "pull_request" in i]
     conflicted = [i for i in sources if config.labels.conflict in _labels(i)]
-    waiting = [i for i in sources if config.labels.verified not in _labels(i) and i not in conflicted]
+    abandoned = [i for i in sources if i["state"] == "closed" and not (i.get("pull_request") or {}).get("merged_at")]
+    waiting = [i for i in sources if config.labels.verified not in _labels(i) and i not in conflicted and i not in abandoned]
     hold = None
     if tracking is not None:
         # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
@@ -233,7 +234,7 @@ async def evaluate_gate(
         hold=hold,
         require_signoff=config.gate.require_signoff,
         runs_only=frozenset({REGRESSION_CHECK}),
-        signoff_by=(signoff or {}).get("external_id") if signoff and signoff.get("conclusion") == "success" else None,
+        signoff_by=(signoff.get("external_id") or "PdM") if signoff and signoff.get("conclusion") == "success" else None,
         links={
             "blockers": _html(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
             "picks": _html(ctx, f"/pulls?q=base%3A{branch}"),
