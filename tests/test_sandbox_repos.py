@@ -58,6 +58,9 @@ async def test_org_belongs_to_its_first_creator(sandbox: World) -> None:
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
     refused = await sandbox.call("mallory", "POST", "/orgs/acme/repos", {"name": "other"})
     assert refused.status == 403
+    await seed.add_team_member(sandbox, "acme", "qa", "quinn")
+    member_made = await sandbox.call("quinn", "POST", "/orgs/acme/repos", {"name": "qa-tools"})
+    assert member_made.status == 201, member_made.body
     again = await sandbox.call("alice", "POST", "/orgs/acme/repos", {"name": "app"})
     assert again.status == 422
     own = await sandbox.call("bob", "POST", "/user/repos", {"name": "tools", "private": True, "auto_init": True})

@@ -211,11 +211,16 @@ async def create_org_repo(request: web.Request) -> web.Response:
         # The organisation comes into being on first use, owned by whoever creates its first repository.
         org = st.user(org_login, kind="Organization")
         org["type"] = "Organization"
-        org.setdefault("admins", [creator])
         st.touch()
     if org.get("type") != "Organization":
         raise not_found()
-    if creator.lower() not in {a.lower() for a in org.get("admins", [])}:
+    if not org.get("admins"):
+        org["admins"] = [creator]  # an org seen before (a team, say) but never owned: its first repository's creator owns it
+        st.touch()
+    # Members may create repositories too (GitHub's default for an organisation); a member is on one of its teams.
+    prefix = org["login"].lower() + "/"
+    is_member = any(key.lower().startswith(prefix) and creator.lower() in team.get("members", {}) for key, team in st.data["teams"].items())
+    if creator.lower() not in {a.lower() for a in org.get("admins", [])} and not is_member:
         raise ApiError(403, "You need admin access to the organization before adding a repository to it.")
     return await create_repo(request, org["login"], creator)
 
