@@ -61,6 +61,7 @@ async def test_org_belongs_to_its_first_creator(sandbox: World) -> None:
     await seed.add_team_member(sandbox, "acme", "qa", "quinn")
     member_made = await sandbox.call("quinn", "POST", "/orgs/acme/repos", {"name": "qa-tools"})
     assert member_made.status == 201, member_made.body
+    assert (await sandbox.call("quinn", "GET", "/repos/acme/qa-tools")).body["permissions"]["admin"] is True
     again = await sandbox.call("alice", "POST", "/orgs/acme/repos", {"name": "app"})
     assert again.status == 422
     own = await sandbox.call("bob", "POST", "/user/repos", {"name": "tools", "private": True, "auto_init": True})

@@ -185,6 +185,9 @@ async def create_repo(request: web.Request, owner: str, creator: str) -> web.Res
     if st.repo(owner, name) is not None:
         raise validation_failed("Repository", "name", "custom", "name already exists on this account")
     record = new_repo_record(st, st.user(owner)["login"], name, body)
+    org_admins = {a.lower() for a in (st.find_user(owner) or {}).get("admins", [])}
+    if creator.lower() != owner.lower() and creator.lower() not in org_admins:
+        record["collaborators"][creator.lower()] = "admin"  # GitHub makes whoever creates a repository its admin
     full = record["full_name"]
     await repos.init(full)
     st.add_repo(record)
