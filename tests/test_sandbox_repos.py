@@ -249,6 +249,16 @@ async def test_git_data_round_trip(sandbox: World) -> None:
     assert await repos.ref("acme/app", "refs/tags/v1.5.0") == tag.body["sha"]
 
 
+async def test_seed_writes_binary_files(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"logo.png": b"\x89PNG\xff\x00"})
+    await seed.commit(sandbox, "alice", "acme/app", "main", {"data.bin": b"\xfe\xff"}, "binary")
+    for path, raw in (("logo.png", b"\x89PNG\xff\x00"), ("data.bin", b"\xfe\xff")):
+        got = await sandbox.call("alice", "GET", f"/repos/acme/app/contents/{path}")
+        assert base64.b64decode(got.body["content"]) == raw
+    root = await sandbox.call("alice", "GET", "/repos/acme/app/contents/")
+    assert sorted(e["name"] for e in root.body) == ["data.bin", "logo.png"]
+
+
 async def test_default_branch_update(sandbox: World) -> None:
     repo = await seed.create_org_repo(sandbox, "acme", "app", admin="alice", default_branch="devel")
     assert repo["default_branch"] == "devel"

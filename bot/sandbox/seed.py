@@ -40,8 +40,8 @@ async def create_org_repo(world: World, org: str, name: str, *, admin: str, file
                    201, doing=f"{admin} creates {org}/{name}")
     full_name = repo["full_name"]
     if files:
-        tree = _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/trees",
-                                        {"tree": [_tree_item(path, content) for path, content in files.items()]}),
+        items = [await _blob_item(world, admin, full_name, path, content) for path, content in files.items()]
+        tree = _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/trees", {"tree": items}),
                        201, doing=f"tree for {full_name}")
         first = _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/commits",
                                          {"message": "Initial commit", "tree": tree["sha"], "parents": []}),
@@ -58,10 +58,10 @@ async def create_org_repo(world: World, org: str, name: str, *, admin: str, file
     return repo
 
 
-def _tree_item(path: str, content: str | bytes | None) -> dict[str, Any]:
+def _tree_item(path: str, content: str | None) -> dict[str, Any]:
     if content is None:
         return {"path": path, "mode": "100644", "type": "blob", "sha": None}
-    return {"path": path, "mode": "100644", "type": "blob", "content": content if isinstance(content, str) else content.decode()}
+    return {"path": path, "mode": "100644", "type": "blob", "content": content}
 
 
 async def _blob_item(world: World, login: str, full_name: str, path: str, content: str | bytes | None) -> dict[str, Any]:
