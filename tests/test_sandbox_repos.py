@@ -249,6 +249,16 @@ async def test_git_data_round_trip(sandbox: World) -> None:
     assert await repos.ref("acme/app", "refs/tags/v1.5.0") == tag.body["sha"]
 
 
+async def test_first_file_in_an_empty_repository_creates_its_default_branch(sandbox: World) -> None:
+    made = await sandbox.call("alice", "POST", "/orgs/acme/repos", {"name": "empty"})
+    assert made.status == 201
+    assert (await sandbox.call("alice", "GET", "/repos/acme/empty/commits")).status == 409
+    assert (await sandbox.call("alice", "GET", "/repos/acme/empty/contents/README.md")).status == 404
+    first = await sandbox.call("alice", "PUT", "/repos/acme/empty/contents/README.md", {"message": "first", "content": b64("hi\n")})
+    assert first.status == 201 and first.body["commit"]["parents"] == []
+    assert (await sandbox.call("alice", "GET", "/repos/acme/empty/branches/main")).body["commit"]["sha"] == first.body["commit"]["sha"]
+
+
 async def test_seed_writes_binary_files(sandbox: World) -> None:
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"logo.png": b"\x89PNG\xff\x00"})
     await seed.commit(sandbox, "alice", "acme/app", "main", {"data.bin": b"\xfe\xff"}, "binary")
