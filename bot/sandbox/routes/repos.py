@@ -62,10 +62,6 @@ def person_from_body(st: Store, given: Any, fallback: Person, field_name: str) -
     return Person(name=given["name"], email=given["email"], date=date)
 
 
-def branch_of(ref: str) -> str | None:
-    return ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else None
-
-
 # ref changes: one place that every route calls ---------------------------------------------------
 
 
@@ -345,8 +341,8 @@ async def put_contents(request: web.Request) -> web.Response:
     if not valid_ref_name(ref):
         raise validation_failed("Contents", "branch", "invalid")
     caller = person(st, sender_login(request))
-    author = person_from_body(st, body.get("author"), caller, "author")
     committer = person_from_body(st, body.get("committer"), caller, "committer")
+    author = person_from_body(st, body.get("author"), committer, "author")  # GitHub: the author defaults to the committer
     async with repos.lock(full):
         parent = await repos.ref(full, ref)
         if parent is None and (branch != default_branch or await repos.refs(full, "refs/heads/")):
