@@ -331,3 +331,46 @@ async def test_concurrent_merges_into_one_branch_all_land(sandbox: World) -> Non
     for head in heads:
         assert await repos.is_ancestor("acme/app", head, main)
     assert len(await repos.rev_list("acme/app", main, first_parent=True)) == 5  # four merges on the initial commit
+
+
+async def test_design_cherry_pick_through_the_api_equals_git_cherry_pick(sandbox: World, tmp_path: Path) -> None:
+    """DESIGN.md's pick without a clone: sibling commit, POST merges, commit the merged tree onto the target."""
+    import os
+    import subprocess
+
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"app.py": "a\nb\nc\nd\ne\nf\n", "old.txt": "o\n"})
+    await seed.create_branch(sandbox, "alice", "acme/app", "rc/1.5", "main")
+    rc_head = await seed.commit(sandbox, "alice", "acme/app", "rc/1.5", {"app.py": "a\nb\nc\nd\ne\nf\nrc\n"}, "rc only")
+    await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "A\nb\nc\nd\ne\nf\n"}, "devel moves")
+    fix = await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "A\nb\nC\nd\ne\nf\n", "old.txt": None, "new.txt": "n\n"}, "fix: c")
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        answer = await sandbox.call("alice", method, f"/repos/acme/app{path}", body)
+        assert answer.status in (200, 201, 204), (path, answer.status, answer.body)
+        return answer.body
+
+    picked = await call("GET", f"/git/commits/{fix}")
+    target = await call("GET", f"/git/commits/{rc_head}")
+    sibling = await call("POST", "/git/commits", {"message": "sibling", "tree": target["tree"]["sha"], "parents": [picked["parents"][0]["sha"]]})
+    await call("POST", "/git/refs", {"ref": "refs/heads/tmp-pick", "sha": sibling["sha"]})
+    merged = await call("POST", "/merges", {"base": "tmp-pick", "head": fix})
+    final = await call("POST", "/git/commits", {"message": picked["message"] + f"\n\n(cherry picked from commit {fix})",
+                                                 "tree": merged["commit"]["tree"]["sha"], "parents": [rc_head],
+                                                 "author": picked["author"]})
+    await call("PATCH", "/git/refs/heads/rc/1.5", {"sha": final["sha"]})
+    await call("DELETE", "/git/refs/heads/tmp-pick")
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+    def real_git(cwd: Path, *args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    work = tmp_path / "work"
+    real_git(tmp_path, "clone", "--quiet", str(sandbox.app[GIT].path("acme/app")), str(work))
+    real_git(work, "checkout", "--quiet", "-b", "expected", rc_head)
+    real_git(work, "cherry-pick", "-x", fix)
+    assert final["tree"]["sha"] == real_git(work, "rev-parse", "HEAD^{tree}")
+    assert final["author"] == picked["author"]
