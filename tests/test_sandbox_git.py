@@ -179,3 +179,10 @@ async def test_caches_never_leak_objects_or_refs_between_repositories(repos: Git
     assert await repos.resolve_commit(REPO, "main") == sha
     assert await repos.update_ref(REPO, "refs/heads/main", second, sha)
     assert await repos.resolve_commit(REPO, "main") == second
+
+
+async def test_unrelated_histories_do_not_merge(repos: GitRepos) -> None:
+    one = await commit_files(repos, None, {"a": "1\n"}, "one")
+    other = await commit_files(repos, None, {"b": "2\n"}, "other root")
+    outcome = await repos.merge_trees(REPO, one, other)
+    assert not outcome.clean and outcome.tree == ""

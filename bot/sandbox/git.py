@@ -482,7 +482,9 @@ class GitRepos:
         if key in self._memo:
             return self._memo[key]  # type: ignore[return-value]
         status, raw = await self.run(full_name, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs,
-                                     ok=(0, 1))
+                                     ok=(0, 1, 128))
+        if status == 128:  # unrelated histories: git refuses, and so does GitHub
+            return MergeOutcome(tree="", clean=False, conflicts=())
         parts = raw.decode("utf-8", errors="replace").split("\0")
         tree = parts[0].strip()
         conflicts = tuple(p for p in parts[1:] if p)
