@@ -196,6 +196,9 @@ async def test_compare_statuses(sandbox: World) -> None:
     assert (diverged["status"], diverged["ahead_by"], diverged["behind_by"]) == ("diverged", 2, 1)
     assert diverged["base_commit"]["sha"] == m1
     assert (await sandbox.call("alice", "GET", "/repos/acme/app/compare/main...nope")).status == 404
+    paged = await sandbox.call("alice", "GET", "/repos/acme/app/compare/main...devel?per_page=1&page=2")
+    assert [c["sha"] for c in paged.body["commits"]] == [d2] and paged.body["files"] == []
+    assert paged.body["total_commits"] == 2 and 'rel="first"' in paged.headers["Link"]
 
 
 async def test_commit_list_paginates(sandbox: World) -> None:

@@ -486,7 +486,12 @@ async def compare(request: web.Request) -> web.Response:
         status = "ahead"
     else:
         status = "diverged"
-    shown = ahead[:250]
+    # Commits page as GitHub's compare does (250 by default when no page is asked for); files only on the first page.
+    if "page" in request.query or "per_page" in request.query:
+        page, per_page = page_params(request)
+    else:
+        page, per_page = 1, 250
+    shown = ahead[(page - 1) * per_page : page * per_page]
     commits = await repos.read_commits(full, [base_sha, merge_base, *shown])
     by_sha = {c.sha: c for c in commits}
     files = await repos.diff(full, merge_base, head_sha)
@@ -503,8 +508,24 @@ async def compare(request: web.Request) -> web.Response:
         "behind_by": behind_by,
         "total_commits": len(ahead),
         "commits": [render.commit(st, repo, by_sha[s]) for s in shown],
-        "files": [render.changed_file(repo, head_sha, f) for f in files[:300]],
-    })
+        "files": [render.changed_file(repo, head_sha, f) for f in files[:300]] if page == 1 else [],
+    }, headers=_page_links(request, page, per_page, len(ahead)))
+
+
+def _page_links(request: web.Request, page: int, per_page: int, total: int) -> dict[str, str] | None:
+    last = max(1, (total + per_page - 1) // per_page)
+    if "page" not in request.query and "per_page" not in request.query or last == 1:
+        return None
+
+    def url_for(number: int) -> str:
+        return str(request.url.update_query(page=str(number), per_page=str(per_page)))
+
+    links = []
+    if page < last:
+        links += [f'<{url_for(page + 1)}>; rel="next"', f'<{url_for(last)}>; rel="last"']
+    if page > 1:
+        links += [f'<{url_for(1)}>; rel="first"', f'<{url_for(page - 1)}>; rel="prev"']
+    return {"Link": ", ".join(links)} if links else None
 
 
 async def merge(request: web.Request) -> web.Response:
