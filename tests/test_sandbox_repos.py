@@ -144,6 +144,13 @@ async def test_ref_changes_emit_push_create_delete(sandbox: World, receiver: see
     creates = receiver.of("create")
     assert [(c["ref"], c["ref_type"]) for c in creates] == [("fr/FR-1-login", "branch")]
     assert [(d["ref"], d["ref_type"]) for d in receiver.of("delete")] == [("fr/FR-1-login", "branch")]
+    assert all(p["base_ref"] is None for p in pushes)
+    main = (await sandbox.call("alice", "GET", "/repos/acme/app/git/ref/heads/main")).body["object"]["sha"]
+    await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.0.0", "sha": main})
+    await sandbox.settle()
+    tag_push = receiver.of("push")[-1]
+    assert (tag_push["ref"], tag_push["base_ref"], tag_push["created"], tag_push["commits"]) == ("refs/tags/v1.0.0", "refs/heads/main", True, [])
+    assert receiver.of("create")[-1]["ref_type"] == "tag"
     example = next(e for e in json.loads(EXAMPLES.read_text()) if e["name"] == "push")["examples"][0]
     assert set(example) <= set(pushes[1])
     assert set(example["repository"]) <= set(pushes[1]["repository"])

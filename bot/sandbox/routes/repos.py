@@ -102,6 +102,12 @@ async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: st
         compare = render.html(f"/{full}/commit/{after}") if kind == "branch" else render.html(f"/{full}/compare/{short}")
     else:
         compare = render.html(f"/{full}/compare/{before[:12] if before else ''}...{NULL_SHA[:12]}")
+    base_ref = None
+    if kind == "tag" and head_commit is not None:
+        # GitHub names the branch whose head the tag points at, if any (the default branch first).
+        heads = [name for name, sha, _ in await repos.refs(full, "refs/heads/") if sha == head_commit["id"]]
+        preferred = f"refs/heads/{default_branch}"
+        base_ref = preferred if preferred in heads else (heads[0] if heads else None)
     repo["pushed_at"] = now_iso()
     st.touch()
     bus = hooks(request)
@@ -112,7 +118,7 @@ async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: st
         "created": before is None,
         "deleted": after is None,
         "forced": forced,
-        "base_ref": None,
+        "base_ref": base_ref,
         "compare": compare,
         "commits": commits,
         "head_commit": head_commit,
