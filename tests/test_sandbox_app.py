@@ -224,6 +224,7 @@ async def test_a_spent_budget_meets_the_primary_rate_limit(sandbox: World) -> No
     assert refused.status == 403
     assert refused.body["message"].startswith("API rate limit exceeded")
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert refused.headers["X-RateLimit-Used"] == "5000"  # a refused call is not counted
     assert int(refused.headers["X-RateLimit-Reset"]) > 0
     look = await as_installation(sandbox, token, "GET", "/rate_limit")  # still free, still answers
     assert look.status == 200 and look.body["rate"]["remaining"] == 0

@@ -194,11 +194,13 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         who = Actor("anonymous")
         response: web.StreamResponse
         fault: str | None = None
+        exhausted = False
         try:
             who = identify(request, st, config)
             request[ACTOR] = who
             window = _window(rate_windows, who)
             if who.kind != "anonymous" and request.path != "/rate_limit" and window[1] >= RATE_LIMIT:
+                exhausted = True
                 raise ApiError(403, _exhausted_message(who))
             faults = config.api_faults
             planned = None
@@ -233,7 +235,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 response = web.Response(status=304, headers={"ETag": etag})
         window = _window(rate_windows, who)
         # Like GitHub: a 304 and a look at /rate_limit cost nothing.
-        if response.status != 304 and who.kind != "anonymous" and request.path != "/rate_limit":
+        if response.status != 304 and who.kind != "anonymous" and request.path != "/rate_limit" and not exhausted:
             window[1] += 1
         response.headers["X-RateLimit-Limit"] = str(RATE_LIMIT)
         response.headers["X-RateLimit-Remaining"] = str(max(0, RATE_LIMIT - window[1]))
