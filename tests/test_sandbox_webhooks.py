@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -310,3 +311,28 @@ async def test_deliveries_held_at_shutdown_go_out_after_a_restart(tmp_path: Path
             await running.stop()
     finally:
         await rec.stop()
+
+
+async def test_a_bot_that_does_not_answer_in_time_gets_a_timed_out_delivery(sandbox: World) -> None:
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/webhook", hang)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sandbox.point_webhooks_at(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")  # type: ignore[union-attr]
+    sandbox.app[HOOKS].timeout = 0.2  # GitHub waits 10 seconds; the test need not
+    try:
+        emit(sandbox, "slow")
+        await sandbox.settle()
+        [item] = (await as_app(sandbox, "GET", "/app/hook/deliveries")).body
+        assert (item["status"], item["status_code"]) == ("timed out", 0)
+    finally:
+        release.set()
+        await runner.cleanup()

@@ -78,6 +78,7 @@ class Hooks:
         self.faults = DeliveryFaults()
         self.paused = False  # hold deliveries until unpaused (GitHub having an outage)
         self.down = False  # the app's URL refuses connections: each attempt is recorded as failed
+        self.timeout = DELIVERY_TIMEOUT  # seconds the app has to answer
         self._queues: dict[str, deque[dict[str, Any]]] = {}
         self._senders: dict[str, asyncio.Task] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -112,7 +113,7 @@ class Hooks:
         self._by_id[entry["id"]] = entry
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT))
+        self._session = aiohttp.ClientSession()
         if self.pending_path.exists():
             # Deliveries that were still queued when the sandbox stopped go out now, in their order.
             for line in self.pending_path.read_text().splitlines():
@@ -267,7 +268,8 @@ class Hooks:
         status_code, status, response_headers, response_body = 0, "failed to connect", {}, ""
         if self.webhook_url and self._session is not None and not self.down:
             try:
-                async with self._session.post(self.webhook_url, data=body, headers=headers) as resp:
+                timeout = aiohttp.ClientTimeout(total=self.timeout)
+                async with self._session.post(self.webhook_url, data=body, headers=headers, timeout=timeout) as resp:
                     status_code = resp.status
                     response_headers = dict(resp.headers)
                     response_body = (await resp.text(errors="replace"))[:2000]
