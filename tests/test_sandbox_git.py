@@ -186,3 +186,18 @@ async def test_unrelated_histories_do_not_merge(repos: GitRepos) -> None:
     other = await commit_files(repos, None, {"b": "2\n"}, "other root")
     outcome = await repos.merge_trees(REPO, one, other)
     assert not outcome.clean and outcome.tree == ""
+
+
+async def test_ref_reads_racing_writes_never_leave_a_stale_cache(repos: GitRepos) -> None:
+    import asyncio
+
+    shas = [await commit_files(repos, None, {"x": f"{i}\n"}, f"c{i}") for i in range(6)]
+    await repos.update_ref(REPO, "refs/heads/main", shas[0], NULL_SHA)
+
+    async def move(old: str, new: str) -> None:
+        await repos.update_ref(REPO, "refs/heads/main", new, old)
+
+    for old, new in zip(shas, shas[1:]):
+        await asyncio.gather(repos.refs(REPO), move(old, new), repos.refs(REPO), repos.ref(REPO, "refs/heads/main"))
+        on_disk = (await repos.out(REPO, "rev-parse", "refs/heads/main")).strip()
+        assert await repos.ref(REPO, "refs/heads/main") == on_disk == new

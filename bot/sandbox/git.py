@@ -142,6 +142,7 @@ class GitRepos:
         # Every ref write goes through this class, so a repository's refs are read once and
         # forgotten on each write; reads between writes cost no process.
         self._refs: dict[str, list[tuple[str, str, str]]] = {}
+        self._ref_generation: dict[str, int] = {}  # bumped around each ref write, so a read that raced one is not kept
         self._memo: dict[tuple, object] = {}  # answers about shas alone, which never change
         self._env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -409,23 +410,30 @@ class GitRepos:
         key = full_name.lower()
         every = self._refs.get(key)
         if every is None:
+            generation = self._ref_generation.get(key, 0)
             raw = await self.out(full_name, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)")
             every = [tuple(line.split("\0")) for line in raw.splitlines()]  # type: ignore[misc]
-            self._refs[key] = every
+            if self._ref_generation.get(key, 0) == generation:  # no write began meanwhile, so this is current
+                self._refs[key] = every
         return [entry for entry in every if entry[0].startswith(prefix)]
+
+    def _refs_changing(self, full_name: str) -> None:
+        key = full_name.lower()
+        self._ref_generation[key] = self._ref_generation.get(key, 0) + 1
+        self._refs.pop(key, None)
 
     async def update_ref(self, full_name: str, ref: str, new: str, old: str | None) -> bool:
         """Move ref to new only if it still points at old (NULL_SHA: must not exist). False when it moved."""
         args = ["update-ref", ref, new] + ([old] if old is not None else [])
-        self._refs.pop(full_name.lower(), None)
+        self._refs_changing(full_name)
         status, _ = await self.run(full_name, *args, ok=(0, 1, 128))
-        self._refs.pop(full_name.lower(), None)
+        self._refs_changing(full_name)
         return status == 0
 
     async def delete_ref(self, full_name: str, ref: str, old: str) -> bool:
-        self._refs.pop(full_name.lower(), None)
+        self._refs_changing(full_name)
         status, _ = await self.run(full_name, "update-ref", "-d", ref, old, ok=(0, 1, 128))
-        self._refs.pop(full_name.lower(), None)
+        self._refs_changing(full_name)
         return status == 0
 
     # history -------------------------------------------------------------------------------
