@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import gidgethub
@@ -396,6 +397,48 @@ async def _write_check(
 
 
 # -- triggers ----------------------------------------------------------------------------------------
+
+
+async def sweep(ctx: Context) -> None:
+    """The periodic catch-up: PRs merged within the look-back, verified and with targets, whose pick a lost webhook left undone.
+
+    One paginated listing of the repository's PRs (newest update first, stopping at the look-back) shows
+    both the candidates and the pick PRs already opened, so a PR whose every target has its pick PR
+    costs no further call; the others run the webhook handler's path (which keeps recorded states).
+    """
+    config = await ctx.config()
+    horizon = datetime.now(timezone.utc) - timedelta(hours=ctx.settings.sweep_lookback_hours)
+    candidates: list[dict[str, Any]] = []
+    pick_heads: set[str] = set()
+    async for listed in ctx.gh.getiter(
+        "/repos/{owner}/{repo}/pulls{?state,sort,direction,per_page}",
+        {**ctx.repo_vars, "state": "all", "sort": "updated", "direction": "desc", "per_page": 100},
+    ):
+        if _parse_time(listed.get("updated_at")) < horizon:
+            break
+        head_ref = (listed.get("head") or {}).get("ref") or ""
+        if _PICK_HEAD.match(head_ref):
+            pick_heads.add(head_ref)
+            continue
+        merged_at = listed.get("merged_at")
+        labels = [label["name"] for label in listed.get("labels", [])]
+        if not merged_at or _parse_time(merged_at) < horizon or config.labels.verified not in labels:
+            continue
+        if rules.targets_from_labels(labels, config.labels.cherry_pick_prefix):
+            candidates.append(listed)
+    for listed in candidates:
+        labels = [label["name"] for label in listed.get("labels", [])]
+        targets = rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)
+        branches = {rules.pick_branch(listed["number"], rc_branch_name(config, v)) for v in targets}
+        if branches <= pick_heads:
+            continue
+        await reconcile_picks(ctx, await _pull_of(ctx, listed))
+
+
+def _parse_time(text: str | None) -> datetime:
+    if not text:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 @router.register("pull_request", action="closed")
