@@ -188,16 +188,32 @@ async def test_unrelated_histories_do_not_merge(repos: GitRepos) -> None:
     assert not outcome.clean and outcome.tree == ""
 
 
-async def test_ref_reads_racing_writes_never_leave_a_stale_cache(repos: GitRepos) -> None:
+async def test_a_ref_read_that_raced_a_write_is_not_cached(tmp_path: Path) -> None:
     import asyncio
 
-    shas = [await commit_files(repos, None, {"x": f"{i}\n"}, f"c{i}") for i in range(6)]
-    await repos.update_ref(REPO, "refs/heads/main", shas[0], NULL_SHA)
+    class SlowReader(GitRepos):
+        """for-each-ref reads the refs, then is held until a write has finished."""
 
-    async def move(old: str, new: str) -> None:
-        await repos.update_ref(REPO, "refs/heads/main", new, old)
+        held: asyncio.Event | None = None
+        has_read = asyncio.Event()
 
-    for old, new in zip(shas, shas[1:]):
-        await asyncio.gather(repos.refs(REPO), move(old, new), repos.refs(REPO), repos.ref(REPO, "refs/heads/main"))
-        on_disk = (await repos.out(REPO, "rev-parse", "refs/heads/main")).strip()
-        assert await repos.ref(REPO, "refs/heads/main") == on_disk == new
+        async def out(self, full_name: str, *args: str, **kwargs: object) -> str:
+            answer = await super().out(full_name, *args, **kwargs)  # type: ignore[arg-type]
+            if args[0] == "for-each-ref" and self.held is not None:
+                self.has_read.set()
+                await self.held.wait()
+            return answer
+
+    repos = SlowReader(tmp_path / "git")
+    await repos.init(REPO)
+    first = await commit_files(repos, None, {"x": "1\n"}, "one")
+    second = await commit_files(repos, first, {"x": "2\n"}, "two")
+    await repos.update_ref(REPO, "refs/heads/main", first, NULL_SHA)
+    repos.held = asyncio.Event()
+    reader = asyncio.ensure_future(repos.ref(REPO, "refs/heads/main"))
+    await repos.has_read.wait()  # the reader has read "first" from disk and is held
+    assert await repos.update_ref(REPO, "refs/heads/main", second, first)
+    repos.held.set()
+    assert await reader == first  # it answered what it read...
+    repos.held = None
+    assert await repos.ref(REPO, "refs/heads/main") == second  # ...but did not keep it
