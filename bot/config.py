@@ -48,6 +48,7 @@ class Checks:
     gate: str = "release-train/gate"
     cherry_pick: str = "release-train/cherry-pick"
     config: str = "release-train/config"
+    signoff: str = "release-train/signoff"
 
 
 @dataclass(frozen=True)

@@ -217,11 +217,12 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     await world.settle()
     waiting = [line for line in (await gate_run(world, head))["output"]["summary"].splitlines() if "picks waiting for QA" in line]
     assert f"#{source['number']}]" in waiting[0] and f"#{dropped['number']}]" not in waiting[0]
+    # the PR-wide conflict label says nothing about this RC: only the pick's own state for 1.5 counts
     await seed.add_labels(world, "rita", FULL, source["number"], "cherry-pick-conflict")
     await world.settle()
-    assert (await gate_rows(world, head))["no failed cherry-picks"] == "fail"
+    assert (await gate_rows(world, head))["no failed cherry-picks"] == "pass"
     [issue] = await tracking_issues(world)
-    assert f"#{source['number']}" in issue["body"] and "conflict" in issue["body"]
+    assert f"| [#{source['number']}]" in issue["body"] and "| waiting for merge |" in issue["body"]
 
 
 async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -> None:

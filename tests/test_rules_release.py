@@ -153,6 +153,59 @@ def test_regression_cannot_be_forged_by_a_commit_status():
     assert r.gate_verdict(anyone).passed
 
 
+def src(number=9, *, merged=True, closed=True, verified=True, state=None, pick_pr=None):
+    return r.SourcePick(r.ItemRef(number, "src", f"http://h/{number}"), merged, closed, verified, state, pick_pr)
+
+
+@pytest.mark.parametrize(
+    ("pick", "standing"),
+    [
+        (src(merged=False, closed=False, verified=False), r.PICK_WAITING_MERGE),
+        (src(merged=False, closed=False, verified=True), r.PICK_WAITING_MERGE),
+        (src(merged=False, closed=True, verified=True), r.PICK_DROPPED),
+        (src(verified=False), r.PICK_WAITING_QA),
+        (src(verified=False, state="waiting-merge"), r.PICK_WAITING_QA),  # the record lags behind the merge
+        (src(state="waiting-merge"), r.PICK_OWED),
+        (src(state="waiting-qa"), r.PICK_WAITING_QA),  # a verified label from someone outside QA does not count
+        (src(), r.PICK_OWED),
+        (src(state="missing-rc"), r.PICK_OWED),
+        (src(state="opened", pick_pr=12), r.PICK_OPEN),
+        (src(state="merged", pick_pr=12), r.PICK_DONE),
+        (src(state="present"), r.PICK_DONE),
+        (src(state="closed", pick_pr=12), r.PICK_DROPPED),
+        (src(state="conflict"), r.PICK_STUCK),
+        (src(state="branch-taken"), r.PICK_STUCK),
+        (src(state="failed"), r.PICK_STUCK),
+    ],
+)
+def test_pick_standing_reads_the_per_target_state(pick, standing):
+    assert r.pick_standing(pick) == standing
+
+
+def test_gate_and_dashboard_name_each_source_by_its_own_state():
+    sources = (
+        src(3, state="conflict"),
+        src(4, verified=False),
+        src(5, merged=False, closed=False, verified=False),
+        src(6, state="opened", pick_pr=20),
+        src(7, state="present"),
+        src(8, merged=False, closed=True, verified=False),
+    )
+    verdict = r.gate_verdict(facts(source_picks=sources))
+    table = r.gate_table(verdict)
+    assert "needs a person: [#3](http://h/3) (conflict)" in table
+    assert "not verified or merged yet: [#4](http://h/4), [#5](http://h/5)" in table
+    into_rc = (r.PickRow(20, "pick", "open"), r.PickRow(19, "older pick", "merged"))
+    rows = r.pick_rows(into_rc, sources)
+    assert [(row.number, row.state) for row in rows] == [
+        (20, "open"), (19, "merged"), (3, "conflict"), (4, "waiting for QA"), (5, "waiting for merge"), (7, "already on the RC"),
+    ]
+    assert r.pick_tally(rows) == "merged 1 · open 1 · conflicting 1 · waiting for QA 1"
+    state = r.TrackingState("1.5")
+    section = r.dashboard(r.DashboardFacts(state, "rc/1.5", A, "http://h/c", verdict, picks=rows))
+    assert "merged 1 · open 1 · conflicting 1 · waiting for QA 1" in section and "| [#3](http://h/3) src | conflict |" in section
+
+
 def facts(**kw):
     base = dict(
         version="1.5",
@@ -173,8 +226,16 @@ def facts(**kw):
         ({"results": (res("sanity"), res("regression", conclusion="failure"))}, r.FAIL, ["check `regression`"]),
         ({"blockers": (r.ItemRef(7, "crash"),)}, r.FAIL, ["no blocker bugs"]),
         ({"open_picks": (r.ItemRef(8, "pick"),)}, r.PENDING, ["no open PRs into the RC"]),
-        ({"failed_picks": (r.ItemRef(9, "src"),)}, r.FAIL, ["no failed cherry-picks"]),
-        ({"waiting_for_qa": (r.ItemRef(10, "src"),)}, r.PASS, []),  # listed, not blocking
+        ({"source_picks": (src(state="conflict"),)}, r.FAIL, ["no failed cherry-picks"]),
+        ({"source_picks": (src(state="branch-taken"),)}, r.FAIL, ["no failed cherry-picks"]),
+        ({"source_picks": (src(state="failed"),)}, r.FAIL, ["no failed cherry-picks"]),
+        ({"source_picks": (src(merged=False, verified=False),)}, r.PASS, []),  # listed, not blocking
+        ({"source_picks": (src(verified=False, state="waiting-qa"),)}, r.PASS, []),
+        ({"source_picks": (src(state="opened", pick_pr=12),)}, r.PASS, []),  # the open pick PR is counted as a PR into the RC
+        ({"source_picks": (src(state="merged", pick_pr=12), src(state="present"), src(state="closed", pick_pr=13))}, r.PASS, []),
+        ({"source_picks": (src(merged=False, closed=True, verified=False),)}, r.PASS, []),  # dropped
+        ({"source_picks": (src(),)}, r.PENDING, ["no failed cherry-picks"]),  # merged, verified, nothing picked yet
+        ({"source_picks": (src(state="missing-rc"),)}, r.PENDING, ["no failed cherry-picks"]),  # the RC exists now
         ({"hold": "waiting for legal"}, r.FAIL, ["no hold"]),
         ({"require_signoff": True}, r.PENDING, ["PdM sign-off"]),
         ({"require_signoff": True, "signoff_by": "pam"}, r.PASS, []),
@@ -191,9 +252,9 @@ def test_gate_verdict(kw, state, bad):
 
 
 def test_gate_lists_waiting_picks_and_escapes_hold_reason():
-    verdict = r.gate_verdict(facts(waiting_for_qa=(r.ItemRef(10, "x", "http://h/10"),), hold="@everyone | stop"))
+    verdict = r.gate_verdict(facts(source_picks=(src(10, verified=False),), hold="@everyone | stop"))
     table = r.gate_table(verdict)
-    assert "[#10](http://h/10)" in table
+    assert "[#10](http://h/10)" in table and "picks waiting for QA" in table
     assert "@\u200deveryone \\| stop" in table
 
 

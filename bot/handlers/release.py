@@ -17,6 +17,7 @@ from bot import reconcile
 from bot.config import RepoConfig, rc_branch_name, rc_label, rc_version_of, rc_version_of_label, target_version_of_label
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
+from bot.rules import cherry_pick as pick_rules
 from bot.rules import release as rules
 from bot.rules.commands import Command
 from bot.rules.text import inline, marker, no_pings
@@ -26,7 +27,6 @@ log = logging.getLogger("release_train.release")
 router = routing.Router()
 commands = CommandSet()
 
-SIGNOFF_CHECK = "release-train/signoff"
 REGRESSION_CHECK = "regression"
 _FORWARD_PORT_DIFF_BUDGET = 40  # commits whose diff we fetch to find "the same change"
 _SUBJECT_NOISE = re.compile(r"^\[[^\]]*\]\s*|\s*\(#\d+\)")
@@ -161,6 +161,27 @@ async def _check_results(ctx: Context, sha: str) -> tuple[list[dict[str, Any]], 
     return runs, tuple(results)
 
 
+# A merged PR's head never moves again, so its SHA can be remembered for good.
+_MERGED_HEADS: cachetools.LRUCache[tuple[str, int], str] = cachetools.LRUCache(20000)
+
+
+async def _source_pick(ctx: Context, config: RepoConfig, version: str, issue: dict[str, Any]) -> rules.SourcePick:
+    """A PR labelled for this RC, with the state its cherry-pick check run records for this version."""
+    merged = bool((issue.get("pull_request") or {}).get("merged_at"))
+    pick = rules.SourcePick(_ref(issue), merged, issue["state"] == "closed", config.labels.verified in _labels(issue))
+    if not merged:
+        return pick  # nothing is picked before the merge, so there is no state to read
+    key = (ctx.full_name, issue["number"])
+    if key not in _MERGED_HEADS:
+        pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
+        _MERGED_HEADS[key] = pull["head"]["sha"]
+    run = await reconcile.latest_check_run(ctx, _MERGED_HEADS[key], config.checks.cherry_pick)
+    recorded = pick_rules.decode_states(((run or {}).get("output") or {}).get("text")).get(version)
+    if recorded is None:
+        return pick
+    return dataclasses.replace(pick, state=recorded.state, pick_pr=recorded.pr)
+
+
 def _bot_run(ctx: Context, runs: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     mine = [r for r in runs if r["name"] == name and (r.get("app") or {}).get("id") == ctx.services.github.app_id]
     return max(mine, key=lambda r: (r.get("started_at") or "", r.get("id") or 0)) if mine else None
@@ -198,7 +219,7 @@ async def evaluate_gate(
         tracking = await find_tracking_issue(ctx, config, version)
     state = state or (rules.read_state(tracking.get("body")) if tracking else None) or rules.TrackingState(version)
     runs, results = await _check_results(ctx, head_sha)
-    signoff = _bot_run(ctx, runs, SIGNOFF_CHECK)
+    signoff = _bot_run(ctx, runs, config.checks.signoff)
     label = rc_label(config, version)
     blockers = [i for i in await _issues(ctx, [config.labels.blocker, label]) if "pull_request" not in i]
     pulls = [
@@ -208,10 +229,9 @@ async def evaluate_gate(
         )
     ]
     target_label = f"{config.labels.cherry_pick_prefix}{version}"
+    # Each source's own per-target state: a pick that conflicts for another RC says nothing about this one.
     sources = [i for i in await _issues(ctx, [target_label], state="all") if "pull_request" in i]
-    conflicted = [i for i in sources if config.labels.conflict in _labels(i)]
-    abandoned = [i for i in sources if i["state"] == "closed" and not (i.get("pull_request") or {}).get("merged_at")]
-    waiting = [i for i in sources if config.labels.verified not in _labels(i) and i not in conflicted and i not in abandoned]
+    source_picks = tuple([await _source_pick(ctx, config, version, i) for i in sources])
     hold = None
     if tracking is not None:
         # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
@@ -229,8 +249,7 @@ async def evaluate_gate(
         results=results,
         blockers=tuple(_ref(i) for i in blockers),
         open_picks=tuple(_ref(pr) for pr in pulls if pr["state"] == "open"),
-        failed_picks=tuple(_ref(i) for i in conflicted),
-        waiting_for_qa=tuple(_ref(i) for i in waiting),
+        source_picks=source_picks,
         hold=hold,
         require_signoff=config.gate.require_signoff,
         runs_only=frozenset({REGRESSION_CHECK}),
@@ -253,10 +272,13 @@ async def evaluate_gate(
     tags = await _tags(ctx, config)
     evaluation = Evaluation(version, branch, head_sha, verdict, tracking, state, tags)
     if tracking is not None:
-        picks = [
-            rules.PickRow(pr["number"], pr.get("title") or "", "merged" if pr.get("merged_at") else pr["state"], pr.get("html_url") or "")
-            for pr in pulls
-        ] + [rules.PickRow(i["number"], i.get("title") or "", "conflict", i.get("html_url") or "") for i in conflicted]
+        picks = rules.pick_rows(
+            [
+                rules.PickRow(pr["number"], pr.get("title") or "", "merged" if pr.get("merged_at") else pr["state"], pr.get("html_url") or "")
+                for pr in pulls
+            ],
+            source_picks,
+        )
         released = tuple(t.name for t in tags if (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version)
         section = rules.dashboard(
             rules.DashboardFacts(
@@ -327,11 +349,16 @@ async def on_status(event: Event, ctx: Context) -> None:
 @router.register("check_run", action="completed")
 async def on_check_run(event: Event, ctx: Context) -> None:
     run = event.data["check_run"]
-    if (run.get("app") or {}).get("id") == ctx.services.github.app_id:
-        # The gate's own output, and runs whose step re-evaluated already (regression, sign-off);
-        # picks reach the gate through their labels and PRs.
-        return
     config = await ctx.config()
+    if (run.get("app") or {}).get("id") == ctx.services.github.app_id:
+        # The gate's own output, and runs whose step re-evaluated already (regression, sign-off), are
+        # skipped; a source PR's cherry-pick run changes the gates of the RCs it names.
+        if run.get("name") == config.checks.cherry_pick:
+            versions = pick_rules.decode_states((run.get("output") or {}).get("text"))
+            heads = await _rc_heads(ctx, config) if versions else {}
+            for version in sorted(v for v in versions if v in heads):
+                await evaluate_gate(ctx, config, version, head_sha=heads[version], heads=heads)
+        return
     # A suite's head_branch names one branch of many that may hold the commit, so read the RC heads.
     await _gates_at(ctx, config, run["head_sha"])
 
@@ -776,7 +803,7 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     config, version, head = found
     login = comment["user"]["login"]
     await reconcile.ensure_check_run(
-        ctx, name=SIGNOFF_CHECK, head_sha=head, status="completed", conclusion="success",
+        ctx, name=config.checks.signoff, head_sha=head, status="completed", conclusion="success",
         title=f"Signed off by @{login}", summary=f"`/signoff` from @{login} on #{issue['number']} for `{head[:7]}`.",
         external_id=login,
     )

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.config import RequiredCheck
+from bot.rules import cherry_pick as picks
 from bot.rules.text import inline
 
 DASHBOARD_START = "<!-- release-train:dashboard:start -->"
@@ -219,6 +220,55 @@ class ItemRef:
     url: str = ""
 
 
+# Where a source PR's pick into this RC stands (pick_standing).
+PICK_DONE = "done"  # merged into the RC, or the change was already there
+PICK_OPEN = "open"  # the pick PR is open (the open-PRs row counts it)
+PICK_STUCK = "stuck"  # a person must act: conflict, a taken branch, GitHub refused a step
+PICK_OWED = "owed"  # merged and verified, but no pick recorded for this RC yet
+PICK_WAITING_QA = "waiting-qa"
+PICK_WAITING_MERGE = "waiting-merge"
+PICK_DROPPED = "dropped"  # the source or its pick PR was closed without merging
+
+_STUCK_WORDS = {picks.CONFLICT: "conflict", picks.BRANCH_TAKEN: "pick branch taken", picks.FAILED: "GitHub refused"}
+
+
+@dataclass(frozen=True)
+class SourcePick:
+    """A PR labelled `cherry-pick/X.Y` for this RC, and what its cherry-pick check run records for X.Y."""
+
+    item: ItemRef
+    merged: bool
+    closed: bool  # closed (merged or not)
+    verified: bool
+    state: str | None = None  # the recorded PickState.state for this version; None: nothing recorded
+    pick_pr: int | None = None
+
+
+def pick_standing(pick: SourcePick) -> str:
+    """This RC's view of one source PR: the recorded per-target state, checked against the PR as it is now.
+
+    Waiting for the merge is judged from the PR itself (the check run may lag behind a merge); a pick
+    the bot has not recorded for an existing RC is owed.
+    """
+    if pick.closed and not pick.merged:
+        return PICK_DROPPED
+    if pick.state in (picks.MERGED, picks.PRESENT):
+        return PICK_DONE
+    if pick.state == picks.OPENED:
+        return PICK_OPEN
+    if pick.state == picks.CLOSED:
+        return PICK_DROPPED
+    if pick.state in _STUCK_WORDS:
+        return PICK_STUCK
+    if pick.state == picks.WAIT_QA and pick.merged:
+        return PICK_WAITING_QA  # the record knows whether the verified label came from QA
+    if not pick.merged:
+        return PICK_WAITING_MERGE
+    if not pick.verified:
+        return PICK_WAITING_QA
+    return PICK_OWED
+
+
 @dataclass(frozen=True)
 class GateFacts:
     version: str
@@ -228,8 +278,7 @@ class GateFacts:
     results: tuple[CheckResult, ...] = ()
     blockers: tuple[ItemRef, ...] = ()
     open_picks: tuple[ItemRef, ...] = ()  # open PRs into the RC branch
-    failed_picks: tuple[ItemRef, ...] = ()  # source PRs whose pick into this RC conflicted
-    waiting_for_qa: tuple[ItemRef, ...] = ()  # source PRs asking for this RC, not yet verified
+    source_picks: tuple[SourcePick, ...] = ()  # PRs labelled for this RC, with their pick's state for it
     hold: str | None = None  # the reason, when a hold is active
     require_signoff: bool = False
     signoff_by: str | None = None  # who signed off this exact head, if anyone
@@ -307,12 +356,19 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
         rows.append(GateRow("no open PRs into the RC", PENDING, f"open: {_refs(facts.open_picks)}", facts.links.get("picks", "")))
     else:
         rows.append(GateRow("no open PRs into the RC", PASS, "none open", facts.links.get("picks", "")))
-    if facts.failed_picks:
-        rows.append(GateRow("no failed cherry-picks", FAIL, f"conflicted: {_refs(facts.failed_picks)}", facts.links.get("conflicts", "")))
+    standing = [(pick, pick_standing(pick)) for pick in facts.source_picks]
+    stuck = [pick for pick, where in standing if where == PICK_STUCK]
+    owed = [pick.item for pick, where in standing if where == PICK_OWED]
+    waiting = [pick.item for pick, where in standing if where in (PICK_WAITING_QA, PICK_WAITING_MERGE)]
+    if stuck:
+        detail = ", ".join(f"{_refs([p.item])} ({_STUCK_WORDS[p.state or '']})" for p in stuck)
+        rows.append(GateRow("no failed cherry-picks", FAIL, f"needs a person: {detail}", facts.links.get("conflicts", "")))
+    elif owed:
+        rows.append(GateRow("no failed cherry-picks", PENDING, f"not picked yet: {_refs(owed)}", facts.links.get("conflicts", "")))
     else:
         rows.append(GateRow("no failed cherry-picks", PASS, "none", facts.links.get("conflicts", "")))
-    if facts.waiting_for_qa:
-        rows.append(GateRow("picks waiting for QA", INFO, f"not verified yet: {_refs(facts.waiting_for_qa)}", facts.links.get("waiting", "")))
+    if waiting:
+        rows.append(GateRow("picks waiting for QA", INFO, f"not verified or merged yet: {_refs(waiting)}", facts.links.get("waiting", "")))
     if facts.hold is not None:
         rows.append(GateRow("no hold", FAIL, f"on hold: {inline(facts.hold)}", facts.links.get("tracking", "")))
     else:
@@ -503,8 +559,41 @@ def splice_dashboard(body: str | None, section: str) -> str:
 class PickRow:
     number: int
     title: str
-    state: str  # merged | open | conflict | closed
+    state: str  # a PR into the RC: merged | open | closed; a source PR: one of _SOURCE_WORDS
     url: str = ""
+
+
+_SOURCE_WORDS = {
+    PICK_WAITING_QA: "waiting for QA",
+    PICK_WAITING_MERGE: "waiting for merge",
+    PICK_OWED: "not picked yet",
+}
+
+
+def pick_rows(into_rc: Iterable[PickRow], sources: Iterable[SourcePick]) -> tuple[PickRow, ...]:
+    """The dashboard's cherry-picks: every PR into the RC, then each source PR whose pick is not one of them."""
+    rows = list(into_rc)
+    for pick in sources:
+        where = pick_standing(pick)
+        if where == PICK_STUCK:
+            word = _STUCK_WORDS[pick.state or ""]
+        elif where == PICK_DONE and pick.state == picks.PRESENT:
+            word = "already on the RC"
+        else:
+            word = _SOURCE_WORDS.get(where, "")
+        if word:
+            rows.append(PickRow(pick.item.number, pick.item.title, word, pick.item.url))
+    return tuple(rows)
+
+
+def pick_tally(rows: Iterable[PickRow]) -> str:
+    """"merged 2 · open 1 · conflicting 1 · waiting for QA 0" for the dashboard's cherry-picks."""
+    states = [row.state for row in rows]
+    stuck = sum(1 for s in states if s in _STUCK_WORDS.values())
+    return (
+        f"merged {states.count('merged')} · open {states.count('open')} · "
+        f"conflicting {stuck} · waiting for QA {states.count(_SOURCE_WORDS[PICK_WAITING_QA])}"
+    )
 
 
 @dataclass(frozen=True)
@@ -538,7 +627,7 @@ def dashboard(facts: DashboardFacts) -> str:
     lines += [f"- [#{b.number}]({b.url}) {inline(b.title)}" for b in facts.blockers] or ["None open."]
     lines += ["", "### Cherry-picks", ""]
     if facts.picks:
-        lines += ["| PR | state |", "| --- | --- |"]
+        lines += [pick_tally(facts.picks), "", "| PR | state |", "| --- | --- |"]
         lines += [f"| [#{p.number}]({p.url}) {inline(p.title)} | {p.state} |" for p in facts.picks]
     else:
         lines.append("None yet.")
