@@ -230,3 +230,44 @@ async def test_recutting_a_deleted_rc_starts_its_tracking_issue_over(world: Worl
     [again] = await tracking_issues(world)
     assert again["number"] == issue["number"] and again["state"] == "open"
     assert await gate_run(world, await branch_sha(world, "rc/1.5")) is not None
+
+
+async def test_open_prs_in_the_releases_milestone_are_listed_as_not_in_this_rc(world: World) -> None:
+    await release_repo(world)
+
+    async def milestone(title: str) -> int:
+        made = await world.call("alice", "POST", f"/repos/{FULL}/milestones", {"title": title})
+        assert made.status == 201, made.body
+        return int(made.body["number"])
+
+    async def in_milestone(number: int, milestone_number: int) -> None:
+        answer = await world.call("alice", "PATCH", f"/repos/{FULL}/issues/{number}", {"milestone": milestone_number})
+        assert answer.status == 200, answer.body
+
+    async def feature_pr(branch: str, title: str) -> int:
+        await seed.create_branch(world, "dana", FULL, branch, "devel")
+        await seed.commit(world, "dana", FULL, branch, {f"{branch.replace('/', '_')}.py": "x = 1\n"}, title)
+        return int((await seed.open_pr(world, "dana", FULL, head=branch, base="devel", title=title))["number"])
+
+    ours, other = await milestone("Release 1.5"), await milestone("1.50")
+    aimed = await feature_pr("fr/FR-2-aimed", "Aimed at 1.5")
+    elsewhere = await feature_pr("fr/FR-3-later", "Aimed at 1.50")
+    done = await feature_pr("fr/FR-4-done", "Already merged")
+    await in_milestone(aimed, ours)
+    await in_milestone(elsewhere, other)
+    await in_milestone(done, ours)
+    await seed.merge_pr(world, "alice", FULL, done, "merge")
+    plain_issue = await new_issue(world, title="A bug in the 1.5 milestone")
+    await in_milestone(plain_issue, ours)
+    await world.settle()
+
+    number, made = await cut(world, "--dry-run")
+    reply = await reply_to(world, number, made)
+    listed = reply.split("Not in this RC", 1)[1]
+    assert f"#{aimed} Aimed at 1.5" in listed
+    assert f"#{elsewhere} " not in listed and f"#{done} " not in listed and f"#{plain_issue} " not in listed
+
+    number, made = await cut(world)
+    assert "Cut `rc/1.5`" in await reply_to(world, number, made)
+    [issue] = await tracking_issues(world)
+    assert rules.read_state(issue["body"]).not_in_rc == (aimed,)

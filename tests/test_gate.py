@@ -263,3 +263,50 @@ async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -
     since = world.last_seq()
     await release.sweep(ctx)
     assert [e for e in world.app_requests(since) if e["method"] != "GET"] == []
+
+
+async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world: World) -> None:
+    from bot.rules import cherry_pick as pick_rules
+
+    await release_repo(world, CONFIG)
+    await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 2\n"}, "Feature work (#3)")
+    await cut(world)
+    [tracking] = await tracking_issues(world)
+    # rc/1.4 moved on with a change to the README that devel never got (forward-ported under another text)
+    head_14 = await seed.commit(world, "rita", FULL, "rc/1.4", {"README.md": "# app 1.4 (hotfix)\n"}, "RC hotfix")
+    await world.settle()
+    head_15 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+
+    # one fix aimed at both RCs: it applies to rc/1.5 and conflicts on rc/1.4
+    await seed.create_branch(world, "dana", FULL, "fix/readme", "devel")
+    await seed.commit(world, "dana", FULL, "fix/readme", {"README.md": "# app (fixed)\n"}, "Fix the README")
+    fix = await seed.open_pr(world, "dana", FULL, head="fix/readme", base="devel", title="Fix the README")
+    await seed.add_labels(world, "dana", FULL, fix["number"], "cherry-pick/1.4", "cherry-pick/1.5")
+    await seed.merge_pr(world, "alice", FULL, fix["number"], "squash")
+    await seed.add_labels(world, "quinn", FULL, fix["number"], "qa/verified")
+    await world.settle()
+
+    source = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{fix['number']}")).body
+    assert "cherry-pick-conflict" in labels_of(source)  # the label is PR-wide
+    runs = (await world.call("alice", "GET", f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs?check_name=release-train/cherry-pick")).body
+    states = pick_rules.decode_states(max(runs["check_runs"], key=lambda r: r["id"])["output"]["text"])
+    assert states["1.4"].state == "conflict" and states["1.5"].state == "opened"
+
+    rows_14 = await gate_rows(world, head_14)
+    assert rows_14["no failed cherry-picks"] == "fail" and await gate_state(world, head_14) == "failure"
+    assert f"#{fix['number']}]" in (await gate_run(world, head_14))["output"]["summary"]
+    rows_15 = await gate_rows(world, head_15)
+    assert rows_15["no failed cherry-picks"] == "pass" and rows_15["no open PRs into the RC"] == "pending"
+
+    # the 1.5 pick merges: the new 1.5 head has nothing unfinished, and the dashboard names the pick merged
+    [pick] = [p for p in (await world.call("alice", "GET", f"/repos/{FULL}/pulls?base=rc/1.5&state=open")).body]
+    await seed.merge_pr(world, "rita", FULL, pick["number"], "merge")
+    await world.settle()
+    head_15 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    rows_15 = await gate_rows(world, head_15)
+    assert rows_15["no failed cherry-picks"] == "pass" and rows_15["no open PRs into the RC"] == "pass"
+    assert "picks waiting for QA" not in rows_15
+    body = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{tracking['number']}")).body["body"]
+    assert f"| [#{pick['number']}]" in body and "| merged |" in body and "| conflict |" not in body
+    assert "merged 1 · open 0 · conflicting 0 · waiting for QA 0" in body
+    assert (await gate_rows(world, head_14))["no failed cherry-picks"] == "fail"
