@@ -51,3 +51,64 @@ async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: Worl
     assert after.seen == after.expected and after.duplicates == 0, after.as_dict()
     assert footprint(world, plans) == sizes
     assert repeated_anywhere(world, plans) == 0
+
+
+async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leaves_every_effect_exactly_once(
+    sandbox: World, tmp_path: Path
+) -> None:
+    hooks = sandbox.app[HOOKS]
+    # Set up with nobody listening, then forget those deliveries: the burst is what the bot sees.
+    sandbox.point_webhooks_at(None)
+    plans = []
+    for batch in range(4):
+        plans += await asyncio.gather(*(prepare_repo(sandbox, f"app{n}") for n in range(batch * 5, batch * 5 + 5)))
+    await sandbox.settle()
+    forget_deliveries(sandbox)
+    port, db, log_path = free_port(), tmp_path / "queue.db", tmp_path / "bot.log"
+    bot = serve(sandbox, port, f"sqlite:///{db}", log_path)
+    try:
+        await wait_until(lambda: healthy(sandbox, port), "the bot to start")
+        sandbox.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
+        burst = asyncio.get_running_loop().create_task(run_burst([burst_actions(sandbox, plan, people_events=25) for plan in plans]))
+
+        async def some_acknowledged() -> bool:
+            return sum(1 for r in hooks.deliveries if r["status_code"] == 202) >= 200
+
+        await wait_until(some_acknowledged, "200 acknowledged deliveries")
+        bot.send_signal(signal.SIGKILL)
+        bot.wait()
+        await burst
+        await sandbox.settle()
+        sent = {r["guid"] for r in hooks.deliveries}
+        acknowledged = {r["guid"] for r in hooks.deliveries if r["status_code"] == 202}
+        midway = effects(sandbox, plans)
+        # Restarted: its unfinished jobs run again, and the startup catch-up redelivers what failed while it was dead.
+        bot = serve(sandbox, port, f"sqlite:///{db}", log_path, REDELIVERY_INTERVAL_SECONDS="3600")
+        await wait_until(lambda: healthy(sandbox, port), "the bot to restart")
+
+        async def all_seen() -> bool:
+            return effects(sandbox, plans).seen == midway.expected
+
+        try:
+            await wait_until(all_seen, "every effect", limit=60)
+        except AssertionError:
+            raise AssertionError(f"{effects(sandbox, plans).as_dict()} unfinished jobs {sqlite_unfinished(db)}") from None
+
+        async def unfinished() -> int:
+            return sqlite_unfinished(db)
+
+        await quiet(sandbox, unfinished, "the bot to finish", limit=30)
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(timeout=30) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+            bot.wait()
+    tally = effects(sandbox, plans)
+    repeated = repeated_anywhere(sandbox, plans)
+    report("kill -9 mid-burst", tally, deliveries=len(sent), acknowledged_before_the_kill=len(acknowledged),
+           seen_before_the_kill=midway.seen, repeated=repeated)
+    assert len(sent) >= 500
+    assert len(acknowledged) < len(sent)
+    assert tally.seen == tally.expected == 20 * 6 and tally.duplicates == 0, tally.as_dict()
+    assert repeated == 0
