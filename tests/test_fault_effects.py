@@ -112,3 +112,36 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
     assert len(acknowledged) < len(sent)
     assert tally.seen == tally.expected == 20 * 6 and tally.duplicates == 0, tally.as_dict()
     assert repeated == 0
+
+
+FAST_WRITES = {"writes_per_minute": 100000, "writes_per_hour": 1000000}
+
+
+async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(world: World) -> None:
+    await world.stop_bot()
+    await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
+    plans = list(await asyncio.gather(*(prepare_repo(world, f"flaky{n}") for n in range(5))))
+    await world.settle()
+    hooks = world.app[HOOKS]
+    first = len(hooks.deliveries)
+    faults = {"api": 0.1, "after": 0.5, "seed": 11, "retry_after": 0, "delay": 0.2, "duplicate": 0.2, "reorder": 0.2, "max_delay": 0.05}
+    answer = await world.call(None, "POST", "/_sandbox/faults", faults)
+    assert answer.status == 200, answer.body
+    since = world.last_seq()
+    try:
+        await run_burst([burst_actions(world, plan, people_events=10) for plan in plans])
+        await world.settle(timeout=120)
+    finally:
+        await world.call(None, "POST", "/_sandbox/faults", {})
+    records = hooks.deliveries[first:]
+    injected = [str(e["fault"]) for e in world.app_requests(since) if e.get("fault")]
+    failed_answers = len(injected)
+    after_applied = sum(1 for f in injected if f.endswith("-after"))
+    tally = effects(world, plans)
+    repeated = repeated_anywhere(world, plans)
+    report("flaky GitHub", tally, deliveries=len(records), sent_twice=len(records) - len({r["guid"] for r in records}),
+           failed_api_answers=failed_answers, of_which_after_the_change=after_applied, repeated=repeated)
+    assert len(records) > len({r["guid"] for r in records})  # duplicates were sent
+    assert failed_answers > 0 and after_applied > 0
+    assert tally.seen == tally.expected == 5 * 6 and tally.duplicates == 0, tally.as_dict()
+    assert repeated == 0
