@@ -240,3 +240,13 @@ async def test_deleting_the_base_branch_closes_its_prs(sandbox: World, receiver:
     await sandbox.settle()
     closed = [p["number"] for p in receiver.of("pull_request") if p["action"] == "closed"]
     assert closed == [into_rc["number"]]
+
+
+async def test_squash_of_one_commit_takes_its_message(sandbox: World) -> None:
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    await seed.create_branch(sandbox, "alice", REPO, "fix", "main")
+    await seed.commit(sandbox, "alice", REPO, "fix", {"f.txt": "f\n"}, "Fix the login\n\nIt broke on Sundays.")
+    pr = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="main", title="A different PR title")
+    merged = await seed.merge_pr(sandbox, "alice", REPO, pr["number"], "squash")
+    commit = await repos_of(sandbox).read_commit(REPO, merged["sha"])
+    assert commit is not None and commit.message.rstrip("\n") == f"Fix the login (#{pr['number']})\n\nIt broke on Sundays."

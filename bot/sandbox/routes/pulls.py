@@ -352,9 +352,15 @@ async def merge_pull(request: web.Request) -> web.Response:
                                                   author=merger, committer=web_flow())
             else:
                 picked = await repos.read_commits(full, await repos.rev_list(full, pr["head_sha"], base_sha, reverse=True))
-                commit_title = body.get("commit_title") or f"{title} (#{number})"
-                listed = "\n\n".join(f"* {c.message.strip()}" for c in picked)
-                commit_message = body.get("commit_message", listed)
+                # COMMIT_OR_PR_TITLE / COMMIT_MESSAGES, the repository defaults render.repository reports.
+                if len(picked) == 1:
+                    subject, _, rest = picked[0].message.strip().partition("\n")
+                    default_title, default_message = f"{subject} (#{number})", rest.strip()
+                else:
+                    default_title = f"{title} (#{number})"
+                    default_message = "\n\n".join(f"* {c.message.strip()}" for c in picked)
+                commit_title = body.get("commit_title") or default_title
+                commit_message = body.get("commit_message", default_message)
                 message = f"{commit_title}\n\n{commit_message}" if commit_message else commit_title
                 author = person(st, issue_record["user"])
                 new_sha = await repos.commit_tree(full, outcome.tree, [base_sha], message, author=author, committer=web_flow())
