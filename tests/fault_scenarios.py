@@ -176,8 +176,8 @@ def effects(world: World, plans: list[RepoPlan], *, picks: bool = True, fr: bool
                           and _pick_opened(r)]
                 tally.count(f"{plan.name}#{number} pick check", len(opened))
         if fr:
+            # The FR PR is people's doing, not an effect; there is one once the burst is over.
             numbers = [n for n, p in repo["pulls"].items() if p["head_ref"] == plan.fr_branch]
-            tally.count(f"{plan.name} FR PR", len(numbers))
             for n in numbers:
                 tally.count(f"{plan.name}#{n} merge-rules check", sum(
                     1 for r in runs if r["name"] == MERGE_CHECK and r["head_sha"] == _head(repo, int(n))))
