@@ -49,6 +49,7 @@ checks:
   gate: rt/gate
   cherry_pick: rt/pick
   config: rt/config
+  signoff: rt/signoff
 merge_rules:
   fr_ticket_pattern: "JIRA-[0-9]+"
   require_ticket_into_fr: false
@@ -91,7 +92,7 @@ def test_every_key_is_read():
         "qa-ok", "pick/", "picked", "pick-conflict")
     assert (c.labels.fr_ready, c.labels.blocker, c.labels.rc_prefix, c.labels.bug) == ("ready", "blocker", "for/", "defect")
     assert (c.labels.tracking, c.labels.released, c.labels.hold) == ("train", "shipped", "hold")
-    assert dataclasses.astuple(c.checks) == ("rt/merge", "rt/gate", "rt/pick", "rt/config")
+    assert dataclasses.astuple(c.checks) == ("rt/merge", "rt/gate", "rt/pick", "rt/config", "rt/signoff")
     assert c.merge_rules.fr_ticket_pattern == "JIRA-[0-9]+"
     assert c.merge_rules.require_ticket_into_devel is True
     assert not any(

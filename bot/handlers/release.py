@@ -161,21 +161,20 @@ async def _check_results(ctx: Context, sha: str) -> tuple[list[dict[str, Any]], 
     return runs, tuple(results)
 
 
-# A merged PR's head never moves again, so its SHA can be remembered for good.
-_MERGED_HEADS: cachetools.LRUCache[tuple[str, int], str] = cachetools.LRUCache(20000)
-
-
 async def _source_pick(ctx: Context, config: RepoConfig, version: str, issue: dict[str, Any]) -> rules.SourcePick:
     """A PR labelled for this RC, with the state its cherry-pick check run records for this version."""
     merged = bool((issue.get("pull_request") or {}).get("merged_at"))
     pick = rules.SourcePick(_ref(issue), merged, issue["state"] == "closed", config.labels.verified in _labels(issue))
     if not merged:
         return pick  # nothing is picked before the merge, so there is no state to read
-    key = (ctx.full_name, issue["number"])
-    if key not in _MERGED_HEADS:
-        pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
-        _MERGED_HEADS[key] = pull["head"]["sha"]
-    run = await reconcile.latest_check_run(ctx, _MERGED_HEADS[key], config.checks.cherry_pick)
+    # Both reads are conditional (the client's ETag cache), so an unchanged PR costs no rate limit.
+    pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
+    try:
+        run = await reconcile.latest_check_run(ctx, pull["head"]["sha"], config.checks.cherry_pick)
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) not in (404, 422):
+            raise
+        run = None  # the head commit is gone: nothing recorded that this RC can read
     recorded = pick_rules.decode_states(((run or {}).get("output") or {}).get("text")).get(version)
     if recorded is None:
         return pick
@@ -405,9 +404,9 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
         names = _labels(pr) | {(event.data.get("label") or {}).get("name") or ""}
         targets = {v for v in (target_version_of_label(config, n) for n in names) if v}
         changed = (event.data.get("label") or {}).get("name")
-        if event.data["action"] == "closed" or changed in (config.labels.conflict, config.labels.verified) or (
-            changed and target_version_of_label(config, changed)
-        ):
+        # QA's verified label and the conflict label reach the gate through the source's cherry-pick
+        # check run, which records what they changed for each target.
+        if event.data["action"] == "closed" or (changed and target_version_of_label(config, changed)):
             versions |= targets
     heads = await _rc_heads(ctx, config) if versions else {}
     for version in sorted(versions):
