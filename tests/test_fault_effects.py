@@ -306,3 +306,51 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
     assert len(sent) >= 8 * 10
     assert tally.seen == tally.expected == 8 * 5 and tally.duplicates == 0, tally.as_dict()
     assert repeated == 0
+
+
+async def sweep_context(world: World, name: str):  # type: ignore[no-untyped-def]
+    from gidgethub.sansio import Event
+
+    from bot.handlers.context import Context
+    from bot.sandbox.common import STORE
+    from bot.server import SERVICES
+
+    assert world.bot_app is not None
+    services = world.bot_app[SERVICES]
+    installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
+    repository = (await world.call("alice", "GET", f"/repos/acme/{name}")).body
+    payload = {"action": "sweep", "repository": repository, "installation": {"id": installation_id}}
+    return Context(
+        gh=await services.github.installation_client(installation_id),
+        event=Event(payload, event="release_train_sweep", delivery_id=f"sweep-{name}"),
+        owner="acme", repo=name, installation_id=installation_id,
+        bot_login=await services.github.bot_login(), services=services,
+    )
+
+
+async def test_the_cherry_pick_sweep_picks_a_missed_verified_pr_once_and_then_costs_one_listing(world: World) -> None:
+    from bot.handlers import cherry_pick
+    from fault_scenarios import pick_actions
+
+    await world.stop_bot()
+    await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
+    plan = await prepare_repo(world, "swept", fixes=3)
+    await world.settle()
+    await world.stop_bot()
+    await run_burst([pick_actions(world, plan)])  # nobody listening, and the sweep below is all that runs
+    await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
+    await world.settle()
+    assert effects(world, [plan], fr=False, help_reply=False).seen == 0
+    ctx = await sweep_context(world, plan.name)
+    await cherry_pick.sweep(ctx)
+    await world.settle()
+    first = effects(world, [plan], fr=False, help_reply=False)
+    since = world.last_seq()
+    await cherry_pick.sweep(ctx)
+    await world.settle()
+    again = world.app_requests(since)
+    report("cherry-pick sweep", first, calls_of_a_sweep_with_nothing_to_do=len(again))
+    assert first.seen == first.expected == 9 and first.duplicates == 0, first.as_dict()
+    # Every target has its pick PR: one listing (one page), no per-PR call, no write.
+    assert [(e["method"], e["route"]) for e in again] == [("GET", "/repos/{owner}/{repo}/pulls")]
+    assert effects(world, [plan], fr=False, help_reply=False).as_dict() == first.as_dict()
