@@ -309,4 +309,10 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
     body = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{tracking['number']}")).body["body"]
     assert f"| [#{pick['number']}]" in body and "| merged |" in body and "| conflict |" not in body
     assert "merged 1 · open 0 · conflicting 0 · waiting for QA 0" in body
+    # a pick merged into the RC is settled by the RC's own PR listing: re-evaluating reads no check run of the source
+    since = world.last_seq()
+    await say(world, "rita", tracking["number"], "/refresh")
+    paths = [r["path"] for r in world.app_requests(since)]
+    assert f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs" not in paths
+    assert f"/repos/{FULL}/commits/{head_15}/check-runs" in paths  # the gate did run
     assert (await gate_rows(world, head_14))["no failed cherry-picks"] == "fail"

@@ -161,12 +161,21 @@ async def _check_results(ctx: Context, sha: str) -> tuple[list[dict[str, Any]], 
     return runs, tuple(results)
 
 
-async def _source_pick(ctx: Context, config: RepoConfig, version: str, issue: dict[str, Any]) -> rules.SourcePick:
-    """A PR labelled for this RC, with the state its cherry-pick check run records for this version."""
+async def _source_pick(
+    ctx: Context, config: RepoConfig, version: str, issue: dict[str, Any], pick_pull: dict[str, Any] | None
+) -> rules.SourcePick:
+    """A PR labelled for this RC, with the state its cherry-pick check run records for this version.
+
+    pick_pull: the PR from its pick branch into the RC, if the RC's PR listing has one.
+    """
     merged = bool((issue.get("pull_request") or {}).get("merged_at"))
     pick = rules.SourcePick(_ref(issue), merged, issue["state"] == "closed", config.labels.verified in _labels(issue))
     if not merged:
         return pick  # nothing is picked before the merge, so there is no state to read
+    if pick_pull is not None and (pick_pull.get("merged_at") or pick_pull["state"] == "open"):
+        # The RC's own PR listing already says where the pick stands: no reads for settled picks.
+        state = pick_rules.MERGED if pick_pull.get("merged_at") else pick_rules.OPENED
+        return dataclasses.replace(pick, state=state, pick_pr=pick_pull["number"])
     # Both reads are conditional (the client's ETag cache), so an unchanged PR costs no rate limit.
     pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
     try:
@@ -230,7 +239,14 @@ async def evaluate_gate(
     target_label = f"{config.labels.cherry_pick_prefix}{version}"
     # Each source's own per-target state: a pick that conflicts for another RC says nothing about this one.
     sources = [i for i in await _issues(ctx, [target_label], state="all") if "pull_request" in i]
-    source_picks = tuple([await _source_pick(ctx, config, version, i) for i in sources])
+    by_head: dict[str, dict[str, Any]] = {}
+    for pr in pulls:  # a pick branch's open or merged PR speaks for it, not an older closed one
+        ref = (pr.get("head") or {}).get("ref") or ""
+        if ref not in by_head or not (by_head[ref].get("merged_at") or by_head[ref]["state"] == "open"):
+            by_head[ref] = pr
+    source_picks = tuple(
+        [await _source_pick(ctx, config, version, i, by_head.get(pick_rules.pick_branch(i["number"], branch))) for i in sources]
+    )
     hold = None
     if tracking is not None:
         # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
