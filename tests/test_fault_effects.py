@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import logging
 import signal
 from pathlib import Path
 
+import pytest
 from fault_scenarios import (
     Tally,
     effects,
@@ -120,7 +123,8 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
 FAST_WRITES = {"writes_per_minute": 100000, "writes_per_hour": 1000000}
 
 
-async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(world: World) -> None:
+async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="release_train")
     await world.stop_bot()
     await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
     plans = list(await asyncio.gather(*(prepare_repo(world, f"flaky{n}") for n in range(5))))
@@ -146,6 +150,20 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
            failed_api_answers=failed_answers, of_which_after_the_change=after_applied, repeated=repeated)
     assert len(records) > len({r["guid"] for r in records})  # duplicates were sent
     assert failed_answers > 0 and after_applied > 0
+    if tally.seen != tally.expected:
+        from bot.sandbox.common import STORE
+        from bot.server import METRICS
+
+        assert world.bot_app is not None
+        metrics = world.bot_app[METRICS]
+        outcomes = {k: metrics.value("release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead")}
+        runs = {plan.name: [(r["name"], r["head_sha"][:7], (r.get("output") or {}).get("title"))
+                            for r in world.app[STORE].repo("acme", plan.name)["check_runs"].values()] for plan in plans}
+        texts = {plan.name: [(r["name"], (r.get("output") or {}).get("text")) for r in
+                             world.app[STORE].repo("acme", plan.name)["check_runs"].values() if r["name"] == "release-train/cherry-pick"]
+                 for plan in plans}
+        logs = [r.getMessage()[:400] for r in caplog.records if r.levelno >= logging.WARNING or "job" in r.getMessage()]
+        Path("/tmp/flaky_diag.json").write_text(json.dumps({"outcomes": outcomes, "runs": runs, "texts": texts, "logs": logs}, indent=1))
     assert tally.seen == tally.expected == 5 * 5 and tally.duplicates == 0, tally.as_dict()
     assert repeated == 0
 
@@ -354,3 +372,44 @@ async def test_the_cherry_pick_sweep_picks_a_missed_verified_pr_once_and_then_co
     # Every target has its pick PR: one listing (one page), no per-PR call, no write.
     assert [(e["method"], e["route"]) for e in again] == [("GET", "/repos/{owner}/{repo}/pulls")]
     assert effects(world, [plan], fr=False, help_reply=False).as_dict() == first.as_dict()
+
+
+async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_attempt(world: World) -> None:
+    """Found by the flaky-GitHub test: a 502 after `POST /merges` left the branch on a sibling of the
+    picked commit, whose history (devel's commits) was then taken for people's work and left alone."""
+    from http import HTTPStatus
+
+    import gidgethub
+
+    from bot.github.cherry_pick import SIBLING_MESSAGE, Picker
+    from bot.handlers import cherry_pick
+    from fault_scenarios import pick_actions
+
+    plan = await prepare_repo(world, "cut")
+    await world.settle()
+    ctx = await sweep_context(world, plan.name)
+    [number] = plan.fixes
+    pr = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": number})
+    rc = await cherry_pick._rc_head(ctx, "rc/1.5")
+    assert rc is not None
+    pick_plan, sources = await cherry_pick._plan(ctx, pr)
+
+    class CutShort(Picker):
+        async def _commit(self, message, tree, parents, author):  # type: ignore[no-untyped-def]
+            if message != SIBLING_MESSAGE:
+                raise gidgethub.GitHubBroken(HTTPStatus.BAD_GATEWAY)
+            return await super()._commit(message, tree, parents, author)
+
+    picker = CutShort(ctx.gh, ctx.owner, ctx.repo, committer={"name": ctx.bot_login, "email": "bot@example.com"})
+    try:
+        await picker.pick([sources[s] for s in pick_plan.shas], onto_sha=rc[0], onto_tree=rc[1],
+                          branch=f"cherry-pick/{number}-to-rc-1.5", mainline=pick_plan.mainline)
+    except gidgethub.GitHubBroken:
+        pass
+    else:
+        raise AssertionError("the attempt was meant to be cut short")
+    await run_burst([pick_actions(world, plan)])
+    await world.settle()
+    tally = effects(world, [plan], fr=False, help_reply=False)
+    report("pick cut short, then retried", tally)
+    assert tally.seen == tally.expected == 3 and tally.duplicates == 0, tally.as_dict()

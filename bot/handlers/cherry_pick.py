@@ -85,7 +85,22 @@ async def _plan(ctx: Context, pr: dict[str, Any]) -> tuple[rules.PickPlan, dict[
     return plan, sources
 
 
-async def _branch_facts(ctx: Context, branch: str, rc_branch: str) -> rules.BranchFacts:
+def _made_by(listed: dict[str, Any]) -> str:
+    """Who made a listed commit: its committer, or for a commit GitHub made on someone's request (web-flow), its author."""
+    commit = listed.get("commit") or {}
+    committer = (listed.get("committer") or {}).get("login") or (commit.get("committer") or {}).get("name", "")
+    if committer in ("web-flow", "GitHub"):
+        return (listed.get("author") or {}).get("login") or (commit.get("author") or {}).get("name", "") or committer
+    return str(committer)
+
+
+async def _branch_facts(ctx: Context, branch: str, rc_branch: str, source_sha: str | None = None) -> rules.BranchFacts:
+    """What the pick branch holds beyond the RC; with source_sha (what is being picked), beyond that too.
+
+    An attempt cut short (a 502 after the merge step) leaves the branch on a sibling of the picked
+    commit, so the branch then also holds the source's history: those commits are nobody's work on
+    this branch, and only the commits on neither side count.
+    """
     open_prs = await ctx.gh.getitem(
         "/repos/{owner}/{repo}/pulls{?head,base,state}",
         {**ctx.repo_vars, "head": f"{ctx.owner}:{branch}", "base": rc_branch, "state": "open"},
@@ -100,10 +115,13 @@ async def _branch_facts(ctx: Context, branch: str, rc_branch: str) -> rules.Bran
         if int(exc.status_code) == 404:
             return rules.BranchFacts(False)
         raise
-    ahead = []
-    for listed in compare.get("commits", []):
-        committer = (listed.get("committer") or {}).get("login") or ((listed.get("commit") or {}).get("committer") or {}).get("name", "")
-        ahead.append((listed["sha"], committer))
+    ahead = [(listed["sha"], _made_by(listed)) for listed in compare.get("commits", [])]
+    if source_sha and any(who != ctx.bot_login for _, who in ahead):
+        beyond_source = await ctx.gh.getitem(
+            "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{source_sha}...{branch}"}
+        )
+        on_neither = {listed["sha"] for listed in beyond_source.get("commits", [])}
+        ahead = [(sha, who) for sha, who in ahead if sha in on_neither]
     return rules.BranchFacts(True, tuple(ahead))
 
 
@@ -217,7 +235,7 @@ async def _pick_target(
     try:
         outcome = await picker.pick(commits, onto_sha=rc[0], onto_tree=rc[1], branch=branch, mainline=plan.mainline)
     except BranchExists:
-        facts = await _branch_facts(ctx, branch, rc_branch)
+        facts = await _branch_facts(ctx, branch, rc_branch, pr.get("merge_commit_sha"))
         decision = rules.decide_branch(facts, ctx.bot_login)
         if decision.action == "adopt" and decision.pr is not None:
             await _link_pick(ctx, number, version, rc_branch, decision.pr, fresh=False)
