@@ -316,3 +316,17 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
     assert f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs" not in paths
     assert f"/repos/{FULL}/commits/{head_15}/check-runs" in paths  # the gate did run
     assert (await gate_rows(world, head_14))["no failed cherry-picks"] == "fail"
+    # a person finishes the 1.4 pick by hand, on the pick branch the conflict comment names: the 1.4 gate waits on
+    # that PR instead of failing, and passes the pick row once it is merged
+    resolved_branch = f"cherry-pick/{fix['number']}-to-rc-1.4"
+    await seed.create_branch(world, "dana", FULL, resolved_branch, "rc/1.4")
+    await seed.commit(world, "dana", FULL, resolved_branch, {"README.md": "# app 1.4 (hotfix, fixed)\n"}, "Fix the README, resolved for 1.4")
+    by_hand = await seed.open_pr(world, "dana", FULL, head=resolved_branch, base="rc/1.4", title="[rc/1.4] Fix the README")
+    await world.settle()
+    rows_14 = await gate_rows(world, head_14)
+    assert rows_14["no failed cherry-picks"] == "pass" and rows_14["no open PRs into the RC"] == "pending"
+    await seed.merge_pr(world, "rita", FULL, by_hand["number"], "merge")
+    await world.settle()
+    head_14 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.4")).body["object"]["sha"]
+    rows_14 = await gate_rows(world, head_14)
+    assert rows_14["no failed cherry-picks"] == "pass" and rows_14["no open PRs into the RC"] == "pass"
