@@ -23,7 +23,10 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from gidgethub import routing
+from gidgethub.sansio import Event
 
+from bot.catchup import SWEEP_EVENT
 from bot.github.auth import GitHubApp
 from bot.github.pacing import WritePacer
 from bot.handlers import build_router
@@ -42,6 +45,7 @@ SERVICES = web.AppKey("services", Services)
 QUEUE = web.AppKey("queue", Any)  # a bot.queue.WorkQueue
 METRICS = web.AppKey("metrics", Metrics)
 CATCHUP = web.AppKey("catchup", Any)  # a bot.catchup.CatchUp, set while the app runs
+ROUTER = web.AppKey("router", routing.Router)
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -127,15 +131,22 @@ async def webhook(request: web.Request) -> web.Response:
     if event == "ping":
         return _answer(request, 200, {"ok": True, "zen": payload.get("zen")}, event, "ping", started)
     assert body is not None
-    delivery = Delivery(id=delivery_id, event=event, body=body, repo_key=repo_key(payload), installation_id=installation_id(payload))
+    delivery = Delivery(
+        id=delivery_id, event=event, body=body, repo_key=repo_key(payload), installation_id=installation_id(payload), payload=payload
+    )
+    # An event no handler is registered for is remembered by id only (dedupe), with no body and no job.
+    ignored = event != SWEEP_EVENT and not request.app[ROUTER].fetch(Event(payload, event=event, delivery_id=delivery_id))
     try:
-        fresh = await request.app[QUEUE].put(delivery)
+        fresh = await request.app[QUEUE].put(delivery, ignored=ignored)
     except StoreUnavailable as exc:
         log.error("delivery %s (%s) not stored: %s", delivery_id, event, exc)
         return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
     except Exception:  # noqa: BLE001 - any store failure is a 503 for GitHub to retry, never a 500
         log.exception("delivery %s (%s) not stored", delivery_id, event)
         return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
+    if fresh and ignored:
+        # Its job's outcome is known at the door; counted as jobs that ran and were ignored always were.
+        request.app[METRICS].jobs.labels("ignored").inc()
     return _answer(request, 202, {"ok": True, "queued": fresh}, event, "queued" if fresh else "duplicate", started)
 
 
@@ -166,6 +177,8 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     queue = open_queue(settings, metrics)
     app[QUEUE] = queue
+    router = build_router()
+    app[ROUTER] = router
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         from bot.catchup import CatchUp
@@ -192,7 +205,7 @@ def create_app(settings: Settings) -> web.Application:
                 metrics=metrics,
             )
             app[SERVICES] = services
-            processor = Processor(services, build_router())
+            processor = Processor(services, router)
             await queue.start(processor, processor.report_failure)
             catchup = CatchUp(services, queue, metrics)
             app[CATCHUP] = catchup

@@ -69,7 +69,7 @@ class Processor:
         )
 
     async def __call__(self, delivery: Delivery) -> str:
-        payload = orjson.loads(delivery.body)
+        payload = delivery.payload if delivery.payload is not None else orjson.loads(delivery.body)
         event = Event(payload, event=delivery.event, delivery_id=delivery.id)
         if delivery.event == SWEEP_EVENT:
             return await self._sweep(payload, event)

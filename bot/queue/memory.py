@@ -36,13 +36,15 @@ class MemoryQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def put(self, delivery: Delivery) -> bool:
+    async def put(self, delivery: Delivery, *, ignored: bool = False) -> bool:
         """Store a delivery; False when its id was seen before (acknowledged, not processed again)."""
         if delivery.id in self._seen:
             return False
         self._seen[delivery.id] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
+        if ignored:
+            return True
         self._pending.setdefault(delivery.repo_key, deque()).append(delivery)
         self._idle.clear()
         if delivery.repo_key not in self._running:

@@ -166,9 +166,16 @@ class RedisQueue:
             self._redis = None
 
     # the queue's surface ----------------------------------------------------------------------
-    async def put(self, delivery: Delivery) -> bool:
+    async def put(self, delivery: Delivery, *, ignored: bool = False) -> bool:
         if self._stopping:
             raise QueueStopping("the server is shutting down")
+        if ignored:
+            # No handler wants it: only the id is remembered, for dedupe of redeliveries; no job.
+            remember = int(self.settings.finished_retention_seconds + REMEMBER_IDS_SECONDS)
+            try:
+                return bool(await self.redis.set(self._k("seen", delivery.id), "ignored", nx=True, ex=remember))
+            except Exception as exc:  # noqa: BLE001 - the server answers 503 and GitHub redelivers later
+                raise StoreUnavailable(f"Redis could not store the delivery: {exc}") from exc
         try:
             fresh = await self._script(
                 "put",

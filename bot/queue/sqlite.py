@@ -1,7 +1,10 @@
 """The default durable queue: SQLite in WAL mode, one process, per-repository order, fair turns, retries.
 
 Every delivery is committed before `put` returns (WAL with synchronous=NORMAL survives a kill -9).
-All SQLite work runs on one writer thread, so the event loop never waits on the disk. Jobs found
+All SQLite work runs on one writer thread, so the event loop never waits on the disk; writes asked
+for while it is busy share its next transaction (group commit), and WAL checkpoints run on a thread
+of their own so their fsync never delays an acknowledgement. Queued jobs are held in memory as
+metadata only (but for a few hot ones); a job's body is read back when its turn comes. Jobs found
 'running' at start were interrupted by a crash and run again. One process owns a database file:
 a second `serve` on the same file refuses to start (use `STATE_URL=redis://...` for replicas).
 """
@@ -14,6 +17,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -64,12 +68,63 @@ def sqlite_path(state_url: str) -> Path:
 
 
 class _Job:
-    __slots__ = ("seq", "delivery", "not_before")
+    """A queued job as the scheduler holds it: metadata only, unless it is one of the few kept hot."""
 
-    def __init__(self, seq: int, delivery: Delivery, not_before: float = 0.0) -> None:
+    __slots__ = ("seq", "delivery_id", "event", "repo_key", "installation_id", "not_before", "body", "payload")
+
+    def __init__(self, seq: int, delivery: Delivery, not_before: float = 0.0, hot: bool = False) -> None:
         self.seq = seq
-        self.delivery = delivery
+        self.delivery_id = delivery.id
+        self.event = delivery.event
+        self.repo_key = delivery.repo_key
+        self.installation_id = delivery.installation_id
         self.not_before = not_before
+        # A hot job keeps its body and parsed payload so it runs without a read or a second parse;
+        # a cold one reads its body from SQLite when its turn comes, so a backlog costs ~100 bytes a job.
+        self.body: bytes | None = delivery.body if hot else None
+        self.payload: dict[str, Any] | None = delivery.payload if hot else None
+
+
+# Jobs whose bodies stay in memory at once; past this, a backlog lives on disk only.
+HOT_JOBS = 32
+# The checkpointer copies the WAL into the database this often, or sooner once the WAL is this large.
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_WAL_BYTES = 8 << 20
+PRUNE_CHUNK = 2000
+
+
+class _Checkpointer(threading.Thread):
+    """Runs WAL checkpoints on its own connection and thread, so their fsync never delays an acknowledgement."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="sqlite-checkpointer", daemon=True)
+        self.path = path
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        wal = str(self.path) + "-wal"
+        last = time.monotonic()
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        except sqlite3.Error:
+            log.exception("the WAL checkpointer could not open %s", self.path)
+            return
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            while not self.halt.wait(0.2):
+                try:
+                    size = os.path.getsize(wal)
+                except OSError:
+                    continue
+                if size == 0 or (size < CHECKPOINT_WAL_BYTES and time.monotonic() - last < CHECKPOINT_SECONDS):
+                    continue
+                last = time.monotonic()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.warning("a WAL checkpoint failed; the next one will try again", exc_info=True)
+        finally:
+            conn.close()
 
 
 class SqliteQueue:
@@ -80,7 +135,10 @@ class SqliteQueue:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._pending: dict[str, deque[_Job]] = {}
+        self._depth = 0
+        self._hot = 0
         self._installation_of: dict[str, str] = {}
         self._turns = FairTurns()
         self._wakeup = asyncio.Event()
@@ -94,11 +152,85 @@ class SqliteQueue:
         self._reporter: FailureReporter | None = None
         self._prune_task: asyncio.Task | None = None
         self._opened = False
+        # Group commit: writes asked for while the writer is busy go together in its next transaction.
+        self._batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._writing = False
 
     # the writer thread --------------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _write(self, *op: Any) -> asyncio.Future[Any]:
+        """Queue one write for the writer's next turn; the future resolves once its transaction commits."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((op, future))
+        if not self._writing:
+            self._start_turn(loop)
+        return future
+
+    def _start_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._batch = self._batch, []
+        self._writing = True
+        try:
+            self._executor.submit(self._turn_sync, loop, batch)
+        except RuntimeError as exc:  # the executor is shut down
+            self._writing = False
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+
+    def _turn_sync(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        results = self._apply_sync([op for op, _ in batch])
+        try:
+            loop.call_soon_threadsafe(self._turn_done, loop, batch, results)
+        except RuntimeError:
+            pass  # the loop is closed; nobody waits for these answers any more
+
+    def _turn_done(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]], results: list[Any]
+    ) -> None:
+        self._writing = False
+        for (_, future), result in zip(batch, results):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if self._batch:
+            self._start_turn(loop)
+
+    def _apply_sync(self, ops: list[tuple[Any, ...]]) -> list[Any]:
+        """Every op in one transaction; if it fails, each op alone, so one bad write fails only itself."""
+        conn = self._conn
+        if conn is None:
+            return [StoreUnavailable("the queue is closed")] * len(ops)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                results = [self._apply_one_sync(op) for op in ops]
+                conn.execute("COMMIT")
+                return results
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting coroutine
+            if len(ops) == 1:
+                return [exc]
+            return [self._apply_sync([op])[0] for op in ops]
+
+    def _apply_one_sync(self, op: tuple[Any, ...]) -> Any:
+        kind = op[0]
+        if kind == "put":
+            return self._put_sync(op[1], op[2])
+        if kind == "run":
+            return self._mark_running_sync(op[1], op[2])
+        if kind == "settle":
+            return self._settle_sync(*op[1:])
+        raise ValueError(f"unknown queue write {kind!r}")
 
     def _open_sync(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -114,10 +246,19 @@ class SqliteQueue:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints (and their fsync) belong to the checkpointer thread, never to a commit.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("PRAGMA journal_size_limit=%d" % (4 * CHECKPOINT_WAL_BYTES))
         conn.executescript(SCHEMA)
         self._conn = conn
+        self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.start()
 
     def _close_sync(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.halt.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         if self._conn is not None:
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -136,38 +277,42 @@ class SqliteQueue:
         interrupted = self._conn.execute("UPDATE jobs SET state='queued' WHERE state='running'").rowcount
         if interrupted:
             log.warning("%d interrupted job(s) will run again", interrupted)
+        # Bodies stay on disk: each is read when its job's turn comes.
         rows = self._conn.execute(
-            "SELECT seq, delivery_id, event, body, repo_key, installation_id, attempts, not_before"
+            "SELECT seq, delivery_id, event, repo_key, installation_id, attempts, not_before"
             " FROM jobs WHERE state='queued' ORDER BY seq"
         ).fetchall()
-        return [(r[0], Delivery(r[1], r[2], bytes(r[3] or b""), r[4], r[5], r[6]), r[7]) for r in rows]
+        return [(r[0], Delivery(r[1], r[2], b"", r[3], r[4], r[5]), r[6]) for r in rows]
 
-    def _put_sync(self, d: Delivery) -> tuple[bool, int]:
+    def _put_sync(self, d: Delivery, state: str) -> tuple[bool, int]:
         assert self._conn is not None
         conn = self._conn
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO jobs (delivery_id, event, repo_key, installation_id, body, state, received_at)"
-            " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-            (d.id, d.event, d.repo_key, d.installation_id, d.body, time.time()),
+        # An ignored delivery keeps only its id (for dedupe of redeliveries): no body, no job.
+        body = d.body if state == "queued" else None
+        now = time.time()
+        finished = now if state != "queued" else None
+        insert = (
+            "INSERT OR IGNORE INTO jobs (delivery_id, event, repo_key, installation_id, body, state, received_at, finished_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        values = (d.id, d.event, d.repo_key, d.installation_id, body, state, now, finished)
+        cur = conn.execute(insert, values)
         if cur.rowcount == 1:
             return True, int(cur.lastrowid or 0)
         row = conn.execute("SELECT seq, state FROM jobs WHERE delivery_id=?", (d.id,)).fetchone()
         if row is not None and row[1] == "dead":
             # A redelivery of a dead letter gets a fresh set of attempts, at the back of its repository's line.
             conn.execute("DELETE FROM jobs WHERE seq=?", (row[0],))
-            cur = conn.execute(
-                "INSERT INTO jobs (delivery_id, event, repo_key, installation_id, body, state, received_at)"
-                " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (d.id, d.event, d.repo_key, d.installation_id, d.body, time.time()),
-            )
+            cur = conn.execute(insert.replace("OR IGNORE ", ""), values)
             return True, int(cur.lastrowid or 0)
         return False, 0
 
-    def _mark_running_sync(self, seq: int) -> int:
+    def _mark_running_sync(self, seq: int, need_body: bool) -> tuple[int, bytes | None]:
         assert self._conn is not None
         self._conn.execute("UPDATE jobs SET state='running', attempts=attempts+1 WHERE seq=?", (seq,))
-        return int(self._conn.execute("SELECT attempts FROM jobs WHERE seq=?", (seq,)).fetchone()[0])
+        column = "attempts, body" if need_body else "attempts, NULL"
+        row = self._conn.execute(f"SELECT {column} FROM jobs WHERE seq=?", (seq,)).fetchone()
+        return int(row[0]), (bytes(row[1]) if row[1] is not None else b"") if need_body else None
 
     def _settle_sync(self, seq: int, state: str, not_before: float, error: str | None) -> None:
         assert self._conn is not None
@@ -185,13 +330,16 @@ class SqliteQueue:
     def _prune_sync(self, retention: float) -> tuple[int, int]:
         assert self._conn is not None
         now = time.time()
+        # In chunks, so a large prune never holds the writer (and the acknowledgements behind it) for long.
         emptied = self._conn.execute(
-            "UPDATE jobs SET body=NULL WHERE state IN ('done','ignored','failed') AND body IS NOT NULL AND finished_at < ?",
-            (now - retention,),
+            "UPDATE jobs SET body=NULL WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ? AND body IS NOT NULL"
+            " AND state IN ('done','ignored','failed') LIMIT ?)",
+            (now - retention, PRUNE_CHUNK),
         ).rowcount
         forgotten = self._conn.execute(
-            "DELETE FROM jobs WHERE state IN ('done','ignored','failed','dead') AND finished_at < ?",
-            (now - retention - REMEMBER_IDS_SECONDS,),
+            "DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE finished_at < ?"
+            " AND state IN ('done','ignored','failed','dead') LIMIT ?)",
+            (now - retention - REMEMBER_IDS_SECONDS, PRUNE_CHUNK),
         ).rowcount
         return emptied, forgotten
 
@@ -216,10 +364,13 @@ class SqliteQueue:
         self._reporter = reporter
         # The database is the truth: whatever was put before start is loaded from it, once.
         self._pending.clear()
+        self._depth = 0
+        self._hot = 0
         self._turns = FairTurns()
         for seq, delivery, not_before in await self._db(self._recover_sync):
             self._add(_Job(seq, delivery, not_before))
-        for _ in range(max(1, self.settings.concurrency)):
+        # WORKER_CONCURRENCY=0 stores and acknowledges without running jobs (for measuring ingest alone).
+        for _ in range(max(0, self.settings.concurrency)):
             self._workers.append(asyncio.get_running_loop().create_task(self._work()))
         self._prune_task = asyncio.get_running_loop().create_task(self._prune_forever())
 
@@ -236,21 +387,34 @@ class SqliteQueue:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        while self._writing or self._batch:
+            # Writes already asked for (settles of the jobs that just finished) are committed before closing.
+            waiting = [future for _, future in self._batch]
+            if not waiting:
+                await asyncio.sleep(0.001)
+                continue
+            await asyncio.gather(*waiting, return_exceptions=True)
         if self._opened:
             await self._db(self._close_sync)
             self._opened = False
         self._executor.shutdown(wait=True)
 
     # the queue's surface ----------------------------------------------------------------------
-    async def put(self, delivery: Delivery) -> bool:
+    async def put(self, delivery: Delivery, *, ignored: bool = False) -> bool:
+        """Store a delivery before it is acknowledged; False for an id seen before.
+
+        An ignored delivery (no handler wants it) is stored as its id only, finished, with no job.
+        """
         if self._stopping:
             raise QueueStopping("the server is shutting down")
         try:
-            fresh, seq = await self._db(self._put_sync, delivery)
-        except (sqlite3.Error, OSError, RuntimeError) as exc:
+            fresh, seq = await self._write("put", delivery, "ignored" if ignored else "queued")
+        except (sqlite3.Error, OSError, RuntimeError, StoreUnavailable) as exc:
             raise StoreUnavailable(f"the queue could not store the delivery: {exc}") from exc
-        if fresh:
-            self._add(_Job(seq, delivery))
+        if fresh and not ignored:
+            hot = self._hot < HOT_JOBS
+            self._hot += hot
+            self._add(_Job(seq, delivery, hot=hot))
         return fresh
 
     async def seen(self, delivery_id: str) -> bool:
@@ -266,10 +430,15 @@ class SqliteQueue:
         return await self._db(self._counts_sync)
 
     async def prune(self) -> tuple[int, int]:
-        return await self._db(self._prune_sync, self.settings.finished_retention_seconds)
+        emptied = forgotten = 0
+        while True:
+            chunk = await self._db(self._prune_sync, self.settings.finished_retention_seconds)
+            emptied, forgotten = emptied + chunk[0], forgotten + chunk[1]
+            if chunk[0] < PRUNE_CHUNK and chunk[1] < PRUNE_CHUNK:
+                return emptied, forgotten
 
     def depth(self) -> int:
-        return sum(len(jobs) for jobs in self._pending.values())
+        return self._depth
 
     async def wait_idle(self) -> None:
         while self.depth():
@@ -278,9 +447,10 @@ class SqliteQueue:
 
     # scheduling ---------------------------------------------------------------------------------
     def _add(self, job: _Job) -> None:
-        key = job.delivery.repo_key
+        key = job.repo_key
         self._pending.setdefault(key, deque()).append(job)
-        self._installation_of[key] = str(job.delivery.installation_id)
+        self._depth += 1
+        self._installation_of[key] = str(job.installation_id)
         self._idle.clear()
         self._update_depth()
         if key not in self._turns.busy:
@@ -291,6 +461,13 @@ class SqliteQueue:
             else:
                 self._turns.make_ready(key, self._installation_of[key])
                 self._wakeup.set()
+
+    def _cool(self, job: _Job) -> None:
+        """Drop a job's in-memory body: a retry reads it from SQLite again, freshly parsed."""
+        if job.body is not None:
+            self._hot -= 1
+        job.body = None
+        job.payload = None
 
     def _later(self, delay: float, repo_key: str) -> None:
         loop = asyncio.get_running_loop()
@@ -308,7 +485,7 @@ class SqliteQueue:
 
     def _update_depth(self) -> None:
         if self.metrics is not None:
-            self.metrics.queue_depth.set(self.depth())
+            self.metrics.queue_depth.set(self._depth)
 
     async def _work(self) -> None:
         while True:
@@ -336,10 +513,15 @@ class SqliteQueue:
         jobs = self._pending[repo_key]
         job = jobs[0]
         try:
-            attempts = await self._db(self._mark_running_sync, job.seq)
+            attempts, stored_body = await self._write("run", job.seq, job.body is None)
+            body = job.body if job.body is not None else stored_body or b""
+            delivery = Delivery(
+                job.delivery_id, job.event, body, job.repo_key, job.installation_id, attempts, payload=job.payload
+            )
+            self._cool(job)
             outcome = await attempt(
                 self._processor,
-                job.delivery,
+                delivery,
                 attempt_number=attempts,
                 max_attempts=self.settings.max_attempts,
                 retry_base=self.settings.retry_base_seconds,
@@ -352,20 +534,22 @@ class SqliteQueue:
             raise
         except Exception:
             # The store itself failed; the job stays queued in memory and tries again shortly.
-            log.exception("queue bookkeeping failed for delivery %s", job.delivery.id)
+            log.exception("queue bookkeeping failed for delivery %s", job.delivery_id)
             self._later(self.settings.retry_base_seconds, repo_key)
             return
         if outcome.kind == "retry":
             not_before = time.time() + outcome.delay
-            await self._db(self._settle_sync, job.seq, "queued", not_before, outcome.error)
+            await self._write("settle", job.seq, "queued", not_before, outcome.error)
             self._later(outcome.delay, repo_key)
             return
-        await self._db(self._settle_sync, job.seq, outcome.kind, 0.0, outcome.error)
+        await self._write("settle", job.seq, outcome.kind, 0.0, outcome.error)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
-            await tell_people(self._reporter, job.delivery, outcome.error or "", outcome.kind == "dead")
+            await tell_people(self._reporter, delivery, outcome.error or "", outcome.kind == "dead")
         jobs.popleft()
+        self._depth -= 1
         if not jobs:
             del self._pending[repo_key]
+            self._installation_of.pop(repo_key, None)
         self._turns.finish(repo_key)
         if jobs:
             self._turns.make_ready(repo_key, self._installation_of.get(repo_key, "?"))
