@@ -60,6 +60,14 @@ def retry_delay(exc: HTTPException) -> float | None:
     return None
 
 
+def graphql_endpoint(api_url: str) -> str:
+    """GitHub's GraphQL URL for a REST base URL: `<base>/graphql`, or `https://host/api/graphql` on Enterprise Server (pure)."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     """An installation's (or the app's) view of GitHub.
 
@@ -97,6 +105,25 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         self.retry_observer = retry_observer
         self._sleeper = sleeper
         self.retries = 0
+
+    @property
+    def graphql_url(self) -> str:
+        return graphql_endpoint(self.base_url)
+
+    async def graphql(self, query: str, *, endpoint: str | None = None, **variables: Any) -> Any:
+        """gidgethub's GraphQL call, at this GitHub's GraphQL URL; a GitHub that is down is a transient failure."""
+        # GraphQL answers carry GraphQL's own rate-limit headers: keep REST's budget as REST last reported it.
+        rest_limit = self.rate_limit
+        try:
+            return await super().graphql(query, endpoint=endpoint or self.graphql_url, **variables)
+        except gidgethub.GitHubBroken as exc:
+            raise TransientError(f"POST {endpoint or self.graphql_url}: {exc}") from exc
+        except gidgethub.BadGraphQLRequest as exc:
+            if int(exc.status_code) in (403, 429) and "rate limit" in str(exc).lower():
+                raise TransientError(f"POST {endpoint or self.graphql_url}: {exc}", retry_after=60.0) from exc
+            raise
+        finally:
+            self.rate_limit = rest_limit
 
     async def sleep(self, seconds: float) -> None:
         if self._sleeper is not None:

@@ -42,6 +42,7 @@ ROUTE_MODULES = (
     "bot.sandbox.routes.checks",
     "bot.sandbox.routes.people",
     "bot.sandbox.routes.releases",
+    "bot.sandbox.routes.graphql",
 )
 
 REQUEST_LOG = web.AppKey("sandbox_request_log", list)

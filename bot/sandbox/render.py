@@ -19,6 +19,18 @@ def node(kind: str, number: int) -> str:
     return base64.b64encode(f"0:{kind}{number}".encode()).decode().rstrip("=")
 
 
+def auto_merge(st: Store, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A PR's `auto_merge` (GitHub's auto-merge object), from its record {enabled_by (login), merge_method, commit_title, commit_message}."""
+    if not record:
+        return None
+    return {
+        "enabled_by": user(st, record["enabled_by"]),
+        "merge_method": record["merge_method"],
+        "commit_title": record.get("commit_title") or "",
+        "commit_message": record.get("commit_message") or "",
+    }
+
+
 def api(path: str) -> str:
     return f"{BASE['api']}{path}"
 
@@ -161,7 +173,7 @@ def repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
         "allow_squash_merge": True,
         "allow_merge_commit": True,
         "allow_rebase_merge": True,
-        "allow_auto_merge": False,
+        "allow_auto_merge": bool(repo.get("allow_auto_merge", False)),
         "delete_branch_on_merge": False,
         "allow_update_branch": False,
         "use_squash_pr_title_as_default": False,
@@ -386,7 +398,7 @@ def pull_request(st: Store, repo: dict[str, Any], number: int, *, full: bool = T
             "statuses": {"href": api(f"{base}/statuses/{pr['head_sha']}")},
         },
         "author_association": author_association(st, repo, issue_record["user"]),
-        "auto_merge": pr.get("auto_merge"),
+        "auto_merge": auto_merge(st, pr.get("auto_merge")),
         "draft": pr.get("draft", False),
     }
     if full:

@@ -266,6 +266,8 @@ async def update_repo(request: web.Request) -> web.Response:
         repo["private"] = bool(body["private"])
     if "archived" in body:
         repo["archived"] = bool(body["archived"])
+    if "allow_auto_merge" in body:
+        repo["allow_auto_merge"] = bool(body["allow_auto_merge"])
     repo["updated_at"] = now_iso()
     st.touch()
     return respond(render.repository(st, repo))
