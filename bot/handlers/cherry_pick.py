@@ -160,13 +160,51 @@ def _pick_body(pr: dict[str, Any], rc_branch: str, outcome: PickOutcome, verifie
         lines.append("Already present on the RC, so not picked: " + ", ".join(outcome.skipped))
     lines.append("")
     lines.append(f"Verified by {no_pings('@' + verifier)} (QA)." if verifier else "Verified by QA.")
-    lines.append("Merge it once the RC's checks pass.")
     if config.cherry_pick.auto_merge:
         lines.append(
-            "`cherry_pick.auto_merge` is on, but GitHub enables auto-merge only through GraphQL, which this "
-            "installation does not use: please merge by hand."
+            f"`cherry_pick.auto_merge` is on: I turn on GitHub's auto-merge ({config.cherry_pick.auto_merge_method}), "
+            "so GitHub merges it once the RC's required checks pass. If GitHub refuses, I say so on this PR."
         )
+    else:
+        lines.append("Merge it once the RC's checks pass.")
     return "\n".join(lines)
+
+
+ENABLE_AUTO_MERGE = """
+mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { number autoMergeRequest { mergeMethod enabledBy { login } } }
+  }
+}
+"""
+
+
+async def _ensure_auto_merge(ctx: Context, pick_number: int, rc_branch: str, config: RepoConfig, pick: dict[str, Any] | None = None) -> None:
+    """GitHub's auto-merge on the pick PR when `cherry_pick.auto_merge` asks for it; a refusal is told on the PR, once.
+
+    pick: the pick PR as GitHub last answered it (read here when not given), to skip one whose auto-merge is on.
+    """
+    if not config.cherry_pick.auto_merge:
+        return
+    if pick is None:
+        pick = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": pick_number})
+    if pick.get("auto_merge") or pick.get("state", "open") != "open":
+        return
+    method = config.cherry_pick.auto_merge_method
+    try:
+        await ctx.gh.graphql(ENABLE_AUTO_MERGE, pullRequestId=pick["node_id"], mergeMethod=method.upper())
+    except gidgethub.GraphQLException as exc:
+        # GraphQL refusals come with HTTP 200 and the reason in the body (a repository that does not allow
+        # auto-merge, a PR with no required check left to wait for, a missing permission).
+        log.warning("auto-merge of pick #%s refused: %s", pick_number, exc)
+        await reconcile.post_once(
+            ctx,
+            pick_number,
+            f"cherry-pick-auto-merge:{pick_number}",
+            f"`cherry_pick.auto_merge` is on, but GitHub refused to turn on auto-merge ({method}) for this pick: "
+            f"{inline(str(exc))}. Please merge it by hand once the checks of `{rc_branch}` pass. Auto-merge needs "
+            "\"Allow auto-merge\" in the repository's settings and a required check on the RC branch.",
+        )
 
 
 async def _open_pick_pr(
@@ -191,6 +229,7 @@ async def _open_pick_pr(
         facts = await _branch_facts(ctx, branch, rc_branch)
         if facts.open_pr is None:
             raise
+        await _ensure_auto_merge(ctx, facts.open_pr, rc_branch, config)
         return facts.open_pr, False
     number = int(created["number"])
     author = (pr.get("user") or {}).get("login")
@@ -208,6 +247,7 @@ async def _open_pick_pr(
             {**ctx.repo_vars, "issue_number": number},
             data={"labels": [config.labels.picked]},
         )
+    await _ensure_auto_merge(ctx, number, rc_branch, config, created)
     return number, True
 
 
@@ -238,6 +278,7 @@ async def _pick_target(
         facts = await _branch_facts(ctx, branch, rc_branch, pr.get("merge_commit_sha"))
         decision = rules.decide_branch(facts, ctx.bot_login)
         if decision.action == "adopt" and decision.pr is not None:
+            await _ensure_auto_merge(ctx, decision.pr, rc_branch, config)
             await _link_pick(ctx, number, version, rc_branch, decision.pr, fresh=False)
             return replace(state, state=rules.OPENED, pr=decision.pr)
         if decision.action == "leave":
