@@ -256,7 +256,7 @@ def serve(world: World, port: int, state_url: str, log_path: Path, **env_extra: 
         "PORT": str(port),
         "STATE_URL": state_url,
         "LOG_FORMAT": "json",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
         "WORKER_CONCURRENCY": "4",
         "RETRY_BASE_SECONDS": "0.05",
         "RETRY_CAP_SECONDS": "1",
