@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import msgspec
 import orjson
 from aiohttp import web
 from gidgethub import routing
@@ -46,6 +47,7 @@ QUEUE = web.AppKey("queue", Any)  # a bot.queue.WorkQueue
 METRICS = web.AppKey("metrics", Metrics)
 CATCHUP = web.AppKey("catchup", Any)  # a bot.catchup.CatchUp, set while the app runs
 ROUTER = web.AppKey("router", routing.Router)
+HEAD_READER = web.AppKey("head_reader", Any)  # a PayloadHeadReader built from ROUTER
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -72,6 +74,47 @@ def json_payload(content_type: str, body: bytes) -> bytes | None:
         values = fields.get("payload")
         return values[0].encode() if values else None
     return body
+
+
+class PayloadHeadReader:
+    """Reads what the door needs from a payload without building the rest: the top-level keys the router
+    dispatches on (such as `action`), `repository` and `installation`; None for a body that is not a JSON object.
+
+    The whole body is still checked to be JSON (syntax and UTF-8), so a body that passes here is one the
+    job can parse (the job parses with msgspec too, which accepts what this accepts).
+    """
+
+    def __init__(self, router: routing.Router) -> None:
+        keys = {key for details in router._deep_routes.values() for key in details} - {"repository", "installation"}
+        self._keys = tuple(sorted(keys))
+        null = msgspec.Raw(b"null")
+        fields: list[tuple[str, Any, Any]] = [(key, Any, None) for key in self._keys]
+        fields += [("repository", msgspec.Raw, null), ("installation", msgspec.Raw, null)]
+        self._decoder = msgspec.json.Decoder(msgspec.defstruct("PayloadHead", fields))
+
+    def read(self, body: bytes) -> dict[str, Any] | None:
+        try:
+            head = self._decoder.decode(body)
+        except msgspec.DecodeError:  # also a valid JSON value that is not an object
+            return None
+        if not body.isascii():
+            # Skipped strings are not checked for UTF-8 by the decoder; JSON text must be UTF-8.
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        found: dict[str, Any] = {}
+        for key in self._keys:
+            value = getattr(head, key)
+            # The router looks values up in a dict: only scalars can match a registration.
+            if isinstance(value, (str, int, float, bool)):
+                found[key] = value
+        for key in ("repository", "installation"):
+            try:
+                found[key] = orjson.loads(getattr(head, key))
+            except orjson.JSONDecodeError:
+                found[key] = None
+        return found
 
 
 class _TooLarge(Exception):
@@ -122,20 +165,16 @@ async def webhook(request: web.Request) -> web.Response:
     if not event or not delivery_id:
         return _answer(request, 400, {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, event, "bad_headers", started)
     body = json_payload(content_type, raw)
-    try:
-        payload = orjson.loads(body) if body is not None else None
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict):
+    head = request.app[HEAD_READER].read(body) if body is not None else None
+    if head is None or body is None:
         return _answer(request, 400, {"error": "body is not a JSON object"}, event, "bad_json", started)
     if event == "ping":
-        return _answer(request, 200, {"ok": True, "zen": payload.get("zen")}, event, "ping", started)
-    assert body is not None
-    delivery = Delivery(
-        id=delivery_id, event=event, body=body, repo_key=repo_key(payload), installation_id=installation_id(payload), payload=payload
-    )
-    # An event no handler is registered for is remembered by id only (dedupe), with no body and no job.
-    ignored = event != SWEEP_EVENT and not request.app[ROUTER].fetch(Event(payload, event=event, delivery_id=delivery_id))
+        zen = msgspec.json.decode(body).get("zen")
+        return _answer(request, 200, {"ok": True, "zen": zen}, event, "ping", started)
+    # The payload is parsed whole only by its job, off the acknowledgement path; an event no handler is
+    # registered for is remembered by id only (dedupe), with no body and no job.
+    ignored = event != SWEEP_EVENT and not request.app[ROUTER].fetch(Event(head, event=event, delivery_id=delivery_id))
+    delivery = Delivery(id=delivery_id, event=event, body=body, repo_key=repo_key(head), installation_id=installation_id(head))
     try:
         fresh = await request.app[QUEUE].put(delivery, ignored=ignored)
     except StoreUnavailable as exc:
@@ -179,6 +218,7 @@ def create_app(settings: Settings) -> web.Application:
     app[QUEUE] = queue
     router = build_router()
     app[ROUTER] = router
+    app[HEAD_READER] = PayloadHeadReader(router)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         from bot.catchup import CatchUp

@@ -10,7 +10,7 @@ the backend from `STATE_URL`: `sqlite:///relative.db`, `sqlite:////absolute.db` 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ class Delivery:
     repo_key: str  # "owner/name", or "installation:<id>" / "app" for events without a repository
     installation_id: int | None
     attempts: int = 0
-    # The body already parsed, when the job runs in the process that received it (saves a second parse).
-    payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 # Called once per attempt; returns a short outcome word ("done", "ignored") or raises.

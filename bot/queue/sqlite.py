@@ -70,7 +70,7 @@ def sqlite_path(state_url: str) -> Path:
 class _Job:
     """A queued job as the scheduler holds it: metadata only, unless it is one of the few kept hot."""
 
-    __slots__ = ("seq", "delivery_id", "event", "repo_key", "installation_id", "not_before", "body", "payload")
+    __slots__ = ("seq", "delivery_id", "event", "repo_key", "installation_id", "not_before", "body")
 
     def __init__(self, seq: int, delivery: Delivery, not_before: float = 0.0, hot: bool = False) -> None:
         self.seq = seq
@@ -79,10 +79,9 @@ class _Job:
         self.repo_key = delivery.repo_key
         self.installation_id = delivery.installation_id
         self.not_before = not_before
-        # A hot job keeps its body and parsed payload so it runs without a read or a second parse;
-        # a cold one reads its body from SQLite when its turn comes, so a backlog costs ~100 bytes a job.
+        # A hot job keeps its body so it runs without a read; a cold one reads its body from SQLite
+        # when its turn comes, so a backlog costs ~100 bytes a job.
         self.body: bytes | None = delivery.body if hot else None
-        self.payload: dict[str, Any] | None = delivery.payload if hot else None
 
 
 # Jobs whose bodies stay in memory at once; past this, a backlog lives on disk only.
@@ -155,6 +154,7 @@ class SqliteQueue:
         # Group commit: writes asked for while the writer is busy go together in its next transaction.
         self._batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._writing = False
+        self._turn_asked = False
 
     # the writer thread --------------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -166,11 +166,16 @@ class SqliteQueue:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._batch.append((op, future))
-        if not self._writing:
-            self._start_turn(loop)
+        if not self._writing and not self._turn_asked:
+            # Starting the turn on the loop's next pass lets every request read in this pass join it.
+            self._turn_asked = True
+            loop.call_soon(self._start_turn, loop)
         return future
 
     def _start_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._turn_asked = False
+        if self._writing or not self._batch:
+            return
         batch, self._batch = self._batch, []
         self._writing = True
         try:
@@ -192,6 +197,7 @@ class SqliteQueue:
         self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]], results: list[Any]
     ) -> None:
         self._writing = False
+        self._turn_asked = False
         for (_, future), result in zip(batch, results):
             if future.done():
                 continue
@@ -463,11 +469,10 @@ class SqliteQueue:
                 self._wakeup.set()
 
     def _cool(self, job: _Job) -> None:
-        """Drop a job's in-memory body: a retry reads it from SQLite again, freshly parsed."""
+        """Drop a job's in-memory body once its attempt has it: a retry reads it from SQLite again."""
         if job.body is not None:
             self._hot -= 1
         job.body = None
-        job.payload = None
 
     def _later(self, delay: float, repo_key: str) -> None:
         loop = asyncio.get_running_loop()
@@ -515,9 +520,7 @@ class SqliteQueue:
         try:
             attempts, stored_body = await self._write("run", job.seq, job.body is None)
             body = job.body if job.body is not None else stored_body or b""
-            delivery = Delivery(
-                job.delivery_id, job.event, body, job.repo_key, job.installation_id, attempts, payload=job.payload
-            )
+            delivery = Delivery(job.delivery_id, job.event, body, job.repo_key, job.installation_id, attempts)
             self._cool(job)
             outcome = await attempt(
                 self._processor,
