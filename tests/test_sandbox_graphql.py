@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import gidgethub
 import pytest
 
-from bot.github.client import graphql_endpoint
+from bot.github.client import TransientError, graphql_endpoint
 from bot.sandbox import seed
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.routes.graphql import QueryRefused, mutation_input
+from tests.test_github_client import client_for, faults
 from tests.test_sandbox_app import as_app, installation_token
 
 REPO = "acme/app"
@@ -169,3 +171,33 @@ def test_mutation_input_refuses_other_queries(query: str) -> None:
 )
 def test_graphql_endpoint_from_the_rest_url(api_url: str, expected: str) -> None:
     assert graphql_endpoint(api_url) == expected
+
+
+# the bot's client against the endpoint ---------------------------------------------------------------
+
+
+async def test_client_speaks_graphql_at_the_derived_url(sandbox: World) -> None:
+    pr = await repo_with_pr(sandbox)
+    gh, _ = await client_for(sandbox, "acme")
+    assert gh.graphql_url == sandbox.api_url + "/graphql"
+    data = await gh.graphql(BY_FIELDS, id=pr["node_id"], method="REBASE")
+    assert data["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"]["mergeMethod"] == "REBASE"
+    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"]["merge_method"] == "rebase"
+    # A refusal in the body (HTTP 200) is raised with GitHub's message.
+    with pytest.raises(gidgethub.QueryError) as caught:
+        await gh.graphql(BY_FIELDS, id="PR_gone", method="MERGE")
+    assert "PR_gone" in str(caught.value) and caught.value.response["errors"][0]["type"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(("fault_seed", "kind"), [(1, "502-after"), (0, "secondary-after")])
+async def test_client_hands_a_failing_github_to_the_queue_without_repeating(sandbox: World, fault_seed: int, kind: str) -> None:
+    pr = await repo_with_pr(sandbox)
+    gh, _ = await client_for(sandbox, "acme")
+    # The mutation is applied, then the answer fails (a 502 or a secondary rate limit, by seed).
+    await faults(sandbox, api=1.0, after=1.0, seed=fault_seed, retry_after=0)
+    since = sandbox.last_seq()
+    with pytest.raises(TransientError):
+        await gh.graphql(BY_FIELDS, id=pr["node_id"], method="SQUASH")
+    await faults(sandbox)
+    assert [(e["path"], e["fault"]) for e in sandbox.app_requests(since)] == [("/graphql", kind)]
+    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"]["merge_method"] == "squash"
