@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import fcntl
 import logging
 import os
@@ -68,20 +69,16 @@ def sqlite_path(state_url: str) -> Path:
 
 
 class _Job:
-    """A queued job as the scheduler holds it: metadata only, unless it is one of the few kept hot."""
+    """A queued job as the scheduler holds it: its row number, unless it is one of the few kept hot."""
 
-    __slots__ = ("seq", "delivery_id", "event", "repo_key", "installation_id", "not_before", "body")
+    __slots__ = ("seq", "not_before", "delivery")
 
-    def __init__(self, seq: int, delivery: Delivery, not_before: float = 0.0, hot: bool = False) -> None:
+    def __init__(self, seq: int, not_before: float = 0.0, delivery: Delivery | None = None) -> None:
         self.seq = seq
-        self.delivery_id = delivery.id
-        self.event = delivery.event
-        self.repo_key = delivery.repo_key
-        self.installation_id = delivery.installation_id
         self.not_before = not_before
-        # A hot job keeps its body so it runs without a read; a cold one reads its body from SQLite
-        # when its turn comes, so a backlog costs ~100 bytes a job.
-        self.body: bytes | None = delivery.body if hot else None
+        # A hot job keeps its delivery (body included) so it runs without a read; a cold one reads it
+        # from SQLite when its turn comes, so a backlog costs under 100 bytes a job.
+        self.delivery = delivery
 
 
 # Jobs whose bodies stay in memory at once; past this, a backlog lives on disk only.
@@ -277,18 +274,15 @@ class SqliteQueue:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _recover_sync(self) -> list[tuple[int, Delivery, float]]:
+    def _recover_sync(self) -> list[tuple[int, str, int | None, float]]:
         assert self._conn is not None
         # A job still 'running' was cut short by a crash: it runs again (its handler is idempotent).
         interrupted = self._conn.execute("UPDATE jobs SET state='queued' WHERE state='running'").rowcount
         if interrupted:
             log.warning("%d interrupted job(s) will run again", interrupted)
-        # Bodies stay on disk: each is read when its job's turn comes.
-        rows = self._conn.execute(
-            "SELECT seq, delivery_id, event, repo_key, installation_id, attempts, not_before"
-            " FROM jobs WHERE state='queued' ORDER BY seq"
-        ).fetchall()
-        return [(r[0], Delivery(r[1], r[2], b"", r[3], r[4], r[5]), r[6]) for r in rows]
+        # Deliveries stay on disk: each is read when its job's turn comes.
+        rows = self._conn.execute("SELECT seq, repo_key, installation_id, not_before FROM jobs WHERE state='queued' ORDER BY seq")
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def _put_sync(self, d: Delivery, state: str) -> tuple[bool, int]:
         assert self._conn is not None
@@ -313,12 +307,16 @@ class SqliteQueue:
             return True, int(cur.lastrowid or 0)
         return False, 0
 
-    def _mark_running_sync(self, seq: int, need_body: bool) -> tuple[int, bytes | None]:
+    def _mark_running_sync(self, seq: int, stored: bool) -> tuple[int, Delivery | None]:
+        """Mark a job running and count the attempt; with `stored`, also read its delivery back."""
         assert self._conn is not None
         self._conn.execute("UPDATE jobs SET state='running', attempts=attempts+1 WHERE seq=?", (seq,))
-        column = "attempts, body" if need_body else "attempts, NULL"
-        row = self._conn.execute(f"SELECT {column} FROM jobs WHERE seq=?", (seq,)).fetchone()
-        return int(row[0]), (bytes(row[1]) if row[1] is not None else b"") if need_body else None
+        if not stored:
+            return int(self._conn.execute("SELECT attempts FROM jobs WHERE seq=?", (seq,)).fetchone()[0]), None
+        row = self._conn.execute(
+            "SELECT attempts, delivery_id, event, body, repo_key, installation_id FROM jobs WHERE seq=?", (seq,)
+        ).fetchone()
+        return int(row[0]), Delivery(row[1], row[2], bytes(row[3] or b""), row[4], row[5], int(row[0]))
 
     def _settle_sync(self, seq: int, state: str, not_before: float, error: str | None) -> None:
         assert self._conn is not None
@@ -373,8 +371,8 @@ class SqliteQueue:
         self._depth = 0
         self._hot = 0
         self._turns = FairTurns()
-        for seq, delivery, not_before in await self._db(self._recover_sync):
-            self._add(_Job(seq, delivery, not_before))
+        for seq, repo, installation, not_before in await self._db(self._recover_sync):
+            self._add(_Job(seq, not_before), repo, installation)
         # WORKER_CONCURRENCY=0 stores and acknowledges without running jobs (for measuring ingest alone).
         for _ in range(max(0, self.settings.concurrency)):
             self._workers.append(asyncio.get_running_loop().create_task(self._work()))
@@ -420,7 +418,7 @@ class SqliteQueue:
         if fresh and not ignored:
             hot = self._hot < HOT_JOBS
             self._hot += hot
-            self._add(_Job(seq, delivery, hot=hot))
+            self._add(_Job(seq, delivery=delivery if hot else None), delivery.repo_key, delivery.installation_id)
         return fresh
 
     async def seen(self, delivery_id: str) -> bool:
@@ -452,11 +450,10 @@ class SqliteQueue:
             await self._idle.wait()
 
     # scheduling ---------------------------------------------------------------------------------
-    def _add(self, job: _Job) -> None:
-        key = job.repo_key
+    def _add(self, job: _Job, key: str, installation: int | None) -> None:
         self._pending.setdefault(key, deque()).append(job)
         self._depth += 1
-        self._installation_of[key] = str(job.installation_id)
+        self._installation_of[key] = str(installation)
         self._idle.clear()
         self._update_depth()
         if key not in self._turns.busy:
@@ -470,9 +467,9 @@ class SqliteQueue:
 
     def _cool(self, job: _Job) -> None:
         """Drop a job's in-memory body once its attempt has it: a retry reads it from SQLite again."""
-        if job.body is not None:
+        if job.delivery is not None:
             self._hot -= 1
-        job.body = None
+        job.delivery = None
 
     def _later(self, delay: float, repo_key: str) -> None:
         loop = asyncio.get_running_loop()
@@ -518,9 +515,11 @@ class SqliteQueue:
         jobs = self._pending[repo_key]
         job = jobs[0]
         try:
-            attempts, stored_body = await self._write("run", job.seq, job.body is None)
-            body = job.body if job.body is not None else stored_body or b""
-            delivery = Delivery(job.delivery_id, job.event, body, job.repo_key, job.installation_id, attempts)
+            attempts, stored = await self._write("run", job.seq, job.delivery is None)
+            if stored is None:
+                assert job.delivery is not None
+                stored = dataclasses.replace(job.delivery, attempts=attempts)
+            delivery = stored
             self._cool(job)
             outcome = await attempt(
                 self._processor,
@@ -537,7 +536,7 @@ class SqliteQueue:
             raise
         except Exception:
             # The store itself failed; the job stays queued in memory and tries again shortly.
-            log.exception("queue bookkeeping failed for delivery %s", job.delivery_id)
+            log.exception("queue bookkeeping failed for job %d of %s", job.seq, repo_key)
             self._later(self.settings.retry_base_seconds, repo_key)
             return
         if outcome.kind == "retry":
