@@ -13,7 +13,7 @@ What it decides differently: GitHub refuses a PR already mergeable in a clean st
 protection, so it accepts such a PR and records auto-merge; the PR then waits for a person to merge it,
 since the sandbox never performs the merge itself when checks pass. Draft PRs, the merge queue and
 auto-merge being disabled by a push or by closing the PR are not emulated. Any other query or mutation
-answers GitHub's error shape; the selection set is not read: the answer always carries `pullRequest`
+answers GitHub's error shape; the selection set (aliases included) is not read: the answer always carries `pullRequest`
 {id, number, autoMergeRequest {enabledAt, mergeMethod, commitHeadline, commitBody, enabledBy {login}}}.
 """
 
