@@ -43,7 +43,7 @@ async def test_a_backlog_holds_few_bodies_in_memory_and_every_job_gets_its_own_b
     await queue.start(processor)
     total = HOT_JOBS * 4
     assert all(await asyncio.gather(*(queue.put(delivery(n)) for n in range(total))))
-    in_memory = [job.delivery for jobs in queue._pending.values() for job in jobs if job.delivery is not None]
+    in_memory = list(queue._hot_deliveries)
     assert 0 < len(in_memory) <= HOT_JOBS
     assert queue.depth() == total
     gate.set()

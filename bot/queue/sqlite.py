@@ -4,7 +4,7 @@ Every delivery is committed before `put` returns (WAL with synchronous=NORMAL su
 All SQLite work runs on one writer thread, so the event loop never waits on the disk; writes asked
 for while it is busy share its next transaction (group commit), and WAL checkpoints run on a thread
 of their own so their fsync never delays an acknowledgement. Queued jobs are held in memory as
-metadata only (but for a few hot ones); a job's body is read back when its turn comes. Jobs found
+row numbers only (but for a few hot ones); a job's delivery is read back when its turn comes. Jobs found
 'running' at start were interrupted by a crash and run again. One process owns a database file:
 a second `serve` on the same file refuses to start (use `STATE_URL=redis://...` for replicas).
 """
@@ -68,19 +68,6 @@ def sqlite_path(state_url: str) -> Path:
     return Path(state_url[len("sqlite:///"):])
 
 
-class _Job:
-    """A queued job as the scheduler holds it: its row number, unless it is one of the few kept hot."""
-
-    __slots__ = ("seq", "not_before", "delivery")
-
-    def __init__(self, seq: int, not_before: float = 0.0, delivery: Delivery | None = None) -> None:
-        self.seq = seq
-        self.not_before = not_before
-        # A hot job keeps its delivery (body included) so it runs without a read; a cold one reads it
-        # from SQLite when its turn comes, so a backlog costs under 100 bytes a job.
-        self.delivery = delivery
-
-
 # Jobs whose bodies stay in memory at once; past this, a backlog lives on disk only.
 HOT_JOBS = 32
 # The checkpointer copies the WAL into the database this often, or sooner once the WAL is this large.
@@ -132,9 +119,12 @@ class SqliteQueue:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._checkpointer: _Checkpointer | None = None
-        self._pending: dict[str, deque[_Job]] = {}
+        # A queued job in memory is its row number in its repository's line, so a backlog costs ~40 bytes
+        # a job; the few hot ones also keep their delivery (body included) so they run without a read.
+        self._pending: dict[str, deque[int]] = {}
+        self._hot_deliveries: dict[int, Delivery] = {}
+        self._not_before: dict[int, float] = {}  # only for jobs recovered while waiting for a retry
         self._depth = 0
-        self._hot = 0
         self._installation_of: dict[str, str] = {}
         self._turns = FairTurns()
         self._wakeup = asyncio.Event()
@@ -368,11 +358,14 @@ class SqliteQueue:
         self._reporter = reporter
         # The database is the truth: whatever was put before start is loaded from it, once.
         self._pending.clear()
+        self._hot_deliveries.clear()
+        self._not_before.clear()
         self._depth = 0
-        self._hot = 0
         self._turns = FairTurns()
         for seq, repo, installation, not_before in await self._db(self._recover_sync):
-            self._add(_Job(seq, not_before), repo, installation)
+            if not_before:
+                self._not_before[seq] = not_before
+            self._add(seq, repo, installation)
         # WORKER_CONCURRENCY=0 stores and acknowledges without running jobs (for measuring ingest alone).
         for _ in range(max(0, self.settings.concurrency)):
             self._workers.append(asyncio.get_running_loop().create_task(self._work()))
@@ -416,9 +409,9 @@ class SqliteQueue:
         except (sqlite3.Error, OSError, RuntimeError, StoreUnavailable) as exc:
             raise StoreUnavailable(f"the queue could not store the delivery: {exc}") from exc
         if fresh and not ignored:
-            hot = self._hot < HOT_JOBS
-            self._hot += hot
-            self._add(_Job(seq, delivery=delivery if hot else None), delivery.repo_key, delivery.installation_id)
+            if len(self._hot_deliveries) < HOT_JOBS:
+                self._hot_deliveries[seq] = delivery
+            self._add(seq, delivery.repo_key, delivery.installation_id)
         return fresh
 
     async def seen(self, delivery_id: str) -> bool:
@@ -450,26 +443,20 @@ class SqliteQueue:
             await self._idle.wait()
 
     # scheduling ---------------------------------------------------------------------------------
-    def _add(self, job: _Job, key: str, installation: int | None) -> None:
-        self._pending.setdefault(key, deque()).append(job)
+    def _add(self, seq: int, key: str, installation: int | None) -> None:
+        self._pending.setdefault(key, deque()).append(seq)
         self._depth += 1
         self._installation_of[key] = str(installation)
         self._idle.clear()
         self._update_depth()
         if key not in self._turns.busy:
-            delay = job.not_before - time.time()
+            delay = self._not_before.get(seq, 0.0) - time.time()
             if delay > 0 and len(self._pending[key]) == 1:
                 self._turns.busy.add(key)
                 self._later(delay, key)
             else:
                 self._turns.make_ready(key, self._installation_of[key])
                 self._wakeup.set()
-
-    def _cool(self, job: _Job) -> None:
-        """Drop a job's in-memory body once its attempt has it: a retry reads it from SQLite again."""
-        if job.delivery is not None:
-            self._hot -= 1
-        job.delivery = None
 
     def _later(self, delay: float, repo_key: str) -> None:
         loop = asyncio.get_running_loop()
@@ -513,14 +500,14 @@ class SqliteQueue:
     async def _run_head(self, repo_key: str) -> None:
         assert self._processor is not None
         jobs = self._pending[repo_key]
-        job = jobs[0]
+        seq = jobs[0]
         try:
-            attempts, stored = await self._write("run", job.seq, job.delivery is None)
-            if stored is None:
-                assert job.delivery is not None
-                stored = dataclasses.replace(job.delivery, attempts=attempts)
-            delivery = stored
-            self._cool(job)
+            # A retry reads the delivery back from SQLite like any cold job.
+            hot = self._hot_deliveries.pop(seq, None)
+            self._not_before.pop(seq, None)
+            attempts, stored = await self._write("run", seq, hot is None)
+            delivery = stored if hot is None else dataclasses.replace(hot, attempts=attempts)
+            assert delivery is not None
             outcome = await attempt(
                 self._processor,
                 delivery,
@@ -531,20 +518,20 @@ class SqliteQueue:
                 metrics=self.metrics,
             )
         except asyncio.CancelledError:
-            await asyncio.shield(self._db(self._release_sync, job.seq))
+            await asyncio.shield(self._db(self._release_sync, seq))
             self._turns.finish(repo_key)
             raise
         except Exception:
             # The store itself failed; the job stays queued in memory and tries again shortly.
-            log.exception("queue bookkeeping failed for job %d of %s", job.seq, repo_key)
+            log.exception("queue bookkeeping failed for job %d of %s", seq, repo_key)
             self._later(self.settings.retry_base_seconds, repo_key)
             return
         if outcome.kind == "retry":
             not_before = time.time() + outcome.delay
-            await self._write("settle", job.seq, "queued", not_before, outcome.error)
+            await self._write("settle", seq, "queued", not_before, outcome.error)
             self._later(outcome.delay, repo_key)
             return
-        await self._write("settle", job.seq, outcome.kind, 0.0, outcome.error)
+        await self._write("settle", seq, outcome.kind, 0.0, outcome.error)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
             await tell_people(self._reporter, delivery, outcome.error or "", outcome.kind == "dead")
         jobs.popleft()
