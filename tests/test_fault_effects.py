@@ -159,6 +159,7 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
                              if r["name"] == "release-train/cherry-pick"] for plan in plans}
         logs = [r.getMessage()[:300] for r in caplog.records if r.levelno >= logging.WARNING]
         diagnosis = json.dumps({"picks": picks, "warnings": logs[-30:]}, indent=1)
+        print(diagnosis)
     assert tally.seen == tally.expected == 5 * 5 and tally.duplicates == 0, (tally.as_dict(), diagnosis)
     assert repeated == 0
 
@@ -408,3 +409,25 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
     tally = effects(world, [plan], fr=False, help_reply=False)
     report("pick cut short, then retried", tally)
     assert tally.seen == tally.expected == 3 and tally.duplicates == 0, tally.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "safe"),
+    [
+        ("GET", "https://api.github.com/repos/acme/app/pulls", True),
+        ("PATCH", "https://api.github.com/repos/acme/app/git/refs/heads/x", True),
+        ("POST", "https://api.github.com/repos/acme/app/git/commits", True),
+        ("POST", "https://api.github.com/repos/acme/app/git/trees", True),
+        ("POST", "https://api.github.com/repos/acme/app/git/blobs", True),
+        ("POST", "https://api.github.com/repos/acme/app/git/refs", False),  # a branch appears
+        ("POST", "https://api.github.com/repos/acme/app/merges", False),  # moves a branch
+        ("POST", "https://api.github.com/repos/acme/app/pulls", False),
+        ("POST", "https://api.github.com/repos/acme/app/issues/3/comments", False),
+        ("POST", "https://api.github.com/repos/acme/app/check-runs", False),
+        ("POST", "https://api.github.com/repos/acme/git/commits/issues", False),  # a repository named git
+    ],
+)
+def test_which_requests_are_repeated_at_the_http_level(method: str, url: str, safe: bool) -> None:
+    from bot.github.client import repeatable
+
+    assert repeatable(method, url) is safe

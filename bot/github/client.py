@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,17 @@ log = logging.getLogger("release_train.github")
 # POST creates things (comments, PRs, issues, commits); a failed POST is retried by re-running
 # the job, whose reconcile step finds what the first attempt made.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
+# Git objects (blobs, trees, commits, tag objects) are invisible until a ref points at them: a repeated
+# create at worst leaves an unreferenced object, so these POSTs are repeated at the HTTP level too
+# (a cherry-pick makes several; re-running its whole job for each failed one rarely got through a flaky GitHub).
+_GIT_OBJECT_CREATE = re.compile(r"/repos/[^/]+/[^/]+/git/(?:blobs|trees|commits|tags)/?$")
+
+
+def repeatable(method: str, url: str) -> bool:
+    """True when the request is safe to send again after a transient failure."""
+    if method in IDEMPOTENT_METHODS:
+        return True
+    return method == "POST" and _GIT_OBJECT_CREATE.search(url.split("?", 1)[0]) is not None
 
 CallObserver = Callable[[str, str, int], None]  # (method, url, status) -> None
 RateObserver = Callable[[int | None, int], None]  # (installation_id, x-ratelimit-remaining) -> None
@@ -159,7 +171,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         delay = retry_delay(exception)
         if delay is None:
             return False
-        if method not in IDEMPOTENT_METHODS or attempt > self.max_retries:
+        if not repeatable(method, url) or attempt > self.max_retries:
             raise TransientError(
                 f"{method} {url} answered {int(exception.status_code)}", retry_after=delay
             ) from exception
@@ -195,7 +207,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
                 if self.observer is not None:
                     self.observer(method, url, 0)
-                if method not in IDEMPOTENT_METHODS or attempt > self.max_retries:
+                if not repeatable(method, url) or attempt > self.max_retries:
                     raise TransientError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
                 self._count_retry("network")
                 await self.sleep(self._backoff(attempt))
