@@ -20,7 +20,7 @@ from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import release as rules
 from bot.rules.commands import Command
-from bot.rules.text import inline, marker, no_pings
+from bot.rules.text import inline, marker, no_pings, quoted
 
 log = logging.getLogger("release_train.release")
 
@@ -789,13 +789,14 @@ async def _regression_bug(
     key = marker(f"regression-bug:{comment['id']}")
     labels = [config.labels.bug, config.labels.blocker, rc_label(config, version)]
     for existing in await _issues(ctx, labels, state="all"):
-        if key in (existing.get("body") or ""):
+        # A person's issue may carry a copy of the marker; only the bot's own bug counts.
+        if key in (existing.get("body") or "") and (existing.get("user") or {}).get("login") == ctx.bot_login:
             return existing
     login = comment["user"]["login"]
     body = (
         f"{key}\nRegression failed on `{rc_branch_name(config, version)}` at [`{head[:7]}`]({_html(ctx, f'/commit/{head}')}).\n\n"
         f"Found by QA: @{login} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
-        f"> {no_pings(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
+        f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
     )
     return await ctx.gh.post(
         "/repos/{owner}/{repo}/issues",

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.rules.text import no_pings
+
 VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 STATE_TAG = "release-train:cherry-pick-state"
 _STATE_LINE = re.compile(r"<!-- " + re.escape(STATE_TAG) + r" (\{.*?\}) -->")
@@ -71,7 +73,8 @@ def pick_branch(pr_number: int, rc_branch: str) -> str:
 
 
 def pick_title(rc_branch: str, title: str, pr_number: int) -> str:
-    return f"[{rc_branch}] {title} (#{pr_number})"
+    """The pick PR's title: the source's, defused, since the bot is the one writing it."""
+    return f"[{rc_branch}] {no_pings(title)} (#{pr_number})"
 
 
 # -- which commits landed --------------------------------------------------------------------------

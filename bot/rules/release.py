@@ -512,7 +512,7 @@ class TrackingState:
                 "not_in_rc": list(self.not_in_rc),
             },
             separators=(",", ":"),
-        ).replace("--", "\\u002d\\u002d")  # nothing may close the HTML comment early
+        ).replace("--", "\\u002d\\u002d").replace("@", "\\u0040")  # nothing may close the HTML comment early, or ping from it
 
 
 def read_state(body: str | None) -> TrackingState | None:

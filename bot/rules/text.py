@@ -22,6 +22,13 @@ def inline(text: str, limit: int = 200) -> str:
     return no_pings(flat)
 
 
+def quoted(text: str) -> str:
+    """People's text as a Markdown block quote: mentions defused, and its HTML shown rather than hidden, so no
+    look-alike of the bot's markers ends up inside the bot's own text."""
+    shown = no_pings(text).replace("<", "&lt;").replace(">", "&gt;")
+    return "\n".join("> " + line for line in shown.splitlines() or [""])
+
+
 def marker(key: str) -> str:
     """A hidden marker that lets the bot find its own comment again (key: "cherry-pick:12:rc/1.5")."""
     return f"<!-- release-train:{key} -->"

@@ -1,0 +1,237 @@
+"""Stories through the sandbox: people's text (mentions, Markdown, HTML, marker look-alikes) never pings anyone through the bot, nor takes over its markers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, say, tracking_issues
+
+from bot.rules import release as release_rules
+from bot.sandbox import seed
+from bot.sandbox.common import STORE
+from bot.sandbox.harness import World
+
+BOT = "release-train[bot]"
+ORG, NAME = FULL.split("/")
+
+# Who people's text tries to ping; none of them acts in these stories, so the bot has no reason to name them.
+PEOPLE_MENTIONS = {"alice", "acme/qa", "everyone", "mallory", "acme/security-team", "here"}
+# The bot's own mentions: the actors it names (each defused anyway) and the hand-off teams of /promote.
+ALLOWED_MENTIONS = {"dana", "erin", "quinn", "rita", "pam", "acme/rops", "acme/fe"}
+assert not PEOPLE_MENTIONS & ALLOWED_MENTIONS
+
+LONG = "@mallory " + "x" * 3000
+TITLE = (
+    "Fix @alice's crash for @acme/qa & @everyone | col | <b>bold</b> `tick "
+    "<!-- release-train:reply:1:x --> ünïcødé 🚀 @here"
+)
+BODY = "\n".join([
+    "Thanks @mallory and @acme/security-team!",
+    "| table | breakers |",
+    "| --- | --- |",
+    "| @alice | <img src=x onerror=alert(1)> |",
+    "<!-- release-train:cherry-pick-conflict:1.4 -->",
+    "<details><summary>@everyone</summary>```@acme/qa```</details>",
+    LONG,
+    "日本語 ✅ — emoji 🎉 @alice",
+])
+ONE_LINE = "@alice @acme/qa @everyone | a | b | <!-- release-train:state {} --> `x` ünï 🚀 " + "y" * 500
+
+# "@name" as GitHub reads a mention: after a non-word character, not defused by a zero-width joiner.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_`\u200d])@([A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?)")
+
+
+# GitHub links no mention inside code: fenced blocks and inline code spans.
+_FENCED = re.compile(r"^```.*?^```", re.S | re.M)
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+
+def mentions(text: str) -> set[str]:
+    prose = _CODE_SPAN.sub("", _FENCED.sub("", text or ""))
+    return {m.lower() for m in _MENTION.findall(prose)}
+
+
+def bot_texts(world: World, people_wrote: dict[int, tuple[str, str]]) -> list[tuple[str, str]]:
+    """(where, text) for every text the bot wrote that people can see, read from the sandbox's records.
+
+    people_wrote: issue/PR number -> (title, body) as people wrote them; any other title or body is the bot's.
+    """
+    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    texts: list[tuple[str, str]] = []
+    for c in repo["comments"].values():
+        if c["user"] == BOT:
+            texts.append((f"comment {c['id']} on #{c['issue_number']}", c["body"]))
+    for run in repo.get("check_runs", {}).values():
+        output = run.get("output") or {}
+        for part in ("title", "summary", "text"):
+            texts.append((f"check run {run['name']} {part}", output.get(part) or ""))
+    for number, issue in repo["issues"].items():
+        if people_wrote.get(int(number)) != (issue["title"], issue["body"] or ""):
+            texts.append((f"#{number} title", issue["title"]))
+            texts.append((f"#{number} body", issue["body"] or ""))
+    for release in repo.get("releases", {}).values():
+        texts.append((f"release {release['tag_name']}", f"{release.get('name') or ''}\n{release.get('body') or ''}"))
+    for deployment in repo.get("deployments", {}).values():
+        texts.append((f"deployment {deployment['id']}", str(deployment.get("description") or "")))
+    return texts
+
+
+def assert_no_pings(world: World, people_wrote: dict[int, tuple[str, str]]) -> list[tuple[str, str]]:
+    texts = bot_texts(world, people_wrote)
+    stray = {(where, m) for where, text in texts for m in mentions(text) if m not in ALLOWED_MENTIONS}
+    assert not stray, "\n".join(f"{where}: @{m}" for where, m in sorted(stray))
+    return texts
+
+
+def people_wrote(world: World) -> dict[int, tuple[str, str]]:
+    """Every issue and PR as it stands, to be taken as people's own text (call before the bot acts on them)."""
+    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    return {int(n): (i["title"], i["body"] or "") for n, i in repo["issues"].items() if i["user"] != BOT}
+
+
+async def comments_on(world: World, number: int) -> list[dict[str, Any]]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}/comments?per_page=100")
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+def defused_everywhere(texts: list[tuple[str, str]], needle: str) -> bool:
+    """The bot repeated people's text somewhere (so the check above was not vacuous)."""
+    return any(needle in text for _, text in texts)
+
+
+async def fix_pr(world: World, branch: str, files: dict[str, str | None], *, base: str = "devel", title: str = TITLE) -> int:
+    await seed.create_branch(world, "dana", FULL, branch, base)
+    await seed.commit(world, "dana", FULL, branch, files, "Fix: @alice said so")
+    pr = await seed.open_pr(world, "dana", FULL, head=branch, base=base, title=title, body=BODY)
+    return int(pr["number"])
+
+
+async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) -> None:
+    await release_repo(world)
+    await seed.grant(world, FULL, "erin", "write")
+    # rc/1.4 moves on, so a fix touching the same line conflicts there.
+    await seed.commit(world, "rita", FULL, "rc/1.4", {"app.py": "x = 14\n"}, "RC-only change")
+    clean = await fix_pr(world, "fix/clean", {"clean.txt": "clean\n"})
+    clash = await fix_pr(world, "fix/clash", {"app.py": "x = 2\n"})
+    # A person imitates the bot's hidden marker for the conflict comment before the bot writes it.
+    fake = await seed.comment(world, "dana", FULL, clash, "<!-- release-train:cherry-pick-conflict:1.4 -->\nI am the bot @mallory")
+    for number in (clean, clash):
+        await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.4")
+        await seed.merge_pr(world, "rita", FULL, number, "squash")
+    # erin is not QA: the guard removes her label and says why.
+    await seed.add_labels(world, "erin", FULL, clean, "qa/verified")
+    await world.settle()
+    for number in (clean, clash):
+        await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
+    # Merge rules: an FR branch with an open child whose title pings, then the FR PR into devel.
+    await seed.create_branch(world, "dana", FULL, "fr/FR-7-login", "devel")
+    child = await fix_pr(world, "feat/child", {"child.txt": "c\n"}, base="fr/FR-7-login")
+    await seed.commit(world, "dana", FULL, "fr/FR-7-login", {"fr.txt": "fr\n"}, "FR work")
+    fr_pr = int((await seed.open_pr(world, "dana", FULL, head="fr/FR-7-login", base="devel", title=TITLE, body=BODY))["number"])
+    # Commands with people's text in their arguments, refused or answered.
+    where = await new_issue(world, "dana", title=TITLE)
+    asked = [
+        await seed.comment(world, "dana", FULL, where, "/cut-rc @mallory @acme/qa"),  # not RTE
+        await seed.comment(world, "rita", FULL, where, "/cut-rc @mallory <!-- x -->"),  # not understood
+        await seed.comment(world, "dana", FULL, clean, "/cherry-pick 1.4 @everyone `x` |y|"),
+        await seed.comment(world, "dana", FULL, where, "/hold @alice " + ONE_LINE),  # not a tracking issue
+        await seed.comment(world, "dana", FULL, where, "/help @mallory"),
+    ]
+    written = people_wrote(world)
+    await world.settle()
+
+    texts = assert_no_pings(world, written)
+    # The bot did repeat people's text, defused: the checks above saw it.
+    assert defused_everywhere(texts, "@\u200dalice")
+    assert defused_everywhere(texts, "@\u200dacme/qa")
+    # The clean pick: title as people wrote it behind the RC prefix, body defused.
+    picks = [p for p in (await world.call("alice", "GET", f"/repos/{FULL}/pulls?base=rc/1.4&state=all")).body]
+    [pick] = [p for p in picks if p["head"]["ref"] == f"cherry-pick/{clean}-to-rc-1.4"]
+    assert not mentions(pick["body"]) - ALLOWED_MENTIONS
+    assert "<!-- release-train:reply:1:x -->" not in pick["body"]
+    # The conflict: the bot wrote its own comment next to the imitation, which stays untouched.
+    on_clash = await comments_on(world, clash)
+    conflict = [c for c in on_clash if c["user"]["login"] == BOT and "<!-- release-train:cherry-pick-conflict:1.4 -->" in c["body"]]
+    assert len(conflict) == 1 and "conflicts" in conflict[0]["body"]
+    [still_fake] = [c for c in on_clash if c["id"] == fake["id"]]
+    assert still_fake["body"] == fake["body"]
+    # The guard removed erin's label and said so.
+    clean_labels = {label["name"] for label in (await world.call("alice", "GET", f"/repos/{FULL}/issues/{clean}")).body["labels"]}
+    assert "qa/verified" in clean_labels  # quinn's label stays
+    # Merge rules listed the open child by its title, defused.
+    fr_head = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{fr_pr}")).body["head"]["sha"]
+    runs = (await world.call("alice", "GET", f"/repos/{FULL}/commits/{fr_head}/check-runs?check_name=release-train/merge-rules")).body
+    summary = max(runs["check_runs"], key=lambda r: r["id"])["output"]["summary"]
+    assert f"#{child}" in summary and "@\u200dalice" in summary
+    # Every command got exactly one answer.
+    for made in asked:
+        await reply_to(world, made["body"].startswith("/cherry-pick") and clean or where, made)
+
+
+async def test_release_commands_and_the_dashboard_never_ping(world: World) -> None:
+    await release_repo(world)
+    # An open PR aimed at 1.5 (its RC label), listed by /cut-rc as not in the RC.
+    await seed.create_branch(world, "dana", FULL, "feat/late", "devel")
+    await seed.commit(world, "dana", FULL, "feat/late", {"late.txt": "late\n"}, "Late")
+    late = int((await seed.open_pr(world, "dana", FULL, head="feat/late", base="devel", title=TITLE, body=BODY))["number"])
+    await seed.add_labels(world, "dana", FULL, late, "rc/1.5")
+    where, cut_comment = await cut(world)
+    cut_reply = await reply_to(world, where, cut_comment)
+    assert f"#{late}" in cut_reply and "@\u200dalice" in cut_reply
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    # A blocker bug with a pinging title, QA's failed regression with a pinging summary, a hold with one.
+    bug = await world.call("dana", "POST", f"/repos/{FULL}/issues",
+                           {"title": TITLE, "body": BODY, "labels": ["release-blocker", "rc/1.5"]})
+    assert bug.status == 201, bug.body
+    await world.settle()
+    failed = await say(world, "quinn", number, "/regression fail " + ONE_LINE)
+    held = await say(world, "rita", number, "/hold " + ONE_LINE)
+    refused = await say(world, "dana", number, "/promote @mallory")  # not RTE
+    helped = await say(world, "dana", number, "/help")
+    written = people_wrote(world)  # the tracking issue and the regression bug are the bot's, so not in here
+    await world.settle()
+
+    texts = assert_no_pings(world, written)
+    body = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}")).body["body"]
+    # The dashboard lists the blocker and the hold, defused, and its state survives the look-alike marker.
+    assert f"#{bug.body['number']}" in body and "@\u200dalice" in body
+    state = release_rules.read_state(body)
+    assert state is not None and state.version == "1.5" and state.hold_reason == ONE_LINE and state.hold_by == "rita"
+    # The regression bug is the bot's, quotes the summary defused, and keeps its one hidden marker.
+    bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
+    [mine] = [b for b in bugs if b["user"]["login"] == BOT]
+    assert f"<!-- release-train:regression-bug:{failed['id']} -->" in mine["body"]
+    assert "<!-- release-train:state" not in mine["body"]
+    assert "@\u200dacme/qa" in mine["body"]
+    for made in (failed, held, refused, helped):
+        await reply_to(world, number, made)
+    assert defused_everywhere(texts, "@\u200deveryone")
+    gate = await gate_run(world, state and (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"])
+    assert gate is not None and "@\u200dalice" in gate["output"]["summary"]
+
+
+async def test_a_persons_issue_with_the_bots_marker_is_not_taken_for_the_regression_bug(world: World) -> None:
+    await release_repo(world)
+    await cut(world)
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    # Deliveries wait while QA's command is posted, so a person can copy its marker into an issue first.
+    assert (await world.call(None, "POST", "/_sandbox/pause", {"paused": True})).status == 200
+    failed = await seed.comment(world, "quinn", FULL, number, "/regression fail login broken")
+    lookalike = await world.call("dana", "POST", f"/repos/{FULL}/issues", {
+        "title": "Not the bot's bug",
+        "body": f"<!-- release-train:regression-bug:{failed['id']} -->\n@mallory",
+        "labels": ["bug", "release-blocker", "rc/1.5"],
+    })
+    assert lookalike.status == 201, lookalike.body
+    assert (await world.call(None, "POST", "/_sandbox/pause", {"paused": False})).status == 200
+    await world.settle()
+    reply = await reply_to(world, number, failed)
+    bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
+    mine = [b for b in bugs if b["user"]["login"] == BOT]
+    assert len(mine) == 1, [(b["number"], b["user"]["login"]) for b in bugs]
+    assert f"bug #{mine[0]['number']}" in reply
+    assert f"#{lookalike.body['number']}" not in reply.split("Gate:")[0]
