@@ -95,7 +95,7 @@ class Picker:
     async def _move(self, branch: str, sha: str) -> None:
         self.requests += 1
         await self.gh.patch(
-            "/repos/{owner}/{repo}/git/refs/{+ref}",
+            "/repos/{owner}/{repo}/git/refs/{ref}",
             {**self.repo_vars, "ref": f"heads/{branch}"},
             data={"sha": sha, "force": True},
         )
@@ -103,7 +103,7 @@ class Picker:
     async def delete_branch(self, branch: str) -> None:
         self.requests += 1
         try:
-            await self.gh.delete("/repos/{owner}/{repo}/git/refs/{+ref}", {**self.repo_vars, "ref": f"heads/{branch}"})
+            await self.gh.delete("/repos/{owner}/{repo}/git/refs/{ref}", {**self.repo_vars, "ref": f"heads/{branch}"})
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) not in (404, 422):  # already gone
                 raise

@@ -44,7 +44,7 @@ async def _verified_by(ctx: Context, number: int, labels: Collection[str], confi
 async def _rc_head(ctx: Context, rc_branch: str) -> tuple[str, str] | None:
     """(head sha, tree sha) of the RC branch, or None when it does not exist."""
     try:
-        branch = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{+branch}", {**ctx.repo_vars, "branch": rc_branch})
+        branch = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{branch}", {**ctx.repo_vars, "branch": rc_branch})
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) == 404:
             return None

@@ -103,7 +103,7 @@ class Round:
         if head not in self._behind:
             try:
                 answer = await self.ctx.gh.getitem(
-                    "/repos/{owner}/{repo}/compare/{+basehead}{?per_page}",
+                    "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
                     {**self.ctx.repo_vars, "basehead": f"{self.config.branches.devel}...{head}", "per_page": 1},
                 )
                 self._behind[head] = int(answer["behind_by"])

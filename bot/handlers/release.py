@@ -40,7 +40,7 @@ def _html(ctx: Context, path: str) -> str:
 
 async def _branch_head(ctx: Context, branch: str) -> str | None:
     try:
-        answer = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{+branch}", {**ctx.repo_vars, "branch": branch})
+        answer = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{branch}", {**ctx.repo_vars, "branch": branch})
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) == 404:
             return None
@@ -464,7 +464,7 @@ async def _commit_facts(ctx: Context, basehead: str) -> tuple[rules.CommitFact, 
         [
             rules.CommitFact(c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or "")
             async for c in ctx.gh.getiter(
-                "/repos/{owner}/{repo}/compare/{+basehead}{?per_page}",
+                "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
                 {**ctx.repo_vars, "basehead": basehead, "per_page": 100},
                 iterable_key="commits",
             )
@@ -480,7 +480,7 @@ async def _change_id(ctx: Context, sha: str) -> str:
 async def _is_on(ctx: Context, sha: str, branch: str) -> bool:
     try:
         answer = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/compare/{+basehead}", {**ctx.repo_vars, "basehead": f"{sha}...{branch}"}
+            "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{sha}...{branch}"}
         )
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) in (404, 422):
@@ -950,7 +950,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
                 await ctx.gh.post("/repos/{owner}/{repo}/git/refs", ctx.repo_vars, data={"ref": f"refs/heads/{production}", "sha": head})
             else:
                 await ctx.gh.patch(
-                    "/repos/{owner}/{repo}/git/refs/{+ref}", {**ctx.repo_vars, "ref": f"heads/{production}"}, data={"sha": head, "force": False}
+                    "/repos/{owner}/{repo}/git/refs/{ref}", {**ctx.repo_vars, "ref": f"heads/{production}"}, data={"sha": head, "force": False}
                 )
         elif step == "deployment":
             await ctx.gh.post(

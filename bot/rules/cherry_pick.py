@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -336,12 +337,13 @@ def check_output(states: Mapping[str, PickState], pr_number: int) -> CheckOutput
 
 def conflict_commands(pr_number: int, rc_branch: str, shas: Sequence[str], mainline: bool) -> str:
     """The exact commands that finish a conflicting pick by hand."""
-    branch = pick_branch(pr_number, rc_branch)
+    # People paste these into a shell, and a configured RC branch name may hold `$(...)`, `;` or quotes.
+    branch = shlex.quote(pick_branch(pr_number, rc_branch))
     pick = "git cherry-pick -x " + ("-m 1 " if mainline else "") + " ".join(shas)
     return "\n".join(
         [
             "git fetch origin",
-            f"git switch -c {branch} origin/{rc_branch}",
+            f"git switch -c {branch} {shlex.quote('origin/' + rc_branch)}",
             pick,
             "# resolve the conflicts, `git add` the files, then `git cherry-pick --continue`",
             f"git push origin {branch}",

@@ -28,6 +28,7 @@ with the verdict of the PR the group adds.
 from __future__ import annotations
 
 import functools
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -272,19 +273,21 @@ def _up_to_date(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if pr.behind_by == 0:
         return RuleResult(rule, setting, PASS, f"{_code(pr.head_ref)} contains {_code(devel)}")
     noun = "commit" if pr.behind_by == 1 else "commits"
+    # People paste these into a shell, and a branch name may hold `$(...)`, `;` or quotes.
+    head, base = shlex.quote(pr.head_ref), shlex.quote(f"origin/{devel}")
     commands = (
         "```sh\n"
         "git fetch origin\n"
-        f"git checkout {pr.head_ref}\n"
-        f"git merge origin/{devel}\n"
-        f"git push origin {pr.head_ref}\n"
+        f"git checkout {head}\n"
+        f"git merge {base}\n"
+        f"git push origin {head}\n"
         "```"
     )
     return RuleResult(
         rule, setting, FAIL, f"behind {_code(devel)} by {pr.behind_by} {noun}",
         fix=f"merge {_code(devel)} into {_code(pr.head_ref)} (commands below)",
         short=f"behind {devel} by {pr.behind_by} {noun}",
-        steps=f"**Update `{pr.head_ref}` with `{devel}`**\n\n{commands}",
+        steps=f"**Update {_code(pr.head_ref)} with {_code(devel)}**\n\n{commands}",
     )
 
 
