@@ -302,3 +302,52 @@ def rule_rows(summary: str) -> dict[str, str]:
 
 async def merge_rule_rows(world: World, number: int) -> dict[str, str]:
     return rule_rows((await merge_rule_run(world, number))["output"]["summary"])
+
+
+PRODUCTION = "prod/$(id);`x`#1&%41ü"
+RELEASE_CONFIG = f"""\
+branches:
+  release_candidate: {yaml_text(RC_PATTERN)}
+  production: {yaml_text(PRODUCTION)}
+labels:
+  hold: {yaml_text(HOLD)}
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+gate:
+  required_checks: [{{name: sanity, app: ci}}]
+"""
+
+
+async def test_an_odd_rc_is_cut_held_released_and_promoted_onto_an_odd_production_branch(world: World) -> None:
+    from test_cut_rc import new_issue, reply_to, say, tracking_issues
+    from test_gate import ci_check
+
+    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n"}, default_branch="devel")
+    await seed.put_config(world, "alice", FULL, RELEASE_CONFIG)
+    for login in ("dana", "quinn", "rita", "pam"):
+        await seed.grant(world, FULL, login, "write")
+    old = await seed.create_branch(world, "alice", FULL, PRODUCTION, "devel")
+    decoy = PRODUCTION.split("#", 1)[0]  # where a path cut at `#` would land
+    await seed.create_branch(world, "alice", FULL, decoy, "devel")
+    head = await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 2\n"}, "Feature (#1)")
+    await world.settle()
+    where = await new_issue(world)
+    cut = await say(world, "rita", where, "/cut-rc 1.5")
+    rc = RC_PATTERN.replace("{version}", "1.5")
+    assert branch_heads(world)[rc] == head, await reply_to(world, where, cut)
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    await ci_check(world, head, "sanity")
+    since = world.last_seq()
+    held = await say(world, "pam", number, "/hold waiting for legal")
+    assert HOLD in labels_on(world, number), await reply_to(world, number, held)
+    unheld = await say(world, "rita", number, "/unhold")
+    assert HOLD not in labels_on(world, number), await reply_to(world, number, unheld)
+    deletes = [r for r in bot_writes(world, since) if r["method"] == "DELETE"]
+    assert [(r["path"], r["status"]) for r in deletes] == [(f"/repos/{FULL}/issues/{number}/labels/{HOLD}", 200)]
+    promoted = await say(world, "rita", number, "/promote")
+    assert "v1.5.0" in await reply_to(world, number, promoted)
+    heads = branch_heads(world)
+    assert heads[PRODUCTION] == head and heads[decoy] == old

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, say, tracking_issues
+from test_gate import all_green, gate_state
 
 from bot.rules import release as release_rules
 from bot.sandbox import seed
@@ -36,6 +37,22 @@ BODY = "\n".join([
     LONG,
     "日本語 ✅ — emoji 🎉 @alice",
 ])
+PROMOTE_CONFIG = """\
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+branches:
+  production: production
+gate:
+  required_checks:
+    - {name: sanity, app: ci}
+    - nightly
+    - {name: regression, app: release-train}
+  require_signoff: true
+release:
+  handoff: ["@acme/rops", "@acme/fe"]
+"""
 ONE_LINE = "@alice @acme/qa @everyone | a | b | <!-- release-train:state {} --> `x` ünï 🚀 " + "y" * 500
 
 # "@name" as GitHub reads a mention: after a non-word character, not defused by a zero-width joiner.
@@ -235,3 +252,27 @@ async def test_a_persons_issue_with_the_bots_marker_is_not_taken_for_the_regress
     assert len(mine) == 1, [(b["number"], b["user"]["login"]) for b in bugs]
     assert f"bug #{mine[0]['number']}" in reply
     assert f"#{lookalike.body['number']}" not in reply.split("Gate:")[0]
+
+
+async def test_promotion_notes_and_hand_off_never_ping_but_the_hand_off_teams(world: World) -> None:
+    await release_repo(world, PROMOTE_CONFIG)
+    v140 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.4")).body["object"]["sha"]
+    await seed.create_branch(world, "alice", FULL, "production", v140)
+    feature = await fix_pr(world, "feat/notes", {"notes.txt": "n\n"})
+    await seed.merge_pr(world, "rita", FULL, feature)
+    await world.settle()
+    await cut(world)
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    await all_green(world, number, head)
+    assert await gate_state(world, head) == "success"
+    written = people_wrote(world)
+    promoted = await say(world, "rita", number, "/promote")
+    assert "v1.5.0" in await reply_to(world, number, promoted)
+
+    texts = assert_no_pings(world, written)
+    [release] = (await world.call("alice", "GET", f"/repos/{FULL}/releases")).body
+    assert "@\u200dalice" in release["body"], release["body"]  # the PR's title made it into the notes, defused
+    [handoff] = [text for where, text in texts if "release-train:handoff:v1.5.0" in text]
+    assert mentions(handoff) == {"acme/rops", "acme/fe"}
