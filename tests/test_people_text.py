@@ -223,6 +223,9 @@ async def test_release_commands_and_the_dashboard_never_ping(world: World) -> No
     assert f"<!-- release-train:regression-bug:{failed['id']} -->" in mine["body"]
     assert "<!-- release-train:state" not in mine["body"]
     assert "@\u200dacme/qa" in mine["body"]
+    # Its title is plain text on GitHub: defused, not escaped for Markdown (which would show as `\|` and `&lt;`).
+    assert mine["title"].startswith("Regression on rc/1.5: @\u200dalice @\u200dacme/qa @\u200deveryone | a | b | <!-")
+    assert "\\\\|" not in body and "&amp;" not in body  # the dashboard escapes the title once, not twice
     for made in (failed, held, refused, helped):
         await reply_to(world, number, made)
     assert defused_everywhere(texts, "@\u200deveryone")

@@ -20,7 +20,7 @@ from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import release as rules
 from bot.rules.commands import Command
-from bot.rules.text import inline, marker, no_pings, quoted
+from bot.rules.text import inline, marker, no_pings, plain_line, quoted
 
 log = logging.getLogger("release_train.release")
 
@@ -774,7 +774,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
         await reconcile.ensure_check_run(
             ctx, name=REGRESSION_CHECK, head_sha=head, status="completed", conclusion="failure",
-            title=f"Regression failed: {inline(summary_text, 120)}",
+            title=f"Regression failed: {plain_line(summary_text, 120)}",
             summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug['number']}.",
         )
         message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug['number']}."
@@ -801,7 +801,7 @@ async def _regression_bug(
     return await ctx.gh.post(
         "/repos/{owner}/{repo}/issues",
         ctx.repo_vars,
-        data={"title": f"Regression on {rc_branch_name(config, version)}: {inline(summary, 120)}", "body": body, "labels": labels},
+        data={"title": f"Regression on {rc_branch_name(config, version)}: {plain_line(summary, 120)}", "body": body, "labels": labels},
     )
 
 

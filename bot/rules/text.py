@@ -22,6 +22,15 @@ def inline(text: str, limit: int = 200) -> str:
     return no_pings(flat)
 
 
+def plain_line(text: str, limit: int = 200) -> str:
+    """One line of people's text for a place GitHub shows as plain text (an issue or check-run title):
+    mentions defused, nothing escaped for Markdown, since there it would show as backslashes and entities."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return no_pings(flat)
+
+
 def quoted(text: str) -> str:
     """People's text as a Markdown block quote: mentions defused, and its HTML shown rather than hidden, so no
     look-alike of the bot's markers ends up inside the bot's own text."""
