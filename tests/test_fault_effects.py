@@ -59,6 +59,7 @@ async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: Worl
     assert repeated_anywhere(world, plans) == 0
 
 
+@pytest.mark.slow
 async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leaves_every_effect_exactly_once(
     sandbox: World, tmp_path: Path
 ) -> None:
@@ -123,6 +124,7 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
 FAST_WRITES = {"writes_per_minute": 100000, "writes_per_hour": 1000000}
 
 
+@pytest.mark.slow
 async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(world: World, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="release_train")
     await world.stop_bot()
@@ -167,6 +169,7 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
 CLOSED_PORT = "http://127.0.0.1:9/webhook"
 
 
+@pytest.mark.slow
 async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_by_the_sweep(world: World) -> None:
     from bot.sandbox import seed
     from bot.server import CATCHUP
@@ -228,6 +231,7 @@ async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_
     assert repeated == 0
 
 
+@pytest.mark.slow
 async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effect_once(
     redis_url: str, sandbox: World, tmp_path: Path
 ) -> None:
@@ -431,3 +435,28 @@ def test_which_requests_are_repeated_at_the_http_level(method: str, url: str, sa
     from bot.github.client import repeatable
 
     assert repeatable(method, url) is safe
+
+
+async def test_the_shared_write_lock_is_kept_while_held_and_lapses_soon_after_its_holder_dies(redis_url: str) -> None:
+    """Found by the replicas test: a replica killed mid-write held every replica's writes for its installation for 60 s."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    from bot.github.pacing import RedisWritePacer
+
+    client = aioredis.from_url(redis_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    holder = RedisWritePacer(client, 100000, 1000000, prefix=prefix, lock_ttl_ms=200)
+    other = RedisWritePacer(client, 100000, 1000000, prefix=prefix, lock_ttl_ms=200)
+    try:
+        await holder.acquire(7, "/repos/acme/app/pulls")
+        # A long write: the lock outlives its TTL because its holder keeps it alive.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(other.acquire(7, "/repos/acme/app/pulls"), 0.6)
+        # The holder dies without a word (kill -9): nothing extends or deletes its lock any more.
+        holder._keepers.pop(7).cancel()
+        await asyncio.wait_for(other.acquire(7, "/repos/acme/app/pulls"), 2.0)
+        await other.release(7)
+    finally:
+        await client.aclose()

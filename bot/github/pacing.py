@@ -90,14 +90,32 @@ class WritePacer:
 class RedisWritePacer:
     """Pacing shared by every replica: a Redis lock per installation and a sorted set of write times."""
 
-    def __init__(self, redis: Any, writes_per_minute: int, writes_per_hour: int, *, prefix: str = "rt", lock_ttl_ms: int = 60_000) -> None:
+    def __init__(self, redis: Any, writes_per_minute: int, writes_per_hour: int, *, prefix: str = "rt", lock_ttl_ms: int = 5_000) -> None:
         self.redis = redis
         self.writes_per_minute = writes_per_minute
         self.writes_per_hour = writes_per_hour
         self.prefix = prefix
+        # Short, and kept alive while held: a replica killed mid-write holds up the installation's
+        # writes on every other replica only until the lock lapses (a 60 s lock stalled them all).
         self.lock_ttl_ms = lock_ttl_ms
         self._tokens: dict[int | None, str] = {}
         self._local: dict[int | None, asyncio.Lock] = {}
+        self._keepers: dict[int | None, asyncio.Task[None]] = {}
+
+    async def _keep(self, lock_key: str, token: str) -> None:
+        """Extend our own lock every third of its lifetime while we hold it."""
+        while True:
+            await asyncio.sleep(self.lock_ttl_ms / 3000)
+            try:
+                await self.redis.eval(
+                    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
+                    1,
+                    lock_key,
+                    token,
+                    self.lock_ttl_ms,
+                )
+            except Exception:  # Redis gone for a moment: the lock may lapse, which only loosens pacing
+                pass
 
     def _keys(self, installation_id: int | None) -> tuple[str, str]:
         return f"{self.prefix}:pace:{installation_id}:lock", f"{self.prefix}:pace:{installation_id}:sent"
@@ -115,6 +133,7 @@ class RedisWritePacer:
                 await asyncio.sleep(delay)
                 delay = min(0.2, delay * 2)
             self._tokens[installation_id] = token
+            self._keepers[installation_id] = asyncio.get_running_loop().create_task(self._keep(lock_key, token))
             while True:
                 now = time.time()
                 await self.redis.zremrangebyscore(sent_key, "-inf", now - HOUR)
@@ -132,6 +151,9 @@ class RedisWritePacer:
             raise
 
     async def _unlock(self, installation_id: int | None, token: str) -> None:
+        keeper = self._keepers.pop(installation_id, None)
+        if keeper is not None:
+            keeper.cancel()
         lock_key, _ = self._keys(installation_id)
         # Delete only our own lock: compare-and-delete in one step.
         await self.redis.eval(
