@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from test_people_text import assert_no_pings, people_wrote
+
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
@@ -23,9 +25,10 @@ BOT = "release-train[bot]"
 VERIFIED = "qa/verified?x=1#y"
 CONFLICT = "pick-conflict ;rm $(id) `w` 'q\" %2F&ü🚀"
 HOLD = "hold/../%25 & #1 ?x=`y`"
-# Branches may not hold spaces, `?`, `~`, `^`, `:`, `..` (git check-ref-format), but all of these.
+# Branches may not hold spaces, `?`, `~`, `^`, `:`, `..` (git check-ref-format), but all of these. A developer's
+# branch may name someone; the RC and production names come from the admins' configuration, so they do not.
 RC_PATTERN = "rc/{version}#$(id);`w`'q'&%41ü"
-FR_BRANCH = "fr/FR-7-weird$(x);`y`'q'\"d\"#h&%2F-ü"
+FR_BRANCH = "fr/FR-7-weird$(x);`y`'q'\"d\"#h&%2F-ü/@acme/qa"
 LONG_FR = "fr/FR-8-" + "ü" * 60 + "-" + "x" * 100
 
 
@@ -197,6 +200,7 @@ async def test_odd_labels_are_removed_exactly_and_nothing_else(world: World) -> 
     await seed.add_labels(world, "quinn", FULL, number, VERIFIED)
     await world.settle()
     assert VERIFIED in labels_on(world, number)
+    assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either
 
 
 async def test_odd_rc_branch_and_conflict_label_through_a_conflicting_pick(world: World) -> None:
@@ -233,6 +237,7 @@ async def test_odd_rc_branch_and_conflict_label_through_a_conflicting_pick(world
     deletes = [r for r in bot_writes(world, since) if r["method"] == "DELETE"]
     assert [(r["path"], r["status"]) for r in deletes] == [(f"/repos/{FULL}/issues/{clash}/labels/{CONFLICT}", 200)]
     assert set(branch_heads(world)) >= {RC, pick_branch, "devel"}
+    assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either
 
 
 async def test_odd_fr_branches_get_the_merge_rules_of_exactly_that_branch(world: World) -> None:
@@ -273,6 +278,7 @@ async def test_odd_fr_branches_get_the_merge_rules_of_exactly_that_branch(world:
     assert (await merge_rule_rows(world, fr_prs[LONG_FR]))["No open PRs into " + code(LONG_FR)] == "pass"
     summary = (await merge_rule_run(world, fr_prs[FR_BRANCH]))["output"]["summary"]
     assert f"/pull/{child['number']})" in summary
+    assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either
 
 
 def code(text: str) -> str:
@@ -351,3 +357,4 @@ async def test_an_odd_rc_is_cut_held_released_and_promoted_onto_an_odd_productio
     assert "v1.5.0" in await reply_to(world, number, promoted)
     heads = branch_heads(world)
     assert heads[PRODUCTION] == head and heads[decoy] == old
+    assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either

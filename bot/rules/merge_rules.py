@@ -36,7 +36,7 @@ from typing import Any
 import re2
 
 from bot.config import RepoConfig, fr_ticket, is_feature_branch, rc_version_of
-from bot.rules.text import inline
+from bot.rules.text import inline, no_pings
 
 PASS, FAIL, UNKNOWN, OFF = "pass", "fail", "unknown", "off"
 STATE_MARK = {PASS: "✅ pass", FAIL: "❌ fail", UNKNOWN: "⏳ unknown", OFF: "➖ off"}
@@ -412,7 +412,7 @@ def check_output(verdict: Verdict) -> CheckOutput:
     active = verdict.active
     if not verdict.results:
         return CheckOutput(
-            "completed", "success", f"No merge rule applies to PRs into {verdict.base_ref}",
+            "completed", "success", f"No merge rule applies to PRs into {no_pings(verdict.base_ref)}",
             f"{verdict.applies}: no merge rule applies to it (rules cover PRs into devel, FR and RC branches).",
         )
     if not active:
@@ -422,7 +422,7 @@ def check_output(verdict: Verdict) -> CheckOutput:
         )
     passing = sum(1 for r in active if r.state == PASS)
     if verdict.failing or verdict.unknown:
-        title = f"{passing} of {len(active)} rules pass: {_title_tail(verdict)}"
+        title = f"{passing} of {len(active)} rules pass: {no_pings(_title_tail(verdict))}"  # branch names may hold "@"
     else:
         title = f"{passing} of {len(active)} rules pass"
     steps = "\n\n".join(r.steps for r in verdict.results if r.steps and r.state == FAIL)
