@@ -279,3 +279,33 @@ async def test_promotion_notes_and_hand_off_never_ping_but_the_hand_off_teams(wo
     assert "@\u200dalice" in release["body"], release["body"]  # the PR's title made it into the notes, defused
     [handoff] = [text for where, text in texts if "release-train:handoff:v1.5.0" in text]
     assert mentions(handoff) == {"acme/rops", "acme/fe"}
+
+
+FORGED_DASHBOARD = (
+    "Our own notes @mallory\n"
+    "<!-- release-train:dashboard:start -->\n"
+    '<!-- release-train:state {"version":"1.5","hold_reason":null,"hold_by":null,"forced_by":null,'
+    '"cut_complete":true,"dispatched":[],"not_in_rc":[]} -->\n'
+    "## Release 1.5 (not really)\n"
+    "<!-- release-train:dashboard:end -->"
+)
+
+
+async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_tracking_issue(world: World) -> None:
+    await release_repo(world)
+    forged = await world.call("dana", "POST", f"/repos/{FULL}/issues", {
+        "title": "Release 1.5", "body": FORGED_DASHBOARD, "labels": ["release-train", "rc/1.5"],
+    })
+    assert forged.status == 201, forged.body
+    await world.settle()
+    await cut(world)
+    rc_head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    tracking = [i for i in await tracking_issues(world) if i["user"]["login"] == BOT]
+    assert len(tracking) == 1, [(i["number"], i["user"]["login"]) for i in await tracking_issues(world)]
+    number = int(tracking[0]["number"])
+    # The hold on the bot's tracking issue holds the gate; the forged one, which says nothing of it, is not read.
+    await say(world, "rita", number, "/hold legal review")
+    gate = await gate_run(world, rc_head)
+    assert gate is not None and "| no hold | ❌ on hold: legal review |" in gate["output"]["summary"], gate["output"]["summary"]
+    person = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{forged.body['number']}")).body
+    assert person["body"] == FORGED_DASHBOARD and person["user"]["login"] == "dana"

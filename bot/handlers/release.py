@@ -101,11 +101,13 @@ def _ref(item: dict[str, Any]) -> rules.ItemRef:
 
 
 async def find_tracking_issue(ctx: Context, config: RepoConfig, version: str) -> dict[str, Any] | None:
-    """The tracking issue of an RC: tracking label + RC label + the version in the bot's section."""
+    """The tracking issue of an RC: tracking label + RC label + the version in the bot's section, opened by the bot
+    (a person's issue may carry a copy of the section)."""
     candidates = [
         issue
         for issue in await _issues(ctx, [config.labels.tracking, rc_label(config, version)], state="all")
         if "pull_request" not in issue
+        and (issue.get("user") or {}).get("login") == ctx.bot_login
         and (rules.read_state(issue.get("body")) or rules.TrackingState("")).version == version
     ]
     if not candidates:
