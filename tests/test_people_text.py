@@ -307,5 +307,8 @@ async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_trac
     await say(world, "rita", number, "/hold legal review")
     gate = await gate_run(world, rc_head)
     assert gate is not None and "| no hold | ❌ on hold: legal review |" in gate["output"]["summary"], gate["output"]["summary"]
+    # A hold said on the copy is refused, rather than lost where the gate never looks.
+    elsewhere = await say(world, "rita", int(forged.body["number"]), "/hold on the copy")
+    assert "not on a copy" in await reply_to(world, int(forged.body["number"]), elsewhere)
     person = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{forged.body['number']}")).body
     assert person["body"] == FORGED_DASHBOARD and person["user"]["login"] == "dana"

@@ -93,6 +93,12 @@ def build_router(*sets: CommandSet) -> routing.Router:
                     False,
                     f"`/{cmd.name}` works on a release tracking issue (labeled `{config.labels.tracking}`).",
                 )
+            if (issue.get("user") or {}).get("login") != ctx.bot_login:
+                # A person's issue may carry the label and a copy of the dashboard; the gate reads only the bot's.
+                return CommandReply(
+                    False,
+                    f"`/{cmd.name}` works on the release tracking issue that I opened, not on a copy of it. Nothing was changed.",
+                )
         needs_config = any(r in ("qa", "rte", "pdm") for r in spec.roles)
         loaded = await ctx.loaded_config()
         if needs_config and not loaded.usable:
