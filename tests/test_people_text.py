@@ -27,6 +27,7 @@ TITLE = (
     "Fix @alice's crash for @acme/qa & @everyone | col | <b>bold</b> `tick "
     "<!-- release-train:reply:1:x --> ünïcødé 🚀 @here"
 )
+LONGEST_TITLE = (TITLE + " " + "z" * 300)[:256]  # as long as GitHub allows
 BODY = "\n".join([
     "Thanks @mallory and @acme/security-team!",
     "| table | breakers |",
@@ -130,7 +131,7 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     await seed.grant(world, FULL, "erin", "write")
     # rc/1.4 moves on, so a fix touching the same line conflicts there.
     await seed.commit(world, "rita", FULL, "rc/1.4", {"app.py": "x = 14\n"}, "RC-only change")
-    clean = await fix_pr(world, "fix/clean", {"clean.txt": "clean\n"})
+    clean = await fix_pr(world, "fix/clean", {"clean.txt": "clean\n"}, title=LONGEST_TITLE)
     clash = await fix_pr(world, "fix/clash", {"app.py": "x = 2\n"})
     # A person imitates the bot's hidden marker for the conflict comment before the bot writes it.
     fake = await seed.comment(world, "dana", FULL, clash, "<!-- release-train:cherry-pick-conflict:1.4 -->\nI am the bot @mallory")
@@ -167,6 +168,9 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     picks = [p for p in (await world.call("alice", "GET", f"/repos/{FULL}/pulls?base=rc/1.4&state=all")).body]
     [pick] = [p for p in picks if p["head"]["ref"] == f"cherry-pick/{clean}-to-rc-1.4"]
     assert not mentions(pick["body"]) - ALLOWED_MENTIONS
+    # GitHub refuses titles over 256 characters: the pick's is cut, and still names its source.
+    assert len(pick["title"]) <= 256 and pick["title"].startswith("[rc/1.4] Fix @\u200dalice")
+    assert pick["title"].endswith(f"… (#{clean})")
     assert "<!-- release-train:reply:1:x -->" not in pick["body"]
     # The conflict: the bot wrote its own comment next to the imitation, which stays untouched.
     on_clash = await comments_on(world, clash)

@@ -73,9 +73,17 @@ def pick_branch(pr_number: int, rc_branch: str) -> str:
     return f"cherry-pick/{pr_number}-to-{rc_branch.replace('/', '-')}"
 
 
+TITLE_LIMIT = 256  # GitHub refuses longer issue and PR titles
+
+
 def pick_title(rc_branch: str, title: str, pr_number: int) -> str:
-    """The pick PR's title: the source's, defused, since the bot is the one writing it."""
-    return f"[{rc_branch}] {no_pings(title)} (#{pr_number})"
+    """The pick PR's title: the source's, defused since the bot is the one writing it, cut to GitHub's limit."""
+    head, tail = f"[{rc_branch}] ", f" (#{pr_number})"
+    middle = no_pings(title)
+    room = TITLE_LIMIT - len(head) - len(tail)
+    if len(middle) > room:
+        middle = middle[: max(room - 1, 0)] + "…"
+    return head + middle + tail
 
 
 # -- which commits landed --------------------------------------------------------------------------
