@@ -52,6 +52,7 @@ roles:
 gate:
   required_checks: [sanity]
 """
+ODD_TARGETS = ("cherry-pick/1.4 ; rm -rf ~", "cherry-pick/../../1.4", "cherry-pick/1.4?x=1#y", "cherry-pick/$(id) -->")
 RC = RC_PATTERN.replace("{version}", "1.4")
 
 
@@ -200,6 +201,19 @@ async def test_odd_labels_are_removed_exactly_and_nothing_else(world: World) -> 
     await seed.add_labels(world, "quinn", FULL, number, VERIFIED)
     await world.settle()
     assert VERIFIED in labels_on(world, number)
+    # Target labels that are not versions are ignored, and no branch is made from them.
+    before = branch_heads(world)
+    await seed.merge_pr(world, "rita", FULL, number, "squash")
+    since = world.last_seq()
+    await seed.add_labels(world, "dana", FULL, number, *ODD_TARGETS)
+    await world.settle()
+    assert branch_heads(world) == {**before, "devel": branch_heads(world)["devel"]}
+    failures = [(r["method"], r["path"], r["status"]) for r in world.app_requests(since) if r["status"] >= 400]
+    assert failures == [], failures
+    notes = [c["body"] for c in store_repo(world)["comments"].values() if c["user"] == BOT and "names no RC" in c["body"]]
+    assert len(notes) == len(ODD_TARGETS)
+    for label in ODD_TARGETS:
+        assert sum(f"`{label}`" in note for note in notes) == 1, label
     assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either
 
 
@@ -358,3 +372,26 @@ async def test_an_odd_rc_is_cut_held_released_and_promoted_onto_an_odd_productio
     heads = branch_heads(world)
     assert heads[PRODUCTION] == head and heads[decoy] == old
     assert_no_pings(world, people_wrote(world))  # names the bot repeats ping no one either
+
+
+UNREADABLE_TARGETS = [
+    # (label, prefix, unreadable)
+    ("cherry-pick/1.5", "cherry-pick/", False),
+    ("Cherry-Pick/1.5", "cherry-pick/", False),
+    ("cherry-pick/1.5 ; rm", "cherry-pick/", True),
+    ("cherry-pick/../1.5", "cherry-pick/", True),
+    ("cherry-pick/", "cherry-pick/", True),
+    ("cherry-pick", "cherry-pick/", False),  # the picked label, not under the prefix
+    ("cherry-pick-conflict", "cherry-pick/", False),
+    ("bug", "cherry-pick/", False),
+    ("anything", "", False),
+]
+
+
+def test_unreadable_target_labels() -> None:
+    from bot.rules import cherry_pick as rules
+
+    for label, prefix, unreadable in UNREADABLE_TARGETS:
+        assert rules.unreadable_target(label, prefix) is unreadable, label
+    note = rules.unreadable_target_note("cherry-pick/`@alice` -->", "cherry-pick/")
+    assert "`cherry-pick/'@alice' -->`" in note and "<!--" not in note

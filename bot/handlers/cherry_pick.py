@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Collection, Iterable
@@ -567,6 +568,10 @@ async def on_labeled(event: Event, ctx: Context) -> None:
         if ctx.is_bot(sender):
             return  # /cherry-pick labelled it and picks itself
         await reconcile_picks(ctx, pr)
+    elif rules.unreadable_target(label, config.labels.cherry_pick_prefix) and not ctx.is_bot(sender):
+        # The key is a digest: a label name may hold `-->`, which would end the hidden marker early.
+        key = "target-label:" + hashlib.sha256(label.encode()).hexdigest()[:16]
+        await reconcile.post_once(ctx, pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix))
 
 
 async def _pull_of(ctx: Context, issue: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,20 @@ def version_of_label(label: str, prefix: str) -> str | None:
     return version if VERSION.match(version) else None
 
 
+def unreadable_target(label: str, prefix: str) -> bool:
+    """A label under the target prefix that names no version (`cherry-pick/1.5 ; rm`, `cherry-pick/next`)."""
+    return bool(prefix) and label.lower().startswith(prefix.lower()) and version_of_label(label, prefix) is None
+
+
+def unreadable_target_note(label: str, prefix: str) -> str:
+    """What the bot says about such a label; the name is shown in code, where it neither renders nor pings."""
+    shown = "`" + label.replace("`", "'") + "`"
+    return (
+        f"The label {shown} names no RC, so I ignore it: a target label is `{prefix}` followed by a version "
+        f"MAJOR.MINOR, such as `{prefix}1.5`."
+    )
+
+
 def version_key(version: str) -> tuple[int, int]:
     major, minor = version.split(".")
     return int(major), int(minor)
