@@ -318,3 +318,26 @@ async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_trac
     assert "not on a copy" in await reply_to(world, int(forged.body["number"]), elsewhere)
     person = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{forged.body['number']}")).body
     assert person["body"] == FORGED_DASHBOARD and person["user"]["login"] == "dana"
+
+
+async def test_the_longest_comment_keeps_the_bots_text_within_githubs_limits(world: World) -> None:
+    await release_repo(world)
+    await cut(world)
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    longest = "@alice " + "w" * 65000  # a comment may hold 65536 characters
+    failed = await say(world, "quinn", number, "/regression fail " + longest)
+    held = await say(world, "rita", number, "/hold " + longest)
+    for made in (failed, held):
+        assert "GitHub refused" not in await reply_to(world, number, made)
+    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    for issue in repo["issues"].values():
+        assert len(issue["title"]) <= 256 and len(issue["body"] or "") <= 65536, issue["number"]
+    for c in repo["comments"].values():
+        assert len(c["body"]) <= 65536
+    state = release_rules.read_state((await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}")).body["body"])
+    assert state is not None and state.hold_by == "rita"
+    assert state.hold_reason == longest[:999] + "…"  # kept in the tracking issue's body, so bounded
+    [bug] = [i for i in repo["issues"].values() if i["user"] == BOT and i["title"].startswith("Regression on")]
+    assert "> @\u200dalice www" in bug["body"] and "w…" in bug["body"]
+    assert_no_pings(world, people_wrote(world))

@@ -829,6 +829,9 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     return CommandReply(True, f"Signed off `{rc_branch_name(config, version)}` at `{head[:7]}`; a new commit will need a new sign-off." + _gate_line(evaluation))
 
 
+HOLD_REASON_LIMIT = 1000
+
+
 @commands.command("hold", roles=("rte", "pdm"), usage="/hold <reason>", summary="stop promotion until /unhold", where="tracking")
 async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     if not cmd.text:
@@ -839,7 +842,9 @@ async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[
     config, version, head = found
     login = comment["user"]["login"]
     state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
-    state = dataclasses.replace(state, hold_reason=cmd.text, hold_by=login)
+    # The reason lives in the tracking issue's body, which GitHub caps at 65536 characters.
+    reason = cmd.text if len(cmd.text) <= HOLD_REASON_LIMIT else cmd.text[: HOLD_REASON_LIMIT - 1] + "…"
+    state = dataclasses.replace(state, hold_reason=reason, hold_by=login)
     await reconcile.add_labels(ctx, issue["number"], [config.labels.hold], present=_labels(issue))
     issue = {**issue, "labels": [*issue.get("labels", []), {"name": config.labels.hold}]}
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)

@@ -31,9 +31,12 @@ def plain_line(text: str, limit: int = 200) -> str:
     return no_pings(flat)
 
 
-def quoted(text: str) -> str:
+def quoted(text: str, limit: int = 4000) -> str:
     """People's text as a Markdown block quote: mentions defused, and its HTML shown rather than hidden, so no
-    look-alike of the bot's markers ends up inside the bot's own text."""
+    look-alike of the bot's markers ends up inside the bot's own text; cut to limit, so the bot's body stays
+    within GitHub's 65536 characters."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     shown = no_pings(text).replace("<", "&lt;").replace(">", "&gt;")
     return "\n".join("> " + line for line in shown.splitlines() or [""])
 
