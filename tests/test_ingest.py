@@ -179,3 +179,50 @@ async def test_a_wal_past_its_cap_is_checkpointed_by_the_writer(tmp_path: Path, 
     assert any("the writer checkpointed" in r.getMessage() for r in caplog.records)
     await queue.stop()
     assert len(stored(tmp_path / "q.db")) == 40
+
+
+async def test_redis_keeps_an_ignored_delivery_as_its_id_only(tmp_path_factory: Any) -> None:
+    import shutil
+    import socket
+    import subprocess
+
+    import pytest
+
+    from bot.queue.redis import RedisQueue
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0.02)
+        ran: list[str] = []
+
+        async def processor(d: Delivery) -> str:
+            ran.append(d.id)
+            return "done"
+
+        queue = RedisQueue(dataclasses.replace(SETTINGS, state_url=url), prefix="ingest")
+        await queue.start(processor)
+        assert await queue.put(delivery(1), ignored=True)
+        assert not await queue.put(delivery(1), ignored=True)
+        assert not await queue.put(delivery(1))
+        assert await queue.state_of("d-acme/app-1") == "ignored"
+        assert await queue.pending() == 0
+        await queue.wait_idle()
+        await queue.stop()
+        assert ran == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

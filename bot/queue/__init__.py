@@ -1,8 +1,9 @@
 """The work queue: verified deliveries stored before the 202, processed per repository in order.
 
-Every backend offers the same surface (`WorkQueue`): `await put(delivery) -> bool` (False: a
-delivery id seen before), `depth()`, `await wait_idle()`, `await start(processor)`, `await stop()`,
-`await seen(delivery_id) -> bool` and `await state_of(delivery_id)`. `open_queue(settings)` picks
+Every backend offers the same surface (`WorkQueue`): `await put(delivery, ignored=False) -> bool`
+(False: a delivery id seen before; `ignored`: no handler wants it, so only its id is kept),
+`depth()`, `await wait_idle()`, `await start(processor)`, `await stop()`, `await seen(delivery_id)
+-> bool` and `await state_of(delivery_id)`. `open_queue(settings)` picks
 the backend from `STATE_URL`: `sqlite:///relative.db`, `sqlite:////absolute.db` or
 `redis://host:port/db`.
 """
@@ -47,7 +48,7 @@ class WorkQueue(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def put(self, delivery: Delivery) -> bool: ...
+    async def put(self, delivery: Delivery, *, ignored: bool = False) -> bool: ...
 
     async def seen(self, delivery_id: str) -> bool: ...
 
