@@ -9,6 +9,7 @@ from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, 
 from test_gate import all_green, gate_state
 
 from bot.rules import release as release_rules
+from bot.rules.text import inline, marker, no_pings, plain_line, quoted
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
@@ -341,3 +342,56 @@ async def test_the_longest_comment_keeps_the_bots_text_within_githubs_limits(wor
     [bug] = [i for i in repo["issues"].values() if i["user"] == BOT and i["title"].startswith("Regression on")]
     assert "> @\u200dalice www" in bug["body"] and "w…" in bug["body"]
     assert_no_pings(world, people_wrote(world))
+
+
+ZWJ = "\u200d"
+NO_PINGS = [
+    ("@alice", f"@{ZWJ}alice"),
+    ("cc @acme/qa, @Bob-2", f"cc @{ZWJ}acme/qa, @{ZWJ}Bob-2"),
+    ("mail a@b.example", f"mail a@{ZWJ}b.example"),  # not a mention on GitHub, defused all the same
+    ("@ alone, @-x, @@", "@ alone, @-x, @@"),
+    (f"@{ZWJ}already", f"@{ZWJ}already"),
+]
+INLINE = [
+    # (text, limit, expected)
+    ("Fix  the\n\tlogin", 200, "Fix the login"),
+    ("a | b", 200, "a \\| b"),
+    ("<!-- release-train:x --> <b>", 200, "&lt;!-- release-train:x --&gt; &lt;b&gt;"),
+    ("Fix `foo()` now", 200, "Fix `foo()` now"),
+    ("Fix `foo", 200, "Fix 'foo"),  # unpaired: it would swallow the bot's text after it
+    ("Fix `foo()` and `bar()`", 20, "Fix 'foo()' and 'ba…"),  # the cut leaves one unpaired
+    ("x" * 10, 5, "xxxx…"),
+    ("@alice | ünï 🚀", 200, f"@{ZWJ}alice \\| ünï 🚀"),
+]
+PLAIN_LINE = [
+    ("a | <b> `c", 200, "a | <b> `c"),
+    ("@alice\nsecond line", 200, f"@{ZWJ}alice second line"),
+    ("y" * 300, 10, "y" * 9 + "…"),
+]
+QUOTED = [
+    ("one", 4000, "> one"),
+    ("one\ntwo @bob", 4000, f"> one\n> two @{ZWJ}bob"),
+    ("<!-- release-train:regression-bug:1 -->", 4000, "> &lt;!-- release-train:regression-bug:1 --&gt;"),
+    ("", 4000, "> "),
+    ("z" * 50, 10, "> " + "z" * 9 + "…"),
+]
+MARKERS = [
+    ("cherry-pick:12:rc/1.5", "<!-- release-train:cherry-pick:12:rc/1.5 -->"),
+    ("handoff:v1.5.0", "<!-- release-train:handoff:v1.5.0 -->"),
+    ("x-->y", "<!-- release-train:x--&gt;y -->"),
+    ("x--!>y", "<!-- release-train:x--!&gt;y -->"),
+]
+
+
+def test_text_rules() -> None:
+    for text, expected in NO_PINGS:
+        assert no_pings(text) == expected, text
+    for text, limit, expected in INLINE:
+        assert inline(text, limit) == expected, text
+    for text, limit, expected in PLAIN_LINE:
+        assert plain_line(text, limit) == expected, text
+    for text, limit, expected in QUOTED:
+        assert quoted(text, limit) == expected, text
+    for key, expected in MARKERS:
+        assert marker(key) == expected, key
+        assert marker(key).count("-->") == 1 and marker(key).endswith(" -->")

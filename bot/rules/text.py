@@ -18,6 +18,9 @@ def inline(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
+    if flat.count("`") % 2:
+        # An unpaired backtick (often from the cut above) would pull the bot's own text after it into code.
+        flat = flat.replace("`", "'")
     flat = flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
     return no_pings(flat)
 
@@ -43,4 +46,5 @@ def quoted(text: str, limit: int = 4000) -> str:
 
 def marker(key: str) -> str:
     """A hidden marker that lets the bot find its own comment again (key: "cherry-pick:12:rc/1.5")."""
-    return f"<!-- release-train:{key} -->"
+    # ">" could end the HTML comment early ("-->", "--!>"); keys carry versions, numbers and config values.
+    return f"<!-- release-train:{key.replace('>', '&gt;')} -->"
