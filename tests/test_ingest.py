@@ -167,20 +167,6 @@ async def test_json_broken_where_the_door_does_not_look_is_still_refused(world: 
             assert (status, answer) == (400, {"error": "body is not a JSON object"}), body
 
 
-async def test_a_wal_past_its_cap_is_checkpointed_by_the_writer(tmp_path: Path, caplog: Any) -> None:
-    queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, concurrency=0))
-    await queue.start(lambda d: asyncio.sleep(0))  # type: ignore[arg-type, return-value]
-    assert queue._checkpointer is not None
-    queue._checkpointer.halt.set()  # as if starved by a flood
-    queue._checkpointer.join()
-    queue.wal_cap_bytes = 64 * 1024
-    for n in range(40):
-        await queue.put(Delivery(id=f"big-{n}", event="issues", body=b"x" * 8192, repo_key="acme/app", installation_id=1))
-    assert any("the writer checkpointed" in r.getMessage() for r in caplog.records)
-    await queue.stop()
-    assert len(stored(tmp_path / "q.db")) == 40
-
-
 async def test_redis_keeps_an_ignored_delivery_as_its_id_only(tmp_path_factory: Any) -> None:
     import shutil
     import socket

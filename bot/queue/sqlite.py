@@ -74,8 +74,6 @@ HOT_JOBS = 32
 CHECKPOINT_SECONDS = 1.0
 CHECKPOINT_WAL_BYTES = 2 << 20
 CHECKPOINT_POLL_SECONDS = 0.05
-# Past this much WAL the writer stops waiting for the checkpointer and checkpoints itself.
-WAL_CAP_BYTES = 256 << 20
 PRUNE_CHUNK = 2000
 
 
@@ -127,7 +125,6 @@ class SqliteQueue:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._checkpointer: _Checkpointer | None = None
-        self.wal_cap_bytes = WAL_CAP_BYTES
         # A queued job in memory is its row number in its repository's line, so a backlog costs ~40 bytes
         # a job; the few hot ones also keep their delivery (body included) so they run without a read.
         self._pending: dict[str, deque[int]] = {}
@@ -188,18 +185,6 @@ class SqliteQueue:
             loop.call_soon_threadsafe(self._turn_done, loop, batch, results)
         except RuntimeError:
             pass  # the loop is closed; nobody waits for these answers any more
-        self._bound_wal_sync()
-
-    def _bound_wal_sync(self) -> None:
-        # Under a flood that keeps the core busy, the low-priority checkpointer falls behind and the WAL
-        # grows; past the cap the writer checkpoints itself (after answering), trading latency for disk.
-        try:
-            if os.path.getsize(str(self.path) + "-wal") <= self.wal_cap_bytes or self._conn is None:
-                return
-            busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            log.warning("the WAL passed %d bytes: the writer checkpointed %d of %d frames itself", self.wal_cap_bytes, copied, frames)
-        except (OSError, sqlite3.Error):
-            log.warning("the writer could not checkpoint an oversized WAL", exc_info=True)
 
     def _turn_done(
         self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]], results: list[Any]
