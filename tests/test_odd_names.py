@@ -119,7 +119,7 @@ GH_METHODS = {"getitem", "getiter", "getstatus", "post", "patch", "put", "delete
 RESERVED_ALLOWED = {
     ("bot/repo_config.py", "path"),  # the config file's fixed path, whose slashes GitHub wants as they are
     ("bot/handlers/config_check.py", "path"),
-    ("bot/handlers/release.py", "ref"),  # matching-refs/{+ref} with the constant "tags/"
+    ("bot/handlers/release/facts.py", "ref"),  # matching-refs/{+ref} with the constant "tags/"
 }
 
 

@@ -1,0 +1,26 @@
+"""The RC lifecycle of issue 5, one module per step, composed here into the concern's router and commands."""
+
+from __future__ import annotations
+
+from gidgethub import routing
+
+from bot.handlers.commands import CommandSet
+from bot.handlers.release import cut, gate, promote, signals
+from bot.handlers.release.facts import REGRESSION_CHECK, find_tracking_issue, version_of_tracking
+from bot.handlers.release.gate import Evaluation, evaluate_gate, sweep
+
+# Only the gate reacts to events; the other steps are commands.
+router = routing.Router(gate.router)
+# In this order in /help: cut, QA's and PdM's word, promote.
+commands = CommandSet([*cut.commands.specs, *signals.commands.specs, *promote.commands.specs])
+
+__all__ = [
+    "REGRESSION_CHECK",
+    "Evaluation",
+    "commands",
+    "evaluate_gate",
+    "find_tracking_issue",
+    "router",
+    "sweep",
+    "version_of_tracking",
+]

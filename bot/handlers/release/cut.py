@@ -1,0 +1,319 @@
+"""/cut-rc: the forward-port check, the cut of the RC branch, its tracking issue and dispatched builds."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import gidgethub
+
+from bot import reconcile
+from bot.config import RepoConfig, rc_branch_name, rc_label
+from bot.handlers.commands import CommandReply, CommandSet
+from bot.handlers.context import Context
+from bot.handlers.release.facts import (
+    branch_head,
+    find_tracking_issue,
+    is_on,
+    labeled_issues,
+    rc_heads,
+    release_tags,
+    version_of_tracking,
+)
+from bot.handlers.release.gate import evaluate_gate
+from bot.rules import release as rules
+from bot.rules.commands import Command
+from bot.rules.text import inline
+
+commands = CommandSet()
+
+_FORWARD_PORT_DIFF_BUDGET = 40  # commits whose diff we fetch to find "the same change"
+_SUBJECT_NOISE = re.compile(r"^\[[^\]]*\]\s*|\s*\(#\d+\)")
+
+
+@dataclass(frozen=True)
+class CutArgs:
+    version: str | None
+    force: bool
+    dry_run: bool
+    unknown: tuple[str, ...]
+
+
+def parse_cut_args(args: tuple[str, ...]) -> CutArgs:
+    version, unknown = None, []
+    force = dry_run = False
+    for word in args:
+        if word == "--force":
+            force = True
+        elif word == "--dry-run":
+            dry_run = True
+        elif rules.parse_version(word) and version is None:
+            version = word
+        else:
+            unknown.append(word)
+    return CutArgs(version, force, dry_run, tuple(unknown))
+
+
+async def _commit_facts(ctx: Context, basehead: str) -> tuple[rules.CommitFact, ...]:
+    """The commits head has and base lacks (compare answers page by page beyond 250 commits)."""
+    return tuple(
+        [
+            rules.CommitFact(c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or "")
+            async for c in ctx.gh.getiter(
+                "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
+                {**ctx.repo_vars, "basehead": basehead, "per_page": 100},
+                iterable_key="commits",
+            )
+        ]
+    )
+
+
+async def _change_id(ctx: Context, sha: str) -> str:
+    answer = await ctx.gh.getitem("/repos/{owner}/{repo}/commits/{ref}", {**ctx.repo_vars, "ref": sha})
+    return rules.same_change_id((f["filename"], f.get("patch")) for f in answer.get("files") or [])
+
+
+
+def _subject_key(message: str) -> str:
+    return _SUBJECT_NOISE.sub("", message.split("\n", 1)[0]).strip().lower()
+
+
+async def forward_port_check(ctx: Context, config: RepoConfig, heads: dict[str, str], tags: tuple[rules.TagFact, ...]) -> tuple[rules.Gap, ...]:
+    """Commits on the RC lines still in use that devel lacks, with no equivalent on devel."""
+    devel = config.branches.devel
+    promoted: dict[str, tuple[int, str]] = {}
+    for tag in tags:
+        parsed = rules.parse_tag(config.release.tag, tag.name)
+        if parsed and parsed[1] >= promoted.get(parsed[0], (-1, ""))[0]:
+            promoted[parsed[0]] = (parsed[1], tag.sha)
+    bare = [
+        rules.RcLine(v, rc_branch_name(config, v), sha, promoted.get(v, (0, None))[1]) for v, sha in heads.items()
+    ]
+    in_use = rules.lines_in_use(bare)
+    if not in_use:
+        return ()
+    lines = [dataclasses.replace(line, missing_from_devel=await _commit_facts(ctx, f"{devel}...{line.branch}")) for line in in_use]
+    devel_commits: dict[str, rules.CommitFact] = {}
+    for line in lines:
+        for commit in await _commit_facts(ctx, f"{line.branch}...{devel}"):
+            devel_commits[commit.sha] = commit
+    gaps = rules.forward_port_gaps(lines, devel_commits.values())
+    if not gaps:
+        return ()
+    # Cherry-pick trailers that name commits older than the compared range.
+    known: set[str] = set()
+    for gap in gaps[:20]:
+        for source in rules.picked_from(gap.commit.message):
+            if await is_on(ctx, source, devel):
+                known.add(source)
+    # The same change: compare diffs of the remaining gaps with devel's likeliest candidates.
+    budget = _FORWARD_PORT_DIFF_BUDGET
+    gap_shas = {g.commit.sha for g in rules.forward_port_gaps(lines, devel_commits.values(), frozenset(known))}
+    if not gap_shas:
+        return ()
+    keys = {_subject_key(c.message) for line in lines for c in line.missing_from_devel if c.sha in gap_shas}
+    ordered = sorted(devel_commits.values(), key=lambda c: _subject_key(c.message) not in keys)
+    for commit in ordered[: max(0, budget - len(gap_shas))]:
+        devel_commits[commit.sha] = dataclasses.replace(commit, change_id=await _change_id(ctx, commit.sha))
+    change_ids = {sha: await _change_id(ctx, sha) for sha in gap_shas}
+    lines = [
+        dataclasses.replace(
+            line,
+            missing_from_devel=tuple(
+                dataclasses.replace(c, change_id=change_ids[c.sha]) if c.sha in change_ids else c for c in line.missing_from_devel
+            ),
+        )
+        for line in lines
+    ]
+    return rules.forward_port_gaps(lines, devel_commits.values(), frozenset(known))
+
+
+async def _not_in_rc(ctx: Context, config: RepoConfig, version: str) -> list[dict[str, Any]]:
+    """Open PRs aimed at this release (the RC label or a milestone named after the version)."""
+    found = {i["number"]: i for i in await labeled_issues(ctx, [rc_label(config, version)]) if "pull_request" in i}
+    try:
+        async for milestone in ctx.gh.getiter("/repos/{owner}/{repo}/milestones{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}):
+            if re.search(rf"(?<![\d.]){re.escape(version)}(?![\d])", milestone.get("title") or ""):
+                async for issue in ctx.gh.getiter(
+                    "/repos/{owner}/{repo}/issues{?milestone,state,per_page}",
+                    {**ctx.repo_vars, "milestone": str(milestone["number"]), "state": "open", "per_page": 100},
+                ):
+                    if "pull_request" in issue:
+                        found[issue["number"]] = issue
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 404:
+            raise
+    return sorted(found.values(), key=lambda i: i["number"])
+
+
+def _fill(template: str, version: str, sha: str) -> str:
+    return template.replace("{version}", version).replace("{sha}", sha)
+
+
+@commands.command(
+    "cut-rc",
+    roles=("rte",),
+    usage="/cut-rc [X.Y] [--force] [--dry-run]",
+    summary="branch the next RC off devel after the forward-port check, open its tracking issue, dispatch the builds",
+    where="any",
+)
+async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    config = await ctx.config()
+    login = comment["user"]["login"]
+    args = parse_cut_args(cmd.args)
+    if args.unknown:
+        return CommandReply(False, f"I did not understand {inline(' '.join(args.unknown))}. Usage: `/cut-rc [X.Y] [--force] [--dry-run]`.")
+    heads = await rc_heads(ctx, config)
+    tags = await release_tags(ctx, config)
+    version = args.version or rules.next_version(heads, [(rules.parse_tag(config.release.tag, t.name) or ("",))[0] for t in tags])
+    branch = rc_branch_name(config, version)
+    tracking = await find_tracking_issue(ctx, config, version)
+    if version in heads:
+        state = rules.read_state(tracking.get("body")) if tracking else None
+        if tracking is not None and state is not None and state.cut_complete:
+            return CommandReply(
+                False, f"`{branch}` already exists (tracking issue #{tracking['number']}). Nothing was changed."
+            )
+        if args.dry_run:
+            return CommandReply(True, f"Dry run: `{branch}` exists but its cut was interrupted; `/cut-rc {version}` would finish it.")
+        return await _finish_cut(ctx, config, version, heads[version], tracking, login, forced=False, not_in_rc=[], resumed=True)
+    devel_sha = await branch_head(ctx, config.branches.devel)
+    if devel_sha is None:
+        return CommandReply(False, f"The devel branch `{config.branches.devel}` does not exist, so there is nothing to cut.")
+    gaps = await forward_port_check(ctx, config, heads, tags)
+    not_in_rc = await _not_in_rc(ctx, config, version)
+    not_in_rc_text = (
+        "\n\nNot in this RC (still open, aimed at this release): " + ", ".join(f"#{i['number']} {inline(i.get('title') or '', 80)}" for i in not_in_rc)
+        if not_in_rc
+        else ""
+    )
+    if args.dry_run:
+        plan = [
+            f"Dry run, nothing changed. `/cut-rc {version}` would:",
+            f"- create `{branch}` at `{config.branches.devel}`'s head `{devel_sha[:7]}`",
+            f"- open the tracking issue \"{inline(_fill(config.release.tracking_title, version, devel_sha))}\"",
+        ]
+        plan += [f"- dispatch `{inline(w.workflow)}` on `{_fill(w.ref, version, devel_sha) if w.ref else branch}`" for w in config.release.on_rc_created]
+        plan.append(f"- post `{config.checks.gate}` on `{devel_sha[:7]}`")
+        if gaps:
+            plan.append(f"\nIt would refuse{' (unless --force)' if not args.force else ' but --force cuts anyway'}: changes missing from `{config.branches.devel}`:\n" + rules.gap_report(gaps, config.branches.devel))
+        return CommandReply(True, "\n".join(plan) + not_in_rc_text)
+    if gaps and not args.force:
+        return CommandReply(
+            False,
+            f"I did not cut `{branch}`: these changes on RC branches still in use are missing from `{config.branches.devel}`:\n\n"
+            + rules.gap_report(gaps, config.branches.devel)
+            + not_in_rc_text,
+        )
+    try:
+        await ctx.gh.post(
+            "/repos/{owner}/{repo}/git/refs", ctx.repo_vars, data={"ref": f"refs/heads/{branch}", "sha": devel_sha}
+        )
+    except gidgethub.BadRequest as exc:
+        if int(exc.status_code) != 422:
+            raise
+        # Someone (or an earlier attempt of this job) made it meanwhile; adopt the branch as it is.
+        devel_sha = await branch_head(ctx, branch) or devel_sha
+    reply = await _finish_cut(ctx, config, version, devel_sha, tracking, login, forced=bool(gaps), not_in_rc=not_in_rc, resumed=False)
+    if gaps:
+        reply = CommandReply(reply.ok, reply.message + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n" + rules.gap_report(gaps, config.branches.devel, forced=True))
+    return CommandReply(reply.ok, reply.message + not_in_rc_text)
+
+
+async def _finish_cut(
+    ctx: Context,
+    config: RepoConfig,
+    version: str,
+    sha: str,
+    tracking: dict[str, Any] | None,
+    login: str,
+    *,
+    forced: bool,
+    not_in_rc: list[dict[str, Any]],
+    resumed: bool,
+) -> CommandReply:
+    """The cut's steps after the branch exists; each one checks whether it is already done."""
+    branch = rc_branch_name(config, version)
+    fresh = rules.TrackingState(version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc))
+    # A fresh cut of a version cut before (its branch deleted since) starts the old issue over.
+    state = fresh if not resumed else (rules.read_state(tracking.get("body")) if tracking else None) or fresh
+    if tracking is not None and not resumed and tracking.get("state") != "open":
+        tracking = await ctx.gh.patch(
+            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}, data={"state": "open"}
+        )
+    if tracking is None:
+        body = rules.splice_dashboard(
+            f"Release {version}: RC branch `{branch}`, cut by @{login}.",
+            f"<!-- release-train:state {state.to_json()} -->\nPreparing the dashboard…",
+        )
+        tracking = await ctx.gh.post(
+            "/repos/{owner}/{repo}/issues",
+            ctx.repo_vars,
+            data={
+                "title": _fill(config.release.tracking_title, version, sha),
+                "body": body,
+                "labels": [config.labels.tracking, rc_label(config, version)],
+            },
+        )
+    number = tracking["number"]
+    notes: list[str] = []
+    dispatched = list(state.dispatched)
+    for dispatch in config.release.on_rc_created:
+        if dispatch.workflow in dispatched:
+            continue
+        ref = _fill(dispatch.ref, version, sha) if dispatch.ref else branch
+        inputs = {key: _fill(value, version, sha) for key, value in dispatch.inputs}
+        try:
+            await ctx.gh.post(
+                "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
+                {**ctx.repo_vars, "workflow_id": dispatch.workflow},
+                data={"ref": ref, "inputs": inputs},
+            )
+            notes.append(f"dispatched `{inline(dispatch.workflow)}` on `{ref}`")
+        except gidgethub.BadRequest as exc:
+            answer = inline(str(exc) or f"HTTP {int(exc.status_code)}", 500)
+            errors = getattr(exc, "errors", None)
+            if errors:
+                answer += " " + inline(str(errors), 300)
+            await reconcile.post_once(
+                ctx,
+                number,
+                f"dispatch:{version}:{dispatch.workflow}",
+                f"⚠️ GitHub refused to dispatch workflow `{inline(dispatch.workflow)}` on `{ref}` "
+                f"(HTTP {int(exc.status_code)}): {answer}\n\nFix the workflow or `release.on_rc_created`, then run it by hand.",
+            )
+            notes.append(f"GitHub refused `{inline(dispatch.workflow)}` (see the comment on #{number})")
+        dispatched.append(dispatch.workflow)
+    state = dataclasses.replace(state, dispatched=tuple(dispatched), cut_complete=True)
+    await evaluate_gate(ctx, config, version, head_sha=sha, tracking=tracking, state=state)
+    closed = await _close_previous(ctx, config, version, number)
+    lines = [
+        f"{'Finished the interrupted cut of' if resumed else 'Cut'} `{branch}` at `{sha[:7]}`; tracking issue #{number}.",
+        *(f"- {note}" for note in notes),
+        f"- posted `{config.checks.gate}` on `{sha[:7]}`",
+    ]
+    if closed:
+        lines.append(f"- closed the previous tracking issue #{closed}")
+    return CommandReply(True, "\n".join(lines))
+
+
+async def _close_previous(ctx: Context, config: RepoConfig, version: str, number: int) -> int | None:
+    here = rules.parse_version(version) or (0, 0)
+    older = []
+    for issue in await labeled_issues(ctx, [config.labels.tracking]):
+        other = version_of_tracking(config, issue)
+        if issue["number"] != number and other and (rules.parse_version(other) or (0, 0)) < here and "pull_request" not in issue:
+            older.append((rules.parse_version(other), issue))
+    if not older:
+        return None
+    _, previous = max(older, key=lambda pair: pair[0])
+    await reconcile.post_once(ctx, previous["number"], f"superseded:{version}", f"Release {version} was cut (#{number}); closing this tracking issue.")
+    await ctx.gh.patch(
+        "/repos/{owner}/{repo}/issues/{issue_number}",
+        {**ctx.repo_vars, "issue_number": previous["number"]},
+        data={"state": "closed", "state_reason": "completed"},
+    )
+    return previous["number"]
+

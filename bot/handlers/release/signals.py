@@ -1,0 +1,159 @@
+"""QA's and PdM's word on an RC from its tracking issue: /regression, /signoff, /hold, /unhold and /refresh."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+from bot import reconcile
+from bot.config import RepoConfig, rc_branch_name, rc_label
+from bot.handlers.commands import CommandReply, CommandSet
+from bot.handlers.context import Context
+from bot.handlers.release.facts import (
+    REGRESSION_CHECK,
+    label_names,
+    labeled_issues,
+    tracking_context,
+    version_of_tracking,
+    web_url,
+)
+from bot.handlers.release.gate import Evaluation, evaluate_gate
+from bot.rules import release as rules
+from bot.rules.commands import Command
+from bot.rules.text import inline, marker, plain_line, quoted
+
+commands = CommandSet()
+
+
+@commands.command(
+    "regression",
+    roles=("qa",),
+    usage="/regression pass | /regression fail <summary>",
+    summary="record QA's regression result on the RC head; a failure opens a blocker bug",
+    where="tracking",
+)
+async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    verb = cmd.args[0].lower() if cmd.args else ""
+    if verb not in ("pass", "fail"):
+        return CommandReply(False, "Usage: `/regression pass` or `/regression fail <summary>`.")
+    summary_text = cmd.text[len(cmd.args[0]) :].strip() if verb == "fail" else ""
+    if verb == "fail" and not summary_text:
+        return CommandReply(False, "Say what failed: `/regression fail <summary>`.")
+    found = await tracking_context(ctx, issue)
+    if isinstance(found, CommandReply):
+        return found
+    config, version, head = found
+    login = comment["user"]["login"]
+    short = head[:7]
+    if verb == "pass":
+        await reconcile.ensure_check_run(
+            ctx, name=REGRESSION_CHECK, head_sha=head, status="completed", conclusion="success",
+            title=f"Regression passed (QA: @{login})",
+            summary=f"Recorded by `/regression pass` from @{login} on #{issue['number']} for `{short}`.",
+        )
+        message = f"Recorded regression **passed** on `{rc_branch_name(config, version)}` at `{short}`."
+    else:
+        bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
+        await reconcile.ensure_check_run(
+            ctx, name=REGRESSION_CHECK, head_sha=head, status="completed", conclusion="failure",
+            title=f"Regression failed: {plain_line(summary_text, 120)}",
+            summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug['number']}.",
+        )
+        message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug['number']}."
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
+    return CommandReply(verb == "pass", message + _gate_line(evaluation))
+
+
+async def _regression_bug(
+    ctx: Context, config: RepoConfig, version: str, head: str, tracking: dict[str, Any], comment: dict[str, Any], summary: str
+) -> dict[str, Any]:
+    """The bug a failed regression opens, exactly once per command comment."""
+    key = marker(f"regression-bug:{comment['id']}")
+    labels = [config.labels.bug, config.labels.blocker, rc_label(config, version)]
+    for existing in await labeled_issues(ctx, labels, state="all"):
+        # A person's issue may carry a copy of the marker; only the bot's own bug counts.
+        if key in (existing.get("body") or "") and (existing.get("user") or {}).get("login") == ctx.bot_login:
+            return existing
+    login = comment["user"]["login"]
+    body = (
+        f"{key}\nRegression failed on `{rc_branch_name(config, version)}` at [`{head[:7]}`]({web_url(ctx, f'/commit/{head}')}).\n\n"
+        f"Found by QA: @{login} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
+        f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
+    )
+    return await ctx.gh.post(
+        "/repos/{owner}/{repo}/issues",
+        ctx.repo_vars,
+        data={"title": f"Regression on {rc_branch_name(config, version)}: {plain_line(summary, 120)}", "body": body, "labels": labels},
+    )
+
+
+def _gate_line(evaluation: Evaluation | None) -> str:
+    if evaluation is None:
+        return ""
+    return f"\n\nGate: **{evaluation.verdict.title}**\n\n{rules.gate_table(evaluation.verdict)}"
+
+
+@commands.command("signoff", roles=("pdm",), usage="/signoff", summary="PdM signs off the RC's current head", where="tracking")
+async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    found = await tracking_context(ctx, issue)
+    if isinstance(found, CommandReply):
+        return found
+    config, version, head = found
+    login = comment["user"]["login"]
+    await reconcile.ensure_check_run(
+        ctx, name=config.checks.signoff, head_sha=head, status="completed", conclusion="success",
+        title=f"Signed off by @{login}", summary=f"`/signoff` from @{login} on #{issue['number']} for `{head[:7]}`.",
+        external_id=login,
+    )
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
+    return CommandReply(True, f"Signed off `{rc_branch_name(config, version)}` at `{head[:7]}`; a new commit will need a new sign-off." + _gate_line(evaluation))
+
+
+HOLD_REASON_LIMIT = 1000
+
+
+@commands.command("hold", roles=("rte", "pdm"), usage="/hold <reason>", summary="stop promotion until /unhold", where="tracking")
+async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    if not cmd.text:
+        return CommandReply(False, "Say why: `/hold <reason>`.")
+    found = await tracking_context(ctx, issue)
+    if isinstance(found, CommandReply):
+        return found
+    config, version, head = found
+    login = comment["user"]["login"]
+    state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
+    # The reason lives in the tracking issue's body, which GitHub caps at 65536 characters.
+    reason = cmd.text if len(cmd.text) <= HOLD_REASON_LIMIT else cmd.text[: HOLD_REASON_LIMIT - 1] + "…"
+    state = dataclasses.replace(state, hold_reason=reason, hold_by=login)
+    await reconcile.add_labels(ctx, issue["number"], [config.labels.hold], present=label_names(issue))
+    issue = {**issue, "labels": [*issue.get("labels", []), {"name": config.labels.hold}]}
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
+    return CommandReply(True, f"`{rc_branch_name(config, version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it." + _gate_line(evaluation))
+
+
+@commands.command("unhold", roles=("rte", "pdm"), usage="/unhold", summary="release a hold", where="tracking")
+async def unhold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    found = await tracking_context(ctx, issue)
+    if isinstance(found, CommandReply):
+        return found
+    config, version, head = found
+    state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
+    state = dataclasses.replace(state, hold_reason=None, hold_by=None)
+    await reconcile.remove_label(ctx, issue["number"], config.labels.hold)
+    issue = {**issue, "labels": [label for label in issue.get("labels", []) if (label.get("name") if isinstance(label, dict) else label) != config.labels.hold]}
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
+    return CommandReply(True, f"Hold released on `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
+
+
+@commands.command("refresh", roles=("write",), usage="/refresh", summary="re-read GitHub and bring checks and comments up to date", where="any")
+async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    config = await ctx.config()
+    if config.labels.tracking not in label_names(issue):
+        return CommandReply(True, "")
+    version = version_of_tracking(config, issue)
+    if version is None:
+        return CommandReply(True, "")
+    evaluation = await evaluate_gate(ctx, config, version, tracking=issue)
+    return CommandReply(True, f"Re-evaluated the gate of `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
+
