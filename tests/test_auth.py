@@ -83,3 +83,31 @@ async def test_one_installation_never_gets_another_installations_cached_answer(s
 async def test_the_bot_login_comes_from_the_app(sandbox: World) -> None:
     github = app_for(sandbox, sandbox.session)
     assert await github.bot_login() == "release-train[bot]"
+
+
+async def test_the_app_jwt_is_signed_once_for_many_token_requests(sandbox: World, monkeypatch) -> None:
+    """Signing a JWT costs tens of ms of CPU on the loop; new tokens must reuse the app's JWT."""
+    import gidgethub.apps
+
+    signed: list[str] = []
+    real_get_jwt = gidgethub.apps.get_jwt
+
+    def counting_get_jwt(**kwargs):  # type: ignore[no-untyped-def]
+        token = real_get_jwt(**kwargs)
+        signed.append(token)
+        return token
+
+    monkeypatch.setattr(gidgethub.apps, "get_jwt", counting_get_jwt)
+    await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
+    await seed.create_org_repo(sandbox, "umbrella", "tool", admin="bob")
+    github = app_for(sandbox, sandbox.session)
+    installations = [await installation_of(sandbox, "acme"), await installation_of(sandbox, "umbrella")]
+    since = sandbox.last_seq()
+    signed.clear()  # installation_of() used apps of its own
+    for _ in range(3):
+        for inst in installations:
+            github.forget_token(inst)
+            gh = await github.installation_client(inst)
+            await gh.getitem("/installation/repositories")
+    assert len(token_requests(sandbox, since)) == 6
+    assert len(signed) == 1
