@@ -235,9 +235,9 @@ async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_
 async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effect_once(
     redis_url: str, sandbox: World, tmp_path: Path
 ) -> None:
-    import aiohttp
     import redis.asyncio as aioredis
-    from aiohttp import web
+
+    from load_balancer import round_robin
 
     sandbox.point_webhooks_at(None)
     plans = list(await asyncio.gather(*(prepare_repo(sandbox, f"svc{n}") for n in range(8))))
@@ -249,75 +249,50 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
     # A delivery in flight to the killed replica fails at the load balancer; the catch-up redelivers it.
     env = {"JOB_LEASE_SECONDS": "2", "REDELIVERY_INTERVAL_SECONDS": "1", "WORKER_CONCURRENCY": "3"}
     replicas = [serve(sandbox, ports[n], redis_url, tmp_path / f"replica{n}.log", **env) for n in range(3)]
-    turn = 0
-    proxy_session = aiohttp.ClientSession()
-
-    async def balance(request: web.Request) -> web.Response:
-        """Round robin over the replicas that accept connections, as a load balancer with health checks."""
-        nonlocal turn
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"}
-        for _ in range(3):
-            port = ports[turn % 3]
-            turn += 1
-            try:
-                async with proxy_session.post(f"http://127.0.0.1:{port}/webhook", data=body, headers=headers) as resp:
-                    return web.Response(status=resp.status, body=await resp.read())
-            except aiohttp.ClientConnectionError:
-                continue
-        return web.Response(status=502)
-
-    proxy = web.Application()
-    proxy.router.add_post("/webhook", balance)
-    runner = web.AppRunner(proxy, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    hooks = sandbox.app[HOOKS]
-    try:
-        for port in ports:
-            await wait_until(lambda p=port: healthy(sandbox, p), f"replica on {port} to start")
-        sandbox.point_webhooks_at(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")  # type: ignore[union-attr]
-        burst = asyncio.get_running_loop().create_task(run_burst([burst_actions(sandbox, plan, people_events=10) for plan in plans]))
-
-        async def a_third_in() -> bool:
-            return sum(1 for r in hooks.deliveries if r["status_code"] == 202) >= 40
-
-        await wait_until(a_third_in, "40 acknowledged deliveries")
-        at_the_kill = effects(sandbox, plans).seen
-        replicas[1].send_signal(signal.SIGKILL)
-        replicas[1].wait()
-        await burst
-        await sandbox.settle()
-        sent = {r["guid"] for r in hooks.deliveries}
-        expected = effects(sandbox, plans).expected
-        assert at_the_kill < expected  # killed mid-burst
-
-        async def all_seen() -> bool:
-            return effects(sandbox, plans).seen == expected
-
+    async with round_robin(ports) as proxy_url:
+        hooks = sandbox.app[HOOKS]
         try:
-            await wait_until(all_seen, "every effect", limit=45)
-        except AssertionError:
-            raise AssertionError(f"{effects(sandbox, plans).as_dict()} pending {await admin.get('rt:pending')}") from None
+            for port in ports:
+                await wait_until(lambda p=port: healthy(sandbox, p), f"replica on {port} to start")
+            sandbox.point_webhooks_at(proxy_url)
+            burst = asyncio.get_running_loop().create_task(run_burst([burst_actions(sandbox, plan, people_events=10) for plan in plans]))
 
-        async def unfinished() -> int:
-            return int(await admin.get("rt:pending") or 0)
+            async def a_third_in() -> bool:
+                return sum(1 for r in hooks.deliveries if r["status_code"] == 202) >= 40
 
-        await quiet(sandbox, unfinished, "the replicas to finish", limit=30)
-    finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in replicas:
+            await wait_until(a_third_in, "40 acknowledged deliveries")
+            at_the_kill = effects(sandbox, plans).seen
+            replicas[1].send_signal(signal.SIGKILL)
+            replicas[1].wait()
+            await burst
+            await sandbox.settle()
+            sent = {r["guid"] for r in hooks.deliveries}
+            expected = effects(sandbox, plans).expected
+            assert at_the_kill < expected  # killed mid-burst
+
+            async def all_seen() -> bool:
+                return effects(sandbox, plans).seen == expected
+
             try:
-                proc.wait(timeout=30)
-            except Exception:
-                proc.kill()
-                proc.wait()
-        await runner.cleanup()
-        await proxy_session.close()
-        await admin.aclose()
+                await wait_until(all_seen, "every effect", limit=45)
+            except AssertionError:
+                raise AssertionError(f"{effects(sandbox, plans).as_dict()} pending {await admin.get('rt:pending')}") from None
+
+            async def unfinished() -> int:
+                return int(await admin.get("rt:pending") or 0)
+
+            await quiet(sandbox, unfinished, "the replicas to finish", limit=30)
+        finally:
+            for proc in replicas:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in replicas:
+                try:
+                    proc.wait(timeout=30)
+                except Exception:
+                    proc.kill()
+                    proc.wait()
+            await admin.aclose()
     tally = effects(sandbox, plans)
     repeated = repeated_anywhere(sandbox, plans)
     report("replicas, one killed", tally, deliveries=len(sent), seen_before_the_kill=at_the_kill, repeated=repeated)

@@ -258,7 +258,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
     import sys
 
     import aiohttp
-    from aiohttp import web
+    from load_balancer import round_robin
 
     from bot.sandbox import seed
     from bot.sandbox.common import HOOKS
@@ -299,94 +299,68 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
         return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=out)
 
     replicas = [start(n) for n in range(3)]
-    turn = 0
-    proxy_session = aiohttp.ClientSession()
-
-    async def balance(request: web.Request) -> web.Response:
-        """Round robin, skipping replicas that refuse the connection, as a load balancer with health checks does."""
-        nonlocal turn
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"}
-        for _ in range(3):
-            port = ports[turn % 3]
-            turn += 1
-            try:
-                async with proxy_session.post(f"http://127.0.0.1:{port}/webhook", data=body, headers=headers) as resp:
-                    return web.Response(status=resp.status, body=await resp.read())
-            except aiohttp.ClientConnectionError:
-                continue
-        return web.Response(status=502)
-
-    proxy = web.Application()
-    proxy.router.add_post("/webhook", balance)
-    runner = web.AppRunner(proxy, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    proxy_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook"  # type: ignore[union-attr]
-    hooks = sandbox.app[HOOKS]
-    try:
-        async def all_healthy() -> bool:
-            for port in ports:
-                try:
-                    async with proxy_session.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                        if resp.status != 200:
-                            return False
-                except OSError:
-                    return False
-            return True
-
-        await wait_for(all_healthy, "three replicas to start")
-        sandbox.point_webhooks_at(proxy_url)
-        first = len(hooks.deliveries)
-
-        async def burst() -> None:
-            for n in range(20):
-                await asyncio.gather(
-                    *(sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"}) for name in repos)
-                )
-
-        burst_task = asyncio.get_running_loop().create_task(burst())
-
-        async def a_third_in() -> bool:
-            return sum(1 for r in hooks.deliveries[first:] if r["status_code"] == 202) >= 60
-
-        await wait_for(a_third_in, "60 acknowledged deliveries")
-        replicas[1].send_signal(signal.SIGKILL)
-        replicas[1].wait()
-        await burst_task
-        await sandbox.settle()
-        sent = {r["guid"] for r in hooks.deliveries[first:]}
-        failed_at_first = sent - {r["guid"] for r in hooks.deliveries[first:] if r["status_code"] == 202}
-        assert len(sent) == 200
-
-        async def all_processed() -> bool:
-            if int(await admin.get("rt:pending") or 0):
-                return False
-            states = [await admin.get(f"rt:seen:{guid}") for guid in sent]
-            return all(s in (b"done", b"ignored") for s in states) and not hooks.pending()
-
+    async with round_robin(ports) as proxy_url, aiohttp.ClientSession() as probe:
+        hooks = sandbox.app[HOOKS]
         try:
-            await wait_for(all_processed, "every delivery to be processed", limit=30)
-        except AssertionError:
-            states = {guid: await admin.get(f"rt:seen:{guid}") for guid in sent}
-            stuck = {g: s for g, s in states.items() if s not in (b"done", b"ignored")}
-            raise AssertionError(
-                f"pending={await admin.get('rt:pending')} hooks pending={hooks.pending()} stuck={stuck} "
-                f"ready={await admin.zrange('rt:ready', 0, -1, withscores=True)} locks={await admin.keys('rt:lock:*')}"
-            ) from None
-    finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in replicas:
+            async def all_healthy() -> bool:
+                for port in ports:
+                    try:
+                        async with probe.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                            if resp.status != 200:
+                                return False
+                    except OSError:
+                        return False
+                return True
+
+            await wait_for(all_healthy, "three replicas to start")
+            sandbox.point_webhooks_at(proxy_url)
+            first = len(hooks.deliveries)
+
+            async def burst() -> None:
+                for n in range(20):
+                    await asyncio.gather(
+                        *(sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"}) for name in repos)
+                    )
+
+            burst_task = asyncio.get_running_loop().create_task(burst())
+
+            async def a_third_in() -> bool:
+                return sum(1 for r in hooks.deliveries[first:] if r["status_code"] == 202) >= 60
+
+            await wait_for(a_third_in, "60 acknowledged deliveries")
+            replicas[1].send_signal(signal.SIGKILL)
+            replicas[1].wait()
+            await burst_task
+            await sandbox.settle()
+            sent = {r["guid"] for r in hooks.deliveries[first:]}
+            failed_at_first = sent - {r["guid"] for r in hooks.deliveries[first:] if r["status_code"] == 202}
+            assert len(sent) == 200
+
+            async def all_processed() -> bool:
+                if int(await admin.get("rt:pending") or 0):
+                    return False
+                states = [await admin.get(f"rt:seen:{guid}") for guid in sent]
+                return all(s in (b"done", b"ignored") for s in states) and not hooks.pending()
+
             try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        await runner.cleanup()
-        await proxy_session.close()
-        await admin.aclose()
+                await wait_for(all_processed, "every delivery to be processed", limit=30)
+            except AssertionError:
+                states = {guid: await admin.get(f"rt:seen:{guid}") for guid in sent}
+                stuck = {g: s for g, s in states.items() if s not in (b"done", b"ignored")}
+                raise AssertionError(
+                    f"pending={await admin.get('rt:pending')} hooks pending={hooks.pending()} stuck={stuck} "
+                    f"ready={await admin.zrange('rt:ready', 0, -1, withscores=True)} locks={await admin.keys('rt:lock:*')}"
+                ) from None
+        finally:
+            for proc in replicas:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in replicas:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            await admin.aclose()
     finished: dict[str, int] = {}
     by_replica = [0, 0, 0]
     for n, path in enumerate(logs):
