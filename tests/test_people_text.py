@@ -7,6 +7,7 @@ from typing import Any
 
 from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, say, tracking_issues
 from test_gate import all_green, gate_state
+from test_promote import PROMOTE_CONFIG
 
 from bot.rules import release as release_rules
 from bot.rules.text import inline, marker, no_pings, plain_line, quoted
@@ -39,22 +40,6 @@ BODY = "\n".join([
     LONG,
     "日本語 ✅ — emoji 🎉 @alice",
 ])
-PROMOTE_CONFIG = """\
-roles:
-  qa: [quinn]
-  rte: [rita]
-  pdm: [pam]
-branches:
-  production: production
-gate:
-  required_checks:
-    - {name: sanity, app: ci}
-    - nightly
-    - {name: regression, app: release-train}
-  require_signoff: true
-release:
-  handoff: ["@acme/rops", "@acme/fe"]
-"""
 ONE_LINE = "@alice @acme/qa @everyone | a | b | <!-- release-train:state {} --> `x` ünï 🚀 " + "y" * 500
 
 # "@name" as GitHub reads a mention: after a non-word character, not defused by a zero-width joiner.

@@ -10,7 +10,8 @@ from test_gate import all_green, ci_check, gate_state
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 
-CONFIG = """\
+# What /promote needs; the people-text stories promote with it too.
+PROMOTE_CONFIG = """\
 roles:
   qa: [quinn]
   rte: [rita]
@@ -25,6 +26,8 @@ gate:
   require_signoff: true
 release:
   handoff: ["@acme/rops", "@acme/fe"]
+"""
+CONFIG = PROMOTE_CONFIG + """\
   on_rc_created:
     - {workflow: build-images.yml, inputs: {version: "{version}", sha: "{sha}"}}
     - {workflow: notify.yml, inputs: {version: "{version}"}}
