@@ -24,6 +24,7 @@ import pytest
 import yaml
 from aiohttp import web
 from gidgethub import apps
+from reference.vendor import aiohttp_template, template_key
 
 from bot.sandbox.app import DEFAULT_MANIFEST, REQUEST_LOG
 from bot.sandbox.harness import Answer, World
@@ -43,25 +44,6 @@ REFRESH = "run `.venv/bin/python tests/reference/vendor.py` to vendor it"
 
 
 # references --------------------------------------------------------------------------------
-def template_key(path: str) -> str:
-    return re.sub(r"\{[^}]*\}", "{}", path)
-
-
-def aiohttp_template(canonical: str) -> str:
-    """'/x/{name:regex}' -> '/x/{name}' (regexes may hold braces)."""
-    out, i = [], 0
-    while i < len(canonical):
-        if canonical[i] == "{":
-            depth, j = 1, i + 1
-            while depth:
-                depth += {"{": 1, "}": -1}.get(canonical[j], 0)
-                j += 1
-            out.append("{" + canonical[i + 1 : j - 1].split(":", 1)[0] + "}")
-            i = j
-        else:
-            out.append(canonical[i])
-            i += 1
-    return "".join(out)
 
 
 def openapi_to_json_schema(node: Any) -> Any:
