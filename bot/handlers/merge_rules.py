@@ -268,11 +268,8 @@ async def sweep(ctx: Context) -> None:
 # --- events -----------------------------------------------------------------------------------
 
 
-@router.register("pull_request")
 async def on_pull_request(event: Event, ctx: Context) -> None:
     action = event.data.get("action")
-    if action not in PR_ACTIONS:
-        return
     pull = event.data["pull_request"]
     round_ = await new_round(ctx)
     config = round_.config
@@ -292,6 +289,11 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
         fr_branches.add(old_base)
     for fr_branch in sorted(b for b in fr_branches if is_feature_branch(config, b)):
         await evaluate_pulls(ctx, await round_.fr_into_devel(fr_branch), round_)
+
+
+# Registered per action, so the door can tell an action no rule reads (assigned, ...) from one it does.
+for _action in PR_ACTIONS:
+    router.add(on_pull_request, "pull_request", action=_action)
 
 
 @router.register("push")
