@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from test_sandbox_git import real_git
 
 from bot.sandbox import seed
 from bot.sandbox.common import GIT
@@ -17,16 +16,6 @@ from bot.sandbox.harness import World
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 REPO = "acme/app"
-
-
-def real_git(cwd: Path, *args: str) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError(f"git {args}: {done.stderr}")
-    return done.stdout.strip()
 
 
 @pytest.fixture

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sandbox_git import real_git
+from test_sandbox_pulls import receiver  # noqa: F401 (the webhook receiver fixture)
 
 from bot.sandbox import seed
 from bot.sandbox.common import GIT, HOOKS
 from bot.sandbox.harness import World
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
-
-
-@pytest.fixture
-async def receiver(sandbox: World) -> AsyncIterator[seed.WebhookReceiver]:
-    receiver = seed.WebhookReceiver()
-    await receiver.start(sandbox)
-    yield receiver
-    await receiver.close()
 
 
 def b64(text: str) -> str:
@@ -345,9 +338,6 @@ async def test_concurrent_merges_into_one_branch_all_land(sandbox: World) -> Non
 
 async def test_design_cherry_pick_through_the_api_equals_git_cherry_pick(sandbox: World, tmp_path: Path) -> None:
     """DESIGN.md's pick without a clone: sibling commit, POST merges, commit the merged tree onto the target."""
-    import os
-    import subprocess
-
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"app.py": "a\nb\nc\nd\ne\nf\n", "old.txt": "o\n"})
     await seed.create_branch(sandbox, "alice", "acme/app", "rc/1.5", "main")
     rc_head = await seed.commit(sandbox, "alice", "acme/app", "rc/1.5", {"app.py": "a\nb\nc\nd\ne\nf\nrc\n"}, "rc only")
@@ -369,14 +359,6 @@ async def test_design_cherry_pick_through_the_api_equals_git_cherry_pick(sandbox
                                                  "author": picked["author"]})
     await call("PATCH", "/git/refs/heads/rc/1.5", {"sha": final["sha"]})
     await call("DELETE", "/git/refs/heads/tmp-pick")
-
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-
-    def real_git(cwd: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
 
     work = tmp_path / "work"
     real_git(tmp_path, "clone", "--quiet", str(sandbox.app[GIT].path("acme/app")), str(work))
