@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from test_sandbox_git import real_git
 from test_sandbox_pulls import receiver  # noqa: F401 (the webhook receiver fixture)
 
