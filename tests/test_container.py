@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fault_scenarios import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -29,12 +29,6 @@ def dockerfile_json_array(instruction: str) -> list[str]:
     match = re.search(rf"^{instruction}\b.*?(\[.*?\])\s*$", text, flags=re.M)
     assert match, f"no {instruction} in the Dockerfile"
     return json.loads(match.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_image_runs_as_non_root_on_a_slim_base() -> None:

@@ -9,7 +9,7 @@ import random
 from http import HTTPStatus
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 import gidgethub
 import pytest
+from fault_scenarios import free_port, wait_until
 
 from bot.github.client import TransientError
 from bot.queue import Delivery, QueueStopping
@@ -293,14 +294,6 @@ def test_retry_after_is_honoured_and_backoff_grows_with_jitter() -> None:
 
 
 # a real crash ------------------------------------------------------------------------------------
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def serve_subprocess(world: "World", port: int, db: Path, log_path: Path, **env_extra: str) -> "subprocess.Popen[bytes]":
     import os
     import subprocess
@@ -328,15 +321,6 @@ def serve_subprocess(world: "World", port: int, db: Path, log_path: Path, **env_
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"], env=env, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=out
     )
-
-
-async def wait_until(predicate: "Any", what: str, limit: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_once(sandbox: "World", tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from fault_scenarios import free_port, wait_until
 
 from bot.github.client import TransientError
 from bot.github.pacing import RedisWritePacer
@@ -22,12 +23,6 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.sandbox.harness import World
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +307,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
                         return False
                 return True
 
-            await wait_for(all_healthy, "three replicas to start")
+            await wait_until(all_healthy, "three replicas to start")
             sandbox.point_webhooks_at(proxy_url)
             first = len(hooks.deliveries)
 
@@ -327,7 +322,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             async def a_third_in() -> bool:
                 return sum(1 for r in hooks.deliveries[first:] if r["status_code"] == 202) >= 60
 
-            await wait_for(a_third_in, "60 acknowledged deliveries")
+            await wait_until(a_third_in, "60 acknowledged deliveries")
             replicas[1].send_signal(signal.SIGKILL)
             replicas[1].wait()
             await burst_task
@@ -343,7 +338,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
                 return all(s in (b"done", b"ignored") for s in states) and not hooks.pending()
 
             try:
-                await wait_for(all_processed, "every delivery to be processed", limit=30)
+                await wait_until(all_processed, "every delivery to be processed", limit=30)
             except AssertionError:
                 states = {guid: await admin.get(f"rt:seen:{guid}") for guid in sent}
                 stuck = {g: s for g, s in states.items() if s not in (b"done", b"ignored")}
@@ -376,15 +371,6 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
           f"failed at the load balancer and redelivered {len(failed_at_first)}")
     assert seen == 200
     assert duplicates == 0
-
-
-async def wait_for(predicate, what: str, limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_one_replica_runs_each_catch_up_round(redis_url: str, prefix: str) -> None:
