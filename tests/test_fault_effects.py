@@ -31,6 +31,7 @@ from fault_scenarios import (
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import World
 from test_catchup import app_jwt
+from sweeps import sweep_context
 from test_queue_redis import redis_url  # noqa: F401 (the module's Redis server)
 
 
@@ -299,26 +300,6 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
     assert len(sent) >= 8 * 10
     assert tally.seen == tally.expected == 8 * 5 and tally.duplicates == 0, tally.as_dict()
     assert repeated == 0
-
-
-async def sweep_context(world: World, name: str):  # type: ignore[no-untyped-def]
-    from gidgethub.sansio import Event
-
-    from bot.handlers.context import Context
-    from bot.sandbox.common import STORE
-    from bot.server import SERVICES
-
-    assert world.bot_app is not None
-    services = world.bot_app[SERVICES]
-    installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
-    repository = (await world.call("alice", "GET", f"/repos/acme/{name}")).body
-    payload = {"action": "sweep", "repository": repository, "installation": {"id": installation_id}}
-    return Context(
-        gh=await services.github.installation_client(installation_id),
-        event=Event(payload, event="release_train_sweep", delivery_id=f"sweep-{name}"),
-        owner="acme", repo=name, installation_id=installation_id,
-        bot_login=await services.github.bot_login(), services=services,
-    )
 
 
 async def test_the_cherry_pick_sweep_picks_a_missed_verified_pr_once_and_then_costs_one_listing(world: World) -> None:

@@ -226,12 +226,9 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
 
 
 async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -> None:
-    from gidgethub.sansio import Event
+    from sweeps import sweep_context
 
     from bot.handlers import release
-    from bot.handlers.context import Context
-    from bot.sandbox.common import STORE
-    from bot.server import SERVICES
 
     number, head = await cut_15(world)
     await all_green(world, number, head)
@@ -245,16 +242,7 @@ async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -
     await world.settle()
     assert await gate_state(world, head) == "success"  # nothing told the bot yet
 
-    services = world.bot_app[SERVICES]
-    installation_id = world.app[STORE].installation_for("acme")["id"]
-    repository = (await world.call("alice", "GET", f"/repos/{FULL}")).body
-    payload = {"action": "sweep", "repository": repository, "installation": {"id": installation_id}}
-    ctx = Context(
-        gh=await services.github.installation_client(installation_id),
-        event=Event(payload, event="release_train_sweep", delivery_id="sweep-1"),
-        owner="acme", repo="app", installation_id=installation_id,
-        bot_login=await services.github.bot_login(), services=services,
-    )
+    ctx = await sweep_context(world, "app")
     await release.sweep(ctx)
     rows = await gate_rows(world, head)
     assert rows["check `sanity`"] == "fail" and rows["no blocker bugs"] == "fail"

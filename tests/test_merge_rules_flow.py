@@ -252,23 +252,11 @@ async def test_the_sweep_repairs_fr_prs_whose_events_were_missed(sandbox: World)
     await sandbox.start_bot(sandbox.bot_settings(redelivery_interval_seconds=0, sweep_interval_seconds=0))
     assert await check(sandbox, parent) is None
 
-    from gidgethub.sansio import Event
+    from sweeps import sweep_context
 
     from bot.handlers import merge_rules
-    from bot.handlers.context import Context
-    from bot.server import SERVICES
 
-    assert sandbox.bot_app is not None
-    services = sandbox.bot_app[SERVICES]
-    installation_id = sandbox.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
-    repository = (await sandbox.call("alice", "GET", f"/repos/{REPO}")).body
-    payload = {"action": "sweep", "repository": repository, "installation": {"id": installation_id}}
-    ctx = Context(
-        gh=await services.github.installation_client(installation_id),
-        event=Event(payload, event="release_train_sweep", delivery_id="sweep-1"),
-        owner="acme", repo="app", installation_id=installation_id,
-        bot_login=await services.github.bot_login(), services=services,
-    )
+    ctx = await sweep_context(sandbox, "app")
     await merge_rules.sweep(ctx)
     assert verdict(await check(sandbox, parent)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
     since = sandbox.last_seq()
