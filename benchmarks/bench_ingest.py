@@ -37,8 +37,8 @@ RATE = int(os.environ.get("BENCH_RATE", "500"))
 
 
 def payload_bytes() -> bytes:
-    """A real pull_request payload from GitHub's examples, about 27 KB (action "assigned": merge-rules is
-    registered for every pull_request action, so the bot stores and queues it, and its job returns early)."""
+    """A real pull_request payload from GitHub's examples, padded to 27 KB. Its action, "labeled", is one the
+    bot handles (guards, merge rules and cherry-picks all read it), so the bot stores the body and queues a job."""
     candidates = [ROOT / "tests" / "reference" / "webhook-examples.json", ROOT.parent / "shared" / "reference" / "github-webhook-examples.json"]
     for path in candidates:
         if path.exists():
@@ -51,7 +51,7 @@ def payload_bytes() -> bytes:
     for entry in examples:
         if entry["name"] == "pull_request":
             for example in entry["examples"]:
-                if example.get("action") == "assigned":
+                if example.get("action") == "labeled":
                     body = dict(example)
                     break
     raw = json.dumps(body).encode()
