@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -269,6 +270,19 @@ def serve(world: World, port: int, state_url: str, log_path: Path, **env_extra: 
     }
     out = log_path.open("ab")
     return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=ROOT, stdout=out, stderr=out)
+
+
+def stop_served(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every served bot still running, all at once so they drain together; kill one that takes over 30 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def healthy(world: World, port: int) -> bool:

@@ -25,6 +25,7 @@ from fault_scenarios import (
     burst_actions,
     serve,
     sqlite_unfinished,
+    stop_served,
     wait_until,
 )
 
@@ -284,15 +285,7 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
 
             await quiet(sandbox, unfinished, "the replicas to finish", limit=30)
         finally:
-            for proc in replicas:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            for proc in replicas:
-                try:
-                    proc.wait(timeout=30)
-                except Exception:
-                    proc.kill()
-                    proc.wait()
+            stop_served(replicas)
             await admin.aclose()
     tally = effects(sandbox, plans)
     repeated = repeated_anywhere(sandbox, plans)

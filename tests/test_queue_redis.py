@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_scenarios import free_port, wait_until
+from fault_scenarios import free_port, stop_served, wait_until
 
 from bot.github.client import TransientError
 from bot.github.pacing import RedisWritePacer
@@ -347,14 +347,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
                     f"ready={await admin.zrange('rt:ready', 0, -1, withscores=True)} locks={await admin.keys('rt:lock:*')}"
                 ) from None
         finally:
-            for proc in replicas:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-            for proc in replicas:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_served(replicas)
             await admin.aclose()
     finished: dict[str, int] = {}
     by_replica = [0, 0, 0]
