@@ -89,11 +89,9 @@ async def attempt(
         except Exception as exc:  # noqa: BLE001 - a handler's bug must not take the worker down
             outcome = after_failure(exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap)
             log.exception("job attempt raised: delivery %s (%s)", delivery.id, delivery.event)
-        if outcome.kind in ("done", "ignored"):
-            log.info("job finished: delivery %s (%s) %s", delivery.id, delivery.event, outcome.kind)
-        elif outcome.kind == "retry":
+        if outcome.kind == "retry":
             log.info("job will retry: delivery %s in %.2fs", delivery.id, outcome.delay)
-        else:
+        elif outcome.kind not in ("done", "ignored"):  # finished jobs are logged once stored: log_recorded()
             log.error("job %s: delivery %s (%s) after %d attempts: %s", outcome.kind, delivery.id, delivery.event, attempt_number, outcome.error)
         if metrics is not None:
             metrics.job_seconds.labels(delivery.event).observe(time.monotonic() - started)
@@ -105,6 +103,23 @@ async def attempt(
         return outcome
     finally:
         delivery_context.reset(token)
+
+
+def log_recorded(delivery: Delivery, outcome: Outcome) -> None:
+    """Say a job finished once its outcome is stored, not before.
+
+    A crash between the handler's end and the store's commit runs the job again (at least once, with
+    effects made idempotent by the handlers); only the run whose outcome was recorded says it finished.
+    """
+    if outcome.kind in ("done", "ignored"):
+        log.info(
+            "job finished: delivery %s (%s) %s",
+            delivery.id,
+            delivery.event,
+            outcome.kind,
+            extra={"delivery_id": delivery.id, "event": delivery.event, "repository": delivery.repo_key,
+                   "installation_id": delivery.installation_id},
+        )
 
 
 async def tell_people(reporter: FailureReporter, delivery: Delivery, error: str, dead: bool) -> None:

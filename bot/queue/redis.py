@@ -25,7 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from bot.queue import Delivery, FailureReporter, JobProcessor, QueueStopping, StoreUnavailable
-from bot.queue.jobs import attempt, tell_people
+from bot.queue.jobs import attempt, log_recorded, tell_people
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -299,6 +299,7 @@ class RedisQueue:
             await self._park(repo_key, delivery_id, time.time() + outcome.delay)
             return
         await self._finish(repo_key, delivery_id, outcome.kind)
+        log_recorded(delivery, outcome)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
             await tell_people(self._reporter, delivery, outcome.error or "", outcome.kind == "dead")
 

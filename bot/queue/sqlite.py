@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.queue import Delivery, FailureReporter, JobProcessor, QueueStopping, StoreUnavailable
 from bot.queue.fair import FairTurns
-from bot.queue.jobs import attempt, tell_people
+from bot.queue.jobs import attempt, log_recorded, tell_people
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -538,6 +538,7 @@ class SqliteQueue:
             self._later(outcome.delay, repo_key)
             return
         await self._write("settle", seq, outcome.kind, 0.0, outcome.error)
+        log_recorded(delivery, outcome)
         if outcome.kind in ("dead", "failed") and self._reporter is not None:
             await tell_people(self._reporter, delivery, outcome.error or "", outcome.kind == "dead")
         jobs.popleft()
