@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import re
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["Metrics", "CONTENT_TYPE_LATEST"]
-
-_NUMBERS = re.compile(r"/\d+(?=/|$)")
-
-
-def route_of(url: str) -> str:
-    """A URL with its numbers folded, so labels stay few: /repos/o/r/issues/12 -> /repos/o/r/issues/{n} (pure)."""
-    path = url.split("://", 1)[-1]
-    path = "/" + path.split("/", 1)[1] if "/" in path else "/"
-    return _NUMBERS.sub("/{n}", path.split("?", 1)[0])
-
 
 class Metrics:
     """Every metric lives in this object's own registry, so tests can build several apps in one process."""

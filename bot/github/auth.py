@@ -13,6 +13,7 @@ import aiohttp
 import cachetools
 
 from bot.github.client import CallObserver, GitHubClient, RateObserver
+from bot.github.pacing import Pacer
 
 log = logging.getLogger("release_train.auth")
 
@@ -40,7 +41,7 @@ class GitHubApp:
         app_id: int,
         private_key: str,
         base_url: str,
-        pacer: Any | None = None,
+        pacer: Pacer | None = None,
         observer: CallObserver | None = None,
         rate_observer: RateObserver | None = None,
         retry_observer: Callable[[str], None] | None = None,

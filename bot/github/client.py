@@ -15,7 +15,7 @@ import gidgethub
 import gidgethub.aiohttp
 from gidgethub import HTTPException
 
-from bot.github.pacing import is_paced_write
+from bot.github.pacing import Pacer, is_paced_write
 
 log = logging.getLogger("release_train.github")
 
@@ -98,7 +98,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_wait: float = 120.0,
-        pacer: Any | None = None,
+        pacer: Pacer | None = None,
         observer: CallObserver | None = None,
         rate_observer: RateObserver | None = None,
         retry_observer: Callable[[str], None] | None = None,
@@ -219,8 +219,3 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 if remaining is not None and remaining.isdigit():
                     self.rate_observer(self.installation_id, int(remaining))
             return status, resp_headers, resp_body
-
-
-def is_status(exc: BaseException, *codes: int) -> bool:
-    """True when exc is a GitHub answer with one of the given status codes."""
-    return isinstance(exc, gidgethub.HTTPException) and int(exc.status_code) in codes
