@@ -28,8 +28,11 @@ from bot.sandbox.harness import World  # noqa: E402
 
 def count(world: World, since: int, effect: tuple[str, str] | None) -> dict[str, Any]:
     calls = world.app_requests(since=since)
-    figures: dict[str, Any] = {"until_quiet": len(calls), "not_modified_304": sum(1 for c in calls if c["status"] == 304),
-                               "writes": sum(1 for c in calls if c["method"] != "GET")}
+    figures: dict[str, Any] = {
+        "until_quiet": len(calls),
+        "not_modified_304": sum(1 for c in calls if c["status"] == 304),
+        "writes": sum(1 for c in calls if c["method"] != "GET"),
+    }
     if effect is not None:
         method, path_part = effect
         for index, call in enumerate(calls):
@@ -55,24 +58,42 @@ async def run() -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
             world = await scenario.start(Path(tmp), session)
             try:
-                planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan 1.5"})).body["number"]
+                planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan 1.5"})).body[
+                    "number"
+                ]
                 await world.settle()
-                results["cut_rc"] = await measure(world, lambda: seed.comment(world, "rita", FULL, planning, "/cut-rc 1.5"), ("POST", "/git/refs"))
+                results["cut_rc"] = await measure(
+                    world, lambda: seed.comment(world, "rita", FULL, planning, "/cut-rc 1.5"), ("POST", "/git/refs")
+                )
                 tracking = await scenario.tracking_issue(world)
 
                 # Cold: the first pick after start-up pays for the verified-label role check.
                 pr = await scenario.merged_fix(world, "fix-a", [{"src/a.txt": "a\n"}], "squash")
                 results["pick_1_commit_first"] = await measure(
-                    world, lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"), ("POST", "/pulls"))
+                    world,
+                    lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"),
+                    ("POST", "/pulls"),
+                )
                 pr = await scenario.merged_fix(world, "fix-b", [{"src/b.txt": "b\n"}], "squash")
                 results["pick_1_commit"] = await measure(
-                    world, lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"), ("POST", "/pulls"))
-                pr = await scenario.merged_fix(world, "fix-c", [{f"src/c{i}.txt": f"c{i}\n"} for i in range(5)], "rebase")
+                    world,
+                    lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"),
+                    ("POST", "/pulls"),
+                )
+                pr = await scenario.merged_fix(
+                    world, "fix-c", [{f"src/c{i}.txt": f"c{i}\n"} for i in range(5)], "rebase"
+                )
                 results["pick_5_commit_rebase"] = await measure(
-                    world, lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"), ("POST", "/pulls"))
+                    world,
+                    lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"),
+                    ("POST", "/pulls"),
+                )
                 pr = await scenario.merged_fix(world, "fix-d", [{"src/d.txt": "d\n"}, {"src/d2.txt": "d2\n"}], "merge")
                 results["pick_merge_commit"] = await measure(
-                    world, lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"), ("POST", "/pulls"))
+                    world,
+                    lambda: seed.add_labels(world, "quinn", FULL, pr["number"], "qa/verified"),
+                    ("POST", "/pulls"),
+                )
 
                 # One merge-rules evaluation: a push to an FR branch with an open PR into devel.
                 await seed.create_branch(world, "dev", FULL, "fr/FR-1-x", "devel")
@@ -80,7 +101,10 @@ async def run() -> dict[str, Any]:
                 await seed.open_pr(world, "dev", FULL, head="fr/FR-1-x", base="devel", title="FR-1: x")
                 await world.settle()
                 results["merge_rules_evaluation"] = await measure(
-                    world, lambda: seed.commit(world, "dev", FULL, "fr/FR-1-x", {"src/fr.txt": "2\n"}, "FR-1: more"), ("WRITE", "/check-runs"))
+                    world,
+                    lambda: seed.commit(world, "dev", FULL, "fr/FR-1-x", {"src/fr.txt": "2\n"}, "FR-1: more"),
+                    ("WRITE", "/check-runs"),
+                )
 
                 # Merge the open picks so the RC is clean, then one gate evaluation on a CI result.
                 for pick in (await world.call("rita", "GET", f"/repos/{FULL}/pulls?base=rc/1.5&state=open")).body:
@@ -89,10 +113,14 @@ async def run() -> dict[str, Any]:
                 rc_head = await scenario.head(world, "rc/1.5")
                 await scenario.ci(world, rc_head, "sanity")
                 await world.settle()
-                results["gate_evaluation"] = await measure(world, lambda: scenario.ci(world, rc_head, "nightly"), ("WRITE", "/check-runs"))
+                results["gate_evaluation"] = await measure(
+                    world, lambda: scenario.ci(world, rc_head, "nightly"), ("WRITE", "/check-runs")
+                )
                 await seed.comment(world, "quinn", FULL, tracking, "/regression pass")
                 await world.settle()
-                results["promote"] = await measure(world, lambda: seed.comment(world, "rita", FULL, tracking, "/promote"), ("POST", "/releases"))
+                results["promote"] = await measure(
+                    world, lambda: seed.comment(world, "rita", FULL, tracking, "/promote"), ("POST", "/releases")
+                )
             finally:
                 await world.close()
     results["targets"] = {"pick_1_commit_to_effect": 12, "extra_per_commit": 4}

@@ -33,8 +33,14 @@ ROUNDS = 10
 def elapsed_ms(world: World, since: int, started: float, effect: tuple[tuple[str, ...], str]) -> float | None:
     """From `started` (time.monotonic() before the person's request) to the end of the bot's effect request."""
     log = [e for e in world.app[REQUEST_LOG] if e["seq"] > since]
-    end = next((e["at"] + e["ms"] / 1000 for e in log if e["actor"] == "installation"
-                and e["method"] in effect[0] and effect[1] in e["path"]), None)
+    end = next(
+        (
+            e["at"] + e["ms"] / 1000
+            for e in log
+            if e["actor"] == "installation" and e["method"] in effect[0] and effect[1] in e["path"]
+        ),
+        None,
+    )
     return None if end is None else round((end - started) * 1000, 1)
 
 
@@ -45,7 +51,9 @@ async def run() -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
             world = await scenario.start(Path(tmp), session)
             try:
-                planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan 1.5"})).body["number"]
+                planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan 1.5"})).body[
+                    "number"
+                ]
                 await seed.comment(world, "rita", FULL, planning, "/cut-rc 1.5")
                 await world.settle()
                 for i in range(ROUNDS + 1):  # the first round warms the caches and is not counted
@@ -56,7 +64,9 @@ async def run() -> dict[str, Any]:
                     ms = elapsed_ms(world, since, started, (("POST",), "/pulls"))
                     if i and ms is not None:
                         picks.append(ms)
-                for pick in (await world.call("rita", "GET", f"/repos/{FULL}/pulls?base=rc/1.5&state=open&per_page=100")).body:
+                for pick in (
+                    await world.call("rita", "GET", f"/repos/{FULL}/pulls?base=rc/1.5&state=open&per_page=100")
+                ).body:
                     await seed.merge_pr(world, "rita", FULL, pick["number"], "squash")
                 await world.settle()
                 rc_head = await scenario.head(world, "rc/1.5")

@@ -39,7 +39,10 @@ RATE = int(os.environ.get("BENCH_RATE", "500"))
 def payload_bytes() -> bytes:
     """A real pull_request payload from GitHub's examples, padded to 27 KB. Its action, "labeled", is one the
     bot handles (guards, merge rules and cherry-picks all read it), so the bot stores the body and queues a job."""
-    candidates = [ROOT / "tests" / "reference" / "webhook-examples.json", ROOT.parent / "shared" / "reference" / "github-webhook-examples.json"]
+    candidates = [
+        ROOT / "tests" / "reference" / "webhook-examples.json",
+        ROOT.parent / "shared" / "reference" / "github-webhook-examples.json",
+    ]
     for path in candidates:
         if path.exists():
             examples = json.loads(path.read_text())
@@ -121,8 +124,14 @@ end
 
 
 def start(cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", "0", *cmd], env={**os.environ, **(env or {})}, cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        ["taskset", "-c", "0", *cmd],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -138,13 +147,27 @@ def stop(proc: subprocess.Popen) -> None:
 
 def run_wrk(port: int, body_file: Path, signature: str, workdir: Path, event: str = "pull_request") -> dict[str, float]:
     script = workdir / "hook.lua"
-    body_literal = "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
-    body_literal += f"wrk.headers[\"X-GitHub-Event\"] = \"{event}\"\nwrk.headers[\"X-Hub-Signature-256\"] = \"{signature}\"\n"
-    body_literal += f"local f = io.open(\"{body_file}\", \"rb\")\nwrk.body = f:read(\"*a\")\nf:close()\n"
+    body_literal = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    body_literal += f'wrk.headers["X-GitHub-Event"] = "{event}"\nwrk.headers["X-Hub-Signature-256"] = "{signature}"\n'
+    body_literal += f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
     script.write_text(body_literal + WRK_LUA.replace("{prefix}", uuid.uuid4().hex[:8]))
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{int(DURATION)}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}/webhook"],
-        capture_output=True, text=True, timeout=DURATION + 60,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{CONCURRENCY}",
+            f"-d{int(DURATION)}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/webhook",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=DURATION + 60,
     ).stdout
     figures: dict[str, float] = {}
     non2xx = 0
@@ -167,7 +190,9 @@ def _ms(text: str) -> float:
     return float(text)
 
 
-async def open_loop(port: int, body: bytes, signature: str, rate: int, seconds: float, event: str = "pull_request") -> dict[str, float]:
+async def open_loop(
+    port: int, body: bytes, signature: str, rate: int, seconds: float, event: str = "pull_request"
+) -> dict[str, float]:
     """Send at a fixed rate regardless of answers; latency = time to the acknowledgement."""
     import aiohttp
 
@@ -179,8 +204,12 @@ async def open_loop(port: int, body: bytes, signature: str, rate: int, seconds: 
 
         async def one() -> None:
             nonlocal errors
-            headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
-                       "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature}
+            headers = {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature,
+            }
             started = time.perf_counter()
             try:
                 async with session.post(url, data=body, headers=headers) as resp:
@@ -209,8 +238,16 @@ async def open_loop(port: int, body: bytes, signature: str, rate: int, seconds: 
     return {"rate": rate, "sent": total, "errors": errors, "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
 
 
-def measure(name: str, port: int, body: bytes, body_file: Path, signature: str, workdir: Path, event: str = "pull_request",
-            open_loop_only: bool = False) -> dict[str, float]:
+def measure(
+    name: str,
+    port: int,
+    body: bytes,
+    body_file: Path,
+    signature: str,
+    workdir: Path,
+    event: str = "pull_request",
+    open_loop_only: bool = False,
+) -> dict[str, float]:
     wait_port(port)
     figures = {} if open_loop_only else run_wrk(port, body_file, signature, workdir, event)
     # The open-loop generator runs in its own process on CPU 1.
@@ -218,10 +255,14 @@ def measure(name: str, port: int, body: bytes, body_file: Path, signature: str, 
         "import asyncio, json, sys; sys.path.insert(0, %r); from bench_ingest import open_loop; "
         "body = open(%r, 'rb').read(); print(json.dumps(asyncio.run(open_loop(%d, body, %r, %d, %f, %r))))"
     ) % (str(Path(__file__).parent), str(body_file), port, signature, RATE, min(DURATION, 6.0), event)
-    out = subprocess.run(["taskset", "-c", "1", sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["taskset", "-c", "1", sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     if out.returncode == 0 and out.stdout.strip():
         fixed = json.loads(out.stdout.strip().splitlines()[-1])
-        figures.update({f"{k}_at_{RATE}_per_s" if k in ("p50_ms", "p99_ms") else f"open_loop_{k}": v for k, v in fixed.items()})
+        figures.update(
+            {f"{k}_at_{RATE}_per_s" if k in ("p50_ms", "p99_ms") else f"open_loop_{k}": v for k, v in fixed.items()}
+        )
     else:
         figures["open_loop_error"] = out.stderr[-500:]
     return figures
@@ -232,8 +273,13 @@ def main() -> None:
         raise SystemExit("bench_ingest needs wrk (apt-get install wrk)")
     body = payload_bytes()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    results: dict[str, object] = {"benchmark": "ingest", "payload_bytes": len(body), "concurrency": CONCURRENCY,
-                                  "seconds": DURATION, "cpus": "server pinned to CPU 0, load on CPU 1"}
+    results: dict[str, object] = {
+        "benchmark": "ingest",
+        "payload_bytes": len(body),
+        "concurrency": CONCURRENCY,
+        "seconds": DURATION,
+        "cpus": "server pinned to CPU 0, load on CPU 1",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         body_file = workdir / "body.json"
@@ -242,18 +288,39 @@ def main() -> None:
             "bare": ([sys.executable, "-c", BARE], {}, None),
             "gidgethub": ([sys.executable, "-c", GIDGETHUB], {}, None),
         }
-        key = subprocess.run([sys.executable, "-c", "from cryptography.hazmat.primitives.asymmetric import rsa;from cryptography.hazmat.primitives import serialization as s;print(rsa.generate_private_key(public_exponent=65537,key_size=2048).private_bytes(s.Encoding.PEM,s.PrivateFormat.PKCS8,s.NoEncryption()).decode())"], capture_output=True, text=True).stdout
+        key = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from cryptography.hazmat.primitives.asymmetric import rsa;from cryptography.hazmat.primitives import serialization as s;print(rsa.generate_private_key(public_exponent=65537,key_size=2048).private_bytes(s.Encoding.PEM,s.PrivateFormat.PKCS8,s.NoEncryption()).decode())",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
         probot_dir = workdir / "probot"
         if shutil.which("node") and shutil.which("npm"):
             probot_dir.mkdir()
-            install = subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "probot@13"], cwd=probot_dir, capture_output=True, text=True, timeout=600)
+            install = subprocess.run(
+                ["npm", "install", "--silent", "--no-audit", "--no-fund", "probot@13"],
+                cwd=probot_dir,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if install.returncode == 0:
                 (probot_dir / "server.js").write_text(PROBOT)
                 servers["probot"] = (["node", "server.js"], {"PRIVATE_KEY": key}, str(probot_dir))
             else:
                 results["probot_error"] = install.stderr[-300:]
-        bot_env = {"APP_ID": "1", "PRIVATE_KEY": key, "WEBHOOK_SECRET": SECRET, "GITHUB_API_URL": "http://127.0.0.1:9",
-                   "LOG_LEVEL": "ERROR", "REDELIVERY_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"}
+        bot_env = {
+            "APP_ID": "1",
+            "PRIVATE_KEY": key,
+            "WEBHOOK_SECRET": SECRET,
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "LOG_LEVEL": "ERROR",
+            "REDELIVERY_INTERVAL_SECONDS": "3600",
+            "SWEEP_INTERVAL_SECONDS": "3600",
+        }
         bot_cmd = [str(Path(sys.executable).parent / "release-train"), "serve"]
         # bot: pull_request is handled (merge-rules registers for every action), so each delivery is stored
         #   with its body and queued, and the workers run its job meanwhile (against an unreachable GitHub:
@@ -262,7 +329,11 @@ def main() -> None:
         # bot_unhandled_event: the same body sent as an event no handler is registered for ("watch"): stored as an
         #   id-only row, no body, no job.
         servers["bot"] = (bot_cmd, dict(bot_env, STATE_URL=f"sqlite:///{workdir}/bot.db"), None)
-        servers["bot_ingest_only"] = (bot_cmd, dict(bot_env, STATE_URL=f"sqlite:///{workdir}/bot2.db", WORKER_CONCURRENCY="0"), None)
+        servers["bot_ingest_only"] = (
+            bot_cmd,
+            dict(bot_env, STATE_URL=f"sqlite:///{workdir}/bot2.db", WORKER_CONCURRENCY="0"),
+            None,
+        )
         servers["bot_unhandled_event"] = (bot_cmd, dict(bot_env, STATE_URL=f"sqlite:///{workdir}/bot3.db"), None)
         for name, (cmd, env, cwd) in servers.items():
             port = free_port()
@@ -275,7 +346,10 @@ def main() -> None:
             try:
                 results[name] = measure(name, port, body, body_file, signature, workdir, event)
             except Exception as exc:  # a reference that fails to start is reported, not fatal
-                results[name] = {"error": f"{exc.__class__.__name__}: {exc}", "stderr": (proc.stderr.read(2000).decode() if proc.poll() is not None and proc.stderr else "")}
+                results[name] = {
+                    "error": f"{exc.__class__.__name__}: {exc}",
+                    "stderr": (proc.stderr.read(2000).decode() if proc.poll() is not None and proc.stderr else ""),
+                }
             finally:
                 stop(proc)
             # The open loop above follows wrk's flood on the same server (for the bot: ~1 GB of WAL still
@@ -284,7 +358,9 @@ def main() -> None:
             os.sync()
             port = free_port()
             if name.startswith("bot"):
-                proc = start(cmd, dict(env, PORT=str(port), STATE_URL=env["STATE_URL"].replace(".db", "-fresh.db")), cwd)
+                proc = start(
+                    cmd, dict(env, PORT=str(port), STATE_URL=env["STATE_URL"].replace(".db", "-fresh.db")), cwd
+                )
             else:
                 proc = start([*cmd, str(port), SECRET], env, cwd)
             try:
@@ -299,7 +375,12 @@ def main() -> None:
         bot = results.get(variant, {})
         for ref in ("gidgethub", "probot"):
             ref_figures = results.get(ref, {})
-            if isinstance(bot, dict) and isinstance(ref_figures, dict) and bot.get("per_second") and ref_figures.get("per_second"):
+            if (
+                isinstance(bot, dict)
+                and isinstance(ref_figures, dict)
+                and bot.get("per_second")
+                and ref_figures.get("per_second")
+            ):
                 results[f"{variant}_vs_{ref}"] = round(bot["per_second"] / ref_figures["per_second"], 2)
     print(json.dumps(results))
 

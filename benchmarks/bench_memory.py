@@ -48,8 +48,12 @@ async def send(port: int, body: bytes, count: int, concurrency: int = 32) -> int
             nonlocal failures
             while not queue.empty():
                 queue.get_nowait()
-                headers = {"Content-Type": "application/json", "X-GitHub-Event": "pull_request",
-                           "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature}
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-GitHub-Event": "pull_request",
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-Hub-Signature-256": signature,
+                }
                 async with session.post(url, data=body, headers=headers) as resp:
                     await resp.read()
                     if resp.status != 202:
@@ -61,14 +65,37 @@ async def send(port: int, body: bytes, count: int, concurrency: int = 32) -> int
 
 def main() -> None:
     body = payload_bytes()
-    key = subprocess.run([sys.executable, "-c", "from cryptography.hazmat.primitives.asymmetric import rsa;from cryptography.hazmat.primitives import serialization as s;print(rsa.generate_private_key(public_exponent=65537,key_size=2048).private_bytes(s.Encoding.PEM,s.PrivateFormat.PKCS8,s.NoEncryption()).decode())"], capture_output=True, text=True).stdout
+    key = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cryptography.hazmat.primitives.asymmetric import rsa;from cryptography.hazmat.primitives import serialization as s;print(rsa.generate_private_key(public_exponent=65537,key_size=2048).private_bytes(s.Encoding.PEM,s.PrivateFormat.PKCS8,s.NoEncryption()).decode())",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {**os.environ, "APP_ID": "1", "PRIVATE_KEY": key, "WEBHOOK_SECRET": SECRET, "GITHUB_API_URL": "http://127.0.0.1:9",
-               "STATE_URL": f"sqlite:///{tmp}/bot.db", "LOG_LEVEL": "ERROR", "PORT": str(port), "HOST": "127.0.0.1",
-               "REDELIVERY_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"}
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "release-train"), "serve"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env = {
+            **os.environ,
+            "APP_ID": "1",
+            "PRIVATE_KEY": key,
+            "WEBHOOK_SECRET": SECRET,
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "STATE_URL": f"sqlite:///{tmp}/bot.db",
+            "LOG_LEVEL": "ERROR",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "REDELIVERY_INTERVAL_SECONDS": "3600",
+            "SWEEP_INTERVAL_SECONDS": "3600",
+        }
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "release-train"), "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             wait_port(port)
             started = time.monotonic()
@@ -83,11 +110,22 @@ def main() -> None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
     growth = (after_total - after_first) / after_first
-    print(json.dumps({
-        "benchmark": "memory", "payload_bytes": len(body), "deliveries": TOTAL, "non_202": failures,
-        f"rss_mib_after_{FIRST}": round(after_first / 1024, 1), f"rss_mib_after_{TOTAL}": round(after_total / 1024, 1),
-        "growth_percent": round(growth * 100, 2), "target_percent": 10, "met": growth < 0.10, "seconds": round(seconds, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "memory",
+                "payload_bytes": len(body),
+                "deliveries": TOTAL,
+                "non_202": failures,
+                f"rss_mib_after_{FIRST}": round(after_first / 1024, 1),
+                f"rss_mib_after_{TOTAL}": round(after_total / 1024, 1),
+                "growth_percent": round(growth * 100, 2),
+                "target_percent": 10,
+                "met": growth < 0.10,
+                "seconds": round(seconds, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,9 +28,18 @@ gate:
 
 async def start(root: Path, session: aiohttp.ClientSession) -> World:
     world = await start_world(root, session=session)
-    await seed.create_org_repo(world, "acme", "shop", admin="alice", default_branch="devel", files={
-        "README.md": "# Shop\n", "src/app.py": "VERSION = '1.0'\n", "src/banner.txt": "hello\n",
-    })
+    await seed.create_org_repo(
+        world,
+        "acme",
+        "shop",
+        admin="alice",
+        default_branch="devel",
+        files={
+            "README.md": "# Shop\n",
+            "src/app.py": "VERSION = '1.0'\n",
+            "src/banner.txt": "hello\n",
+        },
+    )
     await seed.create_branch(world, "alice", FULL, "production", "devel")
     for login in ("rita", "quinn", "pam", "dev"):
         await seed.grant(world, FULL, login, "write")
@@ -41,7 +50,9 @@ async def start(root: Path, session: aiohttp.ClientSession) -> World:
     return world
 
 
-async def merged_fix(world: World, name: str, files_per_commit: list[dict[str, str]], method: str, target: str | None = "1.5") -> dict[str, Any]:
+async def merged_fix(
+    world: World, name: str, files_per_commit: list[dict[str, str]], method: str, target: str | None = "1.5"
+) -> dict[str, Any]:
     """A fix branch with one commit per entry, a PR into devel with the target label, merged by `method`."""
     await seed.create_branch(world, "dev", FULL, name, "devel")
     for i, files in enumerate(files_per_commit):
@@ -64,6 +75,10 @@ async def head(world: World, branch: str) -> str:
 
 
 async def ci(world: World, sha: str, name: str, conclusion: str = "success") -> None:
-    answer = await world.call(None, "POST", f"/_sandbox/ci/{FULL}/check-runs",
-                              {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": "acme-ci"})
+    answer = await world.call(
+        None,
+        "POST",
+        f"/_sandbox/ci/{FULL}/check-runs",
+        {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": "acme-ci"},
+    )
     assert answer.status == 201, answer.body

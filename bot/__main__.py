@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--webhook-url", default=None)
     sandbox.add_argument("--webhook-secret", default="sandbox-secret")
     sandbox.add_argument("--manifest", default=None, help="the app manifest (default: the project's app.yml)")
-    sandbox.add_argument("--faults", default=None, help="fault injection, e.g. 'api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1'")
+    sandbox.add_argument(
+        "--faults",
+        default=None,
+        help="fault injection, e.g. 'api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1'",
+    )
     sandbox.set_defaults(fn=_sandbox)
     demo = sub.add_parser("demo", help="play a whole release in the sandbox and check the outcome")
     demo.add_argument("--quiet", action="store_true")

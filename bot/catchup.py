@@ -86,10 +86,14 @@ class CatchUp:
             self.first_round = loop.create_task(self._guarded(self.redeliver_failed))
             self._tasks.append(self.first_round)
             self._tasks.append(
-                loop.create_task(self._every(settings.redelivery_interval_seconds, self.redeliver_failed, first_delay=True))
+                loop.create_task(
+                    self._every(settings.redelivery_interval_seconds, self.redeliver_failed, first_delay=True)
+                )
             )
         if settings.sweep_interval_seconds > 0:
-            self._tasks.append(loop.create_task(self._every(settings.sweep_interval_seconds, self.queue_sweeps, first_delay=True)))
+            self._tasks.append(
+                loop.create_task(self._every(settings.sweep_interval_seconds, self.queue_sweeps, first_delay=True))
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -163,7 +167,9 @@ class CatchUp:
             if not isinstance(inst_id, int):
                 continue
             gh = await github.installation_client(inst_id)
-            async for repo in gh.getiter("/installation/repositories{?per_page}", {"per_page": 100}, iterable_key="repositories"):
+            async for repo in gh.getiter(
+                "/installation/repositories{?per_page}", {"per_page": 100}, iterable_key="repositories"
+            ):
                 if gh.rate_limit is not None and gh.rate_limit.remaining < SWEEP_RATE_FLOOR:
                     log.info("sweep of installation %s postponed: %d requests left", inst_id, gh.rate_limit.remaining)
                     break

@@ -181,7 +181,9 @@ def parse_config(text: str | bytes | None) -> ConfigResult:
     """
     if isinstance(text, bytes):
         if len(text) > MAX_CONFIG_BYTES:
-            return _failed(None, "", f"the file is {len(text)} bytes; a configuration may be at most {MAX_CONFIG_BYTES}")
+            return _failed(
+                None, "", f"the file is {len(text)} bytes; a configuration may be at most {MAX_CONFIG_BYTES}"
+            )
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -204,7 +206,9 @@ def parse_config(text: str | bytes | None) -> ConfigResult:
     if root is None or _is_null(root):
         return ConfigResult(RepoConfig())
     if not isinstance(root, yaml.MappingNode):
-        return _failed(_line(root), "", f"the top level must be a mapping of sections (branches, labels, ...), got {_kind(root)}")
+        return _failed(
+            _line(root), "", f"the top level must be a mapping of sections (branches, labels, ...), got {_kind(root)}"
+        )
     reader = _Reader()
     config = reader.convert(root, RepoConfig, "")
     if isinstance(config, RepoConfig):
@@ -363,10 +367,18 @@ class _Reader:
     def dataclass(self, node: yaml.Node, cls: type, key: str) -> Any:
         fields = [f for f in dataclasses.fields(cls) if f.init]
         hints = _hints(cls)
-        required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        required = [
+            f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         if _is_null(node) and not required:
             return cls()
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node) and fields and fields[0].name in required and hints[fields[0].name] is str:
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and not _is_null(node)
+            and fields
+            and fields[0].name in required
+            and hints[fields[0].name] is str
+        ):
             # Shorthand: "regression" stands for {name: regression}.
             value = self.scalar(node, str, _join(key, fields[0].name))
             return _INVALID if value is _INVALID else cls(value)
@@ -445,11 +457,16 @@ def _check_values(config: RepoConfig, reader: _Reader) -> None:
     for name in ("devel", "production"):
         branch = getattr(config.branches, name)
         if branch is not None and _bad_branch(branch):
-            reader.error(reader.lines.get(f"branches.{name}"), f"branches.{name}", f"{branch!r} is not a valid branch name")
+            reader.error(
+                reader.lines.get(f"branches.{name}"), f"branches.{name}", f"{branch!r} is not a valid branch name"
+            )
     rc_example = config.branches.release_candidate.replace("{version}", "1.5")
     if "{" not in rc_example and (_bad_branch(rc_example) or any(c in rc_example for c in "*?[")):
-        reader.error(reader.lines.get("branches.release_candidate"), "branches.release_candidate",
-                     f"gives {rc_example!r} for version 1.5, which is not a valid branch name")
+        reader.error(
+            reader.lines.get("branches.release_candidate"),
+            "branches.release_candidate",
+            f"gives {rc_example!r} for version 1.5, which is not a valid branch name",
+        )
     try:
         glob_regex(config.branches.feature)
     except ValueError as exc:
@@ -457,16 +474,22 @@ def _check_values(config: RepoConfig, reader: _Reader) -> None:
     try:
         _compiled(config.merge_rules.fr_ticket_pattern)
     except ValueError as exc:
-        reader.error(reader.lines.get("merge_rules.fr_ticket_pattern"), "merge_rules.fr_ticket_pattern",
-                     f"is not a valid regular expression: {exc}")
+        reader.error(
+            reader.lines.get("merge_rules.fr_ticket_pattern"),
+            "merge_rules.fr_ticket_pattern",
+            f"is not a valid regular expression: {exc}",
+        )
 
     for field_ in dataclasses.fields(config.labels):
         label = getattr(config.labels, field_.name)
         room = len("99.99") if field_.name.endswith("_prefix") else 0
         if isinstance(label, str) and len(label) + room > LABEL_NAME_LIMIT:
-            reader.error(reader.lines.get(f"labels.{field_.name}"), f"labels.{field_.name}",
-                         f"is too long for a GitHub label ({LABEL_NAME_LIMIT} characters at most"
-                         + (", version included)" if room else ")"))
+            reader.error(
+                reader.lines.get(f"labels.{field_.name}"),
+                f"labels.{field_.name}",
+                f"is too long for a GitHub label ({LABEL_NAME_LIMIT} characters at most"
+                + (", version included)" if room else ")"),
+            )
 
     for role in dataclasses.fields(config.roles):
         for index, member in enumerate(getattr(config.roles, role.name)):
@@ -578,7 +601,7 @@ def rc_branch_name(config: RepoConfig, version: str) -> str:
 def rc_version_of(config: RepoConfig, branch: str) -> str | None:
     """The MAJOR.MINOR version of an RC branch (rc/1.5 -> "1.5"), or None for any other branch."""
     if branch.startswith("refs/heads/"):
-        branch = branch[len("refs/heads/"):]
+        branch = branch[len("refs/heads/") :]
     match = _rc_matcher(config.branches.release_candidate).fullmatch(branch)
     return match.group(1) if match else None
 
@@ -586,7 +609,7 @@ def rc_version_of(config: RepoConfig, branch: str) -> str | None:
 def is_feature_branch(config: RepoConfig, branch: str) -> bool:
     """True when the branch matches the feature glob (fr/*)."""
     if branch.startswith("refs/heads/"):
-        branch = branch[len("refs/heads/"):]
+        branch = branch[len("refs/heads/") :]
     try:
         return _feature_matcher(config.branches.feature).fullmatch(branch) is not None
     except ValueError:
@@ -626,7 +649,7 @@ def _version_after(prefix: str, label: str) -> str | None:
     # GitHub compares label names without regard to case.
     if not label.lower().startswith(prefix.lower()):
         return None
-    rest = label[len(prefix):]
+    rest = label[len(prefix) :]
     return rest if is_version(rest) else None
 
 

@@ -109,7 +109,9 @@ class Demo:
             for record in new:
                 action = record.get("action")
                 names.append(f"{record['event']}.{action}" if action else record["event"])
-            self.say(f"  webhooks → bot: {', '.join(names)} (all {'202' if all(200 <= r['status_code'] < 300 for r in new) else 'NOT acknowledged'})")
+            self.say(
+                f"  webhooks → bot: {', '.join(names)} (all {'202' if all(200 <= r['status_code'] < 300 for r in new) else 'NOT acknowledged'})"
+            )
         writes = [c for c in calls if c["method"] != "GET"]
         if calls:
             shown = ", ".join(f"{c['method']} {c['path'].replace('/repos/' + FULL, '')}" for c in writes[:8])
@@ -170,9 +172,18 @@ class Demo:
         await self.settle()
 
     async def ci(self, sha: str, name: str, conclusion: str = "success") -> None:
-        answer = await self.world.call(None, "POST", f"/_sandbox/ci/{FULL}/check-runs", {
-            "name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": "acme-ci",
-        })
+        answer = await self.world.call(
+            None,
+            "POST",
+            f"/_sandbox/ci/{FULL}/check-runs",
+            {
+                "name": name,
+                "head_sha": sha,
+                "status": "completed",
+                "conclusion": conclusion,
+                "app_slug": "acme-ci",
+            },
+        )
         assert answer.status == 201, answer.body
         await self.settle()
 
@@ -180,16 +191,29 @@ class Demo:
 async def setting_up(demo: Demo) -> None:
     world = demo.world
     demo.say("━━ Setting up: organisation acme, repository acme/shop, teams and the bot's config")
-    await seed.create_org_repo(world, ORG, REPO, admin="alice", default_branch="devel", files={
-        "README.md": "# Shop\n",
-        "src/checkout.py": "def total(items):\n    return sum(i.price for i in items)\n",
-        "src/banner.txt": "Welcome to the shop\n",
-        ".github/workflows/build-images.yml": BUILD_WORKFLOW,
-    })
+    await seed.create_org_repo(
+        world,
+        ORG,
+        REPO,
+        admin="alice",
+        default_branch="devel",
+        files={
+            "README.md": "# Shop\n",
+            "src/checkout.py": "def total(items):\n    return sum(i.price for i in items)\n",
+            "src/banner.txt": "Welcome to the shop\n",
+            ".github/workflows/build-images.yml": BUILD_WORKFLOW,
+        },
+    )
     await seed.create_branch(world, "alice", FULL, "production", "devel")
     for login in ("rita", "quinn", "pam", "dev", "olga", "fred"):
         await seed.grant(world, FULL, login, "write")
-    for team, login in (("qa", "quinn"), ("release-engineers", "rita"), ("product", "pam"), ("rops", "olga"), ("frontend", "fred")):
+    for team, login in (
+        ("qa", "quinn"),
+        ("release-engineers", "rita"),
+        ("product", "pam"),
+        ("rops", "olga"),
+        ("frontend", "fred"),
+    ):
         await seed.add_team_member(world, ORG, team, login)
     await seed.put_config(world, "alice", FULL, CONFIG)
     await demo.settle()
@@ -200,38 +224,69 @@ async def feature_work(demo: Demo) -> None:
     world = demo.world
     demo.say("\n━━ 1. Feature work on an FR branch, kept out of devel until it is complete and signed off")
     await seed.create_branch(world, "dev", FULL, "fr/FR-7-coupons", "devel")
-    await seed.commit(world, "dev", FULL, "fr/FR-7-coupons", {"src/coupons.py": "def apply(total, code):\n    return total\n"}, "FR-7: coupon scaffold")
+    await seed.commit(
+        world,
+        "dev",
+        FULL,
+        "fr/FR-7-coupons",
+        {"src/coupons.py": "def apply(total, code):\n    return total\n"},
+        "FR-7: coupon scaffold",
+    )
     await seed.create_branch(world, "dev", FULL, "FR-7-percent-off", "fr/FR-7-coupons")
-    await seed.commit(world, "dev", FULL, "FR-7-percent-off", {"src/coupons.py": "def apply(total, code):\n    return total * 0.9 if code == 'TEN' else total\n"}, "FR-7: percent-off coupons")
+    await seed.commit(
+        world,
+        "dev",
+        FULL,
+        "FR-7-percent-off",
+        {"src/coupons.py": "def apply(total, code):\n    return total * 0.9 if code == 'TEN' else total\n"},
+        "FR-7: percent-off coupons",
+    )
     demo.act("dev", "opens a child PR into fr/FR-7-coupons and the FR's PR into devel")
-    child = await seed.open_pr(world, "dev", FULL, head="FR-7-percent-off", base="fr/FR-7-coupons", title="FR-7: percent-off coupons")
+    child = await seed.open_pr(
+        world, "dev", FULL, head="FR-7-percent-off", base="fr/FR-7-coupons", title="FR-7: percent-off coupons"
+    )
     fr_pr = await seed.open_pr(world, "dev", FULL, head="fr/FR-7-coupons", base="devel", title="FR-7: coupons")
     await demo.settle()
     fr_head = fr_pr["head"]["sha"]
     run = await demo.check(fr_head, "release-train/merge-rules")
-    demo.expect(run is not None and run.get("conclusion") == "failure", "the FR's PR into devel is blocked by release-train/merge-rules")
+    demo.expect(
+        run is not None and run.get("conclusion") == "failure",
+        "the FR's PR into devel is blocked by release-train/merge-rules",
+    )
     if run:
         demo.say(f"    │ {run['output']['title']}")
-    demo.expect(await demo.check_state(child["head"]["sha"], "release-train/merge-rules") == "success", "the child PR names the FR's ticket and passes")
+    demo.expect(
+        await demo.check_state(child["head"]["sha"], "release-train/merge-rules") == "success",
+        "the child PR names the FR's ticket and passes",
+    )
 
     demo.act("dev", f"merges the child PR #{child['number']} into the FR branch")
     await seed.merge_pr(world, "dev", FULL, child["number"], "merge")
     await demo.settle()
     fr_head = await demo.head("fr/FR-7-coupons")
     run = await demo.check(fr_head, "release-train/merge-rules")
-    demo.expect(run is not None and run.get("conclusion") == "failure" and "ready" in (run["output"]["title"] + run["output"]["summary"]).lower(),
-                "still blocked: the FR has no ready sign-off")
+    demo.expect(
+        run is not None
+        and run.get("conclusion") == "failure"
+        and "ready" in (run["output"]["title"] + run["output"]["summary"]).lower(),
+        "still blocked: the FR has no ready sign-off",
+    )
 
     demo.act("dev", f"applies fr/ready to #{fr_pr['number']} himself")
     await seed.add_labels(world, "dev", FULL, fr_pr["number"], "fr/ready")
     await demo.settle()
-    demo.expect("fr/ready" not in await demo.labels(fr_pr["number"]), "the bot removed fr/ready: only PdM or RTE may apply it")
+    demo.expect(
+        "fr/ready" not in await demo.labels(fr_pr["number"]), "the bot removed fr/ready: only PdM or RTE may apply it"
+    )
     demo.show(await demo.last_bot_comment(fr_pr["number"]), limit=3)
 
     demo.act("pam", f"signs off the FR: applies fr/ready to #{fr_pr['number']}")
     await seed.add_labels(world, "pam", FULL, fr_pr["number"], "fr/ready")
     await demo.settle()
-    demo.expect(await demo.check_state(fr_head, "release-train/merge-rules") == "success", "merge-rules passes: no open child PR, up to date, signed off")
+    demo.expect(
+        await demo.check_state(fr_head, "release-train/merge-rules") == "success",
+        "merge-rules passes: no open child PR, up to date, signed off",
+    )
 
     demo.act("rita", f"merges the FR #{fr_pr['number']} into devel")
     await seed.merge_pr(world, "rita", FULL, fr_pr["number"], "merge")
@@ -244,19 +299,28 @@ async def cut_rc(demo: Demo) -> int:
     planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan the 1.5 release"})).body
     await demo.settle()
     await demo.comment("dev", planning["number"], "/cut-rc 1.5")
-    demo.expect(await demo.head("rc/1.5") is None and "RTE" in await demo.last_bot_comment(planning["number"]),
-                "a developer's /cut-rc is refused politely, naming the RTE role")
+    demo.expect(
+        await demo.head("rc/1.5") is None and "RTE" in await demo.last_bot_comment(planning["number"]),
+        "a developer's /cut-rc is refused politely, naming the RTE role",
+    )
     await demo.comment("rita", planning["number"], "/cut-rc 1.5")
     rc_head = await demo.head("rc/1.5")
     demo.expect(rc_head is not None and rc_head == await demo.head("devel"), "rc/1.5 was created at devel's head")
     demo.show(await demo.last_bot_comment(planning["number"]))
     tracking = await demo.issues("release-train")
-    demo.expect(len(tracking) == 1 and tracking[0]["title"] == "Release 1.5", "the tracking issue \"Release 1.5\" was opened")
+    demo.expect(
+        len(tracking) == 1 and tracking[0]["title"] == "Release 1.5", 'the tracking issue "Release 1.5" was opened'
+    )
     runs = await world.call(None, "GET", f"/_sandbox/dispatches/{FULL}")
     dispatched = runs.body.get("workflow_dispatches", []) if runs.status == 200 else []
-    demo.expect(any("build-images" in str(r) and "1.5" in str(r) and (rc_head or "-") in str(r) for r in dispatched),
-                "build-images.yml was dispatched with version 1.5 and the RC's sha")
-    demo.expect(await demo.check_state(rc_head or "", "release-train/gate") in ("failure", "in_progress", "queued"), "the gate on the RC head is not passing yet")
+    demo.expect(
+        any("build-images" in str(r) and "1.5" in str(r) and (rc_head or "-") in str(r) for r in dispatched),
+        "build-images.yml was dispatched with version 1.5 and the RC's sha",
+    )
+    demo.expect(
+        await demo.check_state(rc_head or "", "release-train/gate") in ("failure", "in_progress", "queued"),
+        "the gate on the RC head is not passing yet",
+    )
     return int(tracking[0]["number"]) if tracking else 0
 
 
@@ -268,16 +332,37 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
     await demo.ci(rc_head, "nightly")
     await demo.comment("quinn", tracking, "/regression fail Discount codes are ignored at checkout")
     bugs = await demo.issues("release-blocker,rc/1.5")
-    demo.expect(len(bugs) == 1 and "bug" in {label["name"] for label in bugs[0]["labels"]}, "a blocker bug labeled bug, release-blocker and rc/1.5 was opened")
-    demo.expect(await demo.check_state(rc_head, "release-train/gate") == "failure", "the gate fails: regression failed and a blocker is open")
+    demo.expect(
+        len(bugs) == 1 and "bug" in {label["name"] for label in bugs[0]["labels"]},
+        "a blocker bug labeled bug, release-blocker and rc/1.5 was opened",
+    )
+    demo.expect(
+        await demo.check_state(rc_head, "release-train/gate") == "failure",
+        "the gate fails: regression failed and a blocker is open",
+    )
     bug = bugs[0]["number"] if bugs else 0
 
     demo.say("\n━━ 4. The fix: merged into devel, verified by QA, picked into rc/1.5 by the bot")
     await seed.create_branch(world, "dev", FULL, "fix/discounts", "devel")
-    await seed.commit(world, "dev", FULL, "fix/discounts", {
-        "src/checkout.py": "def total(items, discount=0.0):\n    return sum(i.price for i in items) * (1 - discount)\n",
-    }, f"Apply discount codes at checkout (fixes #{bug})")
-    fix = await seed.open_pr(world, "dev", FULL, head="fix/discounts", base="devel", title="Apply discount codes at checkout", body=f"Fixes #{bug}")
+    await seed.commit(
+        world,
+        "dev",
+        FULL,
+        "fix/discounts",
+        {
+            "src/checkout.py": "def total(items, discount=0.0):\n    return sum(i.price for i in items) * (1 - discount)\n",
+        },
+        f"Apply discount codes at checkout (fixes #{bug})",
+    )
+    fix = await seed.open_pr(
+        world,
+        "dev",
+        FULL,
+        head="fix/discounts",
+        base="devel",
+        title="Apply discount codes at checkout",
+        body=f"Fixes #{bug}",
+    )
     demo.act("dev", f"labels #{fix['number']} cherry-pick/1.5 and squash-merges it into devel")
     await seed.add_labels(world, "dev", FULL, fix["number"], "cherry-pick/1.5")
     await seed.merge_pr(world, "dev", FULL, fix["number"], "squash")
@@ -286,22 +371,42 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
     demo.act("dev", f"applies qa/verified to #{fix['number']} himself")
     await seed.add_labels(world, "dev", FULL, fix["number"], "qa/verified")
     await demo.settle()
-    demo.expect("qa/verified" not in await demo.labels(fix["number"]) and not await demo.pulls("rc/1.5"),
-                "the bot removed qa/verified (only QA may apply it) and picked nothing")
+    demo.expect(
+        "qa/verified" not in await demo.labels(fix["number"]) and not await demo.pulls("rc/1.5"),
+        "the bot removed qa/verified (only QA may apply it) and picked nothing",
+    )
     demo.act("quinn", f"verifies the fix: applies qa/verified to #{fix['number']}")
     await seed.add_labels(world, "quinn", FULL, fix["number"], "qa/verified")
     await demo.settle()
     picks = await demo.pulls("rc/1.5")
-    demo.expect(len(picks) == 1 and picks[0]["title"].startswith("[rc/1.5]"), "the bot opened the cherry-pick PR into rc/1.5")
+    demo.expect(
+        len(picks) == 1 and picks[0]["title"].startswith("[rc/1.5]"), "the bot opened the cherry-pick PR into rc/1.5"
+    )
     if picks:
         demo.say(f"    │ #{picks[0]['number']} {picks[0]['title']} ({picks[0]['head']['ref']})")
         demo.show(await demo.last_bot_comment(fix["number"]), limit=2)
 
     demo.say("\n━━ 5. A pick that conflicts tells the developer exactly how to finish by hand")
-    await seed.commit(world, "dev", FULL, "devel", {"src/banner.txt": "Welcome to the shop — 1.6 preview\n"}, "Banner for 1.6 development")
+    await seed.commit(
+        world,
+        "dev",
+        FULL,
+        "devel",
+        {"src/banner.txt": "Welcome to the shop — 1.6 preview\n"},
+        "Banner for 1.6 development",
+    )
     await seed.create_branch(world, "dev", FULL, "fix/banner", "devel")
-    await seed.commit(world, "dev", FULL, "fix/banner", {"src/banner.txt": "Welcome to the shop - 1.6 preview!\n"}, "Fix the banner's punctuation")
-    banner = await seed.open_pr(world, "dev", FULL, head="fix/banner", base="devel", title="Fix the banner's punctuation")
+    await seed.commit(
+        world,
+        "dev",
+        FULL,
+        "fix/banner",
+        {"src/banner.txt": "Welcome to the shop - 1.6 preview!\n"},
+        "Fix the banner's punctuation",
+    )
+    banner = await seed.open_pr(
+        world, "dev", FULL, head="fix/banner", base="devel", title="Fix the banner's punctuation"
+    )
     await seed.merge_pr(world, "dev", FULL, banner["number"], "merge")
     await seed.add_labels(world, "quinn", FULL, banner["number"], "qa/verified")
     await demo.settle()
@@ -309,9 +414,15 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
     await seed.comment(world, "dev", FULL, banner["number"], "/cherry-pick 1.5")
     await demo.settle()
     labels = await demo.labels(banner["number"])
-    conflict_note = "\n".join(c["body"] for c in await demo.comments(banner["number"]) if "git cherry-pick" in c["body"])
-    demo.expect("cherry-pick-conflict" in labels and "git cherry-pick -x" in conflict_note and "src/banner.txt" in conflict_note,
-                "the conflict is labeled and explained: exact commands and the files both sides changed")
+    conflict_note = "\n".join(
+        c["body"] for c in await demo.comments(banner["number"]) if "git cherry-pick" in c["body"]
+    )
+    demo.expect(
+        "cherry-pick-conflict" in labels
+        and "git cherry-pick -x" in conflict_note
+        and "src/banner.txt" in conflict_note,
+        "the conflict is labeled and explained: exact commands and the files both sides changed",
+    )
     demo.show(conflict_note, limit=16)
     demo.act("dev", "decides the banner fix is not needed in 1.5 and removes cherry-pick/1.5")
     await seed.remove_label(world, "dev", FULL, banner["number"], "cherry-pick/1.5")
@@ -322,8 +433,10 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         await seed.merge_pr(world, "rita", FULL, picks[0]["number"], "squash")
         await demo.settle()
     new_head = await demo.head("rc/1.5") or ""
-    demo.expect(new_head != rc_head and await demo.check_state(new_head, "release-train/gate") == "failure",
-                "the new RC head starts over: the gate asks for sanity, nightly and regression again")
+    demo.expect(
+        new_head != rc_head and await demo.check_state(new_head, "release-train/gate") == "failure",
+        "the new RC head starts over: the gate asks for sanity, nightly and regression again",
+    )
     await world.call("quinn", "PATCH", f"/repos/{FULL}/issues/{bug}", {"state": "closed", "state_reason": "completed"})
     await demo.settle()
     await demo.ci(new_head, "sanity")
@@ -341,7 +454,10 @@ async def promote(demo: Demo, tracking: int) -> None:
     demo.say("\n━━ 7. Promotion and hand-off to operations")
     await demo.comment("dev", tracking, "/promote")
     tag = await world.call("alice", "GET", f"/repos/{FULL}/git/ref/tags/v1.5.0")
-    demo.expect(tag.status == 404 and "RTE" in await demo.last_bot_comment(tracking), "a developer's /promote is refused, naming the RTE role")
+    demo.expect(
+        tag.status == 404 and "RTE" in await demo.last_bot_comment(tracking),
+        "a developer's /promote is refused, naming the RTE role",
+    )
     head = await demo.head("rc/1.5")
     await demo.comment("rita", tracking, "/promote")
     release = await demo.get("/releases/tags/v1.5.0")
@@ -358,8 +474,15 @@ async def promote(demo: Demo, tracking: int) -> None:
     demo.expect(await demo.head("production") == head, "the production branch was fast-forwarded")
     deployments = await demo.get("/deployments?environment=production") or []
     demo.expect(any(d["sha"] == head for d in deployments), "a production deployment was created for the RC head")
-    handoff = "\n".join(c["body"] for c in await demo.comments(tracking) if c["user"]["login"] == "release-train[bot]" and "@acme/rops" in c["body"])
-    demo.expect("@acme/rops" in handoff and "@acme/frontend" in handoff, "ROPS and the front-end team were handed the deployment")
+    handoff = "\n".join(
+        c["body"]
+        for c in await demo.comments(tracking)
+        if c["user"]["login"] == "release-train[bot]" and "@acme/rops" in c["body"]
+    )
+    demo.expect(
+        "@acme/rops" in handoff and "@acme/frontend" in handoff,
+        "ROPS and the front-end team were handed the deployment",
+    )
     demo.show(handoff, limit=8)
     demo.expect("released" in await demo.labels(tracking), "the tracking issue is labeled released")
     if release and not demo.failures:

@@ -129,9 +129,7 @@ async def ensure_check_run(
         existing = await latest_check_run(ctx, head_sha, name)
     if existing is not None and _same_check(existing, wanted) and not annotations:
         return existing
-    if existing is not None and (
-        existing.get("status") != "completed" or (update_completed and status == "completed")
-    ):
+    if existing is not None and (existing.get("status") != "completed" or (update_completed and status == "completed")):
         update = {k: v for k, v in wanted.items() if k not in ("head_sha",)}
         return await ctx.gh.patch(
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",

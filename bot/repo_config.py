@@ -140,6 +140,11 @@ class ConfigStore:
                 return LoadedConfig(result.config, sha=sha), True
             errors = result.errors
         last = self._last_valid.get(key)
-        log.info("%s in %s is invalid (%d errors); %s", CONFIG_PATH, ctx.full_name, len(errors),
-                 "using the last valid one" if last else "no valid one to fall back on")
+        log.info(
+            "%s in %s is invalid (%d errors); %s",
+            CONFIG_PATH,
+            ctx.full_name,
+            len(errors),
+            "using the last valid one" if last else "no valid one to fall back on",
+        )
         return LoadedConfig(last, errors=errors, stale=last is not None, sha=sha), True

@@ -22,7 +22,7 @@ _RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 
 
 
 def is_team(member: str) -> bool:
-    """"@org/team" (or "org/team") names a team; anything else is a login."""
+    """ "@org/team" (or "org/team") names a team; anything else is a login."""
     return "/" in member
 
 
@@ -64,7 +64,9 @@ class RoleResolver:
     costs a 304 and no rate limit.
     """
 
-    def __init__(self, ttl_seconds: float = 300.0, max_entries: int = 20000, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl_seconds: float = 300.0, max_entries: int = 20000, timer: Callable[[], float] = time.monotonic
+    ) -> None:
         self._cache: cachetools.TTLCache[tuple, bool | str] = cachetools.TTLCache(max_entries, ttl_seconds, timer=timer)
 
     def forget(self, installation_id: int | None = None) -> None:

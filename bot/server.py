@@ -57,7 +57,7 @@ def signature_ok(secrets: tuple[str, ...], body: bytes, header: str | None) -> b
     """Constant-time check of X-Hub-Signature-256 against every accepted secret (pure)."""
     if not header or not header.startswith("sha256="):
         return False
-    given = header[len("sha256="):].strip().encode()
+    given = header[len("sha256=") :].strip().encode()
     ok = False
     for secret in secrets:
         digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
@@ -136,7 +136,9 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes:
         chunks.append(chunk)
 
 
-def _answer(request: web.Request, status: int, body: dict[str, Any], event: str, outcome: str, started: float) -> web.Response:
+def _answer(
+    request: web.Request, status: int, body: dict[str, Any], event: str, outcome: str, started: float
+) -> web.Response:
     metrics = request.app[METRICS]
     metrics.deliveries.labels(event or "unknown", outcome).inc()
     metrics.ack_seconds.observe(time.monotonic() - started)
@@ -153,7 +155,12 @@ async def webhook(request: web.Request) -> web.Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", FORM_CONTENT_TYPE, ""):
         return _answer(
-            request, 415, {"error": f"unsupported content type {content_type!r}; use application/json"}, event, "bad_content_type", started
+            request,
+            415,
+            {"error": f"unsupported content type {content_type!r}; use application/json"},
+            event,
+            "bad_content_type",
+            started,
         )
     try:
         raw = await _read_bounded(request, settings.max_body_bytes)
@@ -162,9 +169,13 @@ async def webhook(request: web.Request) -> web.Response:
     except (aiohttp.ClientPayloadError, ConnectionError):
         return _answer(request, 400, {"error": "truncated body"}, event, "truncated", started)
     if not signature_ok(settings.webhook_secrets, raw, request.headers.get("x-hub-signature-256")):
-        return _answer(request, 401, {"error": "missing or invalid X-Hub-Signature-256"}, event, "bad_signature", started)
+        return _answer(
+            request, 401, {"error": "missing or invalid X-Hub-Signature-256"}, event, "bad_signature", started
+        )
     if not event or not delivery_id:
-        return _answer(request, 400, {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, event, "bad_headers", started)
+        return _answer(
+            request, 400, {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, event, "bad_headers", started
+        )
     body = json_payload(content_type, raw)
     head = request.app[HEAD_READER].read(body) if body is not None else None
     if head is None or body is None:
@@ -175,15 +186,21 @@ async def webhook(request: web.Request) -> web.Response:
     # The payload is parsed whole only by its job, off the acknowledgement path; an event no handler is
     # registered for is remembered by id only (dedupe), with no body and no job.
     ignored = event != SWEEP_EVENT and not request.app[ROUTER].fetch(Event(head, event=event, delivery_id=delivery_id))
-    delivery = Delivery(id=delivery_id, event=event, body=body, repo_key=repo_key(head), installation_id=installation_id(head))
+    delivery = Delivery(
+        id=delivery_id, event=event, body=body, repo_key=repo_key(head), installation_id=installation_id(head)
+    )
     try:
         fresh = await request.app[QUEUE].put(delivery, ignored=ignored)
     except StoreUnavailable as exc:
         log.error("delivery %s (%s) not stored: %s", delivery_id, event, exc)
-        return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
+        return _answer(
+            request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started
+        )
     except Exception:  # noqa: BLE001 - any store failure is a 503 for GitHub to retry, never a 500
         log.exception("delivery %s (%s) not stored", delivery_id, event)
-        return _answer(request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started)
+        return _answer(
+            request, 503, {"error": "the queue is unavailable; redeliver later"}, event, "unavailable", started
+        )
     if fresh and ignored:
         # Its job's outcome is known at the door; counted as jobs that ran and were ignored always were.
         request.app[METRICS].jobs.labels("ignored").inc()
@@ -227,7 +244,11 @@ def create_app(settings: Settings) -> web.Application:
         timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             shared_pacer = getattr(queue, "write_pacer", None)
-            pacer = shared_pacer() if callable(shared_pacer) else WritePacer(settings.writes_per_minute, settings.writes_per_hour)
+            pacer = (
+                shared_pacer()
+                if callable(shared_pacer)
+                else WritePacer(settings.writes_per_minute, settings.writes_per_hour)
+            )
             github = GitHubApp(
                 session,
                 app_id=settings.app_id,

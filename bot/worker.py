@@ -93,7 +93,9 @@ class Processor:
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) in (401, 403, 404):
                 # The app was uninstalled or suspended: there is nobody to act for.
-                log.warning("delivery %s: installation %s is not usable (%s); ignored", delivery.id, inst, int(exc.status_code))
+                log.warning(
+                    "delivery %s: installation %s is not usable (%s); ignored", delivery.id, inst, int(exc.status_code)
+                )
                 return "ignored"
             raise
         await self.router.dispatch(event, ctx)

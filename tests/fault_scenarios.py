@@ -55,7 +55,9 @@ async def prepare_repo(world: World, name: str, *, fixes: int = 1, cut_rc: bool 
     """A repository on devel with the config, people, rc/1.5 (branched, or cut by rita when cut_rc), and merged fix PRs."""
     plan = RepoPlan(name)
     full = plan.full
-    await seed.create_org_repo(world, ORG, name, admin="alice", files={"README.md": f"# {name}\n"}, default_branch="devel")
+    await seed.create_org_repo(
+        world, ORG, name, admin="alice", files={"README.md": f"# {name}\n"}, default_branch="devel"
+    )
     await seed.put_config(world, "alice", full, CONFIG)
     for login in ("dana", "quinn", "rita"):
         await seed.grant(world, full, login, "write")
@@ -105,7 +107,9 @@ def burst_actions(world: World, plan: RepoPlan, *, people_events: int) -> list[A
     actions.append(lambda: seed.comment(world, "dana", plan.full, plan.chat_issue, "/help"))
     n = 0
     while len(actions) < people_events:
-        actions.append(lambda k=n: seed.comment(world, "dana", plan.full, plan.chat_issue, f"note {k}, no command here"))
+        actions.append(
+            lambda k=n: seed.comment(world, "dana", plan.full, plan.chat_issue, f"note {k}, no command here")
+        )
         n += 1
     return actions
 
@@ -142,8 +146,13 @@ class Tally:
             self.duplicated.append(f"{what} x{found}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"expected": self.expected, "seen": self.seen, "duplicates": self.duplicates,
-                "missing": self.missing[:10], "duplicated": self.duplicated[:10]}
+        return {
+            "expected": self.expected,
+            "seen": self.seen,
+            "duplicates": self.duplicates,
+            "missing": self.missing[:10],
+            "duplicated": self.duplicated[:10],
+        }
 
 
 def _store_repo(world: World, plan: RepoPlan) -> dict[str, Any]:
@@ -159,8 +168,15 @@ def _pick_opened(run: dict[str, Any]) -> bool:
     return state is not None and state.state == OPENED and state.pr is not None
 
 
-def effects(world: World, plans: list[RepoPlan], *, picks: bool = True, fr: bool = True, help_reply: bool = True,
-            gate_heads: dict[str, str] | None = None) -> Tally:
+def effects(
+    world: World,
+    plans: list[RepoPlan],
+    *,
+    picks: bool = True,
+    fr: bool = True,
+    help_reply: bool = True,
+    gate_heads: dict[str, str] | None = None,
+) -> Tally:
     """Every expected effect, counted once from the sandbox's store; plus anything the bot did twice."""
     tally = Tally()
     for plan in plans:
@@ -170,24 +186,41 @@ def effects(world: World, plans: list[RepoPlan], *, picks: bool = True, fr: bool
         if picks:
             for number in plan.fixes:
                 branch = f"cherry-pick/{number}-to-rc-1.5"
-                tally.count(f"{plan.name}#{number} pick PR", sum(1 for p in repo["pulls"].values() if p["head_ref"] == branch))
-                tally.count(f"{plan.name}#{number} pick link", sum(
-                    1 for c in bot_comments if c["issue_number"] == number and "Cherry-pick into `rc/1.5`: #" in c["body"]))
-                opened = [r for r in runs if r["name"] == PICK_CHECK and r["head_sha"] == _head(repo, number)
-                          and _pick_opened(r)]
+                tally.count(
+                    f"{plan.name}#{number} pick PR", sum(1 for p in repo["pulls"].values() if p["head_ref"] == branch)
+                )
+                tally.count(
+                    f"{plan.name}#{number} pick link",
+                    sum(
+                        1
+                        for c in bot_comments
+                        if c["issue_number"] == number and "Cherry-pick into `rc/1.5`: #" in c["body"]
+                    ),
+                )
+                opened = [
+                    r
+                    for r in runs
+                    if r["name"] == PICK_CHECK and r["head_sha"] == _head(repo, number) and _pick_opened(r)
+                ]
                 tally.count(f"{plan.name}#{number} pick check", len(opened))
         if fr:
             # The FR PR is people's doing, not an effect; there is one once the burst is over.
             numbers = [n for n, p in repo["pulls"].items() if p["head_ref"] == plan.fr_branch]
             for n in numbers:
-                tally.count(f"{plan.name}#{n} merge-rules check", sum(
-                    1 for r in runs if r["name"] == MERGE_CHECK and r["head_sha"] == _head(repo, int(n))))
+                tally.count(
+                    f"{plan.name}#{n} merge-rules check",
+                    sum(1 for r in runs if r["name"] == MERGE_CHECK and r["head_sha"] == _head(repo, int(n))),
+                )
         if help_reply:
-            tally.count(f"{plan.name}#{plan.chat_issue} /help reply", sum(
-                1 for c in bot_comments if c["issue_number"] == plan.chat_issue and "/cherry-pick" in c["body"]))
+            tally.count(
+                f"{plan.name}#{plan.chat_issue} /help reply",
+                sum(1 for c in bot_comments if c["issue_number"] == plan.chat_issue and "/cherry-pick" in c["body"]),
+            )
         if gate_heads and plan.name in gate_heads:
-            tally.count(f"{plan.name} gate on the new RC head", sum(
-                1 for r in runs if r["name"] == GATE_CHECK and r["head_sha"] == gate_heads[plan.name]))
+            tally.count(
+                f"{plan.name} gate on the new RC head",
+                sum(1 for r in runs if r["name"] == GATE_CHECK and r["head_sha"] == gate_heads[plan.name]),
+            )
     return tally
 
 
@@ -215,7 +248,9 @@ def footprint(world: World, plans: list[RepoPlan]) -> dict[str, int]:
         sizes["issues_and_prs"] += len(repo["issues"])
         sizes["check_runs"] += len(repo.get("check_runs", {}))
         sizes["labels_on_issues"] += sum(len(i["labels"]) for i in repo["issues"].values())
-        sizes["bot_comment_edits"] += sum(1 for c in repo["comments"].values() if c["user"] == BOT and c["updated_at"] != c["created_at"])
+        sizes["bot_comment_edits"] += sum(
+            1 for c in repo["comments"].values() if c["user"] == BOT and c["updated_at"] != c["created_at"]
+        )
     return dict(sizes)
 
 

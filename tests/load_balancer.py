@@ -22,7 +22,9 @@ async def round_robin(ports: Sequence[int]) -> AsyncIterator[str]:
     async def balance(request: web.Request) -> web.Response:
         nonlocal turn
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"}
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower().startswith("x-") or k.lower() == "content-type"
+        }
         for _ in range(len(ports)):
             port = ports[turn % len(ports)]
             turn += 1

@@ -21,6 +21,9 @@ async def sweep_context(world: World, name: str, owner: str = "acme") -> Context
     return Context(
         gh=await services.github.installation_client(installation_id),
         event=Event(payload, event=SWEEP_EVENT, delivery_id=f"sweep-{name}"),
-        owner=owner, repo=name, installation_id=installation_id,
-        bot_login=await services.github.bot_login(), services=services,
+        owner=owner,
+        repo=name,
+        installation_id=installation_id,
+        bot_login=await services.github.bot_login(),
+        services=services,
     )

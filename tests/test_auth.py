@@ -67,7 +67,9 @@ async def test_one_installation_never_gets_another_installations_cached_answer(s
 
     async def repositories(inst: int) -> list[str]:
         gh = await github.installation_client(inst)
-        return sorted([r["full_name"] async for r in gh.getiter("/installation/repositories", iterable_key="repositories")])
+        return sorted(
+            [r["full_name"] async for r in gh.getiter("/installation/repositories", iterable_key="repositories")]
+        )
 
     since = sandbox.last_seq()
     assert await repositories(acme) == ["acme/app"]
@@ -75,7 +77,11 @@ async def test_one_installation_never_gets_another_installations_cached_answer(s
     assert await repositories(globex) == ["globex/api", "globex/site"]
     assert await repositories(acme) == ["acme/app"]
     assert await repositories(globex) == ["globex/api", "globex/site"]
-    calls = [(e["installation_id"], e["status"]) for e in sandbox.app_requests(since) if e["path"] == "/installation/repositories"]
+    calls = [
+        (e["installation_id"], e["status"])
+        for e in sandbox.app_requests(since)
+        if e["path"] == "/installation/repositories"
+    ]
     assert calls == [(acme, 200), (globex, 200), (acme, 304), (globex, 304)]
     assert github.etag_cache(acme) is not github.etag_cache(globex)
 

@@ -32,7 +32,9 @@ def attempt(id: int, guid: str, status: int) -> dict[str, Any]:
         ([attempt(3, "b", 0), attempt(2, "a", 401), attempt(1, "c", 302)], set(), [3, 2, 1]),
     ],
 )
-def test_which_deliveries_are_redelivered(attempts: list[dict[str, Any]], processed: set[str], wanted: list[int]) -> None:
+def test_which_deliveries_are_redelivered(
+    attempts: list[dict[str, Any]], processed: set[str], wanted: list[int]
+) -> None:
     assert [item["id"] for item in deliveries_to_redeliver(attempts, processed)] == wanted
 
 
@@ -76,23 +78,33 @@ async def test_redeliveries_produce_no_new_effects(world: World) -> None:
     await world.settle()
     assert world.bot_app is not None
     metrics = world.bot_app[METRICS]
-    jobs_before = sum(metrics.value("release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead"))
+    jobs_before = sum(
+        metrics.value("release_train_jobs_total", {"outcome": k})
+        for k in ("done", "ignored", "retry", "failed", "dead")
+    )
     comments_before = len(world.app[seed.STORE].repo("acme", "app")["comments"])  # type: ignore[attr-defined]
     records = list(world.app[HOOKS].deliveries)  # type: ignore[attr-defined]
     assert records
     for record in records:
-        answer = await world.call(None, "POST", f"/app/hook/deliveries/{record['id']}/attempts", headers=await app_jwt(world))
+        answer = await world.call(
+            None, "POST", f"/app/hook/deliveries/{record['id']}/attempts", headers=await app_jwt(world)
+        )
         assert answer.status == 202
     await world.settle()
-    jobs_after = sum(metrics.value("release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead"))
-    duplicates = metrics.value("release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"}) + metrics.value(
-        "release_train_deliveries_total", {"event": "repository", "outcome": "duplicate"}
+    jobs_after = sum(
+        metrics.value("release_train_jobs_total", {"outcome": k})
+        for k in ("done", "ignored", "retry", "failed", "dead")
     )
+    duplicates = metrics.value(
+        "release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"}
+    ) + metrics.value("release_train_deliveries_total", {"event": "repository", "outcome": "duplicate"})
     assert jobs_after == jobs_before
     assert len(world.app[seed.STORE].repo("acme", "app")["comments"]) == comments_before  # type: ignore[attr-defined]
     redelivered = [r for r in world.app[HOOKS].deliveries if r["redelivery"]]  # type: ignore[attr-defined]
     assert len(redelivered) == len(records) and all(r["status_code"] == 202 for r in redelivered)
-    print(f"redeliveries: expected 0 new jobs, seen {jobs_after - jobs_before}, acknowledged as duplicates {duplicates:.0f}")
+    print(
+        f"redeliveries: expected 0 new jobs, seen {jobs_after - jobs_before}, acknowledged as duplicates {duplicates:.0f}"
+    )
 
 
 async def app_jwt(world: World) -> dict[str, str]:
@@ -104,7 +116,9 @@ async def app_jwt(world: World) -> dict[str, str]:
     return {"Authorization": f"Bearer {get_jwt(app_id=str(world.sandbox.config.app_id), private_key=key)}"}
 
 
-async def test_the_sweep_visits_every_repository_once_per_period_through_the_queue(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_sweep_visits_every_repository_once_per_period_through_the_queue(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bot.handlers as handlers
 
     await seed.create_org_repo(world, "acme", "app", admin="alice")

@@ -25,12 +25,14 @@ def handling_of_labeled(requests: list[dict[str, Any]]) -> tuple[list[dict[str, 
     the second figure. The events the bot's own writes cause are handled after this point.
     """
     begin = next(
-        i for i, r in enumerate(requests)
+        i
+        for i, r in enumerate(requests)
         if r["method"] == "GET" and r["path"].endswith("/check-runs") and "release-train/cherry-pick" in r["query"]
     )
     opened = next(i for i, r in enumerate(requests) if r["method"] == "POST" and r["path"] == f"/repos/{FULL}/pulls")
     end = next(
-        i for i, r in enumerate(requests)
+        i
+        for i, r in enumerate(requests)
         if i > opened and r["method"] in ("POST", "PATCH") and "/check-runs" in r["path"]
     )
     return requests[begin : end + 1], end + 1
@@ -51,7 +53,9 @@ async def pick_cost(world: World, *, commits: int, warm: bool) -> tuple[int, int
     text = TEXT
     for i in range(commits):
         text = text.replace(f"line {i + 1}\n", f"line {i + 1} fixed\n")
-        await seed.commit(world, "dana", FULL, branch, {f"{branch.replace('/', '-')}.txt": text}, f"Step {i + 1} of {branch}")
+        await seed.commit(
+            world, "dana", FULL, branch, {f"{branch.replace('/', '-')}.txt": text}, f"Step {i + 1} of {branch}"
+        )
     pr = await seed.open_pr(world, "dana", FULL, head=branch, base="devel", title=f"Fix {branch}")
     number = int(pr["number"])
     await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
@@ -76,10 +80,15 @@ async def test_single_commit_pick_costs_at_most_12_requests_when_warm(world: Wor
     cold, cold_whole, cold_calls = await pick_cost(world, commits=1, warm=False)
     # Steady state: token, config and membership cached.
     warm, warm_whole, warm_calls = await pick_cost(world, commits=1, warm=True)
-    print(json.dumps({
-        "single_commit": {"cold": cold, "steady": warm, "steady_calls": warm_calls, "cold_calls": cold_calls},
-        "whole_delivery_with_other_concerns": {"cold": cold_whole, "steady": warm_whole},
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "single_commit": {"cold": cold, "steady": warm, "steady_calls": warm_calls, "cold_calls": cold_calls},
+                "whole_delivery_with_other_concerns": {"cold": cold_whole, "steady": warm_whole},
+            },
+            indent=1,
+        )
+    )
     assert len(await pick_prs(world)) == 2
     assert warm <= SINGLE_BUDGET, warm_calls
 

@@ -126,7 +126,15 @@ def rename_onto_edited(w: Work) -> History:
     w.commit("RC edits old.txt", {"old.txt": TEXT.replace("line", "old").replace("old 2\n", "old two\n")})
     w.git("switch", "-q", "devel")
     w.git("mv", "old.txt", "new.txt")
-    return History([w.commit("Rename old.txt to new.txt and edit", {"new.txt": TEXT.replace("line", "old").replace("old 19\n", "old nineteen\n")})], False)
+    return History(
+        [
+            w.commit(
+                "Rename old.txt to new.txt and edit",
+                {"new.txt": TEXT.replace("line", "old").replace("old 19\n", "old nineteen\n")},
+            )
+        ],
+        False,
+    )
 
 
 def deletion(w: Work) -> History:
@@ -134,7 +142,9 @@ def deletion(w: Work) -> History:
 
 
 def binary_clean(w: Work) -> History:
-    return History([w.commit("New icon", {"bin.dat": BINARY[::-1], "img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(100)})], False)
+    return History(
+        [w.commit("New icon", {"bin.dat": BINARY[::-1], "img/logo.png": b"\x89PNG\r\n\x1a\n" + bytes(100)})], False
+    )
 
 
 def binary_conflict(w: Work) -> History:
@@ -229,9 +239,19 @@ async def test_engine_matches_git_cherry_pick(sandbox: World, tmp_path: Path, ca
     assert outcome_git == expected_outcome, "the corpus case no longer builds the history it names"
 
     gh = await installation_gh(sandbox)
-    listing = [await gh.getitem("/repos/{owner}/{repo}/commits/{ref}", {"owner": OWNER, "repo": NAME, "ref": sha}) for sha in history.shas]
-    rc = await gh.getitem("/repos/{owner}/{repo}/branches/{+branch}", {"owner": OWNER, "repo": NAME, "branch": "rc/1.5"})
-    picker = Picker(gh, OWNER, NAME, committer={"name": "release-train[bot]", "email": "1+release-train[bot]@users.noreply.github.com"})
+    listing = [
+        await gh.getitem("/repos/{owner}/{repo}/commits/{ref}", {"owner": OWNER, "repo": NAME, "ref": sha})
+        for sha in history.shas
+    ]
+    rc = await gh.getitem(
+        "/repos/{owner}/{repo}/branches/{+branch}", {"owner": OWNER, "repo": NAME, "branch": "rc/1.5"}
+    )
+    picker = Picker(
+        gh,
+        OWNER,
+        NAME,
+        committer={"name": "release-train[bot]", "email": "1+release-train[bot]@users.noreply.github.com"},
+    )
     outcome = await picker.pick(
         [SourceCommit.from_listing(c) for c in listing],
         onto_sha=rc["commit"]["sha"],
@@ -244,7 +264,10 @@ async def test_engine_matches_git_cherry_pick(sandbox: World, tmp_path: Path, ca
     refs = sorted(work.git("ls-remote", "--heads", str(work.bare)).stdout.split()[1::2])
     if outcome_git == "picked":
         assert outcome.tree_sha == tree_git
-        assert refs == sorted(["refs/heads/devel", "refs/heads/rc/1.5", "refs/heads/cherry-pick/7-to-rc-1.5"] + (["refs/heads/feature"] if "merge" in case else []))
+        assert refs == sorted(
+            ["refs/heads/devel", "refs/heads/rc/1.5", "refs/heads/cherry-pick/7-to-rc-1.5"]
+            + (["refs/heads/feature"] if "merge" in case else [])
+        )
         work.git("fetch", "-q", str(work.bare), "cherry-pick/7-to-rc-1.5")
         assert work.rev("FETCH_HEAD^{tree}") == tree_git
         # Every picked commit sits on the RC head, keeps its author and says where it came from.
@@ -258,7 +281,9 @@ async def test_engine_matches_git_cherry_pick(sandbox: World, tmp_path: Path, ca
             assert work.git("log", "-1", "--format=%cn", new_sha).stdout.strip() == "release-train[bot]"
     else:
         # No PR material and no temporary refs left behind.
-        assert refs == sorted(["refs/heads/devel", "refs/heads/rc/1.5"] + (["refs/heads/feature"] if "merge" in case else []))
+        assert refs == sorted(
+            ["refs/heads/devel", "refs/heads/rc/1.5"] + (["refs/heads/feature"] if "merge" in case else [])
+        )
     if outcome_git == "conflict":
         assert outcome.conflict_sha in history.shas
 
@@ -272,15 +297,23 @@ async def test_existing_branch_is_refused_then_reused_on_request(sandbox: World,
     work.git("branch", "cherry-pick/7-to-rc-1.5", "rc/1.5")
     work.push()
     gh = await installation_gh(sandbox)
-    listing = await gh.getitem("/repos/{owner}/{repo}/commits/{ref}", {"owner": OWNER, "repo": NAME, "ref": history.shas[0]})
+    listing = await gh.getitem(
+        "/repos/{owner}/{repo}/commits/{ref}", {"owner": OWNER, "repo": NAME, "ref": history.shas[0]}
+    )
     rc_sha, rc_tree = work.rev("rc/1.5"), work.rev("rc/1.5^{tree}")
     picker = Picker(gh, OWNER, NAME)
     from bot.github.cherry_pick import BranchExists
 
     with pytest.raises(BranchExists):
-        await picker.pick([SourceCommit.from_listing(listing)], onto_sha=rc_sha, onto_tree=rc_tree, branch="cherry-pick/7-to-rc-1.5")
+        await picker.pick(
+            [SourceCommit.from_listing(listing)], onto_sha=rc_sha, onto_tree=rc_tree, branch="cherry-pick/7-to-rc-1.5"
+        )
     outcome = await picker.pick(
-        [SourceCommit.from_listing(listing)], onto_sha=rc_sha, onto_tree=rc_tree, branch="cherry-pick/7-to-rc-1.5", reuse_branch=True
+        [SourceCommit.from_listing(listing)],
+        onto_sha=rc_sha,
+        onto_tree=rc_tree,
+        branch="cherry-pick/7-to-rc-1.5",
+        reuse_branch=True,
     )
     assert outcome.outcome == "picked"
     assert work.expected(history.shas, False) == ("picked", outcome.tree_sha)

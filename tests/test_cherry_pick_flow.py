@@ -31,7 +31,12 @@ roles:
 async def release_repo(world: World) -> None:
     """acme/app with devel, rc/1.5 cut from it, QA = quinn, developer dana (write)."""
     await seed.create_org_repo(
-        world, ORG, NAME, admin="alice", files={"a.txt": TEXT, "b.txt": "b\n", "README.md": "# app\n"}, default_branch="devel"
+        world,
+        ORG,
+        NAME,
+        admin="alice",
+        files={"a.txt": TEXT, "b.txt": "b\n", "README.md": "# app\n"},
+        default_branch="devel",
     )
     await seed.put_config(world, "alice", FULL, CONFIG)
     for login in ("dana", "quinn", "erin", "rita"):
@@ -40,10 +45,14 @@ async def release_repo(world: World) -> None:
     await world.settle()
 
 
-async def fix_pr(world: World, branch: str, files: dict[str, str | bytes | None], title: str = "Fix login", *, author: str = "dana") -> int:
+async def fix_pr(
+    world: World, branch: str, files: dict[str, str | bytes | None], title: str = "Fix login", *, author: str = "dana"
+) -> int:
     await seed.create_branch(world, author, FULL, branch, "devel")
     await seed.commit(world, author, FULL, branch, files, title)
-    pr = await seed.open_pr(world, author, FULL, head=branch, base="devel", title=title, body="Fixes the @everyone login bug")
+    pr = await seed.open_pr(
+        world, author, FULL, head=branch, base="devel", title=title, body="Fixes the @everyone login bug"
+    )
     return int(pr["number"])
 
 
@@ -67,7 +76,9 @@ async def comments(world: World, number: int) -> list[dict[str, Any]]:
 
 async def check_states(world: World, number: int) -> dict[str, rules.PickState]:
     head = (await pull(world, number))["head"]["sha"]
-    answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{head}/check-runs?check_name=release-train/cherry-pick")
+    answer = await world.call(
+        "alice", "GET", f"/repos/{FULL}/commits/{head}/check-runs?check_name=release-train/cherry-pick"
+    )
     assert answer.status == 200, answer.body
     runs = answer.body["check_runs"]
     if not runs:
@@ -84,6 +95,7 @@ def git_expected_tree(world: World, shas: list[str], mainline: bool, rc_branch: 
     """The tree `git cherry-pick -x` makes of these commits on the RC, in a clone of the sandbox's repository."""
     bare = world.app[GIT].path(FULL)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
+
         def git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
             return subprocess.run(["git", *args], cwd=tmp, capture_output=True, text=True, check=check)
 
@@ -103,7 +115,9 @@ async def tree_of(world: World, sha: str) -> str:
     return answer.body["commit"]["tree"]["sha"]
 
 
-async def assert_one_pick(world: World, number: int, *, shas: list[str], mainline: bool = False, verifier: str = "quinn") -> dict[str, Any]:
+async def assert_one_pick(
+    world: World, number: int, *, shas: list[str], mainline: bool = False, verifier: str = "quinn"
+) -> dict[str, Any]:
     picks = [p for p in await pick_prs(world) if p["head"]["ref"].startswith(f"cherry-pick/{number}-")]
     assert len(picks) == 1, [p["title"] for p in picks]
     pick = picks[0]
@@ -119,7 +133,9 @@ async def assert_one_pick(world: World, number: int, *, shas: list[str], mainlin
         assert sha in pick["body"]
     assert await tree_of(world, pick["head"]["sha"]) == git_expected_tree(world, shas, mainline)
     link = f"Cherry-pick into `rc/1.5`: #{pick['number']}."
-    links = [c for c in await comments(world, number) if link in c["body"] and c["user"]["login"] == "release-train[bot]"]
+    links = [
+        c for c in await comments(world, number) if link in c["body"] and c["user"]["login"] == "release-train[bot]"
+    ]
     assert len(links) == 1
     states = await check_states(world, number)
     assert states["1.5"].state == rules.OPENED and states["1.5"].pr == pick["number"]
@@ -218,7 +234,12 @@ async def test_repeats_never_open_a_second_pick(world: World) -> None:
 async def send_again(world: World, event: str, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature, "Content-Type": "application/json"}
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature,
+        "Content-Type": "application/json",
+    }
     assert world.bot_url is not None
     async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
         assert resp.status == 202, await resp.text()
@@ -226,7 +247,9 @@ async def send_again(world: World, event: str, payload: dict[str, Any]) -> None:
 
 def app_client(world: World):  # type: ignore[no-untyped-def]
     key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    return GitHubApp(world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url).app_client()
+    return GitHubApp(
+        world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url
+    ).app_client()
 
 
 async def test_verified_label_from_someone_outside_qa_does_not_count(world: World) -> None:
@@ -277,7 +300,9 @@ async def test_rebase_merge_picks_every_rebased_commit_in_order(world: World) ->
 async def test_squash_of_several_commits_picks_the_one_squash_commit(world: World) -> None:
     await release_repo(world)
     number = await fix_pr(world, "fix/squash", {"a.txt": TEXT.replace("line 6\n", "line six\n")})
-    await seed.commit(world, "dana", FULL, "fix/squash", {"a.txt": TEXT.replace("line 6\n", "line six!\n")}, "Second thought")
+    await seed.commit(
+        world, "dana", FULL, "fix/squash", {"a.txt": TEXT.replace("line 6\n", "line six!\n")}, "Second thought"
+    )
     await seed.commit(world, "alice", FULL, "devel", {"c.txt": "c\n"}, "Devel moves on")
     await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
     await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
@@ -309,7 +334,9 @@ async def test_merge_commit_is_picked_against_its_first_parent(world: World) -> 
 async def test_conflict_tells_people_how_to_finish_and_retry_succeeds(world: World) -> None:
     await release_repo(world)
     # A prerequisite lands on devel only; the fix builds on it.
-    await seed.commit(world, "alice", FULL, "devel", {"a.txt": TEXT.replace("line 4\n", "line 4 (prerequisite)\n")}, "Prerequisite")
+    await seed.commit(
+        world, "alice", FULL, "devel", {"a.txt": TEXT.replace("line 4\n", "line 4 (prerequisite)\n")}, "Prerequisite"
+    )
     prereq = await pull_head(world, "devel")
     number = await fix_pr(world, "fix/conflict", {"a.txt": TEXT.replace("line 4\n", "line 4 (prerequisite) fixed\n")})
     await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.5")
@@ -338,7 +365,14 @@ async def test_conflict_tells_people_how_to_finish_and_retry_succeeds(world: Wor
     branches = await world.call("alice", "GET", f"/repos/{FULL}/branches?per_page=100")
     assert sorted(b["name"] for b in branches.body) == ["devel", "fix/conflict", "rc/1.5"]
     # The prerequisite is picked into the RC by hand; then the command tries again.
-    await seed.commit(world, "alice", FULL, "rc/1.5", {"a.txt": TEXT.replace("line 4\n", "line 4 (prerequisite)\n")}, f"Prerequisite (cherry picked from commit {prereq})")
+    await seed.commit(
+        world,
+        "alice",
+        FULL,
+        "rc/1.5",
+        {"a.txt": TEXT.replace("line 4\n", "line 4 (prerequisite)\n")},
+        f"Prerequisite (cherry picked from commit {prereq})",
+    )
     await seed.comment(world, "dana", FULL, number, "/cherry-pick 1.5")
     await world.settle()
     await assert_one_pick(world, number, shas=[sha])
@@ -389,7 +423,11 @@ async def test_missing_rc_branch_is_said_once(world: World) -> None:
     await seed.merge_pr(world, "alice", FULL, number, "squash")
     await seed.comment(world, "dana", FULL, number, "/refresh")
     await world.settle()
-    said = [c for c in await comments(world, number) if "asks for a cherry-pick into `rc/1.9`, but that branch does not exist" in c["body"]]
+    said = [
+        c
+        for c in await comments(world, number)
+        if "asks for a cherry-pick into `rc/1.9`, but that branch does not exist" in c["body"]
+    ]
     assert len(said) == 1
     assert (await check_states(world, number))["1.9"].state == rules.MISSING_RC
     # Once the RC branch is created, the waiting pick happens.

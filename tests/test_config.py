@@ -89,14 +89,24 @@ def test_every_key_is_read():
     c = result.config
     assert c.branches == Branches("develop", "feature/*", "release/{version}", "prod")
     assert (c.labels.verified, c.labels.cherry_pick_prefix, c.labels.picked, c.labels.conflict) == (
-        "qa-ok", "pick/", "picked", "pick-conflict")
-    assert (c.labels.fr_ready, c.labels.blocker, c.labels.rc_prefix, c.labels.bug) == ("ready", "blocker", "for/", "defect")
+        "qa-ok",
+        "pick/",
+        "picked",
+        "pick-conflict",
+    )
+    assert (c.labels.fr_ready, c.labels.blocker, c.labels.rc_prefix, c.labels.bug) == (
+        "ready",
+        "blocker",
+        "for/",
+        "defect",
+    )
     assert (c.labels.tracking, c.labels.released, c.labels.hold) == ("train", "shipped", "hold")
     assert dataclasses.astuple(c.checks) == ("rt/merge", "rt/gate", "rt/pick", "rt/config", "rt/signoff")
     assert c.merge_rules.fr_ticket_pattern == "JIRA-[0-9]+"
     assert c.merge_rules.require_ticket_into_devel is True
     assert not any(
-        getattr(c.merge_rules, f.name) for f in dataclasses.fields(c.merge_rules)
+        getattr(c.merge_rules, f.name)
+        for f in dataclasses.fields(c.merge_rules)
         if f.name not in ("fr_ticket_pattern", "require_ticket_into_devel")
     )
     assert c.cherry_pick.auto_merge is True and c.cherry_pick.auto_merge_method == "rebase"
@@ -163,73 +173,141 @@ ERROR_CASES = [
     # unknown keys, with a suggestion when one is close
     ("labels:\n  verfied: x\n", [(2, "labels.verfied", "unknown key (did you mean 'verified'?)")]),
     ("lables:\n  verified: x\n", [(1, "lables", "unknown key (did you mean 'labels'?)")]),
-    ("branches:\n  zzz: x\n", [(2, "branches.zzz", "unknown key (known keys: devel, feature, release_candidate, production)")]),
-    ("gate:\n  required_checks:\n    - {name: a, ap: b}\n", [(3, "gate.required_checks[0].ap", "unknown key (did you mean 'app'?)")]),
-    ("release:\n  on_rc_created:\n    - {workflow: a, input: {}}\n", [(3, "release.on_rc_created[0].input", "unknown key (did you mean 'inputs'?)")]),
+    (
+        "branches:\n  zzz: x\n",
+        [(2, "branches.zzz", "unknown key (known keys: devel, feature, release_candidate, production)")],
+    ),
+    (
+        "gate:\n  required_checks:\n    - {name: a, ap: b}\n",
+        [(3, "gate.required_checks[0].ap", "unknown key (did you mean 'app'?)")],
+    ),
+    (
+        "release:\n  on_rc_created:\n    - {workflow: a, input: {}}\n",
+        [(3, "release.on_rc_created[0].input", "unknown key (did you mean 'inputs'?)")],
+    ),
     # wrong types
     ("branches:\n  devel: 1.5\n", [(2, "branches.devel", 'expected text, got the number 1.5 (quote it: "1.5")')]),
     ("branches:\n  production: [a]\n", [(2, "branches.production", "expected text, got a list")]),
-    ("labels:\n  verified: true\n", [(2, "labels.verified", "expected text, got 'true' (true/false) (quote it: \"true\")")]),
+    (
+        "labels:\n  verified: true\n",
+        [(2, "labels.verified", "expected text, got 'true' (true/false) (quote it: \"true\")")],
+    ),
     ("labels:\n  verified:\n", [(2, "labels.verified", "expected text, got nothing (null)")]),
     ("labels:\n  verified: ''\n", [(2, "labels.verified", "must not be empty")]),
-    ("merge_rules:\n  require_ticket_into_devel: sometimes\n",
-     [(2, "merge_rules.require_ticket_into_devel", "expected true or false, got the text 'sometimes'")]),
-    ("merge_rules:\n  block_fr_into_rc: 1\n", [(2, "merge_rules.block_fr_into_rc", "expected true or false, got the number 1")]),
+    (
+        "merge_rules:\n  require_ticket_into_devel: sometimes\n",
+        [(2, "merge_rules.require_ticket_into_devel", "expected true or false, got the text 'sometimes'")],
+    ),
+    (
+        "merge_rules:\n  block_fr_into_rc: 1\n",
+        [(2, "merge_rules.block_fr_into_rc", "expected true or false, got the number 1")],
+    ),
     ("roles:\n  qa: {team: x}\n", [(2, "roles.qa[0]", "expected text, got a mapping")]),
     ("roles:\n  qa: [alice, 7]\n", [(2, "roles.qa[1]", 'expected text, got the number 7 (quote it: "7")')]),
     ("gate:\n  required_checks: {name: a}\n", []),  # a single mapping is a list of one (checked below)
     ("gate:\n  required_checks:\n    - {app: x}\n", [(3, "gate.required_checks[0].name", "is required")]),
-    ("release:\n  on_rc_created:\n    - workflow: a\n      inputs: [x]\n",
-     [(4, "release.on_rc_created[0].inputs", "expected a mapping of names to values, got a list")]),
-    ("release:\n  on_rc_created:\n    - workflow: a\n      inputs: {x: [1]}\n",
-     [(4, "release.on_rc_created[0].inputs.x", "expected a plain value, got a list")]),
+    (
+        "release:\n  on_rc_created:\n    - workflow: a\n      inputs: [x]\n",
+        [(4, "release.on_rc_created[0].inputs", "expected a mapping of names to values, got a list")],
+    ),
+    (
+        "release:\n  on_rc_created:\n    - workflow: a\n      inputs: {x: [1]}\n",
+        [(4, "release.on_rc_created[0].inputs.x", "expected a plain value, got a list")],
+    ),
     ("labels: [a, b]\n", [(1, "labels", "expected a mapping, got a list")]),
     ("labels: qa/verified\n", [(1, "labels", "expected a mapping, got the text 'qa/verified'")]),
     # duplicates
     ("labels:\n  bug: a\n  bug: b\n", [(3, "labels.bug", "duplicate key (first set on line 2)")]),
     # the top level
     ("- a\n- b\n", [(1, "", "the top level must be a mapping of sections (branches, labels, ...), got a list")]),
-    ("just text\n", [(1, "", "the top level must be a mapping of sections (branches, labels, ...), got the text 'just text'")]),
+    (
+        "just text\n",
+        [(1, "", "the top level must be a mapping of sections (branches, labels, ...), got the text 'just text'")],
+    ),
     # invalid YAML names the line
     ("labels:\n  verified: [a\n  bug: b\n", [(3, "", "invalid YAML: expected ',' or ']', but got ':' (column 6)")]),
-    ("labels:\n\tverified: x\n", [(2, "", "invalid YAML: found character '\\t' that cannot start any token (column 1)")]),
-    ("a: 1\n---\nb: 2\n", [(2, "", "invalid YAML: expected a single document in the stream, but found another document (column 1)")]),
+    (
+        "labels:\n\tverified: x\n",
+        [(2, "", "invalid YAML: found character '\\t' that cannot start any token (column 1)")],
+    ),
+    (
+        "a: 1\n---\nb: 2\n",
+        [(2, "", "invalid YAML: expected a single document in the stream, but found another document (column 1)")],
+    ),
     # patterns, compiled with RE2
-    ("merge_rules:\n  fr_ticket_pattern: '(A+'\n",
-     [(2, "merge_rules.fr_ticket_pattern", "is not a valid regular expression: missing ): (A+")]),
-    ("merge_rules:\n  fr_ticket_pattern: '(?=A)B'\n",
-     [(2, "merge_rules.fr_ticket_pattern", "is not a valid regular expression: invalid perl operator: (?=")]),
-    ("branches:\n  feature: 'fr/[ab'\n", [(2, "branches.feature", "is not a valid glob: '[' at position 4 is never closed")]),
-    ("branches:\n  feature: 'fr/a b'\n", [(2, "branches.feature", "is not a valid glob: ' ' cannot appear in a branch name")]),
-    ("branches:\n  feature: 'fr/[z-a]'\n", [(2, "branches.feature", "is not a valid glob: invalid character class range: z-a")]),
+    (
+        "merge_rules:\n  fr_ticket_pattern: '(A+'\n",
+        [(2, "merge_rules.fr_ticket_pattern", "is not a valid regular expression: missing ): (A+")],
+    ),
+    (
+        "merge_rules:\n  fr_ticket_pattern: '(?=A)B'\n",
+        [(2, "merge_rules.fr_ticket_pattern", "is not a valid regular expression: invalid perl operator: (?=")],
+    ),
+    (
+        "branches:\n  feature: 'fr/[ab'\n",
+        [(2, "branches.feature", "is not a valid glob: '[' at position 4 is never closed")],
+    ),
+    (
+        "branches:\n  feature: 'fr/a b'\n",
+        [(2, "branches.feature", "is not a valid glob: ' ' cannot appear in a branch name")],
+    ),
+    (
+        "branches:\n  feature: 'fr/[z-a]'\n",
+        [(2, "branches.feature", "is not a valid glob: invalid character class range: z-a")],
+    ),
     # templates
-    ("branches:\n  release_candidate: 'rc/{ver}'\n",
-     [(2, "branches.release_candidate", "unknown placeholder {ver} (allowed: {version})"),
-      (2, "branches.release_candidate", "must contain {version}")]),
+    (
+        "branches:\n  release_candidate: 'rc/{ver}'\n",
+        [
+            (2, "branches.release_candidate", "unknown placeholder {ver} (allowed: {version})"),
+            (2, "branches.release_candidate", "must contain {version}"),
+        ],
+    ),
     ("branches:\n  release_candidate: 'rc'\n", [(2, "branches.release_candidate", "must contain {version}")]),
-    ("branches:\n  release_candidate: 'rc {version}'\n",
-     [(2, "branches.release_candidate", "gives 'rc 1.5' for version 1.5, which is not a valid branch name")]),
+    (
+        "branches:\n  release_candidate: 'rc {version}'\n",
+        [(2, "branches.release_candidate", "gives 'rc 1.5' for version 1.5, which is not a valid branch name")],
+    ),
     ("release:\n  tag: 'v{version}'\n", [(2, "release.tag", "must contain {patch}")]),
-    ("release:\n  tag: 'v{version}.{patch'\n",
-     [(2, "release.tag", "is not a valid template: expected '}' before end of string")]),
-    ("release:\n  tag: 'v{version!r}.{patch}'\n",
-     [(2, "release.tag", "is not a valid template: {version} is not a plain placeholder")]),
-    ("release:\n  tracking_title: 'Release {version} {date}'\n",
-     [(2, "release.tracking_title", "unknown placeholder {date} (allowed: {sha}, {version})")]),
-    ("release:\n  on_rc_created:\n    - workflow: a\n      inputs: {v: '{tag}'}\n",
-     [(4, "release.on_rc_created[0].inputs.v", "unknown placeholder {tag} (allowed: {sha}, {version})")]),
-    ("release:\n  on_rc_created:\n    - workflow: a\n      ref: '{branch}'\n",
-     [(4, "release.on_rc_created[0].ref", "unknown placeholder {branch} (allowed: {sha}, {version})")]),
+    (
+        "release:\n  tag: 'v{version}.{patch'\n",
+        [(2, "release.tag", "is not a valid template: expected '}' before end of string")],
+    ),
+    (
+        "release:\n  tag: 'v{version!r}.{patch}'\n",
+        [(2, "release.tag", "is not a valid template: {version} is not a plain placeholder")],
+    ),
+    (
+        "release:\n  tracking_title: 'Release {version} {date}'\n",
+        [(2, "release.tracking_title", "unknown placeholder {date} (allowed: {sha}, {version})")],
+    ),
+    (
+        "release:\n  on_rc_created:\n    - workflow: a\n      inputs: {v: '{tag}'}\n",
+        [(4, "release.on_rc_created[0].inputs.v", "unknown placeholder {tag} (allowed: {sha}, {version})")],
+    ),
+    (
+        "release:\n  on_rc_created:\n    - workflow: a\n      ref: '{branch}'\n",
+        [(4, "release.on_rc_created[0].ref", "unknown placeholder {branch} (allowed: {sha}, {version})")],
+    ),
     # choices, names
-    ("cherry_pick:\n  auto_merge_method: fast-forward\n",
-     [(2, "cherry_pick.auto_merge_method", "must be one of 'merge', 'squash', 'rebase', got 'fast-forward'")]),
+    (
+        "cherry_pick:\n  auto_merge_method: fast-forward\n",
+        [(2, "cherry_pick.auto_merge_method", "must be one of 'merge', 'squash', 'rebase', got 'fast-forward'")],
+    ),
     ("branches:\n  devel: 'dev..el'\n", [(2, "branches.devel", "'dev..el' is not a valid branch name")]),
     ("branches:\n  production: 'prod/'\n", [(2, "branches.production", "'prod/' is not a valid branch name")]),
-    ("labels:\n  verified: '" + "x" * 51 + "'\n",
-     [(2, "labels.verified", "is too long for a GitHub label (50 characters at most)")]),
-    ("labels:\n  rc_prefix: '" + "x" * 46 + "'\n",
-     [(2, "labels.rc_prefix", "is too long for a GitHub label (50 characters at most, version included)")]),
-    ("roles:\n  qa: ['@acme/qa', 'not a login']\n", [(2, "roles.qa[1]", "'not a login' is neither a login nor \"@org/team\"")]),
+    (
+        "labels:\n  verified: '" + "x" * 51 + "'\n",
+        [(2, "labels.verified", "is too long for a GitHub label (50 characters at most)")],
+    ),
+    (
+        "labels:\n  rc_prefix: '" + "x" * 46 + "'\n",
+        [(2, "labels.rc_prefix", "is too long for a GitHub label (50 characters at most, version included)")],
+    ),
+    (
+        "roles:\n  qa: ['@acme/qa', 'not a login']\n",
+        [(2, "roles.qa[1]", "'not a login' is neither a login nor \"@org/team\"")],
+    ),
     ("release:\n  handoff: ['@@x']\n", [(2, "release.handoff[0]", "'@@x' is neither a login nor \"@org/team\"")]),
 ]
 
@@ -245,13 +323,18 @@ def test_errors_name_the_key_and_the_line(text, expected):
 def test_several_errors_are_all_reported_in_line_order():
     text = "labels:\n  verfied: x\nbranches:\n  devel: 3\nroles:\n  qa: '@a/b'\n  boss: [x]\n"
     assert [(e.line, e.key) for e in parse_config(text).errors] == [
-        (2, "labels.verfied"), (4, "branches.devel"), (7, "roles.boss")]
+        (2, "labels.verfied"),
+        (4, "branches.devel"),
+        (7, "roles.boss"),
+    ]
 
 
 def test_error_text_matches_the_documented_form():
     result = parse_config("a: 1\n" * 6 + "labels:\n  verfied: x\n")
     assert "line 8: labels.verfied: unknown key (did you mean 'verified'?)" in [str(e) for e in result.errors]
-    assert str(ConfigError(None, "", "the file is not UTF-8 text (byte 0)")) == "file: the file is not UTF-8 text (byte 0)"
+    assert (
+        str(ConfigError(None, "", "the file is not UTF-8 text (byte 0)")) == "file: the file is not UTF-8 text (byte 0)"
+    )
 
 
 def test_bytes_and_limits():
@@ -262,7 +345,8 @@ def test_bytes_and_limits():
 
 def test_yaml_tags_and_aliases_are_not_trusted():
     assert error("labels:\n  verified: !!python/object:os.system x\n") == [
-        (2, "labels.verified", "expected text, got a value tagged tag:yaml.org,2002:python/object:os.system")]
+        (2, "labels.verified", "expected text, got a value tagged tag:yaml.org,2002:python/object:os.system")
+    ]
     # An alias bomb cannot blow up: lists of lists are not a type any key accepts.
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n"
     bomb += "roles:\n  qa: [*c, *c, *c, *c, *c, *c, *c, *c]\n"
@@ -293,7 +377,9 @@ def test_rc_branch_name_round_trips(config, version, branch):
     assert rc_version_of(config, "refs/heads/" + branch) == version
 
 
-@pytest.mark.parametrize("branch", ["rc/1", "rc/1.5.1", "rc/a.b", "rc/1.5-hotfix", "xrc/1.5", "devel", "rc/", "release/1.5"])
+@pytest.mark.parametrize(
+    "branch", ["rc/1", "rc/1.5.1", "rc/a.b", "rc/1.5-hotfix", "xrc/1.5", "devel", "rc/", "release/1.5"]
+)
 def test_rc_version_of_other_branches(branch):
     assert rc_version_of(DEFAULT, branch) is None
 
@@ -368,7 +454,9 @@ def test_config_to_dict_round_trips_through_yaml(config):
 
     from bot.config import config_to_dict
 
-    assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)) == parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)) == parse_config(
+        yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    )
     assert parse_config(yaml.safe_dump(config_to_dict(config), sort_keys=False)).config == config
 
 

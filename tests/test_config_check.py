@@ -35,11 +35,22 @@ def test_verdict_for_a_broken_file_annotates_each_line():
     assert "Until a valid version is on `devel`" in verdict.summary
     assert "- line 4: labels.verfied: unknown key (did you mean 'verified'?)" in verdict.summary
     assert verdict.annotations == (
-        {"path": CONFIG_PATH, "start_line": 4, "end_line": 4, "annotation_level": "failure", "title": "labels.verfied",
-         "message": "labels.verfied: unknown key (did you mean 'verified'?)"},
-        {"path": CONFIG_PATH, "start_line": 6, "end_line": 6, "annotation_level": "failure",
-         "title": "merge_rules.fr_ticket_pattern",
-         "message": "merge_rules.fr_ticket_pattern: is not a valid regular expression: missing ): (FR-"},
+        {
+            "path": CONFIG_PATH,
+            "start_line": 4,
+            "end_line": 4,
+            "annotation_level": "failure",
+            "title": "labels.verfied",
+            "message": "labels.verfied: unknown key (did you mean 'verified'?)",
+        },
+        {
+            "path": CONFIG_PATH,
+            "start_line": 6,
+            "end_line": 6,
+            "annotation_level": "failure",
+            "title": "merge_rules.fr_ticket_pattern",
+            "message": "merge_rules.fr_ticket_pattern: is not a valid regular expression: missing ): (FR-",
+        },
     )
 
 
@@ -75,8 +86,9 @@ def test_push_touches_config(name, push, touched):
 
 
 async def repo(world: World) -> None:
-    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID},
-                               default_branch="devel")
+    await seed.create_org_repo(
+        world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID}, default_branch="devel"
+    )
     await seed.grant(world, FULL, "dana", "write")
     await world.settle()
 
@@ -107,13 +119,24 @@ async def test_a_pr_with_a_broken_config_gets_a_failing_check_with_annotations(w
     [run] = await config_runs(world, sha)
     assert (run["status"], run["conclusion"]) == ("completed", "failure")
     assert run["output"]["title"] == "Configuration has 2 problems"
-    found = [(a["path"], a["start_line"], a["end_line"], a["annotation_level"], a["message"]) for a in await annotations(world, run)]
+    found = [
+        (a["path"], a["start_line"], a["end_line"], a["annotation_level"], a["message"])
+        for a in await annotations(world, run)
+    ]
     assert found == [
         (CONFIG_PATH, 4, 4, "failure", "labels.verfied: unknown key (did you mean 'verified'?)"),
-        (CONFIG_PATH, 6, 6, "failure", "merge_rules.fr_ticket_pattern: is not a valid regular expression: missing ): (FR-"),
+        (
+            CONFIG_PATH,
+            6,
+            6,
+            "failure",
+            "merge_rules.fr_ticket_pattern: is not a valid regular expression: missing ): (FR-",
+        ),
     ]
     # A fix pushed to the PR turns it green on the new head.
-    fixed = await seed.commit(world, "dana", FULL, "config-typo", {CONFIG_PATH: VALID + "labels:\n  verified: done\n"}, "Fix")
+    fixed = await seed.commit(
+        world, "dana", FULL, "config-typo", {CONFIG_PATH: VALID + "labels:\n  verified: done\n"}, "Fix"
+    )
     await world.settle()
     [run] = await config_runs(world, fixed)
     assert (run["conclusion"], run["output"]["title"]) == ("success", "Configuration is valid")
@@ -130,8 +153,9 @@ async def test_prs_that_do_not_change_the_config_get_no_check(world: World):
 
 
 async def test_prs_into_devel_are_checked_when_devel_is_not_the_default_branch(world: World):
-    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID},
-                               default_branch="main")
+    await seed.create_org_repo(
+        world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID}, default_branch="main"
+    )
     await seed.grant(world, FULL, "dana", "write")
     await seed.create_branch(world, "alice", FULL, "devel", "main")
     await world.settle()
@@ -165,8 +189,12 @@ async def test_a_push_of_a_broken_config_to_the_default_branch_is_checked(world:
 
 async def test_the_check_is_posted_once_under_failing_answers_and_duplicate_deliveries(world: World):
     await repo(world)
-    answer = await world.call(None, "POST", "/_sandbox/faults",
-                              {"api": 0.2, "after": 0.5, "seed": 5, "retry_after": 0, "duplicate": 0.5, "reorder": 0.3})
+    answer = await world.call(
+        None,
+        "POST",
+        "/_sandbox/faults",
+        {"api": 0.2, "after": 0.5, "seed": 5, "retry_after": 0, "duplicate": 0.5, "reorder": 0.3},
+    )
     assert answer.status == 200, answer.body
     sha = await pr_changing(world, "config-typo", {CONFIG_PATH: BROKEN})
     await world.call(None, "POST", "/_sandbox/faults", {})

@@ -29,7 +29,7 @@ def test_each_error_is_printed_with_its_line_and_exit_1(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         f"{path}: line 2: labels.verfied: unknown key (did you mean 'verified'?)",
-        f"{path}: line 4: branches.devel: expected text, got the number 1.5 (quote it: \"1.5\")",
+        f'{path}: line 4: branches.devel: expected text, got the number 1.5 (quote it: "1.5")',
         f"{path}: line 6: merge_rules.fr_ticket_pattern: is not a valid regular expression: missing ): (x",
         f"{path}: 3 errors",
     ]
@@ -60,8 +60,12 @@ def test_default_path_and_the_real_command_line(tmp_path):
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "release-train.yml").write_text("cherry_pick:\n  auto_merge_method: fast\n")
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "check-config"], cwd=tmp_path, capture_output=True, text=True,
-        env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"}, timeout=60,
+        [sys.executable, "-m", "bot", "check-config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
     )
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[0] == (

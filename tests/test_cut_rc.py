@@ -24,7 +24,9 @@ release:
 
 async def release_repo(world: World, config: str = CONFIG) -> None:
     """acme/app on devel; RTE rita, QA quinn, PdM pam, developer dana; rc/1.4 cut and promoted as v1.4.0."""
-    await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n", "README.md": "# app\n"}, default_branch="devel")
+    await seed.create_org_repo(
+        world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n", "README.md": "# app\n"}, default_branch="devel"
+    )
     await seed.put_config(world, "alice", FULL, config)
     for login in ("dana", "quinn", "rita", "pam", "olga"):
         await seed.grant(world, FULL, login, "write")
@@ -34,9 +36,13 @@ async def release_repo(world: World, config: str = CONFIG) -> None:
 
 
 async def tag(world: World, name: str, sha: str) -> None:
-    made = await world.call("alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"})
+    made = await world.call(
+        "alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"}
+    )
     assert made.status == 201, made.body
-    ref = await world.call("alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]})
+    ref = await world.call(
+        "alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]}
+    )
     assert ref.status == 201, ref.body
 
 
@@ -113,16 +119,24 @@ async def test_cut_rc_branches_devel_opens_tracking_issue_and_posts_gate(world: 
     assert gate is not None and gate["status"] == "in_progress"  # sanity and regression not reported yet
     assert "check `regression`" in gate["output"]["summary"]
     # a commit status named regression cannot stand in for QA's recorded result
-    assert (await world.call("dana", "POST", f"/repos/{FULL}/statuses/{devel}", {"state": "success", "context": "regression"})).status == 201
+    assert (
+        await world.call(
+            "dana", "POST", f"/repos/{FULL}/statuses/{devel}", {"state": "success", "context": "regression"}
+        )
+    ).status == 201
     await world.settle()
-    assert "| check `regression` | ⏳ not reported on this commit |" in (await gate_run(world, devel))["output"]["summary"]
+    assert (
+        "| check `regression` | ⏳ not reported on this commit |" in (await gate_run(world, devel))["output"]["summary"]
+    )
     assert f"tracking issue #{issue['number']}" in reply
     assert await reactions(world, made) >= {"eyes", "+1"}
 
 
 async def test_cut_rc_refuses_missing_forward_port_then_force_records_who(world: World) -> None:
     await release_repo(world)
-    hotfix = await seed.commit(world, "dana", FULL, "rc/1.4", {"hotfix.py": "fix = True\n"}, "Hotfix straight on the RC")
+    hotfix = await seed.commit(
+        world, "dana", FULL, "rc/1.4", {"hotfix.py": "fix = True\n"}, "Hotfix straight on the RC"
+    )
     await world.settle()
     since = world.last_seq()
     number, made = await cut(world, "1.5")
@@ -145,13 +159,17 @@ async def test_bot_picks_and_forward_ports_are_not_flagged(world: World) -> None
     await release_repo(world)
     # a fix on devel, picked into rc/1.4 with the -x trailer (as the bot's picks are)
     fix = await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 3\n"}, "Fix login (#7)")
-    await seed.commit(world, "rita", FULL, "rc/1.4", {"app.py": "x = 3\n"}, f"Fix login (#7)\n\n(cherry picked from commit {fix})")
+    await seed.commit(
+        world, "rita", FULL, "rc/1.4", {"app.py": "x = 3\n"}, f"Fix login (#7)\n\n(cherry picked from commit {fix})"
+    )
     # a fix made on the RC and forward-ported by hand without -x: the same change
     await seed.commit(world, "dana", FULL, "rc/1.4", {"other.py": "y = 1\n"}, "Guard against empty carts")
     await seed.commit(world, "dana", FULL, "devel", {"other.py": "y = 1\n"}, "Forward-port: guard against empty carts")
     # a pick resolved by hand (another diff, no trailer) whose subject names the same PR
     await seed.commit(world, "dana", FULL, "devel", {"cart.py": "total = 0\n"}, "Fix cart totals (#8)")
-    await seed.commit(world, "dana", FULL, "rc/1.4", {"cart.py": "total = 0  # 1.4\n"}, "[1.4] Fix cart totals (#8) (#11)")
+    await seed.commit(
+        world, "dana", FULL, "rc/1.4", {"cart.py": "total = 0  # 1.4\n"}, "[1.4] Fix cart totals (#8) (#11)"
+    )
     # rc/1.4 now has commits since v1.4.0, so it is in use
     await world.settle()
     number, made = await cut(world)
@@ -174,7 +192,9 @@ async def test_second_cut_and_dry_run_change_nothing(world: World) -> None:
     assert "Dry run" in reply and "create `rc/1.5`" in reply
     assert f"#{late['number']}" in reply and "@\u200deveryone" in reply  # not in this RC, escaped
     assert await branch_sha(world, "rc/1.5") is None
-    assert [w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]] == []
+    assert [
+        w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]
+    ] == []
 
     number, made = await cut(world)
     assert "Cut `rc/1.5`" in await reply_to(world, number, made)
@@ -183,7 +203,9 @@ async def test_second_cut_and_dry_run_change_nothing(world: World) -> None:
     since = world.last_seq()
     number, made = await cut(world, "1.5")
     assert "already exists" in await reply_to(world, number, made)
-    assert [w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]] == []
+    assert [
+        w["path"] for w in writes(world, since) if "/comments" not in w["path"] and "/reactions" not in w["path"]
+    ] == []
     assert len(await tracking_issues(world)) == 1
 
 
@@ -221,7 +243,9 @@ async def test_recutting_a_deleted_rc_starts_its_tracking_issue_over(world: Worl
     await release_repo(world)
     await cut(world)
     [issue] = await tracking_issues(world)
-    assert (await world.call("alice", "PATCH", f"/repos/{FULL}/issues/{issue['number']}", {"state": "closed"})).status == 200
+    assert (
+        await world.call("alice", "PATCH", f"/repos/{FULL}/issues/{issue['number']}", {"state": "closed"})
+    ).status == 200
     assert (await world.call("alice", "DELETE", f"/repos/{FULL}/git/refs/heads/rc/1.5")).status == 204
     await seed.commit(world, "dana", FULL, "devel", {"app.py": "x = 7\n"}, "Rework")
     await world.settle()

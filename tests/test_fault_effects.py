@@ -52,9 +52,15 @@ async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: Worl
         assert answer.status == 202, answer.body
     await world.settle()
     after = effects(world, plans)
-    redelivered = [r for r in hooks.deliveries[len(records):] if r["redelivery"]]
-    report("redeliveries", after, redelivered=len(redelivered), footprint_before=sizes, footprint_after=footprint(world, plans),
-           repeated=repeated_anywhere(world, plans))
+    redelivered = [r for r in hooks.deliveries[len(records) :] if r["redelivery"]]
+    report(
+        "redeliveries",
+        after,
+        redelivered=len(redelivered),
+        footprint_before=sizes,
+        footprint_after=footprint(world, plans),
+        repeated=repeated_anywhere(world, plans),
+    )
     assert len(redelivered) == len(records) and all(r["status_code"] == 202 for r in redelivered)
     assert after.seen == after.expected and after.duplicates == 0, after.as_dict()
     assert footprint(world, plans) == sizes
@@ -78,7 +84,9 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
     try:
         await wait_until(lambda: healthy(sandbox, port), "the bot to start")
         sandbox.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
-        burst = asyncio.get_running_loop().create_task(run_burst([burst_actions(sandbox, plan, people_events=25) for plan in plans]))
+        burst = asyncio.get_running_loop().create_task(
+            run_burst([burst_actions(sandbox, plan, people_events=25) for plan in plans])
+        )
 
         async def some_acknowledged() -> bool:
             return sum(1 for r in hooks.deliveries if r["status_code"] == 202) >= 200
@@ -101,7 +109,9 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
         try:
             await wait_until(all_seen, "every effect", limit=60)
         except AssertionError:
-            raise AssertionError(f"{effects(sandbox, plans).as_dict()} unfinished jobs {sqlite_unfinished(db)}") from None
+            raise AssertionError(
+                f"{effects(sandbox, plans).as_dict()} unfinished jobs {sqlite_unfinished(db)}"
+            ) from None
 
         async def unfinished() -> int:
             return sqlite_unfinished(db)
@@ -115,8 +125,14 @@ async def test_a_kill_9_mid_burst_of_500_deliveries_across_20_repositories_leave
             bot.wait()
     tally = effects(sandbox, plans)
     repeated = repeated_anywhere(sandbox, plans)
-    report("kill -9 mid-burst", tally, deliveries=len(sent), acknowledged_before_the_kill=len(acknowledged),
-           seen_before_the_kill=midway.seen, repeated=repeated)
+    report(
+        "kill -9 mid-burst",
+        tally,
+        deliveries=len(sent),
+        acknowledged_before_the_kill=len(acknowledged),
+        seen_before_the_kill=midway.seen,
+        repeated=repeated,
+    )
     assert len(sent) >= 500
     assert len(acknowledged) < len(sent)
     assert tally.seen == tally.expected == 20 * 5 and tally.duplicates == 0, tally.as_dict()
@@ -127,7 +143,9 @@ FAST_WRITES = {"writes_per_minute": 100000, "writes_per_hour": 1000000}
 
 
 @pytest.mark.slow
-async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(world: World, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="release_train")
     await world.stop_bot()
     await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
@@ -135,7 +153,16 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
     await world.settle()
     hooks = world.app[HOOKS]
     first = len(hooks.deliveries)
-    faults = {"api": 0.1, "after": 0.5, "seed": 11, "retry_after": 0, "delay": 0.2, "duplicate": 0.2, "reorder": 0.2, "max_delay": 0.05}
+    faults = {
+        "api": 0.1,
+        "after": 0.5,
+        "seed": 11,
+        "retry_after": 0,
+        "delay": 0.2,
+        "duplicate": 0.2,
+        "reorder": 0.2,
+        "max_delay": 0.05,
+    }
     answer = await world.call(None, "POST", "/_sandbox/faults", faults)
     assert answer.status == 200, answer.body
     since = world.last_seq()
@@ -150,8 +177,15 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
     after_applied = sum(1 for f in injected if f.endswith("-after"))
     tally = effects(world, plans)
     repeated = repeated_anywhere(world, plans)
-    report("flaky GitHub", tally, deliveries=len(records), sent_twice=len(records) - len({r["guid"] for r in records}),
-           failed_api_answers=failed_answers, of_which_after_the_change=after_applied, repeated=repeated)
+    report(
+        "flaky GitHub",
+        tally,
+        deliveries=len(records),
+        sent_twice=len(records) - len({r["guid"] for r in records}),
+        failed_api_answers=failed_answers,
+        of_which_after_the_change=after_applied,
+        repeated=repeated,
+    )
     assert len(records) > len({r["guid"] for r in records})  # duplicates were sent
     assert failed_answers > 0 and after_applied > 0
     diagnosis = ""
@@ -159,8 +193,14 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_make_every_effect
         # What the bot recorded for each pick, and what it logged: enough to tell a lost effect's cause.
         from bot.sandbox.common import STORE
 
-        picks = {plan.name: [(r.get("output") or {}).get("text") for r in world.app[STORE].repo("acme", plan.name)["check_runs"].values()
-                             if r["name"] == "release-train/cherry-pick"] for plan in plans}
+        picks = {
+            plan.name: [
+                (r.get("output") or {}).get("text")
+                for r in world.app[STORE].repo("acme", plan.name)["check_runs"].values()
+                if r["name"] == "release-train/cherry-pick"
+            ]
+            for plan in plans
+        }
         logs = [r.getMessage()[:300] for r in caplog.records if r.levelno >= logging.WARNING]
         diagnosis = json.dumps({"picks": picks, "warnings": logs[-30:]}, indent=1)
         print(diagnosis)
@@ -194,7 +234,9 @@ async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_
     from fault_scenarios import fr_actions, pick_actions
 
     await run_burst([pick_actions(world, plan) + fr_actions(world, plan) for plan in lost])
-    new_rc_head = await seed.commit(world, "alice", gate.full, "rc/1.5", {"hotfix.txt": "by hand\n"}, "A fix straight on the RC")
+    new_rc_head = await seed.commit(
+        world, "alice", gate.full, "rc/1.5", {"hotfix.txt": "by hand\n"}, "A fix straight on the RC"
+    )
     await world.settle()
     failed = {r["guid"] for r in hooks.deliveries[:mark] if r["status_code"] != 202}
     forgotten = forget_deliveries(world, mark)
@@ -207,8 +249,10 @@ async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_
 
     def tally() -> Tally:
         total = effects(world, redelivered)
-        for part in (effects(world, lost, help_reply=False), effects(world, [gate], picks=False, fr=False, help_reply=False,
-                                                                        gate_heads={gate.name: new_rc_head})):
+        for part in (
+            effects(world, lost, help_reply=False),
+            effects(world, [gate], picks=False, fr=False, help_reply=False, gate_heads={gate.name: new_rc_head}),
+        ):
             total.expected += part.expected
             total.seen += part.seen
             total.duplicates += part.duplicates
@@ -226,8 +270,14 @@ async def test_downtime_is_caught_up_by_redelivery_and_what_was_never_delivered_
     await world.settle()
     result = tally()
     repeated = repeated_anywhere(world, redelivered + lost + [gate])
-    report("downtime", result, failed_while_down=len(failed), forgotten=forgotten, seen_before_restart=before.seen,
-           repeated=repeated)
+    report(
+        "downtime",
+        result,
+        failed_while_down=len(failed),
+        forgotten=forgotten,
+        seen_before_restart=before.seen,
+        repeated=repeated,
+    )
     assert before.seen == 0
     assert result.seen == result.expected == 2 * 5 + 4 + 1 and result.duplicates == 0, result.as_dict()
     assert repeated == 0
@@ -257,7 +307,9 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
             for port in ports:
                 await wait_until(lambda p=port: healthy(sandbox, p), f"replica on {port} to start")
             sandbox.point_webhooks_at(proxy_url)
-            burst = asyncio.get_running_loop().create_task(run_burst([burst_actions(sandbox, plan, people_events=10) for plan in plans]))
+            burst = asyncio.get_running_loop().create_task(
+                run_burst([burst_actions(sandbox, plan, people_events=10) for plan in plans])
+            )
 
             async def a_third_in() -> bool:
                 return sum(1 for r in hooks.deliveries if r["status_code"] == 202) >= 40
@@ -278,7 +330,9 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
             try:
                 await wait_until(all_seen, "every effect", limit=45)
             except AssertionError:
-                raise AssertionError(f"{effects(sandbox, plans).as_dict()} pending {await admin.get('rt:pending')}") from None
+                raise AssertionError(
+                    f"{effects(sandbox, plans).as_dict()} pending {await admin.get('rt:pending')}"
+                ) from None
 
             async def unfinished() -> int:
                 return int(await admin.get("rt:pending") or 0)
@@ -351,8 +405,13 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
 
     picker = CutShort(ctx.gh, ctx.owner, ctx.repo, committer={"name": ctx.bot_login, "email": "bot@example.com"})
     try:
-        await picker.pick([sources[s] for s in pick_plan.shas], onto_sha=rc[0], onto_tree=rc[1],
-                          branch=f"cherry-pick/{number}-to-rc-1.5", mainline=pick_plan.mainline)
+        await picker.pick(
+            [sources[s] for s in pick_plan.shas],
+            onto_sha=rc[0],
+            onto_tree=rc[1],
+            branch=f"cherry-pick/{number}-to-rc-1.5",
+            mainline=pick_plan.mainline,
+        )
     except gidgethub.GitHubBroken:
         pass
     else:

@@ -40,7 +40,9 @@ async def cut_15(world: World) -> tuple[int, str]:
 
 async def ci_check(world: World, sha: str, name: str, conclusion: str = "success", app: str = "ci") -> None:
     answer = await world.call(
-        None, "POST", f"/_sandbox/ci/{FULL}/check-runs",
+        None,
+        "POST",
+        f"/_sandbox/ci/{FULL}/check-runs",
         {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": app},
     )
     assert answer.status == 201, answer.body
@@ -86,7 +88,12 @@ async def replay(world: World, event: str, match: Any) -> None:
     record = next(d for d in full if match(d["request"]["payload"]))
     body = json.dumps(record["request"]["payload"]).encode()
     signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": signature}
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature,
+    }
     async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
         assert resp.status == 202
     await world.settle()
@@ -178,7 +185,9 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     [issue] = await tracking_issues(world)
     assert "release-hold" in labels_of(issue)
     assert rules.read_state(issue["body"]).hold_reason == "Legal review of @bob's change"
-    assert issue["body"].startswith("Ship notes by @alice: watch the cache.") and issue["body"].endswith("Footer by people.")
+    assert issue["body"].startswith("Ship notes by @alice: watch the cache.") and issue["body"].endswith(
+        "Footer by people."
+    )
     assert "@\u200dbob" in (await gate_run(world, head))["output"]["summary"]
     # removing the label by hand does not release the hold: it comes back
     await seed.remove_label(world, "dana", FULL, number, "release-hold")
@@ -197,7 +206,9 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     late = await seed.open_pr(world, "dana", FULL, head="fix/late", base="rc/1.5", title="Late fix")
     await world.settle()
     assert (await gate_rows(world, head))["no open PRs into the RC"] == "pending"
-    assert (await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{late['number']}", {"state": "closed"})).status == 200
+    assert (
+        await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{late['number']}", {"state": "closed"})
+    ).status == 200
     await world.settle()
     assert await gate_state(world, head) == "success"
 
@@ -213,9 +224,15 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     await seed.commit(world, "dana", FULL, "fix/dropped", {"drop.py": "d = 1\n"}, "Dropped fix")
     dropped = await seed.open_pr(world, "dana", FULL, head="fix/dropped", base="devel", title="Dropped fix")
     await seed.add_labels(world, "dana", FULL, dropped["number"], "cherry-pick/1.5")
-    assert (await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{dropped['number']}", {"state": "closed"})).status == 200
+    assert (
+        await world.call("dana", "PATCH", f"/repos/{FULL}/pulls/{dropped['number']}", {"state": "closed"})
+    ).status == 200
     await world.settle()
-    waiting = [line for line in (await gate_run(world, head))["output"]["summary"].splitlines() if "picks waiting for QA" in line]
+    waiting = [
+        line
+        for line in (await gate_run(world, head))["output"]["summary"].splitlines()
+        if "picks waiting for QA" in line
+    ]
     assert f"#{source['number']}]" in waiting[0] and f"#{dropped['number']}]" not in waiting[0]
     # the PR-wide conflict label says nothing about this RC: only the pick's own state for 1.5 counts
     await seed.add_labels(world, "rita", FULL, source["number"], "cherry-pick-conflict")
@@ -236,7 +253,9 @@ async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -
     await world.stop_bot()
     # while the bot is away: CI re-runs sanity and it fails, and QA files a blocker by hand
     await ci_check(world, head, "sanity", conclusion="failure")
-    bug = await world.call("quinn", "POST", f"/repos/{FULL}/issues", {"title": "Crash", "labels": ["release-blocker", "rc/1.5"]})
+    bug = await world.call(
+        "quinn", "POST", f"/repos/{FULL}/issues", {"title": "Crash", "labels": ["release-blocker", "rc/1.5"]}
+    )
     assert bug.status == 201
     await world.start_bot(world.bot_settings(redelivery_interval_seconds=0, sweep_interval_seconds=0))
     await world.settle()
@@ -276,7 +295,13 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
 
     source = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{fix['number']}")).body
     assert "cherry-pick-conflict" in labels_of(source)  # the label is PR-wide
-    runs = (await world.call("alice", "GET", f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs?check_name=release-train/cherry-pick")).body
+    runs = (
+        await world.call(
+            "alice",
+            "GET",
+            f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs?check_name=release-train/cherry-pick",
+        )
+    ).body
     states = pick_rules.decode_states(max(runs["check_runs"], key=lambda r: r["id"])["output"]["text"])
     assert states["1.4"].state == "conflict" and states["1.5"].state == "opened"
 
@@ -308,8 +333,17 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
     # that PR instead of failing, and passes the pick row once it is merged
     resolved_branch = f"cherry-pick/{fix['number']}-to-rc-1.4"
     await seed.create_branch(world, "dana", FULL, resolved_branch, "rc/1.4")
-    await seed.commit(world, "dana", FULL, resolved_branch, {"README.md": "# app 1.4 (hotfix, fixed)\n"}, "Fix the README, resolved for 1.4")
-    by_hand = await seed.open_pr(world, "dana", FULL, head=resolved_branch, base="rc/1.4", title="[rc/1.4] Fix the README")
+    await seed.commit(
+        world,
+        "dana",
+        FULL,
+        resolved_branch,
+        {"README.md": "# app 1.4 (hotfix, fixed)\n"},
+        "Fix the README, resolved for 1.4",
+    )
+    by_hand = await seed.open_pr(
+        world, "dana", FULL, head=resolved_branch, base="rc/1.4", title="[rc/1.4] Fix the README"
+    )
     await world.settle()
     rows_14 = await gate_rows(world, head_14)
     assert rows_14["no failed cherry-picks"] == "pass" and rows_14["no open PRs into the RC"] == "pending"

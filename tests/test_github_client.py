@@ -63,7 +63,9 @@ async def client_for(world: World, owner: str, **kwargs: Any) -> tuple[GitHubCli
         slept.append(seconds)
 
     kwargs.setdefault("sleeper", no_wait)
-    gh = GitHubClient(world.session, REQUESTER, oauth_token=token, base_url=world.api_url, installation_id=inst, **kwargs)
+    gh = GitHubClient(
+        world.session, REQUESTER, oauth_token=token, base_url=world.api_url, installation_id=inst, **kwargs
+    )
     gh.slept = slept  # type: ignore[attr-defined]
     return gh, inst
 
@@ -119,7 +121,9 @@ def test_which_requests_create_content(method: str, url: str, paced: bool) -> No
 
 def test_the_pacing_windows() -> None:
     assert wait_needed([], 100.0, 2, 10) == 0
-    assert wait_needed([90.0, 95.0], 100.0, 2, 10) == pytest.approx(50.0)  # the older of the two leaves the minute at 150
+    assert wait_needed([90.0, 95.0], 100.0, 2, 10) == pytest.approx(
+        50.0
+    )  # the older of the two leaves the minute at 150
     assert wait_needed([30.0, 95.0], 100.0, 2, 10) == 0
     hour = [float(t) for t in range(0, 1000, 100)]  # ten in the last hour, none in the last minute
     assert wait_needed(hour, 1500.0, 80, 10) == pytest.approx(2100.0)
@@ -133,10 +137,15 @@ async def test_writes_are_paced_per_installation_one_at_a_time(sandbox: World) -
     gh, inst = await client_for(sandbox, "acme", pacer=pacer)
     url_vars = {"owner": "acme", "repo": "app", "number": issue["number"]}
     await asyncio.gather(
-        *(gh.post("/repos/{owner}/{repo}/issues/{number}/comments", url_vars, data={"body": f"c{n}"}) for n in range(14))
+        *(
+            gh.post("/repos/{owner}/{repo}/issues/{number}/comments", url_vars, data={"body": f"c{n}"})
+            for n in range(14)
+        )
     )
     await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "app"})  # reads are not paced
-    comments = (await sandbox.call("alice", "GET", f"/repos/acme/app/issues/{issue['number']}/comments?per_page=100")).body
+    comments = (
+        await sandbox.call("alice", "GET", f"/repos/acme/app/issues/{issue['number']}/comments?per_page=100")
+    ).body
     assert len(comments) == 14
     assert pacer.most_holders == 1
     sent = sorted(pacer.sent_at)
@@ -152,14 +161,18 @@ async def test_writes_are_paced_per_installation_one_at_a_time(sandbox: World) -
 async def test_a_failed_write_releases_its_pacing_slot(sandbox: World) -> None:
     pacer = WritePacer(80, 500)
     async with aiohttp.ClientSession() as session:
-        closed = GitHubClient(session, REQUESTER, oauth_token="x", base_url="http://127.0.0.1:9", installation_id=7, pacer=pacer)
+        closed = GitHubClient(
+            session, REQUESTER, oauth_token="x", base_url="http://127.0.0.1:9", installation_id=7, pacer=pacer
+        )
         with pytest.raises(TransientError):
             await closed.post("/repos/{owner}/{repo}/issues", {"owner": "o", "repo": "r"}, data={"title": "t"})
     assert not pacer.in_flight(7)
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
     gh, inst = await client_for(sandbox, "acme", pacer=pacer)
     gh.installation_id = 7  # the same installation's slot as the failed write
-    made = await gh.post("/repos/{owner}/{repo}/issues", {"owner": "acme", "repo": "app"}, data={"title": "after a failure"})
+    made = await gh.post(
+        "/repos/{owner}/{repo}/issues", {"owner": "acme", "repo": "app"}, data={"title": "after a failure"}
+    )
     assert made["title"] == "after a failure"
     assert not pacer.in_flight(7)
 

@@ -37,13 +37,25 @@ APPLIED_BY_CASES = [
     ([labeled(1, "labeled", "qa/verified", "quinn")], "quinn"),
     ([labeled(1, "labeled", "QA/Verified", "quinn")], "quinn"),  # names compare without case
     ([labeled(1, "labeled", "qa/verified", "quinn"), labeled(2, "unlabeled", "qa/verified", "dana")], None),
-    ([labeled(1, "labeled", "qa/verified", "dana"), labeled(2, "unlabeled", "qa/verified", "bot"),
-      labeled(3, "labeled", "qa/verified", "quinn")], "quinn"),
+    (
+        [
+            labeled(1, "labeled", "qa/verified", "dana"),
+            labeled(2, "unlabeled", "qa/verified", "bot"),
+            labeled(3, "labeled", "qa/verified", "quinn"),
+        ],
+        "quinn",
+    ),
     ([labeled(1, "labeled", "qa/verified", "quinn"), labeled(2, "labeled", "bug", "dana")], "quinn"),
     ([labeled(1, "labeled", "qa/verified", "quinn"), labeled(2, "unlabeled", "bug", "dana")], "quinn"),
     # pages out of order: ids decide
-    ([labeled(3, "labeled", "qa/verified", "quinn"), labeled(2, "unlabeled", "qa/verified", "dana"),
-      labeled(1, "labeled", "qa/verified", "dana")], "quinn"),
+    (
+        [
+            labeled(3, "labeled", "qa/verified", "quinn"),
+            labeled(2, "unlabeled", "qa/verified", "dana"),
+            labeled(1, "labeled", "qa/verified", "dana"),
+        ],
+        "quinn",
+    ),
     ([{"id": 1, "event": "assigned", "actor": {"login": "x"}}, labeled(2, "labeled", "qa/verified", "quinn")], "quinn"),
 ]
 
@@ -66,8 +78,15 @@ READY = rules.guard_for(RepoConfig(), "fr/ready")
 
 
 def facts(**changes: Any) -> rules.LabelFacts:
-    base = dict(label="qa/verified", sender="dana", sender_is_bot=False, sender_holds_role=False, config_usable=True,
-                latest_applier="dana", latest_applier_holds_role=False)
+    base = dict(
+        label="qa/verified",
+        sender="dana",
+        sender_is_bot=False,
+        sender_holds_role=False,
+        config_usable=True,
+        latest_applier="dana",
+        latest_applier_holds_role=False,
+    )
     return rules.LabelFacts(**{**base, **changes})
 
 
@@ -91,7 +110,10 @@ def test_a_retry_after_the_removal_still_owes_the_comment():
 
 
 def test_last_label_event():
-    events = [labeled(1, "labeled", "qa/verified", "dana"), labeled(2, "unlabeled", "qa/verified", "release-train[bot]")]
+    events = [
+        labeled(1, "labeled", "qa/verified", "dana"),
+        labeled(2, "unlabeled", "qa/verified", "release-train[bot]"),
+    ]
     assert rules.last_label_event(events, "qa/verified") == ("unlabeled", "release-train[bot]")
     assert rules.last_label_event(events, "bug") is None
 
@@ -111,7 +133,9 @@ def test_the_comment_says_who_may_and_pings_no_one():
     )
     ready = rules.decide(READY, facts(label="fr/ready"), "`@rita` or members of `@acme/pdm`")
     assert ready.comment.startswith(f"@{ZWJ}dana, only PdM or RTE may apply the `fr/ready` label")
-    broken = rules.decide(VERIFIED, facts(config_usable=False), "x", "`.github/release-train.yml` is invalid (line 2: x).")
+    broken = rules.decide(
+        VERIFIED, facts(config_usable=False), "x", "`.github/release-train.yml` is invalid (line 2: x)."
+    )
     assert "cannot tell who holds the QA role: `.github/release-train.yml` is invalid (line 2: x)." in broken.comment
 
 
@@ -150,11 +174,20 @@ async def bot_comments(world: World, number: int) -> list[str]:
 async def bot_context(world: World) -> Context:
     """A Context as the bot's workers build one, for calling the functions other concerns use."""
     services = world.bot_app[SERVICES]
-    installation = await services.github.app_client().getitem("/repos/{owner}/{repo}/installation", {"owner": ORG, "repo": NAME})
+    installation = await services.github.app_client().getitem(
+        "/repos/{owner}/{repo}/installation", {"owner": ORG, "repo": NAME}
+    )
     gh = await services.github.installation_client(installation["id"])
     event = Event({"repository": {"full_name": FULL}}, event="ping", delivery_id="test")
-    return Context(gh=gh, event=event, owner=ORG, repo=NAME, installation_id=installation["id"],
-                   bot_login=await services.github.bot_login(), services=services)
+    return Context(
+        gh=gh,
+        event=event,
+        owner=ORG,
+        repo=NAME,
+        installation_id=installation["id"],
+        bot_login=await services.github.bot_login(),
+        services=services,
+    )
 
 
 async def test_verified_label_by_a_developer_is_removed_with_a_comment(world: World):
@@ -221,8 +254,11 @@ async def test_the_bots_own_labels_are_not_guarded(world: World):
     await team_repo(world)
     number = await open_fix(world)
     ctx = await bot_context(world)
-    await ctx.gh.post("/repos/{owner}/{repo}/issues/{issue_number}/labels", {**ctx.repo_vars, "issue_number": number},
-                      data={"labels": ["qa/verified"]})
+    await ctx.gh.post(
+        "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+        {**ctx.repo_vars, "issue_number": number},
+        data={"labels": ["qa/verified"]},
+    )
     await world.settle()
     assert "qa/verified" in await labels_on(world, number)
     assert not [c for c in await bot_comments(world, number) if "may apply" in c]
@@ -251,8 +287,12 @@ async def test_guards_hold_under_failing_answers_and_duplicate_deliveries(world:
     await team_repo(world)
     numbers = [await open_fix(world, f"fix-{i}") for i in range(3)]
     # A fifth of the bot's calls fail (some after the change was made); deliveries come twice and out of order.
-    answer = await world.call(None, "POST", "/_sandbox/faults",
-                              {"api": 0.2, "after": 0.5, "seed": 3, "retry_after": 0, "duplicate": 0.3, "reorder": 0.3})
+    answer = await world.call(
+        None,
+        "POST",
+        "/_sandbox/faults",
+        {"api": 0.2, "after": 0.5, "seed": 3, "retry_after": 0, "duplicate": 0.3, "reorder": 0.3},
+    )
     assert answer.status == 200, answer.body
     for number in numbers:
         await seed.add_labels(world, "dana", FULL, number, "qa/verified")

@@ -18,7 +18,15 @@ from bot.sandbox.harness import WEBHOOK_SECRET, World
 from bot.server import QUEUE
 from bot.settings import Settings
 
-SETTINGS = Settings(app_id=1, private_key="x", webhook_secrets=("s",), concurrency=1, max_attempts=3, retry_base_seconds=0.01, retry_cap_seconds=0.05)
+SETTINGS = Settings(
+    app_id=1,
+    private_key="x",
+    webhook_secrets=("s",),
+    concurrency=1,
+    max_attempts=3,
+    retry_base_seconds=0.01,
+    retry_cap_seconds=0.05,
+)
 
 
 def delivery(n: int, repo: str = "acme/app", event: str = "issues") -> Delivery:
@@ -51,7 +59,13 @@ async def test_a_backlog_holds_few_bodies_in_memory_and_every_job_gets_its_own_b
     await queue.stop()
     assert [d.id for d in ran] == [f"d-acme/app-{n}" for n in range(total)]
     for n, d in enumerate(ran):
-        assert (d.body, d.event, d.repo_key, d.installation_id, d.attempts) == (b'{"n": %d}' % n, "issues", "acme/app", 7, 1)
+        assert (d.body, d.event, d.repo_key, d.installation_id, d.attempts) == (
+            b'{"n": %d}' % n,
+            "issues",
+            "acme/app",
+            7,
+            1,
+        )
     assert {state for state, _ in stored(tmp_path / "q.db").values()} == {"done"}
 
 
@@ -136,7 +150,9 @@ async def post(world: World, body: bytes, headers: dict[str, str]) -> tuple[int,
 
 
 async def test_an_event_no_handler_wants_is_remembered_without_its_body(world: World) -> None:
-    body = json.dumps({"action": "started", "repository": {"full_name": "acme/app"}, "installation": {"id": 1}}).encode()
+    body = json.dumps(
+        {"action": "started", "repository": {"full_name": "acme/app"}, "installation": {"id": 1}}
+    ).encode()
     headers = headers_for(body, "watch")
     assert await post(world, body, headers) == (202, {"ok": True, "queued": True})
     queue = world.bot_app[QUEUE]  # type: ignore[index]
@@ -146,7 +162,14 @@ async def test_an_event_no_handler_wants_is_remembered_without_its_body(world: W
 
 
 async def test_a_handled_event_is_stored_with_its_raw_bytes(world: World) -> None:
-    body = json.dumps({"action": "labeled", "label": {"name": "x"}, "issue": {"number": 1}, "repository": {"full_name": "nobody/none"}}).encode()
+    body = json.dumps(
+        {
+            "action": "labeled",
+            "label": {"name": "x"},
+            "issue": {"number": 1},
+            "repository": {"full_name": "nobody/none"},
+        }
+    ).encode()
     headers = headers_for(body, "issues")
     assert (await post(world, body, headers))[0] == 202
     queue = world.bot_app[QUEUE]  # type: ignore[index]
@@ -183,8 +206,11 @@ async def test_redis_keeps_an_ignored_delivery_as_its_id_only(tmp_path_factory: 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"redis://127.0.0.1:{port}/0"
         for _ in range(200):

@@ -27,8 +27,9 @@ roles:
 
 
 async def given_a_repository(world: World, config: str = CONFIG) -> None:
-    await seed.create_org_repo(world, "acme", "app", admin="alice", files={"README.md": "hello\n"},
-                               default_branch="devel")
+    await seed.create_org_repo(
+        world, "acme", "app", admin="alice", files={"README.md": "hello\n"}, default_branch="devel"
+    )
     await seed.put_config(world, "alice", REPO, config)
     for login in ("bob", "pat", "quinn"):
         await seed.grant(world, REPO, login, "write")
@@ -73,10 +74,15 @@ async def test_fr_into_devel_flips_as_children_merge_devel_moves_and_pdm_signs_o
     # A child PR into the FR branch: it needs the ticket, and it blocks its parent.
     await seed.create_branch(world, "bob", REPO, "feature/form", "fr/FR-123-login")
     await seed.commit(world, "bob", REPO, "feature/form", {"form.py": "FORM = 1\n"}, "Form")
-    child = (await seed.open_pr(world, "bob", REPO, head="feature/form", base="fr/FR-123-login", title="Add the form"))["number"]
+    child = (await seed.open_pr(world, "bob", REPO, head="feature/form", base="fr/FR-123-login", title="Add the form"))[
+        "number"
+    ]
     await world.settle()
     assert verdict(await check(world, child)) == (
-        "completed", "failure", "0 of 1 rules pass: title does not name FR-123")
+        "completed",
+        "failure",
+        "0 of 1 rules pass: title does not name FR-123",
+    )
     status, conclusion, title = verdict(await check(world, parent))
     assert (conclusion, title) == ("failure", "1 of 3 rules pass: 1 open PR into fr/FR-123-login (+1 more)")
     summary = (await check(world, parent))["output"]["summary"]
@@ -122,8 +128,9 @@ async def test_a_child_retargeted_or_reopened_moves_its_parents_verdict(world: W
     parent = await fr_branch_with_pr(world)
     await seed.create_branch(world, "bob", REPO, "feature/form", "fr/FR-123-login")
     await seed.commit(world, "bob", REPO, "feature/form", {"form.py": "FORM = 1\n"}, "Form")
-    child = (await seed.open_pr(world, "bob", REPO, head="feature/form", base="fr/FR-123-login",
-                                title="FR-123 form"))["number"]
+    child = (await seed.open_pr(world, "bob", REPO, head="feature/form", base="fr/FR-123-login", title="FR-123 form"))[
+        "number"
+    ]
     await world.settle()
     assert verdict(await check(world, parent))[2].startswith("1 of 3 rules pass: 1 open PR into fr/FR-123-login")
 
@@ -148,7 +155,11 @@ async def test_rc_rules_verified_label_bug_reference_and_fr_into_rc(world: World
     await seed.commit(world, "bob", REPO, "fix/crash", {"crash.py": "FIXED = True\n"}, "Fix the crash")
     fix = (await seed.open_pr(world, "bob", REPO, head="fix/crash", base="rc/1.5", title="Fix the crash"))["number"]
     await world.settle()
-    assert verdict(await check(world, fix)) == ("completed", "failure", "1 of 3 rules pass: not verified by QA (+1 more)")
+    assert verdict(await check(world, fix)) == (
+        "completed",
+        "failure",
+        "1 of 3 rules pass: not verified by QA (+1 more)",
+    )
 
     await world.call("bob", "PATCH", f"/repos/{REPO}/pulls/{fix}", {"body": "Fixes #1"})
     await seed.add_labels(world, "quinn", REPO, fix, "qa/verified")
@@ -157,13 +168,19 @@ async def test_rc_rules_verified_label_bug_reference_and_fr_into_rc(world: World
 
     # An FR branch opened into both devel and an RC: each PR gets its own verdict on the shared head.
     fr_pr = await fr_branch_with_pr(world, "fr/FR-9-search")
-    into_rc = (await seed.open_pr(world, "alice", REPO, head="fr/FR-9-search", base="rc/1.5", title="FR-9 #1"))["number"]
+    into_rc = (await seed.open_pr(world, "alice", REPO, head="fr/FR-9-search", base="rc/1.5", title="FR-9 #1"))[
+        "number"
+    ]
     await world.settle()
     rc_run = await check(world, into_rc, f"{CHECK} (rc/1.5)")
     assert verdict(rc_run)[1] == "failure"
     assert "features reach an RC only through `devel` and a new cut" in rc_run["output"]["summary"]
     assert verdict(await check(world, fr_pr, f"{CHECK} (devel)"))[2] == "2 of 3 rules pass: not signed off"
-    assert verdict(await check(world, fr_pr)) == ("completed", "failure", f"Blocked by #{fr_pr} into devel, #{into_rc} into rc/1.5")
+    assert verdict(await check(world, fr_pr)) == (
+        "completed",
+        "failure",
+        f"Blocked by #{fr_pr} into devel, #{into_rc} into rc/1.5",
+    )
 
     # Closing the FR → RC PR gives the plain check back to the PR into devel alone.
     await world.call("alice", "PATCH", f"/repos/{REPO}/pulls/{into_rc}", {"state": "closed"})
@@ -171,7 +188,10 @@ async def test_rc_rules_verified_label_bug_reference_and_fr_into_rc(world: World
     assert verdict(await check(world, fr_pr)) == ("completed", "failure", "2 of 3 rules pass: not signed off")
     # The per-base checks left on the commit say they no longer apply.
     assert verdict(await check(world, fr_pr, f"{CHECK} (rc/1.5)")) == (
-        "completed", "neutral", "No open PR into rc/1.5 on this commit")
+        "completed",
+        "neutral",
+        "No open PR into rc/1.5 on this commit",
+    )
     assert verdict(await check(world, fr_pr, f"{CHECK} (devel)"))[1] == "neutral"
 
 
@@ -185,11 +205,18 @@ async def test_no_rule_applies_and_config_change_reevaluates_every_open_pr(world
     await world.call("alice", "PATCH", f"/repos/{REPO}/pulls/{into_main}", {"state": "closed"})
     await world.settle()
     assert verdict(await check(world, into_devel)) == (
-        "completed", "success", "Every merge rule that applies is turned off")
+        "completed",
+        "success",
+        "Every merge rule that applies is turned off",
+    )
 
     await seed.put_config(world, "alice", REPO, CONFIG + "merge_rules:\n  require_ticket_into_devel: true\n")
     await world.settle()
-    assert verdict(await check(world, into_devel)) == ("completed", "failure", "0 of 1 rules pass: no bug or ticket reference")
+    assert verdict(await check(world, into_devel)) == (
+        "completed",
+        "failure",
+        "0 of 1 rules pass: no bug or ticket reference",
+    )
 
 
 async def test_refresh_writes_nothing_when_the_verdict_is_unchanged(world: World) -> None:
@@ -233,10 +260,16 @@ async def test_merge_group_gets_the_verdict_of_the_pr_it_adds(world: World) -> N
     body = json.dumps(_merge_group_payload(group_sha, parent, installation_id, repository)).encode()
     signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert world.bot_url is not None
-    async with world.session.post(world.bot_url, data=body, headers={
-        "content-type": "application/json", "x-github-event": "merge_group",
-        "x-github-delivery": "merge-group-1", "x-hub-signature-256": signature,
-    }) as resp:
+    async with world.session.post(
+        world.bot_url,
+        data=body,
+        headers={
+            "content-type": "application/json",
+            "x-github-event": "merge_group",
+            "x-github-delivery": "merge-group-1",
+            "x-hub-signature-256": signature,
+        },
+    ) as resp:
         assert resp.status == 202
     await world.settle()
     answer = await world.call("alice", "GET", f"/repos/{REPO}/commits/{group_sha}/check-runs")
@@ -275,9 +308,17 @@ async def test_a_pr_the_bot_opened_into_an_rc_is_exempt_from_verified_and_bug_re
     services = world.bot_app[SERVICES]
     installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
     token = await services.github.installation_token(installation_id)
-    answer = await world.call(None, "POST", f"/repos/{REPO}/pulls", {
-        "title": "[1.5] Picked fix", "head": "release-train/pick-1-rc-1.5", "base": "rc/1.5",
-    }, headers={"Authorization": f"token {token}"})
+    answer = await world.call(
+        None,
+        "POST",
+        f"/repos/{REPO}/pulls",
+        {
+            "title": "[1.5] Picked fix",
+            "head": "release-train/pick-1-rc-1.5",
+            "base": "rc/1.5",
+        },
+        headers={"Authorization": f"token {token}"},
+    )
     assert answer.status == 201, answer.body
     assert answer.body["user"]["login"] == "release-train[bot]"
     await world.settle()

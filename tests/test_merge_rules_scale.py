@@ -46,8 +46,9 @@ def _is_check_write(entry: dict[str, Any]) -> bool:
 async def scenario(world: World, prs: int, settle_timeout: float = 60.0) -> dict[str, Any]:
     """Build `prs` open FR → devel PRs without the bot, start it, push to devel twice, then /refresh everything."""
     started = time.monotonic()
-    await seed.create_org_repo(world, "acme", "app", admin="alice", files={"README.md": "hello\n"},
-                               default_branch="devel")
+    await seed.create_org_repo(
+        world, "acme", "app", admin="alice", files={"README.md": "hello\n"}, default_branch="devel"
+    )
 
     async def one_fr(i: int) -> None:
         branch = f"fr/FR-{i}-feature"

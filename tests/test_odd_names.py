@@ -32,7 +32,6 @@ FR_BRANCH = "fr/FR-7-weird$(x);`y`'q'\"d\"#h&%2F-ü/@acme/qa"
 LONG_FR = "fr/FR-8-" + "ü" * 60 + "-" + "x" * 100
 
 
-
 def yaml_text(value: str) -> str:
     """A YAML double-quoted scalar (JSON's string syntax is one)."""
     return json.dumps(value, ensure_ascii=False)
@@ -57,6 +56,7 @@ RC = RC_PATTERN.replace("{version}", "1.4")
 
 
 # -- the code itself ------------------------------------------------------------------------------
+
 
 def bot_modules() -> list[tuple[str, ast.Module]]:
     """Every module of the bot (the sandbox, a stand-in for GitHub, is not the bot)."""
@@ -87,7 +87,9 @@ def test_the_bot_spawns_no_process() -> None:
     for relative, tree in bot_modules():
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                offences += [f"{relative}: import {a.name}" for a in node.names if a.name.split(".")[0] in SPAWNING_MODULES]
+                offences += [
+                    f"{relative}: import {a.name}" for a in node.names if a.name.split(".")[0] in SPAWNING_MODULES
+                ]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SPAWNING_MODULES:
                 offences.append(f"{relative}: from {node.module} import ...")
             elif isinstance(node, ast.Call) and SPAWNING_CALLS.search(dotted(node.func)):
@@ -98,7 +100,9 @@ def test_the_bot_spawns_no_process() -> None:
 # Only these modules touch files, at paths from settings or the command line (the queue's database, the private
 # key, the file `check-config` is given, the demo's scratch directory); never at a path made from a webhook.
 FILE_TOUCHING = {"bot/settings.py", "bot/queue/sqlite.py", "bot/config_cli.py", "bot/demo.py"}
-FILE_CALLS = re.compile(r"(^|\.)(open|Path|read_text|read_bytes|write_text|write_bytes|mkdir|unlink|rmtree|mkstemp|TemporaryDirectory|NamedTemporaryFile)$")
+FILE_CALLS = re.compile(
+    r"(^|\.)(open|Path|read_text|read_bytes|write_text|write_bytes|mkdir|unlink|rmtree|mkstemp|TemporaryDirectory|NamedTemporaryFile)$"
+)
 
 
 def test_handlers_rules_and_the_github_door_touch_no_files() -> None:
@@ -144,6 +148,7 @@ def test_every_rest_path_is_a_template_with_encoded_names() -> None:
 
 # -- stories through the sandbox ----------------------------------------------------------------------
 
+
 async def odd_repo(world: World) -> None:
     """acme/app on devel with odd label names configured, and the RC branch rc/1.4#$(id)... cut from devel."""
     await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n"}, default_branch="devel")
@@ -173,8 +178,13 @@ def branch_heads(world: World) -> dict[str, str]:
     from bot.sandbox.common import GIT
 
     bare = world.app[GIT].path(FULL)  # type: ignore[attr-defined]
-    listing = subprocess.run(["git", "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads"],
-                             cwd=bare, capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads"],
+        cwd=bare,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return dict(line.rsplit(" ", 1) for line in listing.splitlines())
 
 
@@ -211,7 +221,9 @@ async def test_odd_labels_are_removed_exactly_and_nothing_else(world: World) -> 
     assert branch_heads(world) == {**before, "devel": branch_heads(world)["devel"]}
     failures = [(r["method"], r["path"], r["status"]) for r in world.app_requests(since) if r["status"] >= 400]
     assert failures == [], failures
-    notes = [c["body"] for c in store_repo(world)["comments"].values() if c["user"] == BOT and "names no RC" in c["body"]]
+    notes = [
+        c["body"] for c in store_repo(world)["comments"].values() if c["user"] == BOT and "names no RC" in c["body"]
+    ]
     assert len(notes) == len(ODD_TARGETS)
     for label in ODD_TARGETS:
         assert sum(f"`{label}`" in note for note in notes) == 1, label
@@ -236,8 +248,11 @@ async def test_odd_rc_branch_and_conflict_label_through_a_conflicting_pick(world
     assert len(picks) == 1 and picks[0]["base_ref"] == RC
     # The conflict: the odd label is on the PR, and the commands people paste are quoted for a shell.
     assert CONFLICT in labels_on(world, clash)
-    [note] = [c["body"] for c in store_repo(world)["comments"].values()
-              if c["user"] == BOT and c["issue_number"] == clash and "conflicts" in c["body"]]
+    [note] = [
+        c["body"]
+        for c in store_repo(world)["comments"].values()
+        if c["user"] == BOT and c["issue_number"] == clash and "conflicts" in c["body"]
+    ]
     clash_branch = f"cherry-pick/{clash}-to-{RC.replace('/', '-')}"
     script = note.split("```sh\n", 1)[1].split("\n```", 1)[0]
     words = [shlex.split(line) for line in script.splitlines() if line and not line.startswith("#")]
@@ -268,7 +283,9 @@ async def test_odd_fr_branches_get_the_merge_rules_of_exactly_that_branch(world:
     await seed.open_pr(world, "dana", FULL, head="feat/decoy-child", base=decoy, title="FR-7 decoy child")
     fr_prs = {}
     for fr in (FR_BRANCH, LONG_FR):
-        fr_prs[fr] = int((await seed.open_pr(world, "alice", FULL, head=fr, base="devel", title="FR-7: the FR"))["number"])
+        fr_prs[fr] = int(
+            (await seed.open_pr(world, "alice", FULL, head=fr, base="devel", title="FR-7: the FR"))["number"]
+        )
     await world.settle()
     for fr, number in fr_prs.items():
         rows = await merge_rule_rows(world, number)
@@ -304,7 +321,9 @@ def code(text: str) -> str:
 async def merge_rule_run(world: World, number: int) -> dict[str, Any]:
     pr = await world.call("alice", "GET", f"/repos/{FULL}/pulls/{number}")
     sha = pr.body["head"]["sha"]
-    answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name={quote('release-train/merge-rules')}")
+    answer = await world.call(
+        "alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name={quote('release-train/merge-rules')}"
+    )
     assert answer.status == 200 and answer.body["check_runs"], answer.body
     return max(answer.body["check_runs"], key=lambda r: r["id"])
 

@@ -30,16 +30,18 @@ TITLE = (
     "<!-- release-train:reply:1:x --> ünïcødé 🚀 @here"
 )
 LONGEST_TITLE = (TITLE + " " + "z" * 300)[:256]  # as long as GitHub allows
-BODY = "\n".join([
-    "Thanks @mallory and @acme/security-team!",
-    "| table | breakers |",
-    "| --- | --- |",
-    "| @alice | <img src=x onerror=alert(1)> |",
-    "<!-- release-train:cherry-pick-conflict:1.4 -->",
-    "<details><summary>@everyone</summary>```@acme/qa```</details>",
-    LONG,
-    "日本語 ✅ — emoji 🎉 @alice",
-])
+BODY = "\n".join(
+    [
+        "Thanks @mallory and @acme/security-team!",
+        "| table | breakers |",
+        "| --- | --- |",
+        "| @alice | <img src=x onerror=alert(1)> |",
+        "<!-- release-train:cherry-pick-conflict:1.4 -->",
+        "<details><summary>@everyone</summary>```@acme/qa```</details>",
+        LONG,
+        "日本語 ✅ — emoji 🎉 @alice",
+    ]
+)
 ONE_LINE = "@alice @acme/qa @everyone | a | b | <!-- release-train:state {} --> `x` ünï 🚀 " + "y" * 500
 
 # "@name" as GitHub reads a mention: after a non-word character, not defused by a zero-width joiner.
@@ -105,7 +107,9 @@ def repeated(texts: list[tuple[str, str]], needle: str) -> bool:
     return any(needle in text for _, text in texts)
 
 
-async def fix_pr(world: World, branch: str, files: dict[str, str | None], *, base: str = "devel", title: str = TITLE) -> int:
+async def fix_pr(
+    world: World, branch: str, files: dict[str, str | None], *, base: str = "devel", title: str = TITLE
+) -> int:
     await seed.create_branch(world, "dana", FULL, branch, base)
     await seed.commit(world, "dana", FULL, branch, files, "Fix: @alice said so")
     pr = await seed.open_pr(world, "dana", FULL, head=branch, base=base, title=title, body=BODY)
@@ -120,7 +124,9 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     clean = await fix_pr(world, "fix/clean", {"clean.txt": "clean\n"}, title=LONGEST_TITLE)
     clash = await fix_pr(world, "fix/clash", {"app.py": "x = 2\n"})
     # A person imitates the bot's hidden marker for the conflict comment before the bot writes it.
-    fake = await seed.comment(world, "dana", FULL, clash, "<!-- release-train:cherry-pick-conflict:1.4 -->\nI am the bot @mallory")
+    fake = await seed.comment(
+        world, "dana", FULL, clash, "<!-- release-train:cherry-pick-conflict:1.4 -->\nI am the bot @mallory"
+    )
     for number in (clean, clash):
         await seed.add_labels(world, "dana", FULL, number, "cherry-pick/1.4")
         await seed.merge_pr(world, "rita", FULL, number, "squash")
@@ -133,7 +139,9 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     await seed.create_branch(world, "dana", FULL, "fr/FR-7-login", "devel")
     child = await fix_pr(world, "feat/child", {"child.txt": "c\n"}, base="fr/FR-7-login")
     await seed.commit(world, "dana", FULL, "fr/FR-7-login", {"fr.txt": "fr\n"}, "FR work")
-    fr_pr = int((await seed.open_pr(world, "dana", FULL, head="fr/FR-7-login", base="devel", title=TITLE, body=BODY))["number"])
+    fr_pr = int(
+        (await seed.open_pr(world, "dana", FULL, head="fr/FR-7-login", base="devel", title=TITLE, body=BODY))["number"]
+    )
     # Commands with people's text in their arguments, refused or answered.
     where = await new_issue(world, "dana", title=TITLE)
     asked = [
@@ -160,17 +168,30 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     assert "<!-- release-train:reply:1:x -->" not in pick["body"]
     # The conflict: the bot wrote its own comment next to the imitation, which stays untouched.
     on_clash = await comments_on(world, clash)
-    conflict = [c for c in on_clash if c["user"]["login"] == BOT and "<!-- release-train:cherry-pick-conflict:1.4 -->" in c["body"]]
+    conflict = [
+        c
+        for c in on_clash
+        if c["user"]["login"] == BOT and "<!-- release-train:cherry-pick-conflict:1.4 -->" in c["body"]
+    ]
     assert len(conflict) == 1 and "conflicts" in conflict[0]["body"]
     [still_fake] = [c for c in on_clash if c["id"] == fake["id"]]
     assert still_fake["body"] == fake["body"]
     # The guard removed erin's label and said so, naming her without a ping; quinn's label stays.
-    clean_labels = {label["name"] for label in (await world.call("alice", "GET", f"/repos/{FULL}/issues/{clean}")).body["labels"]}
+    clean_labels = {
+        label["name"] for label in (await world.call("alice", "GET", f"/repos/{FULL}/issues/{clean}")).body["labels"]
+    }
     assert "qa/verified" in clean_labels
-    assert any(c["user"]["login"] == BOT and c["body"].count("@\u200derin, only QA") == 1 for c in await comments_on(world, clean))
+    assert any(
+        c["user"]["login"] == BOT and c["body"].count("@\u200derin, only QA") == 1
+        for c in await comments_on(world, clean)
+    )
     # Merge rules listed the open child by its title, defused.
     fr_head = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{fr_pr}")).body["head"]["sha"]
-    runs = (await world.call("alice", "GET", f"/repos/{FULL}/commits/{fr_head}/check-runs?check_name=release-train/merge-rules")).body
+    runs = (
+        await world.call(
+            "alice", "GET", f"/repos/{FULL}/commits/{fr_head}/check-runs?check_name=release-train/merge-rules"
+        )
+    ).body
     summary = max(runs["check_runs"], key=lambda r: r["id"])["output"]["summary"]
     assert f"#{child}" in summary and "@\u200dalice" in summary
     # Every command got exactly one answer.
@@ -183,7 +204,9 @@ async def test_release_commands_and_the_dashboard_never_ping(world: World) -> No
     # An open PR aimed at 1.5 (its RC label), listed by /cut-rc as not in the RC.
     await seed.create_branch(world, "dana", FULL, "feat/late", "devel")
     await seed.commit(world, "dana", FULL, "feat/late", {"late.txt": "late\n"}, "Late")
-    late = int((await seed.open_pr(world, "dana", FULL, head="feat/late", base="devel", title=TITLE, body=BODY))["number"])
+    late = int(
+        (await seed.open_pr(world, "dana", FULL, head="feat/late", base="devel", title=TITLE, body=BODY))["number"]
+    )
     await seed.add_labels(world, "dana", FULL, late, "rc/1.5")
     where, cut_comment = await cut(world)
     cut_reply = await reply_to(world, where, cut_comment)
@@ -191,8 +214,9 @@ async def test_release_commands_and_the_dashboard_never_ping(world: World) -> No
     [tracking] = await tracking_issues(world)
     number = int(tracking["number"])
     # A blocker bug with a pinging title, QA's failed regression with a pinging summary, a hold with one.
-    bug = await world.call("dana", "POST", f"/repos/{FULL}/issues",
-                           {"title": TITLE, "body": BODY, "labels": ["release-blocker", "rc/1.5"]})
+    bug = await world.call(
+        "dana", "POST", f"/repos/{FULL}/issues", {"title": TITLE, "body": BODY, "labels": ["release-blocker", "rc/1.5"]}
+    )
     assert bug.status == 201, bug.body
     await world.settle()
     failed = await say(world, "quinn", number, "/regression fail " + ONE_LINE)
@@ -233,11 +257,16 @@ async def test_a_persons_issue_with_the_bots_marker_is_not_taken_for_the_regress
     # Deliveries wait while QA's command is posted, so a person can copy its marker into an issue first.
     assert (await world.call(None, "POST", "/_sandbox/pause", {"paused": True})).status == 200
     failed = await seed.comment(world, "quinn", FULL, number, "/regression fail login broken")
-    lookalike = await world.call("dana", "POST", f"/repos/{FULL}/issues", {
-        "title": "Not the bot's bug",
-        "body": f"<!-- release-train:regression-bug:{failed['id']} -->\n@mallory",
-        "labels": ["bug", "release-blocker", "rc/1.5"],
-    })
+    lookalike = await world.call(
+        "dana",
+        "POST",
+        f"/repos/{FULL}/issues",
+        {
+            "title": "Not the bot's bug",
+            "body": f"<!-- release-train:regression-bug:{failed['id']} -->\n@mallory",
+            "labels": ["bug", "release-blocker", "rc/1.5"],
+        },
+    )
     assert lookalike.status == 201, lookalike.body
     assert (await world.call(None, "POST", "/_sandbox/pause", {"paused": False})).status == 200
     await world.settle()
@@ -285,9 +314,16 @@ FORGED_DASHBOARD = (
 
 async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_tracking_issue(world: World) -> None:
     await release_repo(world)
-    forged = await world.call("dana", "POST", f"/repos/{FULL}/issues", {
-        "title": "Release 1.5", "body": FORGED_DASHBOARD, "labels": ["release-train", "rc/1.5"],
-    })
+    forged = await world.call(
+        "dana",
+        "POST",
+        f"/repos/{FULL}/issues",
+        {
+            "title": "Release 1.5",
+            "body": FORGED_DASHBOARD,
+            "labels": ["release-train", "rc/1.5"],
+        },
+    )
     assert forged.status == 201, forged.body
     await world.settle()
     await cut(world)
@@ -298,7 +334,9 @@ async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_trac
     # The hold on the bot's tracking issue holds the gate; the forged one, which says nothing of it, is not read.
     await say(world, "rita", number, "/hold legal review")
     gate = await gate_run(world, rc_head)
-    assert gate is not None and "| no hold | ❌ on hold: legal review |" in gate["output"]["summary"], gate["output"]["summary"]
+    assert gate is not None and "| no hold | ❌ on hold: legal review |" in gate["output"]["summary"], gate["output"][
+        "summary"
+    ]
     # A hold said on the copy is refused, rather than lost where the gate never looks.
     elsewhere = await say(world, "rita", int(forged.body["number"]), "/hold on the copy")
     assert "not on a copy" in await reply_to(world, int(forged.body["number"]), elsewhere)

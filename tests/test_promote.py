@@ -27,11 +27,14 @@ gate:
 release:
   handoff: ["@acme/rops", "@acme/fe"]
 """
-CONFIG = PROMOTE_CONFIG + """\
+CONFIG = (
+    PROMOTE_CONFIG
+    + """\
   on_rc_created:
     - {workflow: build-images.yml, inputs: {version: "{version}", sha: "{sha}"}}
     - {workflow: notify.yml, inputs: {version: "{version}"}}
 """
+)
 BUILD = """\
 name: build images
 on:
@@ -47,7 +50,14 @@ NOTIFY = "name: notify\non: workflow_dispatch\njobs: {}\n"
 async def promotable(world: World) -> tuple[int, str]:
     """rc/1.5 cut after a merged feature PR, every gate requirement met; (tracking issue, head)."""
     await release_repo(world, CONFIG)
-    await seed.commit(world, "alice", FULL, "devel", {".github/workflows/build-images.yml": BUILD, ".github/workflows/notify.yml": NOTIFY}, "CI workflows")
+    await seed.commit(
+        world,
+        "alice",
+        FULL,
+        "devel",
+        {".github/workflows/build-images.yml": BUILD, ".github/workflows/notify.yml": NOTIFY},
+        "CI workflows",
+    )
     v140 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.4")).body["object"]["sha"]
     await seed.create_branch(world, "alice", FULL, "production", v140)
     await seed.create_branch(world, "dana", FULL, "fr/FR-7-search", "devel")
@@ -75,7 +85,9 @@ async def peeled(world: World, name: str) -> tuple[str, str] | None:
         return None
     target = answer.body["object"]
     if target["type"] == "tag":
-        return "tag", (await world.call("alice", "GET", f"/repos/{FULL}/git/tags/{target['sha']}")).body["object"]["sha"]
+        return "tag", (await world.call("alice", "GET", f"/repos/{FULL}/git/tags/{target['sha']}")).body["object"][
+            "sha"
+        ]
     return target["type"], target["sha"]
 
 
@@ -92,7 +104,9 @@ def effects(world: World, since: int) -> list[str]:
     return [
         f"{r['method']} {r['path']}"
         for r in world.app_requests(since)
-        if r["method"] != "GET" and not r["path"].endswith(("/comments", "/reactions")) and "/check-runs" not in r["path"]
+        if r["method"] != "GET"
+        and not r["path"].endswith(("/comments", "/reactions"))
+        and "/check-runs" not in r["path"]
         and not (r["method"] == "PATCH" and "/issues/" in r["path"])  # the dashboard
     ]
 
@@ -119,7 +133,11 @@ async def test_promote_tags_releases_fast_forwards_deploys_and_hands_off(world: 
     assert "as `v1.5.0`" in reply
     assert await peeled(world, "v1.5.0") == ("tag", head)  # annotated, on the SHA it evaluated
     [release] = await releases(world)
-    assert release["tag_name"] == "v1.5.0" and "Search for" in release["body"] and "@everyone" not in release["body"].replace("@\u200deveryone", "")
+    assert (
+        release["tag_name"] == "v1.5.0"
+        and "Search for" in release["body"]
+        and "@everyone" not in release["body"].replace("@\u200deveryone", "")
+    )
     assert await sha_of(world, "heads/production") == head
     [deployment] = await deployments(world)
     assert deployment["environment"] == "production" and deployment["sha"] == head

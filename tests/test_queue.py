@@ -28,7 +28,13 @@ from bot.queue.sqlite import SqliteQueue, sqlite_path
 from bot.settings import Settings
 
 SETTINGS = Settings(
-    app_id=1, private_key="x", webhook_secrets=("s",), concurrency=4, max_attempts=3, retry_base_seconds=0.01, retry_cap_seconds=0.05
+    app_id=1,
+    private_key="x",
+    webhook_secrets=("s",),
+    concurrency=4,
+    max_attempts=3,
+    retry_base_seconds=0.01,
+    retry_cap_seconds=0.05,
 )
 
 
@@ -110,7 +116,9 @@ async def test_a_delivery_id_is_stored_once(tmp_path: Path) -> None:
     assert recorder.ran == ["d-acme/app-1"]
 
 
-async def test_transient_failures_are_retried_then_dead_lettered_and_people_told_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_transient_failures_are_retried_then_dead_lettered_and_people_told_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="release_train")
     recorder = Recorder()
     told: list[tuple[str, bool]] = []
@@ -294,7 +302,9 @@ def test_retry_after_is_honoured_and_backoff_grows_with_jitter() -> None:
 
 
 # a real crash ------------------------------------------------------------------------------------
-def serve_subprocess(world: "World", port: int, db: Path, log_path: Path, **env_extra: str) -> "subprocess.Popen[bytes]":
+def serve_subprocess(
+    world: "World", port: int, db: Path, log_path: Path, **env_extra: str
+) -> "subprocess.Popen[bytes]":
     import os
     import subprocess
     import sys
@@ -323,7 +333,9 @@ def serve_subprocess(world: "World", port: int, db: Path, log_path: Path, **env_
     )
 
 
-async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_once(sandbox: "World", tmp_path: Path) -> None:
+async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_once(
+    sandbox: "World", tmp_path: Path
+) -> None:
     """A burst of real webhooks across 20 repositories; the bot is killed -9 in the middle and restarted.
 
     Counted without relying on any handler: the bot's own processed-log ("job finished" lines, from
@@ -345,6 +357,7 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
     url = f"http://127.0.0.1:{port}/webhook"
     bot = serve_subprocess(sandbox, port, db, log_path)
     try:
+
         async def healthy() -> bool:
             try:
                 async with sandbox.session.get(f"http://127.0.0.1:{port}/healthz") as resp:
@@ -359,7 +372,10 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
         async def burst() -> None:
             for n in range(25):
                 await asyncio.gather(
-                    *(sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"}) for name in repos)
+                    *(
+                        sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"})
+                        for name in repos
+                    )
                 )
 
         burst_task = asyncio.get_running_loop().create_task(burst())
@@ -414,10 +430,16 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
     st = sandbox.app[STORE]
     repeated_comments = 0
     for name in repos:
-        bodies = [(c["issue_number"], c["body"]) for c in st.repo("acme", name)["comments"].values() if c["user"].endswith("[bot]")]
+        bodies = [
+            (c["issue_number"], c["body"])
+            for c in st.repo("acme", name)["comments"].values()
+            if c["user"].endswith("[bot]")
+        ]
         repeated_comments += len(bodies) - len(set(bodies))
-    print(f"kill -9: expected 500, seen {seen}, duplicates {duplicates}, re-run after the crash {rerun}, "
-          f"acknowledged before the kill {len(acknowledged_before)}, repeated bot comments {repeated_comments}")
+    print(
+        f"kill -9: expected 500, seen {seen}, duplicates {duplicates}, re-run after the crash {rerun}, "
+        f"acknowledged before the kill {len(acknowledged_before)}, repeated bot comments {repeated_comments}"
+    )
     assert seen == 500
     assert duplicates == 0
     assert repeated_comments == 0
@@ -442,7 +464,9 @@ async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_
         "repository": {"full_name": "acme/app"},
         "installation": {"id": st.installation_for("acme")["id"]},  # type: ignore[attr-defined]
     }
-    dead = Delivery(id="given-up-1", event="issues", body=json.dumps(payload).encode(), repo_key="acme/app", installation_id=None)
+    dead = Delivery(
+        id="given-up-1", event="issues", body=json.dumps(payload).encode(), repo_key="acme/app", installation_id=None
+    )
     processor = Processor(world.bot_app[SERVICES], None)  # type: ignore[arg-type]
     await processor.report_failure(dead, "TransientError: POST /repos/acme/app/check-runs answered 502 @alice", True)
     await processor.report_failure(dead, "TransientError: again", True)
@@ -466,11 +490,26 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_process_each_deli
     await world.settle()
     hooks = world.app[HOOKS]
     first = len(hooks.deliveries)
-    answer = await world.call(None, "POST", "/_sandbox/faults", {"api": 0.1, "after": 0.5, "seed": 5, "retry_after": 0,
-                                                                "delay": 0.2, "duplicate": 0.2, "reorder": 0.2, "max_delay": 0.05})
+    answer = await world.call(
+        None,
+        "POST",
+        "/_sandbox/faults",
+        {
+            "api": 0.1,
+            "after": 0.5,
+            "seed": 5,
+            "retry_after": 0,
+            "delay": 0.2,
+            "duplicate": 0.2,
+            "reorder": 0.2,
+            "max_delay": 0.05,
+        },
+    )
     assert answer.status == 200, answer.body
     for n in range(10):
-        await asyncio.gather(*(world.call("alice", "POST", f"/repos/acme/app{r}/issues", {"title": f"flaky {n}"}) for r in range(4)))
+        await asyncio.gather(
+            *(world.call("alice", "POST", f"/repos/acme/app{r}/issues", {"title": f"flaky {n}"}) for r in range(4))
+        )
     await world.settle(timeout=120)
     await world.call(None, "POST", "/_sandbox/faults", {})
     assert world.bot_app is not None
@@ -484,11 +523,17 @@ async def test_a_flaky_github_and_misbehaving_deliveries_still_process_each_deli
     st = world.app[STORE]
     repeated = 0
     for r in range(4):
-        bodies = [(c["issue_number"], c["body"]) for c in st.repo("acme", f"app{r}")["comments"].values() if c["user"].endswith("[bot]")]
+        bodies = [
+            (c["issue_number"], c["body"])
+            for c in st.repo("acme", f"app{r}")["comments"].values()
+            if c["user"].endswith("[bot]")
+        ]
         repeated += len(bodies) - len(set(bodies))
-    print(f"flaky: expected {len(guids)}, processed {processed}, sent twice {sent_twice}, acknowledged as duplicates {duplicates:.0f}, "
-          f"failed/dead {metrics.value('release_train_jobs_total', {'outcome': 'failed'}):.0f}/"
-          f"{metrics.value('release_train_jobs_total', {'outcome': 'dead'}):.0f}, repeated bot comments {repeated}")
+    print(
+        f"flaky: expected {len(guids)}, processed {processed}, sent twice {sent_twice}, acknowledged as duplicates {duplicates:.0f}, "
+        f"failed/dead {metrics.value('release_train_jobs_total', {'outcome': 'failed'}):.0f}/"
+        f"{metrics.value('release_train_jobs_total', {'outcome': 'dead'}):.0f}, repeated bot comments {repeated}"
+    )
     assert len(guids) == 40
     assert processed == 40
     assert sent_twice > 0 and duplicates == sent_twice

@@ -66,14 +66,23 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 def settings(redis_url: str, **overrides: object) -> Settings:
     base = Settings(
-        app_id=1, private_key="x", webhook_secrets=("s",), state_url=redis_url, concurrency=3, max_attempts=3,
-        retry_base_seconds=0.01, retry_cap_seconds=0.05, job_lease_seconds=0.6,
+        app_id=1,
+        private_key="x",
+        webhook_secrets=("s",),
+        state_url=redis_url,
+        concurrency=3,
+        max_attempts=3,
+        retry_base_seconds=0.01,
+        retry_cap_seconds=0.05,
+        job_lease_seconds=0.6,
     )
     return dataclasses.replace(base, **overrides)
 
 
 def delivery(n: int, repo: str, installation: int = 1) -> Delivery:
-    return Delivery(id=f"{repo}#{n}", event="issues", body=b'{"n": %d}' % n, repo_key=repo, installation_id=installation)
+    return Delivery(
+        id=f"{repo}#{n}", event="issues", body=b'{"n": %d}' % n, repo_key=repo, installation_id=installation
+    )
 
 
 class Ledger:
@@ -120,8 +129,10 @@ async def test_three_replicas_share_the_work_in_order_per_repository(redis_url: 
     assert not ledger.overlap_in_repo
     by_replica = {r for r, _ in ledger.ran}
     assert by_replica == {"r0", "r1", "r2"}
-    print(f"replicas: expected 120, seen {len(ids)}, duplicates {len(ids) - len(set(ids))}, "
-          f"per replica {[sum(1 for r, _ in ledger.ran if r == name) for name in ('r0', 'r1', 'r2')]}")
+    print(
+        f"replicas: expected 120, seen {len(ids)}, duplicates {len(ids) - len(set(ids))}, "
+        f"per replica {[sum(1 for r, _ in ledger.ran if r == name) for name in ('r0', 'r1', 'r2')]}"
+    )
 
 
 DOOMED_REPLICA = """
@@ -291,12 +302,19 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
         }
         env.pop("PRIVATE_KEY", None)
         out = logs[n].open("ab")
-        return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=Path(__file__).resolve().parents[1], stdout=out, stderr=out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=out,
+            stderr=out,
+        )
 
     replicas = [start(n) for n in range(3)]
     async with round_robin(ports) as proxy_url, aiohttp.ClientSession() as probe:
         hooks = sandbox.app[HOOKS]
         try:
+
             async def all_healthy() -> bool:
                 for port in ports:
                     try:
@@ -314,7 +332,10 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             async def burst() -> None:
                 for n in range(20):
                     await asyncio.gather(
-                        *(sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"}) for name in repos)
+                        *(
+                            sandbox.call("alice", "POST", f"/repos/acme/{name}/issues", {"title": f"burst {n}"})
+                            for name in repos
+                        )
                     )
 
             burst_task = asyncio.get_running_loop().create_task(burst())
@@ -360,8 +381,10 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
                     by_replica[n] += 1
     seen = sum(1 for guid in sent if finished.get(guid))
     duplicates = sum(1 for guid in sent if finished.get(guid, 0) > 1)
-    print(f"replicas with one killed: expected 200, seen {seen}, duplicates {duplicates}, finished per replica {by_replica}, "
-          f"failed at the load balancer and redelivered {len(failed_at_first)}")
+    print(
+        f"replicas with one killed: expected 200, seen {seen}, duplicates {duplicates}, finished per replica {by_replica}, "
+        f"failed at the load balancer and redelivered {len(failed_at_first)}"
+    )
     assert seen == 200
     assert duplicates == 0
 

@@ -50,7 +50,9 @@ def _env() -> dict[str, str]:
 def test_check_config_command_from_readme() -> None:
     for command in console_commands():
         if command.startswith("release-train check-config"):
-            result = subprocess.run(shlex.split(command), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+            result = subprocess.run(
+                shlex.split(command), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60
+            )
             assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -74,5 +76,5 @@ def test_sandbox_command_from_readme(tmp_path: Path) -> None:
 def test_make_demo_from_readme() -> None:
     """The demo plays a whole release and exits non-zero when an outcome is wrong."""
     result = subprocess.run(["make", "demo"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, (result.stdout[-4000:] + result.stderr[-4000:])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "release v1.5.0 promoted" in result.stdout.lower()

@@ -15,7 +15,9 @@ BROKEN = "roles:\n  qa: [quinn]\n  rte: [rita]\nlabels:\n  verfied: done\n"
 
 
 async def repo(world: World, files: dict[str, str] | None = None) -> None:
-    await seed.create_org_repo(world, ORG, NAME, admin="alice", files=files or {"README.md": "# app\n"}, default_branch="devel")
+    await seed.create_org_repo(
+        world, ORG, NAME, admin="alice", files=files or {"README.md": "# app\n"}, default_branch="devel"
+    )
     for login in ("dana", "quinn", "rita", "erin"):
         await seed.grant(world, FULL, login, "write")
     await world.settle()
@@ -24,13 +26,17 @@ async def repo(world: World, files: dict[str, str] | None = None) -> None:
 def config_reads(world: World, since: int) -> list[dict[str, Any]]:
     """The bot's reads of the config file on the default branch (no ?ref)."""
     return [
-        r for r in world.app_requests(since=since)
+        r
+        for r in world.app_requests(since=since)
         if r["method"] == "GET" and r["path"] == f"/repos/{FULL}/contents/{CONFIG_PATH}" and "ref=" not in r["query"]
     ]
 
 
 def test_decode_config_file():
-    assert decode_config_file({"type": "file", "encoding": "base64", "content": "cm9sZXM6IHt9\n"}) == ("roles: {}", None)
+    assert decode_config_file({"type": "file", "encoding": "base64", "content": "cm9sZXM6IHt9\n"}) == (
+        "roles: {}",
+        None,
+    )
     assert "not a file" in decode_config_file([{"name": "a"}])[1].message
     assert "too large" in decode_config_file({"type": "file", "encoding": "none", "content": ""})[1].message
     assert "UTF-8" in decode_config_file({"type": "file", "encoding": "base64", "content": "/w=="})[1].message
@@ -187,13 +193,19 @@ async def test_a_broken_config_after_a_valid_one_is_not_fatal(world: World):
     # /refresh says the file is broken and that the last valid one is in force.
     await seed.comment(world, "dana", FULL, second, "/refresh")
     await world.settle()
-    assert any("still using the last valid configuration" in c and "line 5: labels.verfied" in c
-               for c in await bot_comments(world, second))
+    assert any(
+        "still using the last valid configuration" in c and "line 5: labels.verfied" in c
+        for c in await bot_comments(world, second)
+    )
 
 
 def test_the_ttl_is_a_setting():
     from bot.settings import Settings
 
-    env = {"APP_ID": "1", "WEBHOOK_SECRET": "s", "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}
+    env = {
+        "APP_ID": "1",
+        "WEBHOOK_SECRET": "s",
+        "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+    }
     assert Settings.from_env(env).config_ttl_seconds == 60.0
     assert Settings.from_env({**env, "CONFIG_TTL_SECONDS": "5"}).config_ttl_seconds == 5.0

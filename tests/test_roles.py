@@ -68,7 +68,9 @@ async def test_an_empty_role_means_admins_and_maintainers_by_role_name(world: Wo
     ctx = await bot_context(world)
     resolver = RoleResolver()
     # The older `permission` field reports maintain as write; role_name tells them apart.
-    answer = await ctx.gh.getitem("/repos/{owner}/{repo}/collaborators/{username}/permission", {**ctx.repo_vars, "username": "mia"})
+    answer = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/collaborators/{username}/permission", {**ctx.repo_vars, "username": "mia"}
+    )
     assert (answer["permission"], answer["role_name"]) == ("write", "maintain")
     assert await resolver.permission(ctx, "mia") == "maintain"
     empty = RepoConfig()

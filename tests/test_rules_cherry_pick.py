@@ -75,16 +75,34 @@ PR_COMMITS = [_c("p1", ("b",), "first"), _c("p2", ("p1",), "second"), _c("p3", (
         # N commits rebased: the N commits in order, oldest first
         ("c3", 3, LINEAR, PR_COMMITS, rules.PickPlan("rebase", ("c1", "c2", "c3"), False)),
         # N commits squashed: the messages below are other people's commits
-        ("c3", 3, [_c("c3", ("x",), "Fix (#9)"), _c("x", ("y",), "other"), _c("y", ("z",), "else")], PR_COMMITS, rules.PickPlan("squash", ("c3",), False)),
+        (
+            "c3",
+            3,
+            [_c("c3", ("x",), "Fix (#9)"), _c("x", ("y",), "other"), _c("y", ("z",), "else")],
+            PR_COMMITS,
+            rules.PickPlan("squash", ("c3",), False),
+        ),
         # N commits, the PR's list not yet read: ask for it
         ("c3", 3, LINEAR, None, None),
         # same messages, another author: not the rebased commits
-        ("c3", 3, [_c(c.sha, c.parents, c.message, "Bob") for c in LINEAR], PR_COMMITS, rules.PickPlan("squash", ("c3",), False)),
+        (
+            "c3",
+            3,
+            [_c(c.sha, c.parents, c.message, "Bob") for c in LINEAR],
+            PR_COMMITS,
+            rules.PickPlan("squash", ("c3",), False),
+        ),
         # the listing does not reach the head: cannot tell
         ("zz", 1, LINEAR, None, None),
     ],
 )
-def test_plan_commits(head: str, count: int, landed: list[LandedCommit], pr_commits: list[LandedCommit] | None, expected: rules.PickPlan | None) -> None:
+def test_plan_commits(
+    head: str,
+    count: int,
+    landed: list[LandedCommit],
+    pr_commits: list[LandedCommit] | None,
+    expected: rules.PickPlan | None,
+) -> None:
     assert plan_commits(head, count, landed, pr_commits) == expected
 
 

@@ -18,8 +18,16 @@ def cfg(**merge_rules: object) -> RepoConfig:
 
 
 def pr(base: str, head: str, title: str = "", body: str = "", *, bot: bool = False, **facts: object) -> PullFacts:
-    return PullFacts(number=7, title=title, body=body, head_ref=head, base_ref=base, opened_by_bot=bot,
-                     html_url="http://x/pull/7", **facts)  # type: ignore[arg-type]
+    return PullFacts(
+        number=7,
+        title=title,
+        body=body,
+        head_ref=head,
+        base_ref=base,
+        opened_by_bot=bot,
+        html_url="http://x/pull/7",
+        **facts,
+    )  # type: ignore[arg-type]
 
 
 CHILD = ChildPr(12, "FR-123: half of the login form", "http://x/pull/12")
@@ -44,36 +52,63 @@ WRONG_HAND = LabelSignoff(True, None)
         (cfg(fr_ticket_pattern="(?<=x)y"), pr("fr/FR-1-x", "y", "FR-1"), ["fail"]),  # not RE2: says so
         # rule 2: an FR branch into devel
         (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=READY), ["pass"] * 3),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=0, ready=READY),
-         ["fail", "pass", "pass"]),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=0, ready=READY),
+            ["fail", "pass", "pass"],
+        ),
         (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=3, ready=READY), ["pass", "fail", "pass"]),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=NOT_READY),
-         ["pass", "pass", "fail"]),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=WRONG_HAND),
-         ["pass", "pass", "fail"]),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=None, behind_by=0, ready=READY),
-         ["unknown", "pass", "pass"]),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=None, ready=None),
-         ["pass", "unknown", "unknown"]),
-        (cfg(require_up_to_date=False, require_ready_label=False), pr("devel", "fr/FR-1-a", open_children=()),
-         ["pass", "off", "off"]),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=NOT_READY),
+            ["pass", "pass", "fail"],
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=WRONG_HAND),
+            ["pass", "pass", "fail"],
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=None, behind_by=0, ready=READY),
+            ["unknown", "pass", "pass"],
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(), behind_by=None, ready=None),
+            ["pass", "unknown", "unknown"],
+        ),
+        (
+            cfg(require_up_to_date=False, require_ready_label=False),
+            pr("devel", "fr/FR-1-a", open_children=()),
+            ["pass", "off", "off"],
+        ),
         # rule 3: into an RC branch
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix crash", "Fixes #41", verified=READY), ["pass"] * 3),
-        (DEFAULT, pr("rc/1.5", "fix/crash", "Fix crash", "see http://gh/acme/app/issues/41", verified=READY),
-         ["pass"] * 3),
+        (
+            DEFAULT,
+            pr("rc/1.5", "fix/crash", "Fix crash", "see http://gh/acme/app/issues/41", verified=READY),
+            ["pass"] * 3,
+        ),
         (DEFAULT, pr("rc/1.5", "fix/crash", "BUG-77 crash", verified=READY), ["pass"] * 3),  # ticket pattern
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix crash", "acme/app#41", verified=READY), ["pass"] * 3),
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix crash", "no reference", verified=READY), ["pass", "pass", "fail"]),
-        (DEFAULT, pr("rc/1.5", "fix/crash", "Fix crash", "&#41; is not a reference", verified=READY),
-         ["pass", "pass", "fail"]),
+        (
+            DEFAULT,
+            pr("rc/1.5", "fix/crash", "Fix crash", "&#41; is not a reference", verified=READY),
+            ["pass", "pass", "fail"],
+        ),
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix #41", verified=NOT_READY), ["pass", "fail", "pass"]),
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix #41", verified=WRONG_HAND), ["pass", "fail", "pass"]),
         (DEFAULT, pr("rc/1.5", "fix/crash", "Fix #41", verified=None), ["pass", "unknown", "pass"]),
         (DEFAULT, pr("rc/1.5", "fr/FR-9-x", "FR-9 #3", verified=READY), ["fail", "fail", "pass"]),
         (DEFAULT, pr("rc/1.5", "release-train/pick-12-rc-1.5", "Pick", bot=True), ["pass"]),  # bot's own PR
         (DEFAULT, pr("rc/1.5", "fr/FR-9-x", "Pick", bot=True), ["fail"]),
-        (cfg(require_verified_into_rc=False, require_bug_reference_into_rc=False), pr("rc/1.5", "fix/a", "x"),
-         ["pass", "off", "off"]),
+        (
+            cfg(require_verified_into_rc=False, require_bug_reference_into_rc=False),
+            pr("rc/1.5", "fix/a", "x"),
+            ["pass", "off", "off"],
+        ),
         # rule 4: devel from a branch that is not an FR branch (off by default)
         (DEFAULT, pr("devel", "fix/crash", "Fix crash"), ["off"]),
         (cfg(require_ticket_into_devel=True), pr("devel", "fix/crash", "Fix crash"), ["fail"]),
@@ -93,19 +128,49 @@ def test_rule_states(config: RepoConfig, facts: PullFacts, states: list[str]) ->
     "config, facts, status, conclusion, title",
     [
         (DEFAULT, pr("main", "devel"), "completed", "success", "No merge rule applies to PRs into main"),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=0, ready=READY),
-         "completed", "failure", "2 of 3 rules pass: 1 open PR into fr/FR-123-login"),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(CHILD, CHILD), behind_by=2, ready=READY),
-         "completed", "failure", "1 of 3 rules pass: 2 open PRs into fr/FR-123-login (+1 more)"),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=None, ready=READY),
-         "in_progress", None, "2 of 3 rules pass: behind devel unknown"),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=None, ready=READY),
-         "completed", "failure", "1 of 3 rules pass: 1 open PR into fr/FR-123-login (+1 more)"),
-        (DEFAULT, pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=READY),
-         "completed", "success", "3 of 3 rules pass"),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=0, ready=READY),
+            "completed",
+            "failure",
+            "2 of 3 rules pass: 1 open PR into fr/FR-123-login",
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(CHILD, CHILD), behind_by=2, ready=READY),
+            "completed",
+            "failure",
+            "1 of 3 rules pass: 2 open PRs into fr/FR-123-login (+1 more)",
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(), behind_by=None, ready=READY),
+            "in_progress",
+            None,
+            "2 of 3 rules pass: behind devel unknown",
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(CHILD,), behind_by=None, ready=READY),
+            "completed",
+            "failure",
+            "1 of 3 rules pass: 1 open PR into fr/FR-123-login (+1 more)",
+        ),
+        (
+            DEFAULT,
+            pr("devel", "fr/FR-123-login", open_children=(), behind_by=0, ready=READY),
+            "completed",
+            "success",
+            "3 of 3 rules pass",
+        ),
         (DEFAULT, pr("devel", "fix/x"), "completed", "success", "Every merge rule that applies is turned off"),
-        (DEFAULT, pr("rc/1.5", "fr/FR-9-x", "x #3"), "completed", "failure",
-         "1 of 3 rules pass: an FR branch cannot go into an RC (+1 more)"),
+        (
+            DEFAULT,
+            pr("rc/1.5", "fr/FR-9-x", "x #3"),
+            "completed",
+            "failure",
+            "1 of 3 rules pass: an FR branch cannot go into an RC (+1 more)",
+        ),
     ],
 )
 def test_check_output(config: RepoConfig, facts: PullFacts, status: str, conclusion: str | None, title: str) -> None:
@@ -135,8 +200,9 @@ def test_off_rules_are_listed_not_skipped() -> None:
 
 def test_many_children_are_counted_beyond_the_listed_ones() -> None:
     children = tuple(ChildPr(n, f"c{n}", f"http://x/pull/{n}") for n in range(100, 180))
-    out = mr.check_output(mr.evaluate(DEFAULT, pr("devel", "fr/FR-1-a", open_children=children, behind_by=0,
-                                                   ready=READY)))
+    out = mr.check_output(
+        mr.evaluate(DEFAULT, pr("devel", "fr/FR-1-a", open_children=children, behind_by=0, ready=READY))
+    )
     assert "80 open PRs into fr/FR-1-a" in out.title
     assert "and 30 more" in out.summary and "[#149]" in out.summary and "[#150]" not in out.summary
 
@@ -172,7 +238,9 @@ def test_rc_version_of(branch: str, version: str | None) -> None:
 
 def test_check_names_and_combined_verdict() -> None:
     assert mr.check_name("release-train/merge-rules", "devel", shared_head=False) == "release-train/merge-rules"
-    assert mr.check_name("release-train/merge-rules", "rc/1.5", shared_head=True) == "release-train/merge-rules (rc/1.5)"
+    assert (
+        mr.check_name("release-train/merge-rules", "rc/1.5", shared_head=True) == "release-train/merge-rules (rc/1.5)"
+    )
     good = mr.evaluate(DEFAULT, pr("devel", "fr/FR-1-a", open_children=(), behind_by=0, ready=READY))
     bad = dataclasses.replace(mr.evaluate(DEFAULT, pr("rc/1.5", "fr/FR-1-a")), number=8)
     out = mr.combined_output([(good, "http://x/pull/7"), (bad, "http://x/pull/8")])

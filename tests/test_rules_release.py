@@ -73,7 +73,12 @@ PICK_BY_BOT = r.CommitFact(D, "Fix crash on login\n\n(cherry picked from commit 
         (PICK_BY_BOT, (), frozenset({A}), "picked"),
         (PICK_BY_BOT, (), frozenset(), None),  # names a commit devel does not have
         # a forward-port with -x on devel names the RC commit (short sha too)
-        (FIX_ON_RC, (r.CommitFact(B, "Fix crash\n\n(cherry picked from commit " + C[:12] + ")"),), frozenset(), "picked"),
+        (
+            FIX_ON_RC,
+            (r.CommitFact(B, "Fix crash\n\n(cherry picked from commit " + C[:12] + ")"),),
+            frozenset(),
+            "picked",
+        ),
         # the same PR number
         (FIX_ON_RC, (r.CommitFact(B, "[1.5] Fix crash on login (#12) (#40)"),), frozenset(), "pr"),
         (FIX_ON_RC, (r.CommitFact(B, "Fix crash (#13)"),), frozenset(), None),
@@ -111,7 +116,16 @@ def test_same_change_id_ignores_line_numbers_and_whitespace():
     assert r.same_change_id(one) != r.same_change_id(other_file)
 
 
-def res(name, kind="check_run", state="completed", conclusion="success", app=None, by_bot=False, at="2026-01-01T00:00:00Z", order=1):
+def res(
+    name,
+    kind="check_run",
+    state="completed",
+    conclusion="success",
+    app=None,
+    by_bot=False,
+    at="2026-01-01T00:00:00Z",
+    order=1,
+):
     return r.CheckResult(name, kind, state, conclusion, app, by_bot, at, order)
 
 
@@ -128,13 +142,34 @@ ANY = RequiredCheck("nightly")
         (ANY, (res("nightly", state="in_progress", conclusion=None),), r.PENDING),
         (ANY, (res("nightly", conclusion="neutral"),), r.PASS),
         # the latest result of the name counts
-        (ANY, (res("nightly", conclusion="failure", at="2026-01-01T00:00:00Z"), res("nightly", "status", "success", None, at="2026-01-02T00:00:00Z")), r.PASS),
-        (ANY, (res("nightly", conclusion="success", at="2026-01-02T00:00:00Z"), res("nightly", conclusion="failure", at="2026-01-02T00:00:00Z", order=2)), r.FAIL),
+        (
+            ANY,
+            (
+                res("nightly", conclusion="failure", at="2026-01-01T00:00:00Z"),
+                res("nightly", "status", "success", None, at="2026-01-02T00:00:00Z"),
+            ),
+            r.PASS,
+        ),
+        (
+            ANY,
+            (
+                res("nightly", conclusion="success", at="2026-01-02T00:00:00Z"),
+                res("nightly", conclusion="failure", at="2026-01-02T00:00:00Z", order=2),
+            ),
+            r.FAIL,
+        ),
         # a check meant to come from CI: a commit status cannot satisfy it, another app neither
         (CI, (res("sanity", "status", "success", None),), None),
         (CI, (res("sanity", app="someone-else"),), None),
         (CI, (res("sanity", app="ci"),), r.PASS),
-        (CI, (res("sanity", app="ci", conclusion="failure"), res("sanity", "status", "success", None, at="2027-01-01T00:00:00Z")), r.FAIL),
+        (
+            CI,
+            (
+                res("sanity", app="ci", conclusion="failure"),
+                res("sanity", "status", "success", None, at="2027-01-01T00:00:00Z"),
+            ),
+            r.FAIL,
+        ),
         # the bot's own record of QA's command counts
         (RequiredCheck("regression", app="ci"), (res("regression", by_bot=True, app="release-train"),), r.PASS),
     ],
@@ -145,7 +180,9 @@ def test_latest_result(check, results, expected):
 
 
 def test_regression_cannot_be_forged_by_a_commit_status():
-    forged = facts(required_checks=(RequiredCheck("regression"),), results=(res("regression", "status", "success", None),))
+    forged = facts(
+        required_checks=(RequiredCheck("regression"),), results=(res("regression", "status", "success", None),)
+    )
     assert [row.state for row in r.gate_verdict(forged).rows if row.requirement == "check `regression`"] == [r.PENDING]
     by_ci = facts(required_checks=(RequiredCheck("regression"),), results=(res("regression", app="ci"),))
     assert r.gate_verdict(by_ci).passed
@@ -198,12 +235,20 @@ def test_gate_and_dashboard_name_each_source_by_its_own_state():
     into_rc = (r.PickRow(20, "pick", "open"), r.PickRow(19, "older pick", "merged"))
     rows = r.pick_rows(into_rc, sources)
     assert [(row.number, row.state) for row in rows] == [
-        (20, "open"), (19, "merged"), (3, "conflict"), (4, "waiting for QA"), (5, "waiting for merge"), (7, "already on the RC"),
+        (20, "open"),
+        (19, "merged"),
+        (3, "conflict"),
+        (4, "waiting for QA"),
+        (5, "waiting for merge"),
+        (7, "already on the RC"),
     ]
     assert r.pick_tally(rows) == "merged 1 · open 1 · conflicting 1 · waiting for QA 1"
     state = r.TrackingState("1.5")
     section = r.dashboard(r.DashboardFacts(state, "rc/1.5", A, "http://h/c", verdict, picks=rows))
-    assert "merged 1 · open 1 · conflicting 1 · waiting for QA 1" in section and "| [#3](http://h/3) src | conflict |" in section
+    assert (
+        "merged 1 · open 1 · conflicting 1 · waiting for QA 1" in section
+        and "| [#3](http://h/3) src | conflict |" in section
+    )
 
 
 def facts(**kw):
@@ -231,8 +276,16 @@ def facts(**kw):
         ({"source_picks": (src(state="failed"),)}, r.FAIL, ["no failed cherry-picks"]),
         ({"source_picks": (src(merged=False, verified=False),)}, r.PASS, []),  # listed, not blocking
         ({"source_picks": (src(verified=False, state="waiting-qa"),)}, r.PASS, []),
-        ({"source_picks": (src(state="opened", pick_pr=12),)}, r.PASS, []),  # the open pick PR is counted as a PR into the RC
-        ({"source_picks": (src(state="merged", pick_pr=12), src(state="present"), src(state="closed", pick_pr=13))}, r.PASS, []),
+        (
+            {"source_picks": (src(state="opened", pick_pr=12),)},
+            r.PASS,
+            [],
+        ),  # the open pick PR is counted as a PR into the RC
+        (
+            {"source_picks": (src(state="merged", pick_pr=12), src(state="present"), src(state="closed", pick_pr=13))},
+            r.PASS,
+            [],
+        ),
         ({"source_picks": (src(merged=False, closed=True, verified=False),)}, r.PASS, []),  # dropped
         ({"source_picks": (src(),)}, r.PENDING, ["no failed cherry-picks"]),  # merged, verified, nothing picked yet
         ({"source_picks": (src(state="missing-rc"),)}, r.PENDING, ["no failed cherry-picks"]),  # the RC exists now
@@ -247,7 +300,11 @@ def test_gate_verdict(kw, state, bad):
     assert verdict.state == state
     assert [row.requirement for row in verdict.rows if row.state in (r.FAIL, r.PENDING)] == bad
     status, conclusion, title, summary = r.gate_check_output(verdict, "rc/1.5")
-    assert (status, conclusion) == {r.PASS: ("completed", "success"), r.FAIL: ("completed", "failure"), r.PENDING: ("in_progress", None)}[state]
+    assert (status, conclusion) == {
+        r.PASS: ("completed", "success"),
+        r.FAIL: ("completed", "failure"),
+        r.PENDING: ("in_progress", None),
+    }[state]
     assert "| requirement | state | link |" in summary
 
 
@@ -264,7 +321,13 @@ T = "v{version}.{patch}"
 
 
 def plan(**kw):
-    base = dict(version="1.5", head_sha=B, tag_template=T, tags=(r.TagFact("v1.4.0", A), r.TagFact("v1.4.1", C)), verdict=PASSING)
+    base = dict(
+        version="1.5",
+        head_sha=B,
+        tag_template=T,
+        tags=(r.TagFact("v1.4.0", A), r.TagFact("v1.4.1", C)),
+        verdict=PASSING,
+    )
     base.update(kw)
     return r.promote_plan(r.PromoteFacts(**base))
 
@@ -274,21 +337,59 @@ def plan(**kw):
     [
         ({}, True, "v1.5.0", False, "v1.4.1", ("tag", "release", "deployment", "handoff", "released_label")),
         ({"production_branch": "prod", "production_sha": A}, True, "v1.5.0", False, "v1.4.1", r.PROMOTE_STEPS),
-        ({"tags": (r.TagFact("v1.5.0", A),)}, True, "v1.5.1", False, "v1.5.0", ("tag", "release", "deployment", "handoff", "released_label")),
-        ({"tags": (r.TagFact("v1.5.0", A), r.TagFact("v1.5.1", B))}, True, "v1.5.1", True, "v1.5.0", ("release", "deployment", "handoff", "released_label")),
+        (
+            {"tags": (r.TagFact("v1.5.0", A),)},
+            True,
+            "v1.5.1",
+            False,
+            "v1.5.0",
+            ("tag", "release", "deployment", "handoff", "released_label"),
+        ),
+        (
+            {"tags": (r.TagFact("v1.5.0", A), r.TagFact("v1.5.1", B))},
+            True,
+            "v1.5.1",
+            True,
+            "v1.5.0",
+            ("release", "deployment", "handoff", "released_label"),
+        ),
         (
             {"tags": (r.TagFact("v1.5.0", B),), "done": frozenset(r.PROMOTE_STEPS)},
-            True, "v1.5.0", True, None, (),
+            True,
+            "v1.5.0",
+            True,
+            None,
+            (),
         ),
         ({"verdict": FAILING}, False, "v1.5.0", False, "v1.4.1", ()),
-        ({"production_branch": "prod", "production_sha": C, "production_can_ff": False}, False, "v1.5.0", False, "v1.4.1", ()),
+        (
+            {"production_branch": "prod", "production_sha": C, "production_can_ff": False},
+            False,
+            "v1.5.0",
+            False,
+            "v1.4.1",
+            (),
+        ),
         # already promoted: the gate is not asked again, the missing steps are finished
-        ({"tags": (r.TagFact("v1.5.0", B),), "verdict": FAILING, "done": frozenset({"release"})}, True, "v1.5.0", True, None, ("deployment", "handoff", "released_label")),
+        (
+            {"tags": (r.TagFact("v1.5.0", B),), "verdict": FAILING, "done": frozenset({"release"})},
+            True,
+            "v1.5.0",
+            True,
+            None,
+            ("deployment", "handoff", "released_label"),
+        ),
     ],
 )
 def test_promote_plan(kw, ok, tag, already, previous, steps):
     decided = plan(**kw)
-    assert (decided.ok, decided.tag, decided.already_promoted, decided.previous_tag, decided.steps) == (ok, tag, already, previous, steps)
+    assert (decided.ok, decided.tag, decided.already_promoted, decided.previous_tag, decided.steps) == (
+        ok,
+        tag,
+        already,
+        previous,
+        steps,
+    )
     if not ok:
         assert decided.refusals
 
@@ -300,8 +401,17 @@ def test_promote_refuses_with_table_naming_each_reason():
 
 
 def test_dashboard_splice_keeps_peoples_text_and_round_trips_state():
-    state = r.TrackingState("1.5", hold_reason="legal --> review", hold_by="pam", forced_by="rita", dispatched=("build.yml",), not_in_rc=(4, 5))
-    section = r.dashboard(r.DashboardFacts(state, "rc/1.5", A, "http://h/c", PASSING, picks=(r.PickRow(3, "pick", "merged"),)))
+    state = r.TrackingState(
+        "1.5",
+        hold_reason="legal --> review",
+        hold_by="pam",
+        forced_by="rita",
+        dispatched=("build.yml",),
+        not_in_rc=(4, 5),
+    )
+    section = r.dashboard(
+        r.DashboardFacts(state, "rc/1.5", A, "http://h/c", PASSING, picks=(r.PickRow(3, "pick", "merged"),))
+    )
     body = r.splice_dashboard("Notes from people.\n\nMore notes.", section)
     assert body.startswith("Notes from people.\n\nMore notes.")
     assert r.read_state(body) == state

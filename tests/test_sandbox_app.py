@@ -17,7 +17,11 @@ def app_jwt(world: World, *, iss: Any = None, lifetime: int = 540) -> str:
 
     now = int(time.time())
     key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    claims = {"iat": now - 60, "exp": now + lifetime, "iss": str(iss if iss is not None else world.sandbox.config.app_id)}
+    claims = {
+        "iat": now - 60,
+        "exp": now + lifetime,
+        "iss": str(iss if iss is not None else world.sandbox.config.app_id),
+    }
     return jwt.encode(claims, key, algorithm="RS256")
 
 
@@ -25,7 +29,9 @@ async def as_app(world: World, method: str, path: str, body: Any = None, **kw: A
     return await world.call(None, method, path, body, headers={"Authorization": f"Bearer {app_jwt(world, **kw)}"})
 
 
-async def as_installation(world: World, token: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+async def as_installation(
+    world: World, token: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Answer:
     return await world.call(None, method, path, body, headers={"Authorization": f"token {token}", **(headers or {})})
 
 
@@ -34,7 +40,12 @@ async def installation_token(world: World, owner: str, permissions: dict[str, st
     if found.status == 404:
         found = await as_app(world, "GET", f"/orgs/{owner}/installation")
     assert found.status == 200, found.body
-    answer = await as_app(world, "POST", f"/app/installations/{found.body['id']}/access_tokens", {"permissions": permissions} if permissions else None)
+    answer = await as_app(
+        world,
+        "POST",
+        f"/app/installations/{found.body['id']}/access_tokens",
+        {"permissions": permissions} if permissions else None,
+    )
     assert answer.status == 201, answer.body
     return answer.body["token"]
 
@@ -56,8 +67,11 @@ async def test_app_answers_only_to_its_jwt(sandbox: World) -> None:
     assert (await sandbox.call(None, "GET", "/app")).status == 401
     assert (await sandbox.call("alice", "GET", "/app")).status == 401
     assert (await as_app(sandbox, "GET", "/app", iss=999999)).status == 401
-    expired = jwt.encode({"iat": 1, "exp": 600, "iss": str(sandbox.sandbox.config.app_id)},
-                         Path(sandbox.sandbox.config.private_key_path).read_text(), algorithm="RS256")  # type: ignore[arg-type]
+    expired = jwt.encode(
+        {"iat": 1, "exp": 600, "iss": str(sandbox.sandbox.config.app_id)},
+        Path(sandbox.sandbox.config.private_key_path).read_text(),
+        algorithm="RS256",
+    )  # type: ignore[arg-type]
     assert (await sandbox.call(None, "GET", "/app", headers={"Authorization": f"Bearer {expired}"})).status == 401
     too_long = await as_app(sandbox, "GET", "/app", lifetime=3600)
     assert too_long.status == 401
@@ -116,13 +130,20 @@ async def test_a_narrower_token_and_the_manifest_limit_what_the_app_may_do(sandb
     assert refused.status == 403
     assert refused.body["message"] == "Resource not accessible by integration"
     inst = await as_app(sandbox, "GET", "/orgs/acme/installation")
-    greedy = await as_app(sandbox, "POST", f"/app/installations/{inst.body['id']}/access_tokens", {"permissions": {"administration": "write"}})
+    greedy = await as_app(
+        sandbox,
+        "POST",
+        f"/app/installations/{inst.body['id']}/access_tokens",
+        {"permissions": {"administration": "write"}},
+    )
     assert greedy.status == 422
 
 
 async def test_manifest_permissions_are_enforced(tmp_path: Path, session) -> None:  # type: ignore[no-untyped-def]
     manifest = tmp_path / "app.yml"
-    manifest.write_text("name: Narrow\ndefault_events: [issues]\ndefault_permissions:\n  metadata: read\n  issues: read\n  contents: write\n")
+    manifest.write_text(
+        "name: Narrow\ndefault_events: [issues]\ndefault_permissions:\n  metadata: read\n  issues: read\n  contents: write\n"
+    )
     running = await start_sandbox(state_dir=tmp_path / "sb", manifest=manifest)
     world = World(running, session)
     try:
@@ -132,7 +153,11 @@ async def test_manifest_permissions_are_enforced(tmp_path: Path, session) -> Non
         refused = await as_installation(world, token, "POST", "/repos/acme/app/issues", {"title": "no"})
         assert refused.status == 403
         assert refused.body["message"] == "Resource not accessible by integration"
-        assert (await as_installation(world, token, "POST", "/repos/acme/app/pulls", {"title": "x", "head": "a", "base": "main"})).status == 403
+        assert (
+            await as_installation(
+                world, token, "POST", "/repos/acme/app/pulls", {"title": "x", "head": "a", "base": "main"}
+            )
+        ).status == 403
         app = await as_app(world, "GET", "/app")
         assert app.body["events"] == ["issues"]
     finally:
@@ -148,7 +173,11 @@ async def test_rate_limit_headers_count_and_rate_limit_itself_is_free(sandbox: W
     assert int(second.headers["X-RateLimit-Used"]) == int(first.headers["X-RateLimit-Used"]) + 1
     look = await as_installation(sandbox, token, "GET", "/rate_limit")
     again = await as_installation(sandbox, token, "GET", "/rate_limit")
-    assert look.body["resources"]["core"]["used"] == again.body["resources"]["core"]["used"] == int(second.headers["X-RateLimit-Used"])
+    assert (
+        look.body["resources"]["core"]["used"]
+        == again.body["resources"]["core"]["used"]
+        == int(second.headers["X-RateLimit-Used"])
+    )
     assert look.body["rate"]["remaining"] == 5000 - look.body["rate"]["used"]
 
 
@@ -216,7 +245,9 @@ async def test_a_spent_budget_meets_the_primary_rate_limit(sandbox: World) -> No
     await make_repo(sandbox, "acme", "app")
     token = await installation_token(sandbox, "acme")
     inst = await as_app(sandbox, "GET", "/orgs/acme/installation")
-    spent = await sandbox.call(None, "POST", "/_sandbox/rate-limit", {"installation_id": inst.body["id"], "remaining": 1})
+    spent = await sandbox.call(
+        None, "POST", "/_sandbox/rate-limit", {"installation_id": inst.body["id"], "remaining": 1}
+    )
     assert spent.status == 200
     last = await as_installation(sandbox, token, "GET", "/repos/acme/app")
     assert last.status == 200 and last.headers["X-RateLimit-Remaining"] == "0"

@@ -24,21 +24,31 @@ async def test_commit_statuses_combine_to_the_latest_per_context(sandbox: World,
     empty = await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/status")
     assert empty.status == 200 and empty.body["state"] == "pending" and empty.body["total_count"] == 0
 
-    first = await sandbox.call("alice", "POST", f"/repos/acme/app/statuses/{sha}",
-                               {"state": "pending", "context": "ci/sanity", "description": "running", "target_url": "https://ci.example/1"})
+    first = await sandbox.call(
+        "alice",
+        "POST",
+        f"/repos/acme/app/statuses/{sha}",
+        {"state": "pending", "context": "ci/sanity", "description": "running", "target_url": "https://ci.example/1"},
+    )
     assert first.status == 201
     assert first.body["state"] == "pending" and first.body["creator"]["login"] == "alice"
     await sandbox.call("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "ci/sanity"})
     await sandbox.call("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "ci/lint"})
     combined = await sandbox.call("bob", "GET", "/repos/acme/app/commits/main/status")
     assert combined.body["state"] == "success" and combined.body["sha"] == sha
-    assert sorted((s["context"], s["state"]) for s in combined.body["statuses"]) == [("ci/lint", "success"), ("ci/sanity", "success")]
+    assert sorted((s["context"], s["state"]) for s in combined.body["statuses"]) == [
+        ("ci/lint", "success"),
+        ("ci/sanity", "success"),
+    ]
 
     await sandbox.call("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "error", "context": "ci/lint"})
     assert (await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/status")).body["state"] == "failure"
     every = await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/statuses")
     assert [(s["context"], s["state"]) for s in every.body] == [
-        ("ci/lint", "error"), ("ci/lint", "success"), ("ci/sanity", "success"), ("ci/sanity", "pending")
+        ("ci/lint", "error"),
+        ("ci/lint", "success"),
+        ("ci/sanity", "success"),
+        ("ci/sanity", "pending"),
     ]
 
     bad_state = await sandbox.call("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "green"})
@@ -51,7 +61,10 @@ async def test_commit_statuses_combine_to_the_latest_per_context(sandbox: World,
     await _idle(sandbox)
     status_hooks = hook_log.of("status")
     assert [(p["context"], p["state"]) for p in status_hooks] == [
-        ("ci/sanity", "pending"), ("ci/sanity", "success"), ("ci/lint", "success"), ("ci/lint", "error")
+        ("ci/sanity", "pending"),
+        ("ci/sanity", "success"),
+        ("ci/lint", "success"),
+        ("ci/lint", "error"),
     ]
     assert status_hooks[0]["sha"] == sha and status_hooks[0]["commit"]["sha"] == sha
     assert [b["name"] for b in status_hooks[0]["branches"]] == ["main"]
@@ -66,20 +79,51 @@ async def test_the_app_runs_a_check_and_the_suite_completes(sandbox: World, hook
     by_user = await sandbox.call("alice", "POST", "/repos/acme/app/check-runs", {"name": "x", "head_sha": sha})
     assert by_user.status == 403
 
-    created = await as_app(sandbox, token, "POST", "/repos/acme/app/check-runs",
-                           {"name": "release-train/gate", "head_sha": sha, "status": "in_progress",
-                            "output": {"title": "Waiting", "summary": "sanity is pending"}})
+    created = await as_app(
+        sandbox,
+        token,
+        "POST",
+        "/repos/acme/app/check-runs",
+        {
+            "name": "release-train/gate",
+            "head_sha": sha,
+            "status": "in_progress",
+            "output": {"title": "Waiting", "summary": "sanity is pending"},
+        },
+    )
     assert created.status == 201, created.body
     run = created.body
     assert run["status"] == "in_progress" and run["conclusion"] is None
     assert run["app"]["slug"] == "release-train" and run["app"]["id"] == sandbox.sandbox.config.app_id
     assert run["output"]["title"] == "Waiting" and run["check_suite"]["id"]
 
-    missing_conclusion = await as_app(sandbox, token, "PATCH", f"/repos/acme/app/check-runs/{run['id']}", {"status": "completed"})
+    missing_conclusion = await as_app(
+        sandbox, token, "PATCH", f"/repos/acme/app/check-runs/{run['id']}", {"status": "completed"}
+    )
     assert missing_conclusion.status == 422
-    done = await as_app(sandbox, token, "PATCH", f"/repos/acme/app/check-runs/{run['id']}",
-                        {"conclusion": "failure", "output": {"title": "Blocked", "summary": "1 blocker", "text": "details",
-                         "annotations": [{"path": "README.md", "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "here"}]}})
+    done = await as_app(
+        sandbox,
+        token,
+        "PATCH",
+        f"/repos/acme/app/check-runs/{run['id']}",
+        {
+            "conclusion": "failure",
+            "output": {
+                "title": "Blocked",
+                "summary": "1 blocker",
+                "text": "details",
+                "annotations": [
+                    {
+                        "path": "README.md",
+                        "start_line": 1,
+                        "end_line": 1,
+                        "annotation_level": "failure",
+                        "message": "here",
+                    }
+                ],
+            },
+        },
+    )
     assert done.status == 200
     assert done.body["status"] == "completed" and done.body["conclusion"] == "failure" and done.body["completed_at"]
     assert done.body["output"]["annotations_count"] == 1
@@ -99,9 +143,18 @@ async def test_the_app_runs_a_check_and_the_suite_completes(sandbox: World, hook
     assert one_suite.status == 200 and one_suite.body["id"] == suite["id"]
 
     # A second run in the same suite reopens it; completing it completes the suite again.
-    second = await as_app(sandbox, token, "POST", "/repos/acme/app/check-runs",
-                          {"name": "release-train/gate", "head_sha": sha, "conclusion": "success",
-                           "output": {"title": "Ready", "summary": "all green"}})
+    second = await as_app(
+        sandbox,
+        token,
+        "POST",
+        "/repos/acme/app/check-runs",
+        {
+            "name": "release-train/gate",
+            "head_sha": sha,
+            "conclusion": "success",
+            "output": {"title": "Ready", "summary": "all green"},
+        },
+    )
     assert second.status == 201 and second.body["check_suite"]["id"] == suite["id"]
     latest = await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/check-runs?check_name=release-train/gate")
     assert latest.body["total_count"] == 1 and latest.body["check_runs"][0]["id"] == second.body["id"]
@@ -113,11 +166,18 @@ async def test_the_app_runs_a_check_and_the_suite_completes(sandbox: World, hook
     bad = await as_app(sandbox, token, "POST", "/repos/acme/app/check-runs", {"name": "x", "head_sha": "f" * 40})
     assert bad.status == 422
     assert (await as_app(sandbox, token, "POST", "/repos/acme/app/check-runs", {"head_sha": sha})).status == 422
-    assert (await as_app(sandbox, token, "POST", "/repos/acme/app/check-runs", {"name": "x", "head_sha": sha, "conclusion": "great"})).status == 422
+    assert (
+        await as_app(
+            sandbox, token, "POST", "/repos/acme/app/check-runs", {"name": "x", "head_sha": sha, "conclusion": "great"}
+        )
+    ).status == 422
 
     await _idle(sandbox)
     assert [(p["action"], p["check_run"]["id"]) for p in hook_log.of("check_run")] == [
-        ("created", run["id"]), ("completed", run["id"]), ("created", second.body["id"]), ("completed", second.body["id"])
+        ("created", run["id"]),
+        ("completed", run["id"]),
+        ("created", second.body["id"]),
+        ("completed", second.body["id"]),
     ]
     completed_suites = hook_log.of("check_suite", "completed")
     assert len(completed_suites) == 2
@@ -131,27 +191,47 @@ async def test_other_ci_apps_post_their_own_runs(sandbox: World, hook_log: HookL
     sha = await seed.commit(sandbox, "alice", "acme/app", "rc/1.5", {"fix.txt": "fixed\n"}, "Fix")
     token = await installation_token(sandbox, "acme")
 
-    sanity = await sandbox.call(None, "POST", "/_sandbox/ci/acme/app/check-runs",
-                                {"app_slug": "jenkins", "name": "sanity", "head_sha": sha, "status": "in_progress"})
+    sanity = await sandbox.call(
+        None,
+        "POST",
+        "/_sandbox/ci/acme/app/check-runs",
+        {"app_slug": "jenkins", "name": "sanity", "head_sha": sha, "status": "in_progress"},
+    )
     assert sanity.status == 201, sanity.body
     assert sanity.body["app"]["slug"] == "jenkins" and sanity.body["app"]["id"] != sandbox.sandbox.config.app_id
-    regression = await sandbox.call(None, "POST", "/_sandbox/ci/acme/app/check-runs",
-                                    {"app_slug": "jenkins", "name": "regression", "head_sha": sha, "conclusion": "success"})
-    nightly = await sandbox.call(None, "POST", "/_sandbox/ci/acme/app/check-runs",
-                                 {"app_slug": "nightly-bot", "name": "nightly", "head_sha": sha, "conclusion": "success"})
+    regression = await sandbox.call(
+        None,
+        "POST",
+        "/_sandbox/ci/acme/app/check-runs",
+        {"app_slug": "jenkins", "name": "regression", "head_sha": sha, "conclusion": "success"},
+    )
+    nightly = await sandbox.call(
+        None,
+        "POST",
+        "/_sandbox/ci/acme/app/check-runs",
+        {"app_slug": "nightly-bot", "name": "nightly", "head_sha": sha, "conclusion": "success"},
+    )
     assert regression.status == nightly.status == 201
 
     # Our app may not touch another app's run.
-    stolen = await as_app(sandbox, token, "PATCH", f"/repos/acme/app/check-runs/{sanity.body['id']}", {"conclusion": "success"})
+    stolen = await as_app(
+        sandbox, token, "PATCH", f"/repos/acme/app/check-runs/{sanity.body['id']}", {"conclusion": "success"}
+    )
     assert stolen.status == 403
-    finished = await sandbox.call(None, "PATCH", f"/_sandbox/ci/acme/app/check-runs/{sanity.body['id']}", {"conclusion": "success"})
+    finished = await sandbox.call(
+        None, "PATCH", f"/_sandbox/ci/acme/app/check-runs/{sanity.body['id']}", {"conclusion": "success"}
+    )
     assert finished.status == 200 and finished.body["conclusion"] == "success"
 
     jenkins_id = sanity.body["app"]["id"]
-    only_jenkins = await as_app(sandbox, token, "GET", f"/repos/acme/app/commits/rc%2F1.5/check-runs?app_id={jenkins_id}")
+    only_jenkins = await as_app(
+        sandbox, token, "GET", f"/repos/acme/app/commits/rc%2F1.5/check-runs?app_id={jenkins_id}"
+    )
     assert only_jenkins.status == 200
     assert sorted(r["name"] for r in only_jenkins.body["check_runs"]) == ["regression", "sanity"]
-    completed = await as_app(sandbox, token, "GET", f"/repos/acme/app/commits/{sha}/check-runs?status=completed&per_page=2")
+    completed = await as_app(
+        sandbox, token, "GET", f"/repos/acme/app/commits/{sha}/check-runs?status=completed&per_page=2"
+    )
     assert completed.body["total_count"] == 3 and len(completed.body["check_runs"]) == 2
     assert 'rel="next"' in completed.headers["Link"]
     suites = await as_app(sandbox, token, "GET", f"/repos/acme/app/commits/{sha}/check-suites")
@@ -163,7 +243,9 @@ async def test_other_ci_apps_post_their_own_runs(sandbox: World, hook_log: HookL
     assert ("sanity", "completed", "jenkins[bot]") in by_sender
     assert ("nightly", "created", "nightly-bot[bot]") in by_sender
     # jenkins' suite completed only once both of its runs had.
-    jenkins_suites = [p for p in hook_log.of("check_suite", "completed") if p["check_suite"]["app"]["slug"] == "jenkins"]
+    jenkins_suites = [
+        p for p in hook_log.of("check_suite", "completed") if p["check_suite"]["app"]["slug"] == "jenkins"
+    ]
     assert len(jenkins_suites) == 1 and jenkins_suites[0]["check_suite"]["conclusion"] == "success"
 
 
@@ -191,10 +273,18 @@ async def test_runs_created_at_once_share_one_suite(sandbox: World) -> None:
     await make_repo(sandbox)
     sha = await head_of(sandbox)
     token = await installation_token(sandbox, "acme")
-    answers = await asyncio.gather(*[
-        as_app(sandbox, token, "POST", "/repos/acme/app/check-runs", {"name": f"check-{i}", "head_sha": sha, "status": "in_progress"})
-        for i in range(6)
-    ])
+    answers = await asyncio.gather(
+        *[
+            as_app(
+                sandbox,
+                token,
+                "POST",
+                "/repos/acme/app/check-runs",
+                {"name": f"check-{i}", "head_sha": sha, "status": "in_progress"},
+            )
+            for i in range(6)
+        ]
+    )
     assert [a.status for a in answers] == [201] * 6
     assert len({a.body["check_suite"]["id"] for a in answers}) == 1
     suites = await sandbox.call("bob", "GET", f"/repos/acme/app/commits/{sha}/check-suites")

@@ -21,10 +21,24 @@ PROJECT = Path(__file__).resolve().parents[1]
 async def sandbox_process(state_dir: Path, *extra: str) -> AsyncIterator[dict[str, Any]]:
     """Start the CLI, read its first stdout line, and stop it with SIGTERM afterwards."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sandbox", "--host", "127.0.0.1", "--port", "0",
-        "--state-dir", str(state_dir), "--webhook-url", "http://127.0.0.1:9/webhook",
-        "--webhook-secret", "cli-secret", *extra,
-        cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--state-dir",
+        str(state_dir),
+        "--webhook-url",
+        "http://127.0.0.1:9/webhook",
+        "--webhook-secret",
+        "cli-secret",
+        *extra,
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -38,7 +52,16 @@ async def sandbox_process(state_dir: Path, *extra: str) -> AsyncIterator[dict[st
         assert code == 0
 
 
-async def call(session: aiohttp.ClientSession, ready: dict[str, Any], method: str, path: str, body: Any = None, *, login: str | None = "alice", jwt: bool = False) -> tuple[int, Any]:
+async def call(
+    session: aiohttp.ClientSession,
+    ready: dict[str, Any],
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    login: str | None = "alice",
+    jwt: bool = False,
+) -> tuple[int, Any]:
     headers = {"Accept": "application/vnd.github+json"}
     if jwt:
         key = Path(ready["private_key_path"]).read_text()
@@ -67,7 +90,9 @@ async def test_ready_line_then_restart_keeps_state(tmp_path: Path) -> None:
             assert status == 200 and app["id"] == ready["app_id"]
             status, _ = await call(session, ready, "POST", "/orgs/acme/repos", {"name": "app", "auto_init": True})
             assert status == 201
-            status, issue = await call(session, ready, "POST", "/repos/acme/app/issues", {"title": "Kept across restarts"})
+            status, issue = await call(
+                session, ready, "POST", "/repos/acme/app/issues", {"title": "Kept across restarts"}
+            )
             assert status == 201
 
         async with sandbox_process(state) as again:
@@ -95,8 +120,17 @@ async def test_faults_flag_fails_app_requests_only(tmp_path: Path) -> None:
 
 async def test_bad_faults_flag_exits_with_a_clear_line(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sandbox", "--state-dir", str(tmp_path / "s"), "--faults", "api=lots",
-        cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--faults",
+        "api=lots",
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
@@ -106,8 +140,17 @@ async def test_bad_faults_flag_exits_with_a_clear_line(tmp_path: Path) -> None:
 
 async def test_missing_manifest_exits_with_a_clear_line(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "sandbox", "--state-dir", str(tmp_path / "s"), "--manifest", str(tmp_path / "nope.yml"),
-        cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--manifest",
+        str(tmp_path / "nope.yml"),
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2

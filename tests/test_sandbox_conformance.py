@@ -35,10 +35,17 @@ REFERENCE = Path(__file__).parent / "reference"
 SENT_EVENTS = (
     *[("pull_request", a) for a in ("opened", "edited", "closed", "reopened", "synchronize", "labeled", "unlabeled")],
     *[("issues", a) for a in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")],
-    ("issue_comment", "created"), ("issue_comment", "edited"),
-    ("push", None), ("create", None), ("delete", None), ("status", None),
-    ("check_run", "created"), ("check_run", "completed"), ("check_suite", "completed"),
-    ("release", "published"), ("deployment", "created"),
+    ("issue_comment", "created"),
+    ("issue_comment", "edited"),
+    ("push", None),
+    ("create", None),
+    ("delete", None),
+    ("status", None),
+    ("check_run", "created"),
+    ("check_run", "completed"),
+    ("check_suite", "completed"),
+    ("release", "published"),
+    ("deployment", "created"),
 )
 REFRESH = "run `.venv/bin/python tests/reference/vendor.py` to vendor it"
 
@@ -52,11 +59,36 @@ def openapi_to_json_schema(node: Any) -> Any:
         return [openapi_to_json_schema(n) for n in node]
     if not isinstance(node, dict):
         return node
-    converted = {k: openapi_to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples", "discriminator")}
+    converted = {
+        k: openapi_to_json_schema(v)
+        for k, v in node.items()
+        if k not in ("nullable", "example", "examples", "discriminator")
+    }
     if node.get("nullable"):
         if "enum" in converted and None not in converted["enum"]:
             converted["enum"] = [*converted["enum"], None]
-        if isinstance(converted.get("type"), str) and set(converted) <= {"type", "description", "title", "format", "enum", "properties", "required", "items", "additionalProperties", "default", "readOnly", "maxLength", "minLength", "minimum", "maximum", "pattern", "uniqueItems", "maxItems", "minItems", "deprecated"}:
+        if isinstance(converted.get("type"), str) and set(converted) <= {
+            "type",
+            "description",
+            "title",
+            "format",
+            "enum",
+            "properties",
+            "required",
+            "items",
+            "additionalProperties",
+            "default",
+            "readOnly",
+            "maxLength",
+            "minLength",
+            "minimum",
+            "maximum",
+            "pattern",
+            "uniqueItems",
+            "maxItems",
+            "minItems",
+            "deprecated",
+        }:
             converted["type"] = [converted["type"], "null"]
         else:
             converted = {"anyOf": [converted, {"type": "null"}]}
@@ -137,7 +169,11 @@ class Recorder:
 
     async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
         resource = request.match_info.route.resource if request.match_info.route else None
-        if resource is None or resource.canonical.startswith(("/_sandbox/", "/_html")) or resource.canonical in NOT_REST:
+        if (
+            resource is None
+            or resource.canonical.startswith(("/_sandbox/", "/_html"))
+            or resource.canonical in NOT_REST
+        ):
             return
         template = aiohttp_template(resource.canonical)
         operation = REF.operation_for(request.method, template)
@@ -165,11 +201,12 @@ class Recorder:
             if response.content_type.startswith("application/json"):
                 self.problems.append(f"{operation} {response.status}: body is not JSON")
             return
-        errors = sorted(REF.validator((operation, status_key), schema).iter_errors(answer), key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            REF.validator((operation, status_key), schema).iter_errors(answer), key=lambda e: list(e.absolute_path)
+        )
         for error in errors[:3]:
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             self.problems.append(f"{operation} {response.status} at {where}: {error.message[-400:]}")
-
 
     async def check_request(self, operation: str, request: web.Request) -> None:
         """A request the sandbox accepted must be one GitHub's schema accepts too (else the sandbox is lenient)."""
@@ -212,20 +249,34 @@ class Scenario:
         key = Path(self.world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
         return apps.get_jwt(app_id=str(self.world.sandbox.config.app_id), private_key=key)
 
-    async def user(self, login: str | None, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] | None = None, **headers: str) -> Answer:
+    async def user(
+        self,
+        login: str | None,
+        method: str,
+        path: str,
+        body: Any = None,
+        expect: int | tuple[int, ...] | None = None,
+        **headers: str,
+    ) -> Answer:
         answer = await self.world.call(login, method, path, body, headers=headers or None)
         self._expect(method, path, answer, expect)
         return answer
 
-    async def app(self, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] | None = None) -> Answer:
+    async def app(
+        self, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] | None = None
+    ) -> Answer:
         answer = await self.world.call(None, method, path, body, headers={"Authorization": f"Bearer {self.jwt()}"})
         self._expect(method, path, answer, expect)
         return answer
 
-    async def bot(self, owner: str, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] | None = None) -> Answer:
+    async def bot(
+        self, owner: str, method: str, path: str, body: Any = None, expect: int | tuple[int, ...] | None = None
+    ) -> Answer:
         if self._token is None:
             inst = await self.app("GET", f"/orgs/{owner}/installation", expect=200)
-            self._token = (await self.app("POST", f"/app/installations/{inst.body['id']}/access_tokens", expect=201)).body["token"]
+            self._token = (
+                await self.app("POST", f"/app/installations/{inst.body['id']}/access_tokens", expect=201)
+            ).body["token"]
         answer = await self.world.call(None, method, path, body, headers={"Authorization": f"token {self._token}"})
         self._expect(method, path, answer, expect)
         return answer
@@ -255,11 +306,18 @@ async def open_scenario(tmp_path: Path, session: aiohttp.ClientSession) -> Async
     # The project's manifest, subscribed to every event GitHub has an example of, so that whatever the
     # sandbox sends is compared.
     manifest = yaml.safe_load(DEFAULT_MANIFEST.read_text())
-    manifest["default_events"] = sorted(set(manifest["default_events"]) | {event for event, _ in SENT_EVENTS} | set(REF.webhooks))
+    manifest["default_events"] = sorted(
+        set(manifest["default_events"]) | {event for event, _ in SENT_EVENTS} | set(REF.webhooks)
+    )
     manifest_path = tmp_path / "app.yml"
     manifest_path.write_text(yaml.safe_dump(manifest))
-    running = await start_sandbox(state_dir=tmp_path / "sandbox", webhook_url=f"http://127.0.0.1:{port}/webhook", webhook_secret="s",
-                                  manifest=manifest_path, prepare=prepare)
+    running = await start_sandbox(
+        state_dir=tmp_path / "sandbox",
+        webhook_url=f"http://127.0.0.1:{port}/webhook",
+        webhook_secret="s",
+        manifest=manifest_path,
+        prepare=prepare,
+    )
     world = World(running, session)
     try:
         yield Scenario(world, recorder, catcher)
@@ -320,11 +378,16 @@ async def test_every_route_has_its_operation_vendored(sandbox: World) -> None:
 
 
 def test_nullable_becomes_a_null_alternative() -> None:
-    schema = openapi_to_json_schema({"type": "object", "properties": {
-        "closed_at": {"type": "string", "format": "date-time", "nullable": True},
-        "milestone": {"nullable": True, "allOf": [{"$ref": "#/x"}]},
-        "state_reason": {"type": "string", "enum": ["completed"], "nullable": True},
-    }})
+    schema = openapi_to_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "closed_at": {"type": "string", "format": "date-time", "nullable": True},
+                "milestone": {"nullable": True, "allOf": [{"$ref": "#/x"}]},
+                "state_reason": {"type": "string", "enum": ["completed"], "nullable": True},
+            },
+        }
+    )
     validator = jsonschema.Draft202012Validator({**schema, "x": {"type": "object"}})
     assert validator.is_valid({"closed_at": None, "milestone": None, "state_reason": None})
     assert not validator.is_valid({"closed_at": 3})
@@ -344,7 +407,9 @@ async def drive_apps(s: Scenario) -> None:
     await s.app("GET", f"/app/installations/{inst_id}", expect=200)
     await s.app("GET", "/app/installations/999999999", expect=404)
     await s.app("POST", f"/app/installations/{inst_id}/access_tokens", expect=201)
-    await s.app("POST", f"/app/installations/{inst_id}/access_tokens", {"permissions": {"administration": "write"}}, expect=422)
+    await s.app(
+        "POST", f"/app/installations/{inst_id}/access_tokens", {"permissions": {"administration": "write"}}, expect=422
+    )
     await s.app("POST", "/app/installations/999999999/access_tokens", expect=404)
     await s.app("GET", "/repos/acme/app/installation", expect=200)
     await s.app("GET", "/orgs/acme/installation", expect=200)
@@ -370,23 +435,53 @@ async def drive_deliveries(s: Scenario) -> None:
 
 
 async def drive_repos(s: Scenario) -> dict[str, str]:
-    await s.user("alice", "POST", "/orgs/acme/repos", {"name": "app", "auto_init": True, "description": "the app"}, expect=201)
+    await s.user(
+        "alice", "POST", "/orgs/acme/repos", {"name": "app", "auto_init": True, "description": "the app"}, expect=201
+    )
     await s.user("alice", "POST", "/orgs/acme/repos", {"name": "app"}, expect=422)
     await s.user("alice", "POST", "/user/repos", {"name": "solo", "auto_init": True}, expect=201)
     await s.user("alice", "POST", "/user/repos", {}, expect=422)
     await s.user("alice", "GET", "/repos/acme/app", expect=200)
     await s.user("alice", "PATCH", "/repos/acme/app", {"description": "the app, described"}, expect=200)
     await s.user("carol", "PATCH", "/repos/acme/app", {"description": "not mine"}, expect=(403, 404))
-    put = await s.user("alice", "PUT", "/repos/acme/app/contents/docs/notes.md", {"message": "Add notes", "content": b64("one\n")}, expect=201)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/docs/notes.md", {"message": "no sha", "content": b64("two\n")}, expect=(409, 422))
-    updated = await s.user("alice", "PUT", "/repos/acme/app/contents/docs/notes.md", {"message": "Update notes", "content": b64("two\n"), "sha": put.body["content"]["sha"]}, expect=200)
+    put = await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/docs/notes.md",
+        {"message": "Add notes", "content": b64("one\n")},
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/docs/notes.md",
+        {"message": "no sha", "content": b64("two\n")},
+        expect=(409, 422),
+    )
+    updated = await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/docs/notes.md",
+        {"message": "Update notes", "content": b64("two\n"), "sha": put.body["content"]["sha"]},
+        expect=200,
+    )
     await s.user("alice", "GET", "/repos/acme/app/contents/docs/notes.md", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/contents/docs", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/contents/missing.md", expect=404)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/gone.md", {"message": "Add gone", "content": b64("bye\n")}, expect=201)
+    await s.user(
+        "alice", "PUT", "/repos/acme/app/contents/gone.md", {"message": "Add gone", "content": b64("bye\n")}, expect=201
+    )
     gone = await s.user("alice", "GET", "/repos/acme/app/contents/gone.md", expect=200)
-    await s.user("alice", "DELETE", "/repos/acme/app/contents/gone.md", {"message": "Remove gone", "sha": gone.body["sha"]}, expect=200)
-    await s.user("alice", "DELETE", "/repos/acme/app/contents/gone.md", {"message": "again", "sha": gone.body["sha"]}, expect=404)
+    await s.user(
+        "alice",
+        "DELETE",
+        "/repos/acme/app/contents/gone.md",
+        {"message": "Remove gone", "sha": gone.body["sha"]},
+        expect=200,
+    )
+    await s.user(
+        "alice", "DELETE", "/repos/acme/app/contents/gone.md", {"message": "again", "sha": gone.body["sha"]}, expect=404
+    )
     main_sha = updated.body["commit"]["sha"]
     await s.user("alice", "GET", "/repos/acme/app/commits", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/commits/main", expect=200)
@@ -398,31 +493,95 @@ async def drive_repos(s: Scenario) -> dict[str, str]:
 
 
 async def drive_git_data(s: Scenario, shas: dict[str, str]) -> None:
-    blob = await s.user("alice", "POST", "/repos/acme/app/git/blobs", {"content": "feature\n", "encoding": "utf-8"}, expect=201)
+    blob = await s.user(
+        "alice", "POST", "/repos/acme/app/git/blobs", {"content": "feature\n", "encoding": "utf-8"}, expect=201
+    )
     await s.user("alice", "GET", f"/repos/acme/app/git/blobs/{blob.body['sha']}", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/git/blobs/" + "0" * 40, expect=404)
     base = await s.user("alice", "GET", f"/repos/acme/app/git/commits/{shas['main']}", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/git/commits/" + "0" * 40, expect=404)
-    tree = await s.user("alice", "POST", "/repos/acme/app/git/trees", {"base_tree": base.body["tree"]["sha"], "tree": [{"path": "feature.txt", "mode": "100644", "type": "blob", "sha": blob.body["sha"]}]}, expect=201)
-    await s.user("alice", "POST", "/repos/acme/app/git/trees", {"tree": [{"path": "x", "mode": "100644", "type": "blob", "sha": "0" * 40}]}, expect=(404, 422))
+    tree = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/trees",
+        {
+            "base_tree": base.body["tree"]["sha"],
+            "tree": [{"path": "feature.txt", "mode": "100644", "type": "blob", "sha": blob.body["sha"]}],
+        },
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/trees",
+        {"tree": [{"path": "x", "mode": "100644", "type": "blob", "sha": "0" * 40}]},
+        expect=(404, 422),
+    )
     await s.user("alice", "GET", f"/repos/acme/app/git/trees/{tree.body['sha']}?recursive=1", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/git/trees/" + "0" * 40, expect=404)
-    commit = await s.user("alice", "POST", "/repos/acme/app/git/commits", {"message": "Add feature", "tree": tree.body["sha"], "parents": [shas["main"]]}, expect=201)
-    await s.user("alice", "POST", "/repos/acme/app/git/commits", {"message": "bad", "tree": "0" * 40, "parents": []}, expect=(404, 422))
-    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/feature", "sha": commit.body["sha"]}, expect=201)
-    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/feature", "sha": commit.body["sha"]}, expect=422)
-    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/scratch", "sha": shas["main"]}, expect=201)
+    commit = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/commits",
+        {"message": "Add feature", "tree": tree.body["sha"], "parents": [shas["main"]]},
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/commits",
+        {"message": "bad", "tree": "0" * 40, "parents": []},
+        expect=(404, 422),
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/refs",
+        {"ref": "refs/heads/feature", "sha": commit.body["sha"]},
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/refs",
+        {"ref": "refs/heads/feature", "sha": commit.body["sha"]},
+        expect=422,
+    )
+    await s.user(
+        "alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/scratch", "sha": shas["main"]}, expect=201
+    )
     await s.user("alice", "GET", "/repos/acme/app/git/ref/heads/feature", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/git/ref/heads/none", expect=404)
     await s.user("alice", "GET", "/repos/acme/app/git/matching-refs/heads/", expect=200)
     await s.user("alice", "PATCH", "/repos/acme/app/git/refs/heads/scratch", {"sha": commit.body["sha"]}, expect=200)
-    await s.user("alice", "PATCH", "/repos/acme/app/git/refs/heads/scratch", {"sha": shas["main"]}, expect=422)  # not a fast-forward
-    await s.user("alice", "PATCH", "/repos/acme/app/git/refs/heads/scratch", {"sha": shas["main"], "force": True}, expect=200)
+    await s.user(
+        "alice", "PATCH", "/repos/acme/app/git/refs/heads/scratch", {"sha": shas["main"]}, expect=422
+    )  # not a fast-forward
+    await s.user(
+        "alice", "PATCH", "/repos/acme/app/git/refs/heads/scratch", {"sha": shas["main"], "force": True}, expect=200
+    )
     await s.user("alice", "DELETE", "/repos/acme/app/git/refs/heads/scratch", expect=204)
     await s.user("alice", "DELETE", "/repos/acme/app/git/refs/heads/scratch", expect=422)
-    tag = await s.user("alice", "POST", "/repos/acme/app/git/tags", {"tag": "v0.1.0", "message": "First", "object": shas["main"], "type": "commit",
-                                                                     "tagger": {"name": "Alice", "email": "alice@example.com", "date": "2026-01-01T00:00:00Z"}}, expect=201)
-    await s.user("alice", "POST", "/repos/acme/app/git/tags", {"tag": "v0.2.0", "message": "bad", "object": "0" * 40, "type": "commit"}, expect=(404, 422))
+    tag = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/tags",
+        {
+            "tag": "v0.1.0",
+            "message": "First",
+            "object": shas["main"],
+            "type": "commit",
+            "tagger": {"name": "Alice", "email": "alice@example.com", "date": "2026-01-01T00:00:00Z"},
+        },
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/tags",
+        {"tag": "v0.2.0", "message": "bad", "object": "0" * 40, "type": "commit"},
+        expect=(404, 422),
+    )
     await s.user("alice", "GET", f"/repos/acme/app/git/tags/{tag.body['sha']}", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/git/tags/" + "0" * 40, expect=404)
     shas["feature"] = commit.body["sha"]
@@ -431,60 +590,128 @@ async def drive_git_data(s: Scenario, shas: dict[str, str]) -> None:
 
 
 async def drive_pulls_and_merges(s: Scenario, shas: dict[str, str]) -> None:
-    pr = await s.user("alice", "POST", "/repos/acme/app/pulls", {"title": "Add feature", "head": "feature", "base": "main", "body": "Adds it"}, expect=201)
+    pr = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/pulls",
+        {"title": "Add feature", "head": "feature", "base": "main", "body": "Adds it"},
+        expect=201,
+    )
     number = pr.body["number"]
-    await s.user("alice", "POST", "/repos/acme/app/pulls", {"title": "Again", "head": "feature", "base": "main"}, expect=422)
+    await s.user(
+        "alice", "POST", "/repos/acme/app/pulls", {"title": "Again", "head": "feature", "base": "main"}, expect=422
+    )
     await s.user("alice", "GET", "/repos/acme/app/pulls?state=open&base=main", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/pulls/999", expect=404)
-    await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"title": "Add the feature", "body": "Adds it, really"}, expect=200)
+    await s.user(
+        "alice",
+        "PATCH",
+        f"/repos/acme/app/pulls/{number}",
+        {"title": "Add the feature", "body": "Adds it, really"},
+        expect=200,
+    )
     await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"state": "sideways"}, expect=422)
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}/commits", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}/files", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}/merge", expect=404)
     await s.user("alice", "GET", f"/repos/acme/app/commits/{shas['feature']}/pulls", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/commits/" + "0" * 40 + "/pulls", expect=(404, 422))
-    await s.user("alice", "PUT", f"/repos/acme/app/pulls/{number}/merge", {"merge_method": "squash", "sha": "0" * 40}, expect=409)
+    await s.user(
+        "alice", "PUT", f"/repos/acme/app/pulls/{number}/merge", {"merge_method": "squash", "sha": "0" * 40}, expect=409
+    )
     await s.user("alice", "PUT", f"/repos/acme/app/pulls/{number}/merge", {"merge_method": "squash"}, expect=200)
     await s.user("alice", "PUT", f"/repos/acme/app/pulls/{number}/merge", {"merge_method": "squash"}, expect=405)
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}/merge", expect=204)
     # merges: a real merge, an up-to-date no-op, and a conflict
-    await s.user("alice", "PUT", "/repos/acme/app/contents/conflict.txt", {"message": "main side", "content": b64("main\n")}, expect=201)
-    await s.user("alice", "POST", "/repos/acme/app/merges", {"base": "feature", "head": "main", "commit_message": "Sync"}, expect=201)
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/conflict.txt",
+        {"message": "main side", "content": b64("main\n")},
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/merges",
+        {"base": "feature", "head": "main", "commit_message": "Sync"},
+        expect=201,
+    )
     await s.user("alice", "POST", "/repos/acme/app/merges", {"base": "feature", "head": "main"}, expect=204)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/conflict.txt", {"message": "feature side", "content": b64("feature\n"), "branch": "feature",
-                                                                           "sha": (await s.user("alice", "GET", "/repos/acme/app/contents/conflict.txt?ref=feature", expect=200)).body["sha"]}, expect=200)
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/conflict.txt",
+        {
+            "message": "feature side",
+            "content": b64("feature\n"),
+            "branch": "feature",
+            "sha": (await s.user("alice", "GET", "/repos/acme/app/contents/conflict.txt?ref=feature", expect=200)).body[
+                "sha"
+            ],
+        },
+        expect=200,
+    )
     main_file = await s.user("alice", "GET", "/repos/acme/app/contents/conflict.txt", expect=200)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/conflict.txt", {"message": "main again", "content": b64("other\n"), "sha": main_file.body["sha"]}, expect=200)
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/conflict.txt",
+        {"message": "main again", "content": b64("other\n"), "sha": main_file.body["sha"]},
+        expect=200,
+    )
     await s.user("alice", "POST", "/repos/acme/app/merges", {"base": "feature", "head": "main"}, expect=409)
     await s.user("alice", "POST", "/repos/acme/app/merges", {"base": "feature", "head": "nowhere"}, expect=404)
 
 
 async def drive_issues(s: Scenario) -> None:
-    await s.user("alice", "POST", "/repos/acme/app/labels", {"name": "qa/verified", "color": "0e8a16", "description": "QA checked it"}, expect=201)
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/labels",
+        {"name": "qa/verified", "color": "0e8a16", "description": "QA checked it"},
+        expect=201,
+    )
     await s.user("alice", "POST", "/repos/acme/app/labels", {"name": "qa/verified", "color": "0e8a16"}, expect=422)
     await s.user("alice", "GET", "/repos/acme/app/labels", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/labels/qa/verified", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/labels/none", expect=404)
-    issue = await s.user("alice", "POST", "/repos/acme/app/issues", {"title": "It breaks", "body": "Steps", "labels": ["bug"]}, expect=201)
+    issue = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/issues",
+        {"title": "It breaks", "body": "Steps", "labels": ["bug"]},
+        expect=201,
+    )
     number = issue.body["number"]
     await s.user("alice", "POST", "/repos/acme/app/issues", {"body": "no title"}, expect=422)
     await s.user("alice", "GET", "/repos/acme/app/issues?state=all&labels=bug", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/issues/{number}", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/issues/999", expect=404)
-    await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"title": "It breaks badly", "body": "More steps"}, expect=200)
+    await s.user(
+        "alice",
+        "PATCH",
+        f"/repos/acme/app/issues/{number}",
+        {"title": "It breaks badly", "body": "More steps"},
+        expect=200,
+    )
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "sideways"}, expect=422)
     await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/labels", {"labels": ["qa/verified"]}, expect=200)
     await s.user("alice", "POST", "/repos/acme/app/issues/999/labels", {"labels": ["bug"]}, expect=404)
     await s.user("alice", "GET", f"/repos/acme/app/issues/{number}/labels", expect=200)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/{number}/labels/qa/verified", expect=200)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/{number}/labels/qa/verified", expect=404)
-    await s.user("alice", "PUT", f"/repos/acme/app/issues/{number}/labels", {"labels": ["bug", "qa/verified"]}, expect=200)
+    await s.user(
+        "alice", "PUT", f"/repos/acme/app/issues/{number}/labels", {"labels": ["bug", "qa/verified"]}, expect=200
+    )
     await s.user("alice", "PUT", "/repos/acme/app/issues/999/labels", {"labels": ["bug"]}, expect=404)
     await s.user("alice", "GET", "/repos/acme/app/issues/999/labels", expect=404)
     await s.user("alice", "DELETE", "/repos/acme/app/issues/999/labels", expect=404)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/{number}/labels", expect=204)
-    comment = await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/comments", {"body": "/cut-rc 1.5"}, expect=201)
+    comment = await s.user(
+        "alice", "POST", f"/repos/acme/app/issues/{number}/comments", {"body": "/cut-rc 1.5"}, expect=201
+    )
     await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/comments", {}, expect=422)
     await s.user("alice", "GET", f"/repos/acme/app/issues/{number}/comments", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/issues/comments", expect=200)
@@ -493,23 +720,43 @@ async def drive_issues(s: Scenario) -> None:
     await s.user("alice", "GET", "/repos/acme/app/issues/comments/999999999", expect=404)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/comments/{cid}", {"body": "/cut-rc 1.6"}, expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/comments/{cid}", {}, expect=422)
-    reaction = await s.bot("acme", "POST", f"/repos/acme/app/issues/comments/{cid}/reactions", {"content": "eyes"}, expect=201)
-    await s.bot("acme", "POST", f"/repos/acme/app/issues/comments/{cid}/reactions", {"content": "party-parrot"}, expect=422)
+    reaction = await s.bot(
+        "acme", "POST", f"/repos/acme/app/issues/comments/{cid}/reactions", {"content": "eyes"}, expect=201
+    )
+    await s.bot(
+        "acme", "POST", f"/repos/acme/app/issues/comments/{cid}/reactions", {"content": "party-parrot"}, expect=422
+    )
     await s.user("alice", "GET", f"/repos/acme/app/issues/comments/{cid}/reactions", expect=200)
     await s.bot("acme", "DELETE", f"/repos/acme/app/issues/comments/{cid}/reactions/{reaction.body['id']}", expect=204)
     await s.bot("acme", "DELETE", f"/repos/acme/app/issues/comments/{cid}/reactions/999999999", expect=404)
     await s.user("alice", "GET", f"/repos/acme/app/issues/{number}/events", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/issues/999/events", expect=404)
-    doomed = await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/comments", {"body": "to delete"}, expect=201)
+    doomed = await s.user(
+        "alice", "POST", f"/repos/acme/app/issues/{number}/comments", {"body": "to delete"}, expect=201
+    )
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/comments/{doomed.body['id']}", expect=204)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/comments/{doomed.body['id']}", expect=404)
-    milestone = await s.user("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"}, expect=201)
+    milestone = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/milestones",
+        {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"},
+        expect=201,
+    )
     await s.user("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5"}, expect=422)
     await s.user("alice", "GET", "/repos/acme/app/milestones?state=all", expect=200)
     await s.user("alice", "GET", f"/repos/acme/app/milestones/{milestone.body['number']}", expect=200)
-    await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"milestone": milestone.body["number"]}, expect=200)
+    await s.user(
+        "alice", "PATCH", f"/repos/acme/app/issues/{number}", {"milestone": milestone.body["number"]}, expect=200
+    )
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"milestone": None}, expect=200)
-    await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "closed", "state_reason": "completed"}, expect=200)
+    await s.user(
+        "alice",
+        "PATCH",
+        f"/repos/acme/app/issues/{number}",
+        {"state": "closed", "state_reason": "completed"},
+        expect=200,
+    )
     await s.user("alice", "PATCH", f"/repos/acme/app/issues/{number}", {"state": "open"}, expect=200)
 
 
@@ -538,35 +785,94 @@ async def drive_people(s: Scenario) -> None:
 async def drive_pull_request_life(s: Scenario) -> None:
     """A second PR that is labeled, unlabeled, pushed to, closed and reopened (each one a webhook)."""
     main = await s.user("alice", "GET", "/repos/acme/app/git/ref/heads/main", expect=200)
-    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/fr/FR-7-login", "sha": main.body["object"]["sha"]}, expect=201)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/login.txt", {"message": "Login", "content": b64("login\n"), "branch": "fr/FR-7-login"}, expect=201)
-    pr = await s.user("alice", "POST", "/repos/acme/app/pulls", {"title": "Login", "head": "fr/FR-7-login", "base": "main"}, expect=201)
+    await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/refs",
+        {"ref": "refs/heads/fr/FR-7-login", "sha": main.body["object"]["sha"]},
+        expect=201,
+    )
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/login.txt",
+        {"message": "Login", "content": b64("login\n"), "branch": "fr/FR-7-login"},
+        expect=201,
+    )
+    pr = await s.user(
+        "alice",
+        "POST",
+        "/repos/acme/app/pulls",
+        {"title": "Login", "head": "fr/FR-7-login", "base": "main"},
+        expect=201,
+    )
     number = pr.body["number"]
     await s.user("alice", "POST", f"/repos/acme/app/issues/{number}/labels", {"labels": ["qa/verified"]}, expect=200)
     await s.user("alice", "DELETE", f"/repos/acme/app/issues/{number}/labels/qa/verified", expect=200)
-    await s.user("alice", "PUT", "/repos/acme/app/contents/login2.txt", {"message": "More login", "content": b64("more\n"), "branch": "fr/FR-7-login"}, expect=201)
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/login2.txt",
+        {"message": "More login", "content": b64("more\n"), "branch": "fr/FR-7-login"},
+        expect=201,
+    )
     await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"state": "closed"}, expect=200)
     await s.user("alice", "PATCH", f"/repos/acme/app/pulls/{number}", {"state": "open"}, expect=200)
 
 
 async def drive_checks_and_statuses(s: Scenario) -> None:
     sha = (await s.user("alice", "GET", "/repos/acme/app/commits/main", expect=200)).body["sha"]
-    await s.user("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "sanity", "description": "ok", "target_url": "https://ci.example/1"}, expect=201)
-    await s.user("alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "grand", "context": "sanity"}, expect=422)
-    await s.bot("acme", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "bot"}, expect=403)  # app.yml: statuses read
+    await s.user(
+        "alice",
+        "POST",
+        f"/repos/acme/app/statuses/{sha}",
+        {"state": "success", "context": "sanity", "description": "ok", "target_url": "https://ci.example/1"},
+        expect=201,
+    )
+    await s.user(
+        "alice", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "grand", "context": "sanity"}, expect=422
+    )
+    await s.bot(
+        "acme", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success", "context": "bot"}, expect=403
+    )  # app.yml: statuses read
     await s.bot("acme", "GET", "/repos/acme/app/commits/main/status", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/commits/no-such-ref/status", expect=(404, 422))
     await s.bot("acme", "GET", f"/repos/acme/app/commits/{sha}/statuses", expect=200)
-    run = await s.bot("acme", "POST", "/repos/acme/app/check-runs", {"name": "release-train/gate", "head_sha": sha, "status": "in_progress",
-                                                                      "output": {"title": "Waiting", "summary": "Checks are running"}}, expect=201)
+    run = await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/check-runs",
+        {
+            "name": "release-train/gate",
+            "head_sha": sha,
+            "status": "in_progress",
+            "output": {"title": "Waiting", "summary": "Checks are running"},
+        },
+        expect=201,
+    )
     await s.bot("acme", "POST", "/repos/acme/app/check-runs", {"name": "no sha"}, expect=422)
     await s.user("alice", "POST", "/repos/acme/app/check-runs", {"name": "people cannot", "head_sha": sha}, expect=403)
     run_id = run.body["id"]
     await s.bot("acme", "GET", f"/repos/acme/app/check-runs/{run_id}", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/check-runs/999999999", expect=404)
-    annotation = {"path": "README.md", "start_line": 1, "end_line": 1, "annotation_level": "failure", "message": "Gate closed"}
-    await s.bot("acme", "PATCH", f"/repos/acme/app/check-runs/{run_id}", {"status": "completed", "conclusion": "failure",
-                                                                           "output": {"title": "Closed", "summary": "One check failed", "annotations": [annotation]}}, expect=200)
+    annotation = {
+        "path": "README.md",
+        "start_line": 1,
+        "end_line": 1,
+        "annotation_level": "failure",
+        "message": "Gate closed",
+    }
+    await s.bot(
+        "acme",
+        "PATCH",
+        f"/repos/acme/app/check-runs/{run_id}",
+        {
+            "status": "completed",
+            "conclusion": "failure",
+            "output": {"title": "Closed", "summary": "One check failed", "annotations": [annotation]},
+        },
+        expect=200,
+    )
     await s.bot("acme", "PATCH", f"/repos/acme/app/check-runs/{run_id}", {"conclusion": "splendid"}, expect=422)
     await s.bot("acme", "GET", f"/repos/acme/app/check-runs/{run_id}/annotations", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/check-runs/999999999/annotations", expect=404)
@@ -577,26 +883,74 @@ async def drive_checks_and_statuses(s: Scenario) -> None:
 
 
 async def drive_releases_and_dispatches(s: Scenario) -> None:
-    workflow = "name: Build images\non:\n  workflow_dispatch:\n    inputs:\n      version:\n        required: true\njobs: {}\n"
-    await s.user("alice", "PUT", "/repos/acme/app/contents/.github/workflows/build-images.yml", {"message": "Add the image build", "content": b64(workflow)}, expect=201)
-    await s.bot("acme", "POST", "/repos/acme/app/actions/workflows/build-images.yml/dispatches", {"ref": "main", "inputs": {"version": "1.5"}}, expect=204)
+    workflow = (
+        "name: Build images\non:\n  workflow_dispatch:\n    inputs:\n      version:\n        required: true\njobs: {}\n"
+    )
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/.github/workflows/build-images.yml",
+        {"message": "Add the image build", "content": b64(workflow)},
+        expect=201,
+    )
+    await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/actions/workflows/build-images.yml/dispatches",
+        {"ref": "main", "inputs": {"version": "1.5"}},
+        expect=204,
+    )
     await s.bot("acme", "POST", "/repos/acme/app/actions/workflows/missing.yml/dispatches", {"ref": "main"}, expect=404)
     await s.bot("acme", "GET", "/repos/acme/app/actions/runs", expect=200)
-    await s.bot("acme", "POST", "/repos/acme/app/dispatches", {"event_type": "release-train", "client_payload": {"version": "1.5"}}, expect=204)
+    await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/dispatches",
+        {"event_type": "release-train", "client_payload": {"version": "1.5"}},
+        expect=204,
+    )
     await s.bot("acme", "POST", "/repos/acme/app/dispatches", {}, expect=422)
-    await s.bot("acme", "POST", "/repos/acme/app/releases/generate-notes", {"tag_name": "v1.5.0", "target_commitish": "main"}, expect=200)
+    await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/releases/generate-notes",
+        {"tag_name": "v1.5.0", "target_commitish": "main"},
+        expect=200,
+    )
     await s.bot("acme", "POST", "/repos/acme/app/releases/generate-notes", {}, expect=422)
-    release = await s.bot("acme", "POST", "/repos/acme/app/releases", {"tag_name": "v1.5.0", "target_commitish": "main", "name": "v1.5.0", "body": "Notes"}, expect=201)
-    await s.bot("acme", "POST", "/repos/acme/app/releases", {"tag_name": "v1.5.0", "target_commitish": "main"}, expect=422)
+    release = await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/releases",
+        {"tag_name": "v1.5.0", "target_commitish": "main", "name": "v1.5.0", "body": "Notes"},
+        expect=201,
+    )
+    await s.bot(
+        "acme", "POST", "/repos/acme/app/releases", {"tag_name": "v1.5.0", "target_commitish": "main"}, expect=422
+    )
     await s.bot("acme", "GET", "/repos/acme/app/releases", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/releases/latest", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/releases/tags/v1.5.0", expect=200)
     await s.bot("acme", "GET", "/repos/acme/app/releases/tags/v9.9.9", expect=404)
     await s.bot("acme", "GET", f"/repos/acme/app/releases/{release.body['id']}", expect=200)
-    await s.bot("acme", "PATCH", f"/repos/acme/app/releases/{release.body['id']}", {"body": "Notes, edited"}, expect=200)
+    await s.bot(
+        "acme", "PATCH", f"/repos/acme/app/releases/{release.body['id']}", {"body": "Notes, edited"}, expect=200
+    )
     await s.bot("acme", "PATCH", "/repos/acme/app/releases/999999999", {"body": "none"}, expect=404)
-    await s.bot("acme", "POST", "/repos/acme/app/deployments", {"ref": "v1.5.0", "environment": "production", "auto_merge": False, "required_contexts": []}, expect=201)
-    await s.bot("acme", "POST", "/repos/acme/app/deployments", {"ref": "no-such-ref", "environment": "production"}, expect=(404, 409, 422))
+    await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/deployments",
+        {"ref": "v1.5.0", "environment": "production", "auto_merge": False, "required_contexts": []},
+        expect=201,
+    )
+    await s.bot(
+        "acme",
+        "POST",
+        "/repos/acme/app/deployments",
+        {"ref": "no-such-ref", "environment": "production"},
+        expect=(404, 409, 422),
+    )
     await s.bot("acme", "GET", "/repos/acme/app/deployments?environment=production", expect=200)
 
 
@@ -643,7 +997,9 @@ async def test_every_operation_answers_as_github_documents(played: Played) -> No
     served = played.served
     seen = played.recorder.seen
     never = sorted(op for op in served if op and not any(200 <= status < 300 for status in seen.get(op, ())))
-    no_error = sorted(op for op in served if op and op not in NO_ERROR_PATH and not any(status >= 400 for status in seen.get(op, ())))
+    no_error = sorted(
+        op for op in served if op and op not in NO_ERROR_PATH and not any(status >= 400 for status in seen.get(op, ()))
+    )
     problems = played.recorder.problems
     assert not problems, f"{len(problems)} answers do not fit GitHub's schemas:\n" + "\n".join(problems)
     assert not never, "operations never answered successfully in the scenario:\n" + "\n".join(never)
@@ -733,20 +1089,31 @@ async def test_every_webhook_carries_githubs_keys(played: Played) -> None:
 
 
 # 4. the bot's own traffic fits GitHub too ---------------------------------------------------
-async def test_the_bots_requests_and_the_answers_it_gets_fit_githubs_schemas(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+async def test_the_bots_requests_and_the_answers_it_gets_fit_githubs_schemas(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
     """A short release story with the real bot: every request it makes is one GitHub's schema accepts,
     and every answer it gets fits the schema the bot's code was written against."""
     from bot.sandbox import seed
 
     recorder = Recorder()
-    running = await start_sandbox(state_dir=tmp_path / "sandbox", webhook_secret="sandbox-secret",
-                                  prepare=lambda app: app.on_response_prepare.append(recorder.on_response_prepare))
+    running = await start_sandbox(
+        state_dir=tmp_path / "sandbox",
+        webhook_secret="sandbox-secret",
+        prepare=lambda app: app.on_response_prepare.append(recorder.on_response_prepare),
+    )
     world = World(running, session)
     await world.start_bot()
     try:
         config = "roles:\n  qa: [bob]\n  rte: [alice]\n"
-        await seed.create_org_repo(world, "acme", "app", admin="alice", default_branch="devel",
-                                   files={"README.md": "app\n", ".github/release-train.yml": config})
+        await seed.create_org_repo(
+            world,
+            "acme",
+            "app",
+            admin="alice",
+            default_branch="devel",
+            files={"README.md": "app\n", ".github/release-train.yml": config},
+        )
         for login in ("bob", "carol"):
             await seed.grant(world, "acme/app", login, "write")
         await seed.create_branch(world, "alice", "acme/app", "fr/FR-1-login", "devel")

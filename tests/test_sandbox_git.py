@@ -17,21 +17,31 @@ REPO = "acme/app"
 
 def real_git(cwd: Path, *args: str) -> str:
     """The git CLI in a work tree, as a person would run it."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise AssertionError(f"git {args}: {done.stderr}")
     return done.stdout.strip()
 
 
-async def commit_files(repos: GitRepos, parent: str | None, files: dict[str, str | None], message: str,
-                       who: Person = ALICE) -> str:
+async def commit_files(
+    repos: GitRepos, parent: str | None, files: dict[str, str | None], message: str, who: Person = ALICE
+) -> str:
     base_tree = (await repos.read_commit(REPO, parent)).tree if parent else None  # type: ignore[union-attr]
     changes: dict[str, TreeEntry | None] = {}
     for path, text in files.items():
-        changes[path] = None if text is None else TreeEntry("100644", "blob", await repos.write_blob(REPO, text.encode()), path)
+        changes[path] = (
+            None if text is None else TreeEntry("100644", "blob", await repos.write_blob(REPO, text.encode()), path)
+        )
     tree = await repos.write_tree(REPO, base_tree, changes)
     return await repos.commit_tree(REPO, tree, [parent] if parent else [], message, author=who, committer=who)
 
@@ -102,10 +112,17 @@ async def test_merge_trees_reports_conflicts(repos: GitRepos) -> None:
 async def test_cherry_pick_tree_matches_git_cherry_pick(repos: GitRepos, tmp_path: Path) -> None:
     # devel has moved on since rc/1.5 was cut; the fix touches lines both branches share.
     root = await commit_files(repos, None, {"app.py": "one\ntwo\nthree\nfour\nfive\n", "lib/util.py": "u\n"}, "root")
-    rc = await commit_files(repos, root, {"app.py": "one\ntwo\nthree\nfour\nfive\nrc-only\n", "rc.txt": "rc\n"}, "rc work")
+    rc = await commit_files(
+        repos, root, {"app.py": "one\ntwo\nthree\nfour\nfive\nrc-only\n", "rc.txt": "rc\n"}, "rc work"
+    )
     devel = await commit_files(repos, root, {"app.py": "ONE\ntwo\nthree\nfour\nfive\n", "new.txt": "n\n"}, "devel work")
-    fix = await commit_files(repos, devel, {"app.py": "ONE\ntwo\nTHREE\nfour\nfive\n", "lib/util.py": None, "lib/x.py": "x\n"},
-                             "fix: three", who=BOB)
+    fix = await commit_files(
+        repos,
+        devel,
+        {"app.py": "ONE\ntwo\nTHREE\nfour\nfive\n", "lib/util.py": None, "lib/x.py": "x\n"},
+        "fix: three",
+        who=BOB,
+    )
     await repos.update_ref(REPO, "refs/heads/rc/1.5", rc, NULL_SHA)
     await repos.update_ref(REPO, "refs/heads/devel", fix, NULL_SHA)
 
@@ -143,8 +160,12 @@ async def test_diff_lists_files_like_github(repos: GitRepos) -> None:
     assert files["a.txt"].patch is not None and files["a.txt"].patch.startswith("@@ -1,2 +1,3 @@")
     assert files["b.txt"].sha is None
     body = "".join(f"line {n}\n" for n in range(20))
-    third = await commit_files(repos, second, {"c.txt": None, "docs/moved.txt": body, "a.txt": None, "kept.txt": body}, "three")
-    fourth = await commit_files(repos, third, {"kept.txt": None, "docs/kept.txt": body + "one more\n"}, "rename with an edit")
+    third = await commit_files(
+        repos, second, {"c.txt": None, "docs/moved.txt": body, "a.txt": None, "kept.txt": body}, "three"
+    )
+    fourth = await commit_files(
+        repos, third, {"kept.txt": None, "docs/kept.txt": body + "one more\n"}, "rename with an edit"
+    )
     renamed = {f.filename: f for f in await repos.diff(REPO, third, fourth)}
     assert list(renamed) == ["docs/kept.txt"]
     assert (renamed["docs/kept.txt"].status, renamed["docs/kept.txt"].previous_filename) == ("renamed", "kept.txt")

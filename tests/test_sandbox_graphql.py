@@ -53,7 +53,9 @@ async def test_installation_turns_on_auto_merge(sandbox: World) -> None:
     pr = await repo_with_pr(sandbox)
     assert pr["auto_merge"] is None
     token = await installation_token(sandbox, "acme")
-    answer = await as_token(sandbox, token, {"query": BY_FIELDS, "variables": {"id": pr["node_id"], "method": "SQUASH"}})
+    answer = await as_token(
+        sandbox, token, {"query": BY_FIELDS, "variables": {"id": pr["node_id"], "method": "SQUASH"}}
+    )
     assert answer.status == 200 and "errors" not in answer.body, answer.body
     request = answer.body["data"]["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"]
     assert request["mergeMethod"] == "SQUASH" and request["enabledBy"]["login"] == "release-train[bot]"
@@ -69,18 +71,33 @@ async def test_installation_turns_on_auto_merge(sandbox: World) -> None:
 
 async def test_user_with_write_and_the_input_variable(sandbox: World) -> None:
     pr = await repo_with_pr(sandbox)
-    answer = await sandbox.call("dana", "POST", "/graphql", {"query": BY_INPUT, "variables": {"input": {
-        "pullRequestId": pr["node_id"], "mergeMethod": "MERGE", "commitHeadline": "Merge the fix"}}})
+    answer = await sandbox.call(
+        "dana",
+        "POST",
+        "/graphql",
+        {
+            "query": BY_INPUT,
+            "variables": {
+                "input": {"pullRequestId": pr["node_id"], "mergeMethod": "MERGE", "commitHeadline": "Merge the fix"}
+            },
+        },
+    )
     assert answer.status == 200 and "errors" not in answer.body, answer.body
     auto = (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"]
-    assert (auto["merge_method"], auto["enabled_by"]["login"], auto["commit_title"]) == ("merge", "dana", "Merge the fix")
+    assert (auto["merge_method"], auto["enabled_by"]["login"], auto["commit_title"]) == (
+        "merge",
+        "dana",
+        "Merge the fix",
+    )
     assert auto["commit_message"] == "Fix a"
 
 
 async def test_unknown_id_is_not_found(sandbox: World) -> None:
     await repo_with_pr(sandbox)
     token = await installation_token(sandbox, "acme")
-    error = refusal(await as_token(sandbox, token, {"query": BY_FIELDS, "variables": {"id": "PR_nothing", "method": "MERGE"}}))
+    error = refusal(
+        await as_token(sandbox, token, {"query": BY_FIELDS, "variables": {"id": "PR_nothing", "method": "MERGE"}})
+    )
     assert error["type"] == "NOT_FOUND" and "PR_nothing" in error["message"]
 
 
@@ -127,9 +144,17 @@ async def test_callers_and_bodies_refused_as_github_does(sandbox: World) -> None
     assert not_json.status == 400
     other = refusal(await sandbox.call("dana", "POST", "/graphql", {"query": "{ viewer { login } }"}))
     assert other["extensions"]["code"] == "undefinedField"
-    unknown = refusal(await sandbox.call("dana", "POST", "/graphql", {"query": "mutation { mergePullRequest(input: {}) { clientMutationId } }"}))
+    unknown = refusal(
+        await sandbox.call(
+            "dana", "POST", "/graphql", {"query": "mutation { mergePullRequest(input: {}) { clientMutationId } }"}
+        )
+    )
     assert unknown["message"] == "Field 'mergePullRequest' doesn't exist on type 'Mutation'"
-    bad_method = refusal(await sandbox.call("dana", "POST", "/graphql", {"query": BY_FIELDS, "variables": {"id": pr["node_id"], "method": "FAST"}}))
+    bad_method = refusal(
+        await sandbox.call(
+            "dana", "POST", "/graphql", {"query": BY_FIELDS, "variables": {"id": pr["node_id"], "method": "FAST"}}
+        )
+    )
     assert "mergeMethod" in bad_method["message"]
     no_query = refusal(await sandbox.call("dana", "POST", "/graphql", {"variables": {}}))
     assert no_query["message"] == "A query attribute must be specified and must be a string."
@@ -138,11 +163,22 @@ async def test_callers_and_bodies_refused_as_github_does(sandbox: World) -> None
 @pytest.mark.parametrize(
     ("query", "variables", "expected"),
     [
-        (BY_INPUT, {"input": {"pullRequestId": "X", "mergeMethod": "REBASE"}}, {"pullRequestId": "X", "mergeMethod": "REBASE"}),
+        (
+            BY_INPUT,
+            {"input": {"pullRequestId": "X", "mergeMethod": "REBASE"}},
+            {"pullRequestId": "X", "mergeMethod": "REBASE"},
+        ),
         (BY_FIELDS, {"id": "X", "method": "SQUASH"}, {"pullRequestId": "X", "mergeMethod": "SQUASH"}),
-        ('mutation { enablePullRequestAutoMerge(input: {pullRequestId: "P{1}", mergeMethod: MERGE}) { clientMutationId } }', {},
-         {"pullRequestId": "P{1}", "mergeMethod": "MERGE"}),
-        ('mutation { done: enablePullRequestAutoMerge(input: {pullRequestId: "a#b"}) { clientMutationId } }', {}, {"pullRequestId": "a#b"}),
+        (
+            'mutation { enablePullRequestAutoMerge(input: {pullRequestId: "P{1}", mergeMethod: MERGE}) { clientMutationId } }',
+            {},
+            {"pullRequestId": "P{1}", "mergeMethod": "MERGE"},
+        ),
+        (
+            'mutation { done: enablePullRequestAutoMerge(input: {pullRequestId: "a#b"}) { clientMutationId } }',
+            {},
+            {"pullRequestId": "a#b"},
+        ),
     ],
 )
 def test_mutation_input_read_from_the_query(query: str, variables: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -151,8 +187,13 @@ def test_mutation_input_read_from_the_query(query: str, variables: dict[str, Any
 
 @pytest.mark.parametrize(
     "query",
-    ["", "query { viewer { login } }", "mutation { addComment(input: {}) { clientMutationId } }",
-     "mutation { enablePullRequestAutoMerge { clientMutationId } }", "mutation { enablePullRequestAutoMerge(input: {pullRequestId: "],
+    [
+        "",
+        "query { viewer { login } }",
+        "mutation { addComment(input: {}) { clientMutationId } }",
+        "mutation { enablePullRequestAutoMerge { clientMutationId } }",
+        "mutation { enablePullRequestAutoMerge(input: {pullRequestId: ",
+    ],
 )
 def test_mutation_input_refuses_other_queries(query: str) -> None:
     with pytest.raises(QueryRefused):
@@ -182,7 +223,9 @@ async def test_client_speaks_graphql_at_the_derived_url(sandbox: World) -> None:
     assert gh.graphql_url == sandbox.api_url + "/graphql"
     data = await gh.graphql(BY_FIELDS, id=pr["node_id"], method="REBASE")
     assert data["enablePullRequestAutoMerge"]["pullRequest"]["autoMergeRequest"]["mergeMethod"] == "REBASE"
-    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"]["merge_method"] == "rebase"
+    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"][
+        "merge_method"
+    ] == "rebase"
     # A refusal in the body (HTTP 200) is raised with GitHub's message.
     with pytest.raises(gidgethub.QueryError) as caught:
         await gh.graphql(BY_FIELDS, id="PR_gone", method="MERGE")
@@ -190,7 +233,9 @@ async def test_client_speaks_graphql_at_the_derived_url(sandbox: World) -> None:
 
 
 @pytest.mark.parametrize(("fault_seed", "kind"), [(1, "502-after"), (0, "secondary-after")])
-async def test_client_hands_a_failing_github_to_the_queue_without_repeating(sandbox: World, fault_seed: int, kind: str) -> None:
+async def test_client_hands_a_failing_github_to_the_queue_without_repeating(
+    sandbox: World, fault_seed: int, kind: str
+) -> None:
     pr = await repo_with_pr(sandbox)
     gh, _ = await client_for(sandbox, "acme")
     # The mutation is applied, then the answer fails (a 502 or a secondary rate limit, by seed).
@@ -200,4 +245,6 @@ async def test_client_hands_a_failing_github_to_the_queue_without_repeating(sand
         await gh.graphql(BY_FIELDS, id=pr["node_id"], method="SQUASH")
     await faults(sandbox)
     assert [(e["path"], e["fault"]) for e in sandbox.app_requests(since)] == [("/graphql", kind)]
-    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"]["merge_method"] == "squash"
+    assert (await sandbox.call("alice", "GET", f"/repos/{REPO}/pulls/{pr['number']}")).body["auto_merge"][
+        "merge_method"
+    ] == "squash"

@@ -17,8 +17,10 @@ from bot.sandbox.runner import start_sandbox
 
 # --- helpers shared by the S2 sandbox tests -------------------------------------------------
 
-async def make_repo(world: World, org: str = "acme", name: str = "app", *, admin: str = "alice",
-                    files: dict[str, str] | None = None) -> dict[str, Any]:
+
+async def make_repo(
+    world: World, org: str = "acme", name: str = "app", *, admin: str = "alice", files: dict[str, str] | None = None
+) -> dict[str, Any]:
     try:
         from bot.sandbox import seed
     except ImportError:  # until the seed helpers land: the same REST call they make
@@ -31,7 +33,9 @@ async def make_repo(world: World, org: str = "acme", name: str = "app", *, admin
 def app_jwt(world: World) -> str:
     now = int(time.time())
     key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    return jwt.encode({"iat": now - 60, "exp": now + 540, "iss": str(world.sandbox.config.app_id)}, key, algorithm="RS256")
+    return jwt.encode(
+        {"iat": now - 60, "exp": now + 540, "iss": str(world.sandbox.config.app_id)}, key, algorithm="RS256"
+    )
 
 
 async def installation_token(world: World, owner: str) -> str:
@@ -89,10 +93,15 @@ async def grant(world: World, full_name: str, login: str, permission: str) -> No
 
 # --- issues ---------------------------------------------------------------------------------
 
+
 async def test_an_issue_is_opened_edited_closed_and_reopened(sandbox: World, hook_log: HookLog) -> None:
     await make_repo(sandbox)
-    opened = await sandbox.call("alice", "POST", "/repos/acme/app/issues",
-                                {"title": "Login fails", "body": "steps...", "labels": ["bug", "rc/1.5"]})
+    opened = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/issues",
+        {"title": "Login fails", "body": "steps...", "labels": ["bug", "rc/1.5"]},
+    )
     assert opened.status == 201, opened.body
     issue = opened.body
     n = issue["number"]
@@ -108,7 +117,9 @@ async def test_an_issue_is_opened_edited_closed_and_reopened(sandbox: World, hoo
 
     edited = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"title": "Login fails on Safari"})
     assert edited.status == 200 and edited.body["title"] == "Login fails on Safari"
-    closed = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "closed", "state_reason": "not_planned"})
+    closed = await sandbox.call(
+        "alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "closed", "state_reason": "not_planned"}
+    )
     assert closed.body["state"] == "closed" and closed.body["state_reason"] == "not_planned"
     assert closed.body["closed_by"]["login"] == "alice" and closed.body["closed_at"]
     reopened = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "open"})
@@ -131,7 +142,13 @@ async def test_an_issue_is_opened_edited_closed_and_reopened(sandbox: World, hoo
 
     events = await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{n}/events")
     kinds = [(e["event"], e["actor"]["login"]) for e in events.body]
-    assert kinds == [("labeled", "alice"), ("labeled", "alice"), ("renamed", "alice"), ("closed", "alice"), ("reopened", "alice")]
+    assert kinds == [
+        ("labeled", "alice"),
+        ("labeled", "alice"),
+        ("renamed", "alice"),
+        ("closed", "alice"),
+        ("reopened", "alice"),
+    ]
     assert events.body[0]["label"]["name"] == "bug"
     assert events.body[2]["rename"] == {"from": "Login fails", "to": "Login fails on Safari"}
 
@@ -151,14 +168,21 @@ async def test_validation_and_access_on_issues(sandbox: World) -> None:
     assert (await sandbox.call("alice", "POST", "/repos/acme/nothing/issues", {"title": "x"})).status == 404
 
     # A reader of a public repository may open an issue, but its labels and assignees are dropped.
-    by_reader = await sandbox.call("bob", "POST", "/repos/acme/app/issues", {"title": "Crash", "labels": ["release-blocker"], "assignees": ["alice"]})
+    by_reader = await sandbox.call(
+        "bob",
+        "POST",
+        "/repos/acme/app/issues",
+        {"title": "Crash", "labels": ["release-blocker"], "assignees": ["alice"]},
+    )
     assert by_reader.status == 201
     assert by_reader.body["labels"] == [] and by_reader.body["assignees"] == []
     n = by_reader.body["number"]
     # ... may edit their own issue, but not someone else's.
     assert (await sandbox.call("bob", "PATCH", f"/repos/acme/app/issues/{n}", {"body": "more detail"})).status == 200
     theirs = await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Alice's"})
-    forbidden = await sandbox.call("bob", "PATCH", f"/repos/acme/app/issues/{theirs.body['number']}", {"title": "mine now"})
+    forbidden = await sandbox.call(
+        "bob", "PATCH", f"/repos/acme/app/issues/{theirs.body['number']}", {"title": "mine now"}
+    )
     assert forbidden.status == 403
     bad_state = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "done"})
     assert bad_state.status == 422
@@ -184,7 +208,12 @@ async def test_listing_issues_filters_like_github(sandbox: World) -> None:
 
     assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues")) == ["three", "two", "one"]
     assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues?state=closed")) == ["four"]
-    assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues?state=all&direction=asc")) == ["one", "two", "three", "four"]
+    assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues?state=all&direction=asc")) == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
     # Every listed label must be on the issue.
     assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues?labels=bug,RC/1.5")) == ["three", "one"]
     assert titles(await sandbox.call("bob", "GET", "/repos/acme/app/issues?labels=release-blocker")) == ["three"]
@@ -203,19 +232,33 @@ async def test_listing_issues_filters_like_github(sandbox: World) -> None:
 
 # --- labels ---------------------------------------------------------------------------------
 
+
 async def test_labels_are_added_set_and_removed_with_who_did_it(sandbox: World, hook_log: HookLog) -> None:
     await make_repo(sandbox)
     await grant(sandbox, "acme/app", "qa-lead", "triage")
-    created = await sandbox.call("alice", "POST", "/repos/acme/app/labels", {"name": "qa/verified", "color": "0E8A16", "description": "QA checked it"})
+    created = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/labels",
+        {"name": "qa/verified", "color": "0E8A16", "description": "QA checked it"},
+    )
     assert created.status == 201
-    assert created.body == {**created.body, "name": "qa/verified", "color": "0e8a16", "description": "QA checked it", "default": False}
+    assert created.body == {
+        **created.body,
+        "name": "qa/verified",
+        "color": "0e8a16",
+        "description": "QA checked it",
+        "default": False,
+    }
     duplicate = await sandbox.call("alice", "POST", "/repos/acme/app/labels", {"name": "QA/Verified"})
     assert duplicate.status == 422 and duplicate.body["errors"][0]["code"] == "already_exists"
     assert (await sandbox.call("bob", "POST", "/repos/acme/app/labels", {"name": "mine"})).status == 403
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/labels/nothing")).status == 404
 
     n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Fix"})).body["number"]
-    added = await sandbox.call("qa-lead", "POST", f"/repos/acme/app/issues/{n}/labels", {"labels": ["qa/verified", "cherry-pick/1.5"]})
+    added = await sandbox.call(
+        "qa-lead", "POST", f"/repos/acme/app/issues/{n}/labels", {"labels": ["qa/verified", "cherry-pick/1.5"]}
+    )
     assert added.status == 200
     assert [lab["name"] for lab in added.body] == ["qa/verified", "cherry-pick/1.5"]
     # Adding what is already there changes nothing and sends nothing.
@@ -228,7 +271,9 @@ async def test_labels_are_added_set_and_removed_with_who_did_it(sandbox: World, 
     assert {"cherry-pick/1.5", "qa/verified", "bug"} <= set(names)  # with GitHub's default labels
     assert names == sorted(names, key=str.lower)
 
-    set_answer = await sandbox.call("alice", "PUT", f"/repos/acme/app/issues/{n}/labels", {"labels": ["cherry-pick/1.5", "cherry-pick/1.4"]})
+    set_answer = await sandbox.call(
+        "alice", "PUT", f"/repos/acme/app/issues/{n}/labels", {"labels": ["cherry-pick/1.5", "cherry-pick/1.4"]}
+    )
     assert [lab["name"] for lab in set_answer.body] == ["cherry-pick/1.5", "cherry-pick/1.4"]
     missing = await sandbox.call("alice", "DELETE", f"/repos/acme/app/issues/{n}/labels/qa%2Fverified")
     assert missing.status == 404 and missing.body["message"] == "Label does not exist"
@@ -256,6 +301,7 @@ async def test_labels_are_added_set_and_removed_with_who_did_it(sandbox: World, 
 
 # --- comments and reactions -----------------------------------------------------------------
 
+
 async def test_comments_and_reactions(sandbox: World, hook_log: HookLog) -> None:
     await make_repo(sandbox)
     n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Release 1.5"})).body["number"]
@@ -274,25 +320,49 @@ async def test_comments_and_reactions(sandbox: World, hook_log: HookLog) -> None
     later = await sandbox.call("carol", "GET", f"/repos/acme/app/issues/{n}/comments?since=2999-01-01T00:00:00Z")
     assert later.body == []
 
-    edited = await sandbox.call("bob", "PATCH", f"/repos/acme/app/issues/comments/{comment['id']}", {"body": "/cut-rc 1.6"})
+    edited = await sandbox.call(
+        "bob", "PATCH", f"/repos/acme/app/issues/comments/{comment['id']}", {"body": "/cut-rc 1.6"}
+    )
     assert edited.status == 200 and edited.body["body"] == "/cut-rc 1.6"
-    assert (await sandbox.call("carol", "PATCH", f"/repos/acme/app/issues/comments/{comment['id']}", {"body": "hijack"})).status == 403
-    assert (await sandbox.call("carol", "GET", f"/repos/acme/app/issues/comments/{comment['id']}")).body["body"] == "/cut-rc 1.6"
+    assert (
+        await sandbox.call("carol", "PATCH", f"/repos/acme/app/issues/comments/{comment['id']}", {"body": "hijack"})
+    ).status == 403
+    assert (await sandbox.call("carol", "GET", f"/repos/acme/app/issues/comments/{comment['id']}")).body[
+        "body"
+    ] == "/cut-rc 1.6"
 
-    eyes = await sandbox.call("alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "eyes"})
+    eyes = await sandbox.call(
+        "alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "eyes"}
+    )
     assert eyes.status == 201 and eyes.body["content"] == "eyes" and eyes.body["user"]["login"] == "alice"
-    same = await sandbox.call("alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "eyes"})
+    same = await sandbox.call(
+        "alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "eyes"}
+    )
     assert same.status == 200 and same.body["id"] == eyes.body["id"]
     await sandbox.call("carol", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "+1"})
-    assert (await sandbox.call("alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "party"})).status == 422
+    assert (
+        await sandbox.call(
+            "alice", "POST", f"/repos/acme/app/issues/comments/{comment['id']}/reactions", {"content": "party"}
+        )
+    ).status == 422
     reactions = await sandbox.call("bob", "GET", f"/repos/acme/app/issues/comments/{comment['id']}/reactions")
     assert [(r["user"]["login"], r["content"]) for r in reactions.body] == [("alice", "eyes"), ("carol", "+1")]
-    only_eyes = await sandbox.call("bob", "GET", f"/repos/acme/app/issues/comments/{comment['id']}/reactions?content=eyes")
+    only_eyes = await sandbox.call(
+        "bob", "GET", f"/repos/acme/app/issues/comments/{comment['id']}/reactions?content=eyes"
+    )
     assert len(only_eyes.body) == 1
     rollup = (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/comments/{comment['id']}")).body["reactions"]
     assert rollup["total_count"] == 2 and rollup["eyes"] == 1 and rollup["+1"] == 1
-    assert (await sandbox.call("bob", "DELETE", f"/repos/acme/app/issues/comments/{comment['id']}/reactions/{eyes.body['id']}")).status == 403
-    assert (await sandbox.call("alice", "DELETE", f"/repos/acme/app/issues/comments/{comment['id']}/reactions/{eyes.body['id']}")).status == 204
+    assert (
+        await sandbox.call(
+            "bob", "DELETE", f"/repos/acme/app/issues/comments/{comment['id']}/reactions/{eyes.body['id']}"
+        )
+    ).status == 403
+    assert (
+        await sandbox.call(
+            "alice", "DELETE", f"/repos/acme/app/issues/comments/{comment['id']}/reactions/{eyes.body['id']}"
+        )
+    ).status == 204
 
     repo_wide = await sandbox.call("carol", "GET", "/repos/acme/app/issues/comments")
     assert [c["id"] for c in repo_wide.body] == [comment["id"], second.body["id"]]
@@ -311,16 +381,21 @@ async def test_comments_and_reactions(sandbox: World, hook_log: HookLog) -> None
 
 # --- as the app -----------------------------------------------------------------------------
 
+
 async def test_the_app_comments_and_labels_as_its_bot(sandbox: World) -> None:
     await make_repo(sandbox)
     token = await installation_token(sandbox, "acme")
     n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Bug"})).body["number"]
-    labelled = await as_app(sandbox, token, "POST", f"/repos/acme/app/issues/{n}/labels", {"labels": ["cherry-pick-conflict"]})
+    labelled = await as_app(
+        sandbox, token, "POST", f"/repos/acme/app/issues/{n}/labels", {"labels": ["cherry-pick-conflict"]}
+    )
     assert labelled.status == 200
     said = await as_app(sandbox, token, "POST", f"/repos/acme/app/issues/{n}/comments", {"body": "Picked."})
     assert said.status == 201 and said.body["user"]["login"] == "release-train[bot]"
     assert said.body["user"]["type"] == "Bot"
-    own_edit = await as_app(sandbox, token, "PATCH", f"/repos/acme/app/issues/comments/{said.body['id']}", {"body": "Picked again."})
+    own_edit = await as_app(
+        sandbox, token, "PATCH", f"/repos/acme/app/issues/comments/{said.body['id']}", {"body": "Picked again."}
+    )
     assert own_edit.status == 200
     events = (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{n}/events")).body
     assert events[0]["actor"]["login"] == "release-train[bot]"
@@ -328,7 +403,9 @@ async def test_the_app_comments_and_labels_as_its_bot(sandbox: World) -> None:
 
 async def test_an_app_without_the_issues_permission_is_refused(tmp_path: Path, session: Any) -> None:
     manifest = tmp_path / "narrow.yml"
-    manifest.write_text("name: Narrow\ndefault_events: [issues]\ndefault_permissions:\n  metadata: read\n  contents: write\n")
+    manifest.write_text(
+        "name: Narrow\ndefault_events: [issues]\ndefault_permissions:\n  metadata: read\n  contents: write\n"
+    )
     from bot.sandbox.harness import World as SandboxWorld
 
     running = await start_sandbox(state_dir=tmp_path / "narrow", manifest=manifest)
@@ -346,7 +423,10 @@ async def test_an_app_without_the_issues_permission_is_refused(tmp_path: Path, s
 
 # --- pull requests are issues too -----------------------------------------------------------
 
-async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull_request_events(sandbox: World, hook_log: HookLog) -> None:
+
+async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull_request_events(
+    sandbox: World, hook_log: HookLog
+) -> None:
     from bot.sandbox import seed
 
     await make_repo(sandbox)
@@ -373,7 +453,11 @@ async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull
     await _idle(sandbox)
     assert hook_log.of("issues") == []
     labeled = hook_log.of("pull_request", "labeled")
-    assert len(labeled) == 1 and labeled[0]["label"]["name"] == "cherry-pick/1.5" and labeled[0]["pull_request"]["number"] == n
+    assert (
+        len(labeled) == 1
+        and labeled[0]["label"]["name"] == "cherry-pick/1.5"
+        and labeled[0]["pull_request"]["number"] == n
+    )
     assert hook_log.of("pull_request", "unlabeled")[0]["label"]["name"] == "cherry-pick/1.5"
     said = hook_log.of("issue_comment", "created")[0]
     assert said["issue"]["pull_request"]["html_url"].endswith(f"/acme/app/pull/{n}")
@@ -381,11 +465,15 @@ async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull
     assert events[:2] == ["labeled", "unlabeled"] and "merged" in events and "closed" in events
 
 
-async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_requests_only(tmp_path: Path, session: Any) -> None:
+async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_requests_only(
+    tmp_path: Path, session: Any
+) -> None:
     from bot.sandbox import seed
 
     manifest = tmp_path / "prs-only.yml"
-    manifest.write_text("name: PRs only\ndefault_events: []\ndefault_permissions:\n  metadata: read\n  contents: read\n  pull_requests: write\n")
+    manifest.write_text(
+        "name: PRs only\ndefault_events: []\ndefault_permissions:\n  metadata: read\n  contents: read\n  pull_requests: write\n"
+    )
     running = await start_sandbox(state_dir=tmp_path / "prs-only", manifest=manifest)
     world = World(running, session)
     try:
@@ -395,13 +483,19 @@ async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_
         pr = await seed.open_pr(world, "alice", "acme/app", head="topic", base="main", title="Topic")
         issue = (await world.call("alice", "POST", "/repos/acme/app/issues", {"title": "An issue"})).body
         token = await installation_token(world, "acme")
-        on_pr = await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/labels", {"labels": ["fr/ready"]})
+        on_pr = await as_app(
+            world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/labels", {"labels": ["fr/ready"]}
+        )
         assert on_pr.status == 200
         said = await as_app(world, token, "POST", f"/repos/acme/app/issues/{pr['number']}/comments", {"body": "hi"})
         assert said.status == 201
-        edited = await as_app(world, token, "PATCH", f"/repos/acme/app/issues/comments/{said.body['id']}", {"body": "hello"})
+        edited = await as_app(
+            world, token, "PATCH", f"/repos/acme/app/issues/comments/{said.body['id']}", {"body": "hello"}
+        )
         assert edited.status == 200
-        on_issue = await as_app(world, token, "POST", f"/repos/acme/app/issues/{issue['number']}/labels", {"labels": ["x"]})
+        on_issue = await as_app(
+            world, token, "POST", f"/repos/acme/app/issues/{issue['number']}/labels", {"labels": ["x"]}
+        )
         assert on_issue.status == 403 and on_issue.body["message"] == "Resource not accessible by integration"
     finally:
         await world.close()
@@ -409,12 +503,16 @@ async def test_the_pull_requests_permission_reaches_labels_and_comments_on_pull_
 
 async def test_milestones_gather_issues(sandbox: World, hook_log: HookLog) -> None:
     await make_repo(sandbox)
-    made = await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"})
+    made = await sandbox.call(
+        "alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5", "due_on": "2030-01-01T00:00:00Z"}
+    )
     assert made.status == 201 and made.body["number"] == 1 and made.body["open_issues"] == 0
     assert (await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {"title": "Release 1.5"})).status == 422
     assert (await sandbox.call("alice", "POST", "/repos/acme/app/milestones", {})).status == 422
     assert (await sandbox.call("bob", "POST", "/repos/acme/app/milestones", {"title": "Bob's"})).status == 403
-    n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Ship it", "milestone": 1})).body["number"]
+    n = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Ship it", "milestone": 1})).body[
+        "number"
+    ]
     other = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "Later"})).body["number"]
     assert (await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": 7})).status == 422
     moved = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": 1})
@@ -423,13 +521,22 @@ async def test_milestones_gather_issues(sandbox: World, hook_log: HookLog) -> No
     in_milestone = await sandbox.call("bob", "GET", "/repos/acme/app/issues?milestone=1")
     assert sorted(i["number"] for i in in_milestone.body) == [n, other]
     await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{other}", {"milestone": None})
-    assert [i["number"] for i in (await sandbox.call("bob", "GET", "/repos/acme/app/issues?milestone=none")).body] == [other]
+    assert [i["number"] for i in (await sandbox.call("bob", "GET", "/repos/acme/app/issues?milestone=none")).body] == [
+        other
+    ]
     listed = await sandbox.call("bob", "GET", "/repos/acme/app/milestones?state=open")
     assert [(m["title"], m["open_issues"]) for m in listed.body] == [("Release 1.5", 1)]
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/milestones/1")).body["title"] == "Release 1.5"
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/milestones/9")).status == 404
 
-    events = [(e["event"], e["milestone"]["title"]) for e in (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{other}/events")).body]
+    events = [
+        (e["event"], e["milestone"]["title"])
+        for e in (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{other}/events")).body
+    ]
     assert events == [("milestoned", "Release 1.5"), ("demilestoned", "Release 1.5")]
     await _idle(sandbox)
-    assert [p["action"] for p in hook_log.of("issues") if p["issue"]["number"] == other] == ["opened", "milestoned", "demilestoned"]
+    assert [p["action"] for p in hook_log.of("issues") if p["issue"]["number"] == other] == [
+        "opened",
+        "milestoned",
+        "demilestoned",
+    ]

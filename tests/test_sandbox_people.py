@@ -43,7 +43,9 @@ async def test_an_org_admin_builds_teams_and_the_app_reads_them(sandbox: World) 
     assert (await sandbox.call("alice", "DELETE", "/orgs/acme/teams/qa/memberships/otto")).status == 204
     assert (await as_app(sandbox, token, "GET", "/orgs/acme/teams/qa/memberships/otto")).status == 404
 
-    created = await sandbox.call("alice", "POST", "/orgs/acme/teams", {"name": "Release Engineers", "description": "RTE"})
+    created = await sandbox.call(
+        "alice", "POST", "/orgs/acme/teams", {"name": "Release Engineers", "description": "RTE"}
+    )
     assert created.status == 201 and created.body["slug"] == "release-engineers"
     assert (await sandbox.call("alice", "POST", "/orgs/acme/teams", {"name": "Release Engineers"})).status == 422
     assert (await sandbox.call("bob", "POST", "/orgs/acme/teams", {"name": "Bob's"})).status == 403
@@ -56,10 +58,14 @@ async def test_collaborator_permissions_report_role_name_and_the_legacy_permissi
     first = await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/mo", {"permission": "maintain"})
     assert first.status == 201  # the invitation (accepted at once in the sandbox)
     assert first.body["invitee"]["login"] == "mo" and first.body["permissions"] == "maintain"
-    assert (await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/mo", {"permission": "maintain"})).status == 204
+    assert (
+        await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/mo", {"permission": "maintain"})
+    ).status == 204
     await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/tri", {"permission": "triage"})
     await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/dev", {})
-    assert (await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/x", {"permission": "owner"})).status == 422
+    assert (
+        await sandbox.call("alice", "PUT", "/repos/acme/app/collaborators/x", {"permission": "owner"})
+    ).status == 422
     assert (await sandbox.call("dev", "PUT", "/repos/acme/app/collaborators/y", {"permission": "admin"})).status == 403
 
     async def permission(login: str) -> tuple[str, str]:
@@ -73,7 +79,9 @@ async def test_collaborator_permissions_report_role_name_and_the_legacy_permissi
     assert await permission("tri") == ("read", "triage")  # triage reports as read
     assert await permission("dev") == ("write", "write")
     assert await permission("bob") == ("read", "read")  # a public repository
-    assert (await sandbox.call("bob", "GET", "/repos/acme/app/collaborators/ghost-who-never-was/permission")).status == 404
+    assert (
+        await sandbox.call("bob", "GET", "/repos/acme/app/collaborators/ghost-who-never-was/permission")
+    ).status == 404
 
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/collaborators/dev")).status == 204
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/collaborators/bob")).status == 404
@@ -82,7 +90,9 @@ async def test_collaborator_permissions_report_role_name_and_the_legacy_permissi
 
     # A team's grant on the repository reaches its members.
     await sandbox.call("alice", "PUT", "/orgs/acme/teams/rte/memberships/rita", {})
-    assert (await sandbox.call("alice", "PUT", "/orgs/acme/teams/rte/repos/acme/app", {"permission": "maintain"})).status == 204
+    assert (
+        await sandbox.call("alice", "PUT", "/orgs/acme/teams/rte/repos/acme/app", {"permission": "maintain"})
+    ).status == 204
     assert await permission("rita") == ("write", "maintain")
 
     token = await installation_token(sandbox, "acme")

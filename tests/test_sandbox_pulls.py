@@ -28,10 +28,14 @@ async def receiver(sandbox: World) -> AsyncIterator[seed.WebhookReceiver]:
 
 async def feature_repo(world: World) -> dict[str, str]:
     """main with a file; fr/FR-1 two commits ahead (by alice), main one commit ahead elsewhere."""
-    await seed.create_org_repo(world, "acme", "app", admin="alice", files={"app.py": "one\ntwo\nthree\n", "lib.py": "lib\n"})
+    await seed.create_org_repo(
+        world, "acme", "app", admin="alice", files={"app.py": "one\ntwo\nthree\n", "lib.py": "lib\n"}
+    )
     root = await seed.create_branch(world, "alice", REPO, "fr/FR-1", "main")
     f1 = await seed.commit(world, "alice", REPO, "fr/FR-1", {"app.py": "ONE\ntwo\nthree\n"}, "FR-1: first")
-    f2 = await seed.commit(world, "alice", REPO, "fr/FR-1", {"new.py": "new\n", "lib.py": None}, "FR-1: second\n\nwith a body")
+    f2 = await seed.commit(
+        world, "alice", REPO, "fr/FR-1", {"new.py": "new\n", "lib.py": None}, "FR-1: second\n\nwith a body"
+    )
     m1 = await seed.commit(world, "alice", REPO, "main", {"app.py": "one\ntwo\nTHREE\n"}, "main moves")
     return {"root": root, "f1": f1, "f2": f2, "m1": m1}
 
@@ -43,16 +47,29 @@ def repos_of(world: World) -> GitRepos:
 async def test_open_list_get_and_refusals(sandbox: World) -> None:
     shas = await feature_repo(sandbox)
     pr = await seed.open_pr(sandbox, "alice", REPO, head="fr/FR-1", base="main", title="FR-1 login", body="Adds login")
-    assert (pr["state"], pr["head"]["ref"], pr["head"]["sha"], pr["base"]["ref"]) == ("open", "fr/FR-1", shas["f2"], "main")
+    assert (pr["state"], pr["head"]["ref"], pr["head"]["sha"], pr["base"]["ref"]) == (
+        "open",
+        "fr/FR-1",
+        shas["f2"],
+        "main",
+    )
     assert (pr["commits"], pr["changed_files"], pr["merged"]) == (2, 3, False)
     assert pr["head"]["label"] == "acme:fr/FR-1"
-    dup = await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "again", "head": "acme:fr/FR-1", "base": "main"})
+    dup = await sandbox.call(
+        "alice", "POST", "/repos/acme/app/pulls", {"title": "again", "head": "acme:fr/FR-1", "base": "main"}
+    )
     assert dup.status == 422 and dup.body["errors"][0]["message"] == "A pull request already exists for acme:fr/FR-1."
     await seed.create_branch(sandbox, "alice", REPO, "old", shas["root"])
-    nothing = await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "old", "base": "main"})
+    nothing = await sandbox.call(
+        "alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "old", "base": "main"}
+    )
     assert nothing.status == 422 and nothing.body["errors"][0]["message"].startswith("No commits between")
-    assert (await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "nope", "base": "main"})).status == 422
-    assert (await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "fr/FR-1", "base": "nope"})).status == 422
+    assert (
+        await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "nope", "base": "main"})
+    ).status == 422
+    assert (
+        await sandbox.call("alice", "POST", "/repos/acme/app/pulls", {"title": "x", "head": "fr/FR-1", "base": "nope"})
+    ).status == 422
 
     got = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")
     assert (got.body["mergeable"], got.body["mergeable_state"]) == (True, "clean")
@@ -63,7 +80,11 @@ async def test_open_list_get_and_refusals(sandbox: World) -> None:
     commits = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/commits")
     assert [c["sha"] for c in commits.body] == [shas["f1"], shas["f2"]]
     files = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/files")
-    assert {f["filename"]: f["status"] for f in files.body} == {"app.py": "modified", "new.py": "added", "lib.py": "removed"}
+    assert {f["filename"]: f["status"] for f in files.body} == {
+        "app.py": "modified",
+        "new.py": "added",
+        "lib.py": "removed",
+    }
     by_sha = await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{shas['f1']}/pulls")
     assert [p["number"] for p in by_sha.body] == [pr["number"]]
 
@@ -85,7 +106,11 @@ async def test_merge_commit_is_what_git_merge_gives(sandbox: World, tmp_path: Pa
     real_git(work, "merge", "--no-ff", "--no-edit", shas["f2"])
     assert commit.tree == real_git(work, "rev-parse", "HEAD^{tree}")
     after = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")
-    assert (after.body["state"], after.body["merged"], after.body["merge_commit_sha"]) == ("closed", True, merged["sha"])
+    assert (after.body["state"], after.body["merged"], after.body["merge_commit_sha"]) == (
+        "closed",
+        True,
+        merged["sha"],
+    )
     assert after.body["merged_by"]["login"] == "alice"
     assert (await sandbox.call("alice", "GET", "/repos/acme/app/branches/main")).body["commit"]["sha"] == merged["sha"]
     assert (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/merge")).status == 204
@@ -135,7 +160,10 @@ async def test_rebase_replays_each_commit_like_cherry_pick(sandbox: World, tmp_p
     after = (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")).body
     assert after["merge_commit_sha"] == merged["sha"] and after["merged"] is True
     still_listed = await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/commits")
-    assert [c["sha"] for c in still_listed.body] == [shas["f1"], shas["f2"]]  # the PR's own commits, as GitHub keeps them
+    assert [c["sha"] for c in still_listed.body] == [
+        shas["f1"],
+        shas["f2"],
+    ]  # the PR's own commits, as GitHub keeps them
     for replayed in (first.sha, last.sha):
         found = await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{replayed}/pulls")
         assert [p["number"] for p in found.body] == [pr["number"]]
@@ -150,7 +178,9 @@ async def test_conflicting_pr_is_not_mergeable(sandbox: World) -> None:
     got = (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")).body
     assert (got["mergeable"], got["mergeable_state"]) == (False, "dirty")
     for method in ("merge", "squash", "rebase"):
-        refused = await sandbox.call("alice", "PUT", f"/repos/acme/app/pulls/{pr['number']}/merge", {"merge_method": method})
+        refused = await sandbox.call(
+            "alice", "PUT", f"/repos/acme/app/pulls/{pr['number']}/merge", {"merge_method": method}
+        )
         assert refused.status == 405, (method, refused.body)
     assert (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}/merge")).status == 404
 
@@ -190,7 +220,9 @@ async def test_change_base_and_pushing_head_into_base_merges(sandbox: World, rec
     pr = await seed.open_pr(sandbox, "alice", REPO, head="fr/FR-1", base="main", title="FR-1")
     moved = await sandbox.call("alice", "PATCH", f"/repos/acme/app/pulls/{pr['number']}", {"base": "devel"})
     assert moved.status == 200 and moved.body["base"]["ref"] == "devel"
-    assert (await sandbox.call("alice", "PATCH", f"/repos/acme/app/pulls/{pr['number']}", {"base": "nope"})).status == 422
+    assert (
+        await sandbox.call("alice", "PATCH", f"/repos/acme/app/pulls/{pr['number']}", {"base": "nope"})
+    ).status == 422
     # Someone merges the branch by hand (git merge + push): GitHub marks the PR merged.
     answer = await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "devel", "head": "fr/FR-1"})
     assert answer.status == 201
@@ -207,13 +239,14 @@ async def test_list_sort_and_pagination(sandbox: World) -> None:
     for i in range(3):
         await seed.create_branch(sandbox, "alice", REPO, f"b{i}", "main")
         await seed.commit(sandbox, "alice", REPO, f"b{i}", {f"f{i}": "x\n"}, f"c{i}")
-        numbers.append((await seed.open_pr(sandbox, "alice", REPO, head=f"b{i}", base="main", title=f"PR {i}"))["number"])
+        numbers.append(
+            (await seed.open_pr(sandbox, "alice", REPO, head=f"b{i}", base="main", title=f"PR {i}"))["number"]
+        )
     page = await sandbox.call("alice", "GET", "/repos/acme/app/pulls?per_page=2")
     assert [p["number"] for p in page.body] == numbers[::-1][:2]
     assert 'rel="next"' in page.headers["Link"]
     oldest_first = await sandbox.call("alice", "GET", "/repos/acme/app/pulls?sort=created&direction=asc")
     assert [p["number"] for p in oldest_first.body] == numbers
-
 
 
 async def test_deleting_the_base_branch_closes_its_prs(sandbox: World, receiver: seed.WebhookReceiver) -> None:
@@ -224,7 +257,10 @@ async def test_deleting_the_base_branch_closes_its_prs(sandbox: World, receiver:
     into_rc = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="rc/1.5", title="Fix for 1.5")
     into_main = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="main", title="Fix")
     assert (await sandbox.call("alice", "DELETE", "/repos/acme/app/git/refs/heads/rc/1.5")).status == 204
-    states = {n: (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{n}")).body["state"] for n in (into_rc["number"], into_main["number"])}
+    states = {
+        n: (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{n}")).body["state"]
+        for n in (into_rc["number"], into_main["number"])
+    }
     assert states == {into_rc["number"]: "closed", into_main["number"]: "open"}
     await sandbox.settle()
     closed = [p["number"] for p in receiver.of("pull_request") if p["action"] == "closed"]
@@ -238,4 +274,6 @@ async def test_squash_of_one_commit_takes_its_message(sandbox: World) -> None:
     pr = await seed.open_pr(sandbox, "alice", REPO, head="fix", base="main", title="A different PR title")
     merged = await seed.merge_pr(sandbox, "alice", REPO, pr["number"], "squash")
     commit = await repos_of(sandbox).read_commit(REPO, merged["sha"])
-    assert commit is not None and commit.message.rstrip("\n") == f"Fix the login (#{pr['number']})\n\nIt broke on Sundays."
+    assert (
+        commit is not None and commit.message.rstrip("\n") == f"Fix the login (#{pr['number']})\n\nIt broke on Sundays."
+    )

@@ -22,13 +22,17 @@ def b64(text: str) -> str:
 
 
 async def test_story_create_commit_read(sandbox: World) -> None:
-    repo = await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"README.md": "hello\n", "src/app.py": "print(1)\n"})
+    repo = await seed.create_org_repo(
+        sandbox, "acme", "app", admin="alice", files={"README.md": "hello\n", "src/app.py": "print(1)\n"}
+    )
     assert repo["full_name"] == "acme/app"
     assert repo["owner"]["type"] == "Organization"
     assert repo["default_branch"] == "main"
     got = await sandbox.call("alice", "GET", "/repos/acme/app")
     assert got.status == 200 and got.body["permissions"]["admin"] is True
-    sha = await seed.commit(sandbox, "alice", "acme/app", "main", {"src/app.py": "print(2)\n", "README.md": None}, "change")
+    sha = await seed.commit(
+        sandbox, "alice", "acme/app", "main", {"src/app.py": "print(2)\n", "README.md": None}, "change"
+    )
     contents = await sandbox.call("alice", "GET", "/repos/acme/app/contents/src/app.py")
     assert contents.status == 200, contents.body
     assert base64.b64decode(contents.body["content"]) == b"print(2)\n"
@@ -37,12 +41,20 @@ async def test_story_create_commit_read(sandbox: World) -> None:
     assert [e["name"] for e in listing.body] == ["app.py"]
     missing = await sandbox.call("alice", "GET", "/repos/acme/app/contents/README.md")
     assert missing.status == 404
-    old = await sandbox.call("alice", "GET", "/repos/acme/app/contents/README.md?ref=" + (await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{sha}")).body["parents"][0]["sha"])
+    old = await sandbox.call(
+        "alice",
+        "GET",
+        "/repos/acme/app/contents/README.md?ref="
+        + (await sandbox.call("alice", "GET", f"/repos/acme/app/commits/{sha}")).body["parents"][0]["sha"],
+    )
     assert old.status == 200 and base64.b64decode(old.body["content"]) == b"hello\n"
     commit = await sandbox.call("alice", "GET", "/repos/acme/app/commits/main")
     assert commit.body["sha"] == sha, commit.body
     assert commit.body["author"]["login"] == "alice"
-    assert {f["filename"]: f["status"] for f in commit.body["files"]} == {"src/app.py": "modified", "README.md": "removed"}
+    assert {f["filename"]: f["status"] for f in commit.body["files"]} == {
+        "src/app.py": "modified",
+        "README.md": "removed",
+    }
     assert commit.body["stats"] == {"total": 3, "additions": 1, "deletions": 2}
 
 
@@ -78,7 +90,9 @@ async def test_contents_put_create_update_and_conflicts(sandbox: World) -> None:
     assert updated.body["commit"]["parents"][0]["sha"] == created.body["commit"]["sha"]
     no_branch = await sandbox.call("alice", "PUT", path, {"message": "x", "content": b64("x"), "branch": "nope"})
     assert no_branch.status == 404
-    reader = await sandbox.call("mallory", "PUT", "/repos/acme/app/contents/x.txt", {"message": "x", "content": b64("x")})
+    reader = await sandbox.call(
+        "mallory", "PUT", "/repos/acme/app/contents/x.txt", {"message": "x", "content": b64("x")}
+    )
     assert reader.status == 403
     deleted = await sandbox.call("alice", "DELETE", path, {"message": "rm", "sha": updated.body["content"]["sha"]})
     assert deleted.status == 200
@@ -141,7 +155,12 @@ async def test_ref_changes_emit_push_create_delete(sandbox: World, receiver: see
     await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.0.0", "sha": main})
     await sandbox.settle()
     tag_push = receiver.of("push")[-1]
-    assert (tag_push["ref"], tag_push["base_ref"], tag_push["created"], tag_push["commits"]) == ("refs/tags/v1.0.0", "refs/heads/main", True, [])
+    assert (tag_push["ref"], tag_push["base_ref"], tag_push["created"], tag_push["commits"]) == (
+        "refs/tags/v1.0.0",
+        "refs/heads/main",
+        True,
+        [],
+    )
     assert receiver.of("create")[-1]["ref_type"] == "tag"
     example = next(e for e in json.loads(EXAMPLES.read_text()) if e["name"] == "push")["examples"][0]
     assert set(example) <= set(pushes[1])
@@ -167,8 +186,12 @@ async def test_merges_endpoint_201_204_409_404(sandbox: World) -> None:
     await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "Y\nb\nC\n"}, "main again")
     conflict = await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "clash"})
     assert conflict.status == 409 and conflict.body["message"] == "Merge conflict"
-    assert (await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "nope", "head": "clash"})).status == 404
-    assert (await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "nope"})).status == 404
+    assert (
+        await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "nope", "head": "clash"})
+    ).status == 404
+    assert (
+        await sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": "nope"})
+    ).status == 404
 
 
 async def test_compare_statuses(sandbox: World) -> None:
@@ -217,32 +240,65 @@ async def test_git_data_round_trip(sandbox: World) -> None:
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"keep.txt": "k\n", "dir/gone.txt": "g\n"})
     main = (await sandbox.call("alice", "GET", "/repos/acme/app/git/ref/heads/main")).body["object"]["sha"]
     head = (await sandbox.call("alice", "GET", f"/repos/acme/app/git/commits/{main}")).body
-    blob = await sandbox.call("alice", "POST", "/repos/acme/app/git/blobs", {"content": b64("\x00bin"), "encoding": "base64"})
+    blob = await sandbox.call(
+        "alice", "POST", "/repos/acme/app/git/blobs", {"content": b64("\x00bin"), "encoding": "base64"}
+    )
     assert blob.status == 201
     got = await sandbox.call("alice", "GET", f"/repos/acme/app/git/blobs/{blob.body['sha']}")
     assert base64.b64decode(got.body["content"]) == b"\x00bin" and got.body["size"] == 4
-    tree = await sandbox.call("alice", "POST", "/repos/acme/app/git/trees", {"base_tree": head["tree"]["sha"], "tree": [
-        {"path": "dir/gone.txt", "mode": "100644", "type": "blob", "sha": None},
-        {"path": "bin/data", "mode": "100644", "type": "blob", "sha": blob.body["sha"]},
-    ]})
+    tree = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/trees",
+        {
+            "base_tree": head["tree"]["sha"],
+            "tree": [
+                {"path": "dir/gone.txt", "mode": "100644", "type": "blob", "sha": None},
+                {"path": "bin/data", "mode": "100644", "type": "blob", "sha": blob.body["sha"]},
+            ],
+        },
+    )
     assert tree.status == 201, tree.body
     recursive = await sandbox.call("alice", "GET", f"/repos/acme/app/git/trees/{tree.body['sha']}?recursive=1")
     assert sorted(e["path"] for e in recursive.body["tree"] if e["type"] == "blob") == ["bin/data", "keep.txt"]
-    made = await sandbox.call("alice", "POST", "/repos/acme/app/git/commits", {
-        "message": "m", "tree": tree.body["sha"], "parents": [main],
-        "author": {"name": "Bob", "email": "bob@example.com", "date": "2024-01-02T03:04:05Z"},
-    })
+    made = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/commits",
+        {
+            "message": "m",
+            "tree": tree.body["sha"],
+            "parents": [main],
+            "author": {"name": "Bob", "email": "bob@example.com", "date": "2024-01-02T03:04:05Z"},
+        },
+    )
     assert made.status == 201 and made.body["author"]["date"] == "2024-01-02T03:04:05Z"
     assert made.body["verification"]["verified"] is False
-    bad_parent = await sandbox.call("alice", "POST", "/repos/acme/app/git/commits", {"message": "m", "tree": tree.body["sha"], "parents": ["0" * 40]})
+    bad_parent = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/commits",
+        {"message": "m", "tree": tree.body["sha"], "parents": ["0" * 40]},
+    )
     assert bad_parent.status == 422
-    tag = await sandbox.call("alice", "POST", "/repos/acme/app/git/tags", {
-        "tag": "v1.5.0", "message": "Release 1.5.0", "object": made.body["sha"], "type": "commit",
-        "tagger": {"name": "Alice", "email": "alice@example.com", "date": "2024-01-03T00:00:00Z"}})
+    tag = await sandbox.call(
+        "alice",
+        "POST",
+        "/repos/acme/app/git/tags",
+        {
+            "tag": "v1.5.0",
+            "message": "Release 1.5.0",
+            "object": made.body["sha"],
+            "type": "commit",
+            "tagger": {"name": "Alice", "email": "alice@example.com", "date": "2024-01-03T00:00:00Z"},
+        },
+    )
     assert tag.status == 201, tag.body
     read_tag = await sandbox.call("alice", "GET", f"/repos/acme/app/git/tags/{tag.body['sha']}")
     assert read_tag.body["object"]["sha"] == made.body["sha"] and read_tag.body["message"] == "Release 1.5.0"
-    ref = await sandbox.call("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.5.0", "sha": tag.body["sha"]})
+    ref = await sandbox.call(
+        "alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.5.0", "sha": tag.body["sha"]}
+    )
     assert ref.status == 201 and ref.body["object"]["type"] == "tag"
     by_tag = await sandbox.call("alice", "GET", "/repos/acme/app/commits/v1.5.0")
     assert by_tag.body["sha"] == made.body["sha"]
@@ -256,9 +312,13 @@ async def test_first_file_in_an_empty_repository_creates_its_default_branch(sand
     assert made.status == 201
     assert (await sandbox.call("alice", "GET", "/repos/acme/empty/commits")).status == 409
     assert (await sandbox.call("alice", "GET", "/repos/acme/empty/contents/README.md")).status == 404
-    first = await sandbox.call("alice", "PUT", "/repos/acme/empty/contents/README.md", {"message": "first", "content": b64("hi\n")})
+    first = await sandbox.call(
+        "alice", "PUT", "/repos/acme/empty/contents/README.md", {"message": "first", "content": b64("hi\n")}
+    )
     assert first.status == 201 and first.body["commit"]["parents"] == []
-    assert (await sandbox.call("alice", "GET", "/repos/acme/empty/branches/main")).body["commit"]["sha"] == first.body["commit"]["sha"]
+    assert (await sandbox.call("alice", "GET", "/repos/acme/empty/branches/main")).body["commit"]["sha"] == first.body[
+        "commit"
+    ]["sha"]
 
 
 async def test_seed_writes_binary_files(sandbox: World) -> None:
@@ -324,9 +384,12 @@ async def test_concurrent_merges_into_one_branch_all_land(sandbox: World) -> Non
     for i in range(4):
         await seed.create_branch(sandbox, "alice", "acme/app", f"fix/{i}", "main")
         heads.append(await seed.commit(sandbox, "alice", "acme/app", f"fix/{i}", {f"fix{i}.txt": "x\n"}, f"fix {i}"))
-    answers = await asyncio.gather(*(
-        sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": f"fix/{i}"}) for i in range(4)
-    ))
+    answers = await asyncio.gather(
+        *(
+            sandbox.call("alice", "POST", "/repos/acme/app/merges", {"base": "main", "head": f"fix/{i}"})
+            for i in range(4)
+        )
+    )
     assert [a.status for a in answers] == [201] * 4
     repos = sandbox.app[GIT]
     main = await repos.ref("acme/app", "refs/heads/main")
@@ -337,11 +400,20 @@ async def test_concurrent_merges_into_one_branch_all_land(sandbox: World) -> Non
 
 async def test_design_cherry_pick_through_the_api_equals_git_cherry_pick(sandbox: World, tmp_path: Path) -> None:
     """DESIGN.md's pick without a clone: sibling commit, POST merges, commit the merged tree onto the target."""
-    await seed.create_org_repo(sandbox, "acme", "app", admin="alice", files={"app.py": "a\nb\nc\nd\ne\nf\n", "old.txt": "o\n"})
+    await seed.create_org_repo(
+        sandbox, "acme", "app", admin="alice", files={"app.py": "a\nb\nc\nd\ne\nf\n", "old.txt": "o\n"}
+    )
     await seed.create_branch(sandbox, "alice", "acme/app", "rc/1.5", "main")
     rc_head = await seed.commit(sandbox, "alice", "acme/app", "rc/1.5", {"app.py": "a\nb\nc\nd\ne\nf\nrc\n"}, "rc only")
     await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "A\nb\nc\nd\ne\nf\n"}, "devel moves")
-    fix = await seed.commit(sandbox, "alice", "acme/app", "main", {"app.py": "A\nb\nC\nd\ne\nf\n", "old.txt": None, "new.txt": "n\n"}, "fix: c")
+    fix = await seed.commit(
+        sandbox,
+        "alice",
+        "acme/app",
+        "main",
+        {"app.py": "A\nb\nC\nd\ne\nf\n", "old.txt": None, "new.txt": "n\n"},
+        "fix: c",
+    )
 
     async def call(method: str, path: str, body: Any = None) -> Any:
         answer = await sandbox.call("alice", method, f"/repos/acme/app{path}", body)
@@ -350,12 +422,23 @@ async def test_design_cherry_pick_through_the_api_equals_git_cherry_pick(sandbox
 
     picked = await call("GET", f"/git/commits/{fix}")
     target = await call("GET", f"/git/commits/{rc_head}")
-    sibling = await call("POST", "/git/commits", {"message": "sibling", "tree": target["tree"]["sha"], "parents": [picked["parents"][0]["sha"]]})
+    sibling = await call(
+        "POST",
+        "/git/commits",
+        {"message": "sibling", "tree": target["tree"]["sha"], "parents": [picked["parents"][0]["sha"]]},
+    )
     await call("POST", "/git/refs", {"ref": "refs/heads/tmp-pick", "sha": sibling["sha"]})
     merged = await call("POST", "/merges", {"base": "tmp-pick", "head": fix})
-    final = await call("POST", "/git/commits", {"message": picked["message"] + f"\n\n(cherry picked from commit {fix})",
-                                                 "tree": merged["commit"]["tree"]["sha"], "parents": [rc_head],
-                                                 "author": picked["author"]})
+    final = await call(
+        "POST",
+        "/git/commits",
+        {
+            "message": picked["message"] + f"\n\n(cherry picked from commit {fix})",
+            "tree": merged["commit"]["tree"]["sha"],
+            "parents": [rc_head],
+            "author": picked["author"],
+        },
+    )
     await call("PATCH", "/git/refs/heads/rc/1.5", {"sha": final["sha"]})
     await call("DELETE", "/git/refs/heads/tmp-pick")
 

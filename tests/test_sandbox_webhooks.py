@@ -65,10 +65,18 @@ async def receiver(sandbox: World) -> AsyncIterator[Receiver]:
 
 def fake_repo(repo_id: int, name: str) -> dict[str, Any]:
     """Just enough of a repository record for composing a payload (the machinery is what is tested here)."""
-    return {"id": repo_id, "name": name, "full_name": f"octo/{name}", "owner": {"login": "octo"}, "default_branch": "main"}
+    return {
+        "id": repo_id,
+        "name": name,
+        "full_name": f"octo/{name}",
+        "owner": {"login": "octo"},
+        "default_branch": "main",
+    }
 
 
-def emit(world: World, mark: Any, *, repo: dict[str, Any] | None = None, event: str = "issues", action: str = "edited") -> None:
+def emit(
+    world: World, mark: Any, *, repo: dict[str, Any] | None = None, event: str = "issues", action: str = "edited"
+) -> None:
     world.app[HOOKS].emit(event, {"action": action, "mark": mark}, repo=repo or fake_repo(1, "one"), sender="alice")
 
 
@@ -139,7 +147,9 @@ async def test_a_failed_answer_is_recorded_and_listed_as_a_failure(sandbox: Worl
     assert (await as_app(sandbox, "GET", "/app/hook/deliveries?status=maybe")).status == 422
 
 
-async def test_a_bot_that_is_down_misses_deliveries_and_catches_up_by_redelivery(sandbox: World, receiver: Receiver) -> None:
+async def test_a_bot_that_is_down_misses_deliveries_and_catches_up_by_redelivery(
+    sandbox: World, receiver: Receiver
+) -> None:
     """The bot's URL refuses connections: GitHub records the failure and does not retry; the app redelivers."""
     await receiver.stop()
     emit(sandbox, "while-down-1")
@@ -232,7 +242,12 @@ async def test_reorder_lets_a_later_delivery_overtake(sandbox: World, receiver: 
 async def test_delivery_faults_replay_with_the_same_seed(sandbox: World, receiver: Receiver) -> None:
     async def run_once() -> list[Any]:
         receiver.received.clear()
-        await sandbox.call(None, "POST", "/_sandbox/faults", {"delay": 0.3, "duplicate": 0.3, "reorder": 0.3, "seed": 11, "max_delay": 0.02})
+        await sandbox.call(
+            None,
+            "POST",
+            "/_sandbox/faults",
+            {"delay": 0.3, "duplicate": 0.3, "reorder": 0.3, "seed": 11, "max_delay": 0.02},
+        )
         for n in range(12):
             emit(sandbox, n)
         await sandbox.settle()
@@ -245,9 +260,13 @@ async def test_delivery_faults_replay_with_the_same_seed(sandbox: World, receive
     assert await run_once() == first
 
 
-async def test_deliveries_survive_a_restart_and_memory_holds_only_the_index(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+async def test_deliveries_survive_a_restart_and_memory_holds_only_the_index(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
     state = tmp_path / "state"
-    running = await start_sandbox(state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET)
+    running = await start_sandbox(
+        state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET
+    )
     world = World(running, session)
     emit(world, "before-restart")
     await world.settle()
@@ -266,9 +285,13 @@ async def test_deliveries_survive_a_restart_and_memory_holds_only_the_index(tmp_
         await running.stop()
 
 
-async def test_a_record_cut_short_by_a_crash_is_dropped_and_later_ones_stay_readable(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+async def test_a_record_cut_short_by_a_crash_is_dropped_and_later_ones_stay_readable(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
     state = tmp_path / "state"
-    running = await start_sandbox(state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET)
+    running = await start_sandbox(
+        state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET
+    )
     world = World(running, session)
     emit(world, "whole")
     await world.settle()
@@ -276,19 +299,26 @@ async def test_a_record_cut_short_by_a_crash_is_dropped_and_later_ones_stay_read
     with (state / "deliveries.jsonl").open("ab") as log_file:
         log_file.write(b'{"id": 12, "guid": "half')  # the process died mid-write
 
-    running = await start_sandbox(state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET)
+    running = await start_sandbox(
+        state_dir=state, webhook_url="http://127.0.0.1:9/webhook", webhook_secret=WEBHOOK_SECRET
+    )
     world = World(running, session)
     try:
         emit(world, "after-crash")
         await world.settle()
         listed = (await as_app(world, "GET", "/app/hook/deliveries")).body
-        marks = [(await as_app(world, "GET", f"/app/hook/deliveries/{d['id']}")).body["request"]["payload"]["mark"] for d in listed]
+        marks = [
+            (await as_app(world, "GET", f"/app/hook/deliveries/{d['id']}")).body["request"]["payload"]["mark"]
+            for d in listed
+        ]
         assert marks == ["after-crash", "whole"]
     finally:
         await running.stop()
 
 
-async def test_deliveries_held_at_shutdown_go_out_after_a_restart(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+async def test_deliveries_held_at_shutdown_go_out_after_a_restart(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
     state = tmp_path / "state"
     rec = Receiver()
     await rec.start()

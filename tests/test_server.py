@@ -46,7 +46,9 @@ async def post(world: World, body: bytes, headers: dict[str, str]) -> tuple[int,
         return resp.status, (json.loads(text) if text.startswith("{") else text)
 
 
-PAYLOAD = json.dumps({"action": "opened", "issue": {"number": 1}, "repository": {"full_name": "nobody/nothing"}}).encode()
+PAYLOAD = json.dumps(
+    {"action": "opened", "issue": {"number": 1}, "repository": {"full_name": "nobody/nothing"}}
+).encode()
 
 
 def metric(world: World, name: str, labels: dict[str, str]) -> float:
@@ -80,7 +82,9 @@ async def test_signature_is_checked_over_the_raw_body(world: World, header: Any,
 
 
 async def test_a_sha1_signature_alongside_a_wrong_sha256_is_refused(world: World) -> None:
-    headers = headers_for(PAYLOAD, **{"X-Hub-Signature": "sha1=" + hmac.new(WEBHOOK_SECRET.encode(), PAYLOAD, hashlib.sha1).hexdigest()})
+    headers = headers_for(
+        PAYLOAD, **{"X-Hub-Signature": "sha1=" + hmac.new(WEBHOOK_SECRET.encode(), PAYLOAD, hashlib.sha1).hexdigest()}
+    )
     headers["X-Hub-Signature-256"] = sign(PAYLOAD, "wrong")
     assert (await post(world, PAYLOAD, headers))[0] == 401
 
@@ -96,7 +100,12 @@ def test_rotation_accepts_either_secret() -> None:
 
 async def test_rotation_over_http(world: World) -> None:
     await world.stop_bot()
-    await world.start_bot(world.bot_settings(webhook_secrets=("fresh-secret", WEBHOOK_SECRET), state_url=f"sqlite:///{world.sandbox.config.state_dir}/rot.db"))
+    await world.start_bot(
+        world.bot_settings(
+            webhook_secrets=("fresh-secret", WEBHOOK_SECRET),
+            state_url=f"sqlite:///{world.sandbox.config.state_dir}/rot.db",
+        )
+    )
     for secret in ("fresh-secret", WEBHOOK_SECRET):
         headers = headers_for(PAYLOAD)
         headers["X-Hub-Signature-256"] = sign(PAYLOAD, secret)
@@ -109,7 +118,9 @@ async def test_rotation_over_http(world: World) -> None:
 # sizes, content types, malformed input ---------------------------------------------------------
 async def test_a_body_over_the_limit_gets_413_before_parsing(world: World) -> None:
     await world.stop_bot()
-    await world.start_bot(world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db"))
+    await world.start_bot(
+        world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db")
+    )
     big = b'{"a": "' + b"x" * 2000 + b'"}'
     status, _ = await post(world, big, headers_for(big))
     assert status == 413
@@ -120,7 +131,9 @@ async def test_a_body_over_the_limit_gets_413_before_parsing(world: World) -> No
 
 async def test_a_chunked_body_over_the_limit_gets_413(world: World) -> None:
     await world.stop_bot()
-    await world.start_bot(world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db"))
+    await world.start_bot(
+        world.bot_settings(max_body_bytes=1024, state_url=f"sqlite:///{world.sandbox.config.state_dir}/small.db")
+    )
     big = b'{"a": "' + b"x" * 5000 + b'"}'
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -214,7 +227,11 @@ async def test_a_seen_delivery_is_acknowledged_and_not_queued_again(world: World
     assert second == (202, {"ok": True, "queued": False})
     await world.settle()
     assert metric(world, "release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"}) == 1
-    assert metric(world, "release_train_jobs_total", {"outcome": "ignored"}) + metric(world, "release_train_jobs_total", {"outcome": "done"}) == 1
+    assert (
+        metric(world, "release_train_jobs_total", {"outcome": "ignored"})
+        + metric(world, "release_train_jobs_total", {"outcome": "done"})
+        == 1
+    )
 
 
 async def test_healthz_and_metrics(world: World) -> None:
@@ -259,7 +276,9 @@ def example_payloads() -> list[tuple[str, dict[str, Any]]]:
     return [(entry["name"], example) for entry in examples for example in entry.get("examples") or []]
 
 
-async def test_every_real_payload_is_acknowledged_and_no_job_crashes(world: World, caplog: pytest.LogCaptureFixture) -> None:
+async def test_every_real_payload_is_acknowledged_and_no_job_crashes(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="release_train")
     payloads = example_payloads()
     assert len(payloads) > 300
@@ -274,9 +293,7 @@ async def test_every_real_payload_is_acknowledged_and_no_job_crashes(world: Worl
     assert statuses == expected
     crashed = [r for r in caplog.records if r.name == "release_train.queue" and r.levelno >= logging.WARNING]
     assert crashed == [], [r.getMessage() for r in crashed[:5]]
-    finished = sum(
-        metric(world, "release_train_jobs_total", {"outcome": kind}) for kind in ("done", "ignored")
-    )
+    finished = sum(metric(world, "release_train_jobs_total", {"outcome": kind}) for kind in ("done", "ignored"))
     assert finished == sum(1 for e, _ in payloads if e != "ping")
 
 
@@ -292,8 +309,18 @@ def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missi
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "APP_ID")}
-    env.update({"WEBHOOK_SECRET": "s", "PRIVATE_KEY": key.decode(), "APP_ID": "1", "PORT": "0", "STATE_URL": f"sqlite:///{tmp_path}/q.db"})
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "APP_ID")
+    }
+    env.update(
+        {
+            "WEBHOOK_SECRET": "s",
+            "PRIVATE_KEY": key.decode(),
+            "APP_ID": "1",
+            "PORT": "0",
+            "STATE_URL": f"sqlite:///{tmp_path}/q.db",
+        }
+    )
     env.pop(missing)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=30
@@ -335,13 +362,20 @@ async def test_real_payloads_aimed_at_a_real_repository_reach_the_handlers_witho
     await world.settle(timeout=240)
     assert set(statuses) == {202}
     unexpected = [
-        r for r in caplog.records
-        if r.getMessage().startswith("job attempt raised") and r.exc_info
+        r
+        for r in caplog.records
+        if r.getMessage().startswith("job attempt raised")
+        and r.exc_info
         and not isinstance(r.exc_info[1], (gidgethub.HTTPException, TransientError))
     ]
     report = sorted({f"{r.event}: {r.exc_info[1].__class__.__name__}: {r.exc_info[1]}" for r in unexpected})  # type: ignore[union-attr, index]
-    outcomes = {k: metric(world, "release_train_jobs_total", {"outcome": k}) for k in ("done", "ignored", "retry", "failed", "dead")}
-    print(f"aimed payloads: {sum(statuses.values())} acknowledged, job outcomes {outcomes}, unexpected crashes {len(unexpected)}")
+    outcomes = {
+        k: metric(world, "release_train_jobs_total", {"outcome": k})
+        for k in ("done", "ignored", "retry", "failed", "dead")
+    }
+    print(
+        f"aimed payloads: {sum(statuses.values())} acknowledged, job outcomes {outcomes}, unexpected crashes {len(unexpected)}"
+    )
     assert report == []
 
 
@@ -367,7 +401,11 @@ async def test_a_valid_signature_over_an_unexpected_shape_is_acknowledged_and_co
     await world.settle()
     raised = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job attempt raised")]
     assert raised == []
-    assert metric(world, "release_train_jobs_total", {"outcome": "ignored"}) + metric(world, "release_train_jobs_total", {"outcome": "done"}) == 5
+    assert (
+        metric(world, "release_train_jobs_total", {"outcome": "ignored"})
+        + metric(world, "release_train_jobs_total", {"outcome": "done"})
+        == 5
+    )
 
 
 async def test_a_truncated_body_is_not_stored_and_the_server_carries_on(world: World) -> None:

@@ -71,15 +71,29 @@ def test_key_from_a_file_and_escaped_newlines(tmp_path: Path) -> None:
 
 
 def test_enterprise_server_urls() -> None:
-    assert Settings.from_env({**BASE, "GITHUB_API_URL": "https://ghe.example/api/v3/"}).github_api_url == "https://ghe.example/api/v3"
+    assert (
+        Settings.from_env({**BASE, "GITHUB_API_URL": "https://ghe.example/api/v3/"}).github_api_url
+        == "https://ghe.example/api/v3"
+    )
     assert Settings.from_env({**BASE, "GHE_HOST": "ghe.example"}).github_api_url == "https://ghe.example/api/v3"
-    assert Settings.from_env({**BASE, "GHE_HOST": "ghe.local", "GHE_PROTOCOL": "http"}).github_api_url == "http://ghe.local/api/v3"
+    assert (
+        Settings.from_env({**BASE, "GHE_HOST": "ghe.local", "GHE_PROTOCOL": "http"}).github_api_url
+        == "http://ghe.local/api/v3"
+    )
 
 
 def test_queue_and_pacing_settings() -> None:
     settings = Settings.from_env(
-        {**BASE, "STATE_URL": "redis://127.0.0.1:6379/2", "WORKER_CONCURRENCY": "3", "MAX_ATTEMPTS": "2",
-         "WRITES_PER_MINUTE": "10", "WRITES_PER_HOUR": "100", "RETRY_BASE_SECONDS": "0.5", "LOG_FORMAT": "JSON"}
+        {
+            **BASE,
+            "STATE_URL": "redis://127.0.0.1:6379/2",
+            "WORKER_CONCURRENCY": "3",
+            "MAX_ATTEMPTS": "2",
+            "WRITES_PER_MINUTE": "10",
+            "WRITES_PER_HOUR": "100",
+            "RETRY_BASE_SECONDS": "0.5",
+            "LOG_FORMAT": "JSON",
+        }
     )
     assert settings.state_url == "redis://127.0.0.1:6379/2"
     assert (settings.concurrency, settings.max_attempts) == (3, 2)

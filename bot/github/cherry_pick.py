@@ -84,7 +84,9 @@ class Picker:
         self.requests += 1
         return await self.gh.post(url, {**self.repo_vars, **url_vars}, data=body)
 
-    async def _commit(self, message: str, tree: str, parents: Sequence[str], author: Mapping[str, str] | None) -> dict[str, Any]:
+    async def _commit(
+        self, message: str, tree: str, parents: Sequence[str], author: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"message": message, "tree": tree, "parents": list(parents)}
         if author:
             body["author"] = dict(author)
@@ -145,7 +147,9 @@ class Picker:
                 sibling = await self._commit(SIBLING_MESSAGE, tree, [source.parents[0]], None)
                 if branch_at is None and not reuse_branch:
                     try:
-                        await self._post("/repos/{owner}/{repo}/git/refs", {}, {"ref": f"refs/heads/{branch}", "sha": sibling["sha"]})
+                        await self._post(
+                            "/repos/{owner}/{repo}/git/refs", {}, {"ref": f"refs/heads/{branch}", "sha": sibling["sha"]}
+                        )
                     except gidgethub.BadRequest as exc:
                         if int(exc.status_code) == 422:
                             raise BranchExists(branch) from exc

@@ -35,6 +35,7 @@ def repeatable(method: str, url: str) -> bool:
         return True
     return method == "POST" and _GIT_OBJECT_CREATE.search(url.split("?", 1)[0]) is not None
 
+
 CallObserver = Callable[[str, str, int], None]  # (method, url, status) -> None
 RateObserver = Callable[[int | None, int], None]  # (installation_id, x-ratelimit-remaining) -> None
 
@@ -165,9 +166,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             raise TransientError(f"{method} {url}: rate limit spent for {wait:.0f}s more", retry_after=wait)
         await self.sleep(wait)
 
-    async def handle_rate_limit_error(
-        self, *, method: str, url: str, exception: HTTPException, attempt: int
-    ) -> bool:
+    async def handle_rate_limit_error(self, *, method: str, url: str, exception: HTTPException, attempt: int) -> bool:
         delay = retry_delay(exception)
         if delay is None:
             return False

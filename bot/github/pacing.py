@@ -90,7 +90,9 @@ class WritePacer:
 class RedisWritePacer:
     """Pacing shared by every replica: a Redis lock per installation and a sorted set of write times."""
 
-    def __init__(self, redis: Any, writes_per_minute: int, writes_per_hour: int, *, prefix: str = "rt", lock_ttl_ms: int = 5_000) -> None:
+    def __init__(
+        self, redis: Any, writes_per_minute: int, writes_per_hour: int, *, prefix: str = "rt", lock_ttl_ms: int = 5_000
+    ) -> None:
         self.redis = redis
         self.writes_per_minute = writes_per_minute
         self.writes_per_hour = writes_per_hour

@@ -136,7 +136,9 @@ async def _files_both_sides_changed(ctx: Context, source: SourceCommit, rc_head:
         return found
 
     async def changed(basehead: str) -> set[str]:
-        return names(await ctx.gh.getitem("/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": basehead}))
+        return names(
+            await ctx.gh.getitem("/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": basehead})
+        )
 
     # compare is three-dot (from the merge base), so the target side is read in both directions:
     # what the RC changed since the fork, and what the picked commit's base changed since then.
@@ -149,7 +151,9 @@ async def _files_both_sides_changed(ctx: Context, source: SourceCommit, rc_head:
 # -- acting ------------------------------------------------------------------------------------------
 
 
-def _pick_body(pr: dict[str, Any], rc_branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig) -> str:
+def _pick_body(
+    pr: dict[str, Any], rc_branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig
+) -> str:
     lines = [
         f"Cherry-pick of #{pr['number']} ({inline(pr.get('title') or '')}) into `{rc_branch}`.",
         "",
@@ -180,7 +184,9 @@ mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMeth
 """
 
 
-async def _ensure_auto_merge(ctx: Context, pick_number: int, rc_branch: str, config: RepoConfig, pick: dict[str, Any] | None = None) -> None:
+async def _ensure_auto_merge(
+    ctx: Context, pick_number: int, rc_branch: str, config: RepoConfig, pick: dict[str, Any] | None = None
+) -> None:
     """GitHub's auto-merge on the pick PR when `cherry_pick.auto_merge` asks for it; a refusal is told on the PR, once.
 
     pick: the pick PR as GitHub last answered it (read here when not given), to skip one whose auto-merge is on.
@@ -188,7 +194,9 @@ async def _ensure_auto_merge(ctx: Context, pick_number: int, rc_branch: str, con
     if not config.cherry_pick.auto_merge:
         return
     if pick is None:
-        pick = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": pick_number})
+        pick = await ctx.gh.getitem(
+            "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": pick_number}
+        )
     if pick.get("auto_merge") or pick.get("state", "open") != "open":
         return
     method = config.cherry_pick.auto_merge_method
@@ -204,12 +212,18 @@ async def _ensure_auto_merge(ctx: Context, pick_number: int, rc_branch: str, con
             f"cherry-pick-auto-merge:{pick_number}",
             f"`cherry_pick.auto_merge` is on, but GitHub refused to turn on auto-merge ({method}) for this pick: "
             f"{inline(str(exc))}. Please merge it by hand once the checks of `{rc_branch}` pass. Auto-merge needs "
-            "\"Allow auto-merge\" in the repository's settings and a required check on the RC branch.",
+            '"Allow auto-merge" in the repository\'s settings and a required check on the RC branch.',
         )
 
 
 async def _open_pick_pr(
-    ctx: Context, pr: dict[str, Any], rc_branch: str, branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig
+    ctx: Context,
+    pr: dict[str, Any],
+    rc_branch: str,
+    branch: str,
+    outcome: PickOutcome,
+    verifier: str | None,
+    config: RepoConfig,
 ) -> tuple[int, bool]:
     """(number, fresh): the pick PR, created or, when GitHub says it exists, found."""
     try:
@@ -225,7 +239,10 @@ async def _open_pick_pr(
             },
         )
     except gidgethub.BadRequest as exc:
-        if int(exc.status_code) != 422 or "already exists" not in str(exc).lower() + str(getattr(exc, "errors", "")).lower():
+        if (
+            int(exc.status_code) != 422
+            or "already exists" not in str(exc).lower() + str(getattr(exc, "errors", "")).lower()
+        ):
             raise
         facts = await _branch_facts(ctx, branch, rc_branch)
         if facts.open_pr is None:
@@ -238,7 +255,9 @@ async def _open_pick_pr(
     if author and not ctx.is_bot(author):
         update["assignees"] = [author]
     try:
-        await ctx.gh.patch("/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": number}, data=update)
+        await ctx.gh.patch(
+            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": number}, data=update
+        )
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) != 422 or "assignees" not in update:
             raise
@@ -269,7 +288,10 @@ async def _pick_target(
         ctx.gh,
         ctx.owner,
         ctx.repo,
-        committer={"name": ctx.bot_login, "email": f"{ctx.services.github.app_id}+{ctx.bot_login}@users.noreply.github.com"},
+        committer={
+            "name": ctx.bot_login,
+            "email": f"{ctx.services.github.app_id}+{ctx.bot_login}@users.noreply.github.com",
+        },
     )
     commits = [sources[sha] for sha in plan.shas]
     state = rules.PickState(version, "", rc_branch)
@@ -310,8 +332,13 @@ async def _pick_target(
     if outcome.outcome == "conflict":
         source = sources[outcome.conflict_sha or plan.shas[0]]
         files = await _files_both_sides_changed(ctx, source, rc[0])
-        await reconcile.add_labels(ctx, number, [config.labels.conflict], present=[l["name"] for l in pr.get("labels", [])])
-        file_lines = "\n".join(f"- `{inline(f)}`" for f in files) or "- (GitHub did not list any; see `git status` after the pick)"
+        await reconcile.add_labels(
+            ctx, number, [config.labels.conflict], present=[l["name"] for l in pr.get("labels", [])]
+        )
+        file_lines = (
+            "\n".join(f"- `{inline(f)}`" for f in files)
+            or "- (GitHub did not list any; see `git status` after the pick)"
+        )
         body = (
             f"Picking #{number} into `{rc_branch}` conflicts (at commit {source.sha}), so I opened no PR. "
             "To finish by hand:\n\n```sh\n"
@@ -357,7 +384,10 @@ async def reconcile_picks(
     """
     config = await ctx.config()
     labels = [label["name"] for label in pr.get("labels", [])]
-    targets = sorted(set(rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)) | set(extra_targets), key=rules.version_key)
+    targets = sorted(
+        set(rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)) | set(extra_targets),
+        key=rules.version_key,
+    )
     if not targets and not withdrawn:
         return {}
     head_sha = pr["head"]["sha"]
@@ -402,7 +432,9 @@ async def reconcile_picks(
             try:
                 if plan is None:
                     plan = await _plan(ctx, pr)
-                states[version] = await _pick_target(ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config)
+                states[version] = await _pick_target(
+                    ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config
+                )
             except gidgethub.BadRequest as exc:
                 # A permanent refusal (a protected branch, a permission): say so rather than retry forever.
                 if int(exc.status_code) >= 500:
@@ -515,7 +547,9 @@ async def on_closed(event: Event, ctx: Context) -> None:
 async def _record_pick_closed(ctx: Context, pick: dict[str, Any], original_number: int) -> None:
     """A pick PR merged or closed: the original PR's check run says so (the RC gate reads it)."""
     config = await ctx.config()
-    original = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": original_number})
+    original = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": original_number}
+    )
     head_sha = original["head"]["sha"]
     existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
     states = rules.decode_states(((existing or {}).get("output") or {}).get("text"))
@@ -571,11 +605,15 @@ async def on_labeled(event: Event, ctx: Context) -> None:
     elif rules.unreadable_target(label, config.labels.cherry_pick_prefix) and not ctx.is_bot(sender):
         # The key is a digest: a label name may hold `-->`, which would end the hidden marker early.
         key = "target-label:" + hashlib.sha256(label.encode()).hexdigest()[:16]
-        await reconcile.post_once(ctx, pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix))
+        await reconcile.post_once(
+            ctx, pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix)
+        )
 
 
 async def _pull_of(ctx: Context, issue: dict[str, Any]) -> dict[str, Any]:
-    return await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
+    return await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]}
+    )
 
 
 def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], number: int) -> str:
@@ -583,7 +621,9 @@ def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], nu
     for version in versions:
         state = states.get(version)
         if state is not None:
-            lines.append(f"- `{state.rc_branch}`: {rules.describe_state(state, rules.pick_branch(number, state.rc_branch))}")
+            lines.append(
+                f"- `{state.rc_branch}`: {rules.describe_state(state, rules.pick_branch(number, state.rc_branch))}"
+            )
     return "\n".join(lines)
 
 
@@ -594,13 +634,20 @@ def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], nu
     summary="pick this PR into those RC branches once it is merged and QA-verified (asks again after a conflict or a closed pick)",
     where="pr",
 )
-async def cherry_pick_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+async def cherry_pick_command(
+    ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]
+) -> CommandReply:
     versions, rejected = rules.parse_versions(cmd.args)
     if not versions:
-        return CommandReply(False, "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).")
+        return CommandReply(
+            False,
+            "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).",
+        )
     config = await ctx.config()
     present = [label["name"] for label in issue.get("labels", [])]
-    await reconcile.add_labels(ctx, issue["number"], [config.labels.cherry_pick_prefix + v for v in versions], present=present)
+    await reconcile.add_labels(
+        ctx, issue["number"], [config.labels.cherry_pick_prefix + v for v in versions], present=present
+    )
     pr = await _pull_of(ctx, issue)
     states = await reconcile_picks(ctx, pr, asked_again=versions, extra_targets=versions)
     message = f"Cherry-pick targets of #{issue['number']}:\n" + _state_words(states, versions, issue["number"])
@@ -610,7 +657,12 @@ async def cherry_pick_command(ctx: Context, cmd: Command, issue: dict[str, Any],
     return CommandReply(ok, message)
 
 
-@commands.command("refresh", roles=("write",), usage="/refresh", summary="re-read GitHub and bring the bot's checks and picks up to date")
+@commands.command(
+    "refresh",
+    roles=("write",),
+    usage="/refresh",
+    summary="re-read GitHub and bring the bot's checks and picks up to date",
+)
 async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     config = await ctx.config()
     labels = [label["name"] for label in issue.get("labels", [])]
@@ -620,4 +672,6 @@ async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], com
     states = await reconcile_picks(ctx, pr, refresh=True)
     if not states:
         return CommandReply(True, "")
-    return CommandReply(True, "Cherry-picks:\n" + _state_words(states, sorted(states, key=rules.version_key), issue["number"]))
+    return CommandReply(
+        True, "Cherry-picks:\n" + _state_words(states, sorted(states, key=rules.version_key), issue["number"])
+    )

@@ -143,9 +143,7 @@ def build_router(*sets: CommandSet) -> routing.Router:
             reply = await run_one(ctx, cmd, issue, comment)
             all_ok = all_ok and reply.ok
             if reply.message:
-                await reconcile.post_once(
-                    ctx, issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message
-                )
+                await reconcile.post_once(ctx, issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message)
         await reconcile.react(ctx, comment["id"], "+1" if all_ok else "-1")
 
     return router

@@ -35,7 +35,9 @@ class ConfigVerdict:
     annotations: tuple[dict[str, Any], ...]
 
 
-def config_verdict(text: str | None, problem: ConfigError | None, *, removed: bool, default_branch: str) -> ConfigVerdict:
+def config_verdict(
+    text: str | None, problem: ConfigError | None, *, removed: bool, default_branch: str
+) -> ConfigVerdict:
     """The check that a version of the config file deserves (pure)."""
     if removed:
         return ConfigVerdict(
@@ -117,8 +119,9 @@ async def _pr_touches_config(ctx: Context, pr: dict[str, Any]) -> bool:
     return head != base
 
 
-async def _post_verdict(ctx: Context, sha: str, text: str | None, problem: ConfigError | None, removed: bool,
-                        default_branch: str) -> None:
+async def _post_verdict(
+    ctx: Context, sha: str, text: str | None, problem: ConfigError | None, removed: bool, default_branch: str
+) -> None:
     verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch)
     # The check name comes from the config in force (the one branch protection knows).
     config = await ctx.config()

@@ -82,8 +82,9 @@ class Round:
         """The open PRs that take this FR branch into devel (a child PR's parents)."""
         devel = self.config.branches.devel
         found = await self._from_head(f"{self.ctx.owner}:{fr_branch}")
-        return [p for p in found if p["head"]["ref"] == fr_branch and p["base"]["ref"] == devel
-                and _same_repo(self.ctx, p)]
+        return [
+            p for p in found if p["head"]["ref"] == fr_branch and p["base"]["ref"] == devel and _same_repo(self.ctx, p)
+        ]
 
     async def children(self, fr_branch: str) -> tuple[ChildPr, ...] | None:
         if fr_branch not in self._children:
@@ -118,8 +119,13 @@ class Round:
         if head_sha not in self._runs:
             answer = await self.ctx.gh.getitem(
                 "/repos/{owner}/{repo}/commits/{ref}/check-runs{?app_id,filter,per_page}",
-                {**self.ctx.repo_vars, "ref": head_sha, "app_id": self.ctx.services.github.app_id,
-                 "filter": "latest", "per_page": 100},
+                {
+                    **self.ctx.repo_vars,
+                    "ref": head_sha,
+                    "app_id": self.ctx.services.github.app_id,
+                    "filter": "latest",
+                    "per_page": 100,
+                },
             )
             newest: dict[str, dict[str, Any]] = {}
             for run in answer.get("check_runs", []):
@@ -145,8 +151,13 @@ class Round:
         by_bot = (pull.get("user") or {}).get("login") == self.ctx.bot_login
         needed = rules.facts_needed(self.config, base, head, by_bot)
         facts = PullFacts(
-            number=pull["number"], title=pull.get("title") or "", body=pull.get("body") or "",
-            head_ref=head, base_ref=base, opened_by_bot=by_bot, html_url=pull.get("html_url") or "",
+            number=pull["number"],
+            title=pull.get("title") or "",
+            body=pull.get("body") or "",
+            head_ref=head,
+            base_ref=base,
+            opened_by_bot=by_bot,
+            html_url=pull.get("html_url") or "",
         )
         extra: dict[str, Any] = {}
         if rules.NEED_CHILDREN in needed:
@@ -176,7 +187,9 @@ class Round:
         if shared:
             wanted.append((name, rules.combined_output(entries)))
         if self.notice:
-            wanted = [(check, dataclasses.replace(out, summary=f"{self.notice}\n\n{out.summary}")) for check, out in wanted]
+            wanted = [
+                (check, dataclasses.replace(out, summary=f"{self.notice}\n\n{out.summary}")) for check, out in wanted
+            ]
         existing = await self.check_runs(head_sha)
         # A per-base check left from when this head had PRs into several bases: say it no longer applies.
         names = {check for check, _ in wanted}
@@ -280,7 +293,9 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     # The PR itself and every open PR on its head (its closing changes whether the head is shared).
     await evaluate_pulls(ctx, [pull], round_)
     # A child PR into an FR branch changes its parents' "no open child PRs".
-    child_moves = action in ("opened", "closed", "reopened") or (action == "edited" and "base" in (event.data.get("changes") or {}))
+    child_moves = action in ("opened", "closed", "reopened") or (
+        action == "edited" and "base" in (event.data.get("changes") or {})
+    )
     if not child_moves:
         return
     fr_branches = {pull["base"]["ref"]}
@@ -301,7 +316,7 @@ async def on_push(event: Event, ctx: Context) -> None:
     ref = event.data.get("ref") or ""
     if not ref.startswith("refs/heads/") or event.data.get("deleted"):
         return
-    branch = ref[len("refs/heads/"):]
+    branch = ref[len("refs/heads/") :]
     default = (event.data.get("repository") or {}).get("default_branch")
     if branch == default and push_touches_config(event.data) is not False:
         # This handler may run before config_check's: read the new file now, not the cached one.
@@ -324,7 +339,9 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
     output: rules.CheckOutput
     if match is None:
         output = rules.CheckOutput(
-            "completed", "failure", "Could not tell which PR this merge group adds",
+            "completed",
+            "failure",
+            "Could not tell which PR this merge group adds",
             f"The merge group's ref `{group.get('head_ref')}` names no `pr-<number>`, so its merge rules "
             "cannot be checked. Re-queue the PR.",
         )
@@ -332,15 +349,21 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
         number = int(match.group(1))
         pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls{/number}", {**ctx.repo_vars, "number": number})
         if pull.get("state") != "open":
-            output = rules.CheckOutput("completed", "failure", f"#{number} is not open",
-                                       f"The merge group adds #{number}, which is {pull.get('state')}.")
+            output = rules.CheckOutput(
+                "completed",
+                "failure",
+                f"#{number} is not open",
+                f"The merge group adds #{number}, which is {pull.get('state')}.",
+            )
         else:
             round_ = await evaluate_pulls(ctx, [pull])
             # The listing may already show a newer head than this read did: decide on what was read.
             verdict = round_.verdicts.get(number) or rules.evaluate(round_.config, await round_.facts(pull))
             own = rules.check_output(verdict)
             output = rules.CheckOutput(
-                own.status, own.conclusion, f"#{number}: {own.title}",
+                own.status,
+                own.conclusion,
+                f"#{number}: {own.title}",
                 f"Merge group for [#{number}]({pull.get('html_url')}).\n\n{own.summary}",
             )
     existing = await reconcile.latest_check_run(ctx, group["head_sha"], name)
@@ -348,8 +371,11 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
 
 
 @commands.command(
-    "refresh", roles=("write",), usage="/refresh",
-    summary="re-evaluate the checks and state of this PR (on an issue: every open PR)", where="any",
+    "refresh",
+    roles=("write",),
+    usage="/refresh",
+    summary="re-evaluate the checks and state of this PR (on an issue: every open PR)",
+    where="any",
 )
 async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     if "pull_request" not in issue:

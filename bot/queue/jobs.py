@@ -73,7 +73,12 @@ async def attempt(
 ) -> Outcome:
     """Run one attempt. Any exception from a handler is contained here and becomes an outcome."""
     token = delivery_context.set(
-        {"delivery_id": delivery.id, "event": delivery.event, "repository": delivery.repo_key, "installation_id": delivery.installation_id}
+        {
+            "delivery_id": delivery.id,
+            "event": delivery.event,
+            "repository": delivery.repo_key,
+            "installation_id": delivery.installation_id,
+        }
     )
     started = time.monotonic()
     try:
@@ -84,15 +89,26 @@ async def attempt(
         except asyncio.CancelledError:
             raise
         except TransientError as exc:
-            outcome = after_failure(exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap)
+            outcome = after_failure(
+                exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
+            )
             log.warning("job attempt failed: delivery %s (%s): %s", delivery.id, delivery.event, exc)
         except Exception as exc:  # noqa: BLE001 - a handler's bug must not take the worker down
-            outcome = after_failure(exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap)
+            outcome = after_failure(
+                exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
+            )
             log.exception("job attempt raised: delivery %s (%s)", delivery.id, delivery.event)
         if outcome.kind == "retry":
             log.info("job will retry: delivery %s in %.2fs", delivery.id, outcome.delay)
         elif outcome.kind not in ("done", "ignored"):  # finished jobs are logged once stored: log_recorded()
-            log.error("job %s: delivery %s (%s) after %d attempts: %s", outcome.kind, delivery.id, delivery.event, attempt_number, outcome.error)
+            log.error(
+                "job %s: delivery %s (%s) after %d attempts: %s",
+                outcome.kind,
+                delivery.id,
+                delivery.event,
+                attempt_number,
+                outcome.error,
+            )
         if metrics is not None:
             metrics.job_seconds.labels(delivery.event).observe(time.monotonic() - started)
             metrics.jobs.labels(outcome.kind).inc()
@@ -117,8 +133,12 @@ def log_recorded(delivery: Delivery, outcome: Outcome) -> None:
             delivery.id,
             delivery.event,
             outcome.kind,
-            extra={"delivery_id": delivery.id, "event": delivery.event, "repository": delivery.repo_key,
-                   "installation_id": delivery.installation_id},
+            extra={
+                "delivery_id": delivery.id,
+                "event": delivery.event,
+                "repository": delivery.repo_key,
+                "installation_id": delivery.installation_id,
+            },
         )
 
 

@@ -98,7 +98,9 @@ return 1
 
 
 class RedisQueue:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None, *, prefix: str = "rt", redis: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics | None = None, *, prefix: str = "rt", redis: Any = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.prefix = prefix
@@ -125,7 +127,9 @@ class RedisQueue:
     def write_pacer(self) -> Any:
         from bot.github.pacing import RedisWritePacer
 
-        return RedisWritePacer(self.redis, self.settings.writes_per_minute, self.settings.writes_per_hour, prefix=self.prefix)
+        return RedisWritePacer(
+            self.redis, self.settings.writes_per_minute, self.settings.writes_per_hour, prefix=self.prefix
+        )
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -180,8 +184,21 @@ class RedisQueue:
             fresh = await self._script(
                 "put",
                 PUT,
-                [self._k("seen", delivery.id), self._k("job", delivery.id), self._k("repo", delivery.repo_key), self._k("ready"), self._k("pending")],
-                [delivery.id, delivery.event, delivery.body, delivery.repo_key, str(delivery.installation_id or ""), time.time()],
+                [
+                    self._k("seen", delivery.id),
+                    self._k("job", delivery.id),
+                    self._k("repo", delivery.repo_key),
+                    self._k("ready"),
+                    self._k("pending"),
+                ],
+                [
+                    delivery.id,
+                    delivery.event,
+                    delivery.body,
+                    delivery.repo_key,
+                    str(delivery.installation_id or ""),
+                    time.time(),
+                ],
             )
         except Exception as exc:  # noqa: BLE001 - the server answers 503 and GitHub redelivers later
             raise StoreUnavailable(f"Redis could not store the delivery: {exc}") from exc

@@ -65,7 +65,7 @@ def sqlite_path(state_url: str) -> Path:
     """sqlite:///var/x.db is relative to the working directory, sqlite:////abs/x.db absolute (pure)."""
     if not state_url.startswith("sqlite:///"):
         raise ValueError(f"STATE_URL {state_url!r} is not sqlite:///path, sqlite:////abs/path or redis://host:port/db")
-    return Path(state_url[len("sqlite:///"):])
+    return Path(state_url[len("sqlite:///") :])
 
 
 # Jobs whose bodies stay in memory at once; past this, a backlog lives on disk only.
@@ -179,7 +179,9 @@ class SqliteQueue:
                 if not future.done():
                     future.set_exception(exc)
 
-    def _turn_sync(self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+    def _turn_sync(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]
+    ) -> None:
         results = self._apply_sync([op for op, _ in batch])
         try:
             loop.call_soon_threadsafe(self._turn_done, loop, batch, results)
@@ -187,7 +189,10 @@ class SqliteQueue:
             pass  # the loop is closed; nobody waits for these answers any more
 
     def _turn_done(
-        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]], results: list[Any]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]],
+        results: list[Any],
     ) -> None:
         self._writing = False
         self._turn_asked = False
@@ -277,7 +282,9 @@ class SqliteQueue:
         if interrupted:
             log.warning("%d interrupted job(s) will run again", interrupted)
         # Deliveries stay on disk: each is read when its job's turn comes.
-        rows = self._conn.execute("SELECT seq, repo_key, installation_id, not_before FROM jobs WHERE state='queued' ORDER BY seq")
+        rows = self._conn.execute(
+            "SELECT seq, repo_key, installation_id, not_before FROM jobs WHERE state='queued' ORDER BY seq"
+        )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def _put_sync(self, d: Delivery, state: str) -> tuple[bool, int]:
@@ -325,7 +332,9 @@ class SqliteQueue:
     def _release_sync(self, seq: int) -> None:
         assert self._conn is not None
         # An attempt cut short by shutdown does not count against the job.
-        self._conn.execute("UPDATE jobs SET state='queued', attempts=MAX(0, attempts-1) WHERE seq=? AND state='running'", (seq,))
+        self._conn.execute(
+            "UPDATE jobs SET state='queued', attempts=MAX(0, attempts-1) WHERE seq=? AND state='running'", (seq,)
+        )
 
     def _prune_sync(self, retention: float) -> tuple[int, int]:
         assert self._conn is not None

@@ -37,7 +37,7 @@ def version_of_label(label: str, prefix: str) -> str | None:
     # GitHub compares label names without regard to case.
     if not prefix or not label.lower().startswith(prefix.lower()):
         return None
-    version = label[len(prefix):]
+    version = label[len(prefix) :]
     return version if VERSION.match(version) else None
 
 
@@ -74,7 +74,7 @@ def parse_versions(args: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...
         candidate = word.strip().strip(",")
         for prefix in ("rc/", "v"):
             if candidate.startswith(prefix):
-                candidate = candidate[len(prefix):]
+                candidate = candidate[len(prefix) :]
         if VERSION.match(candidate):
             good.add(candidate)
         elif word.strip(","):

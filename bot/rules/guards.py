@@ -55,7 +55,9 @@ class GuardDecision:
 KEEP = GuardDecision(False, None)
 
 
-def decide(guard: GuardedLabel | None, facts: LabelFacts, who_may: str, config_problem: str | None = None) -> GuardDecision:
+def decide(
+    guard: GuardedLabel | None, facts: LabelFacts, who_may: str, config_problem: str | None = None
+) -> GuardDecision:
     """Keep the label, or remove it and say why.
 
     who_may: the role holders in words (describe_role); config_problem: why no role can be checked.
@@ -66,7 +68,11 @@ def decide(guard: GuardedLabel | None, facts: LabelFacts, who_may: str, config_p
         return KEEP
     if facts.latest_applier is None and not facts.removed_by_bot:
         return KEEP  # removed by a person already: nothing to undo, no one to tell
-    if facts.latest_applier is not None and facts.latest_applier.lower() != facts.sender.lower() and facts.latest_applier_holds_role:
+    if (
+        facts.latest_applier is not None
+        and facts.latest_applier.lower() != facts.sender.lower()
+        and facts.latest_applier_holds_role
+    ):
         return KEEP  # someone with the role applied it again since this event
     # Removed by the bot on an earlier attempt that failed before the comment: the comment is still owed.
     remove = facts.latest_applier is not None

@@ -206,8 +206,12 @@ def _ticket_into_fr(config: RepoConfig, pr: PullFacts) -> RuleResult:
     pattern = config.merge_rules.fr_ticket_pattern
     if compile_ticket_pattern(pattern) is None:
         return RuleResult(
-            rule, setting, FAIL, f"the ticket pattern {_code(pattern)} is not a valid RE2 expression",
-            fix="fix `merge_rules.fr_ticket_pattern` in `.github/release-train.yml`", short="invalid ticket pattern",
+            rule,
+            setting,
+            FAIL,
+            f"the ticket pattern {_code(pattern)} is not a valid RE2 expression",
+            fix="fix `merge_rules.fr_ticket_pattern` in `.github/release-train.yml`",
+            short="invalid ticket pattern",
         )
     ticket = fr_ticket(config, pr.base_ref)
     if ticket is None:
@@ -215,16 +219,22 @@ def _ticket_into_fr(config: RepoConfig, pr: PullFacts) -> RuleResult:
         if has_ticket(config, pr.title) or has_ticket(config, pr.head_ref):
             return RuleResult(rule, setting, PASS, f"{_code(pr.base_ref)} names no ticket; the PR names one")
         return RuleResult(
-            rule, setting, FAIL,
+            rule,
+            setting,
+            FAIL,
             f"{_code(pr.base_ref)} names no ticket, and neither the title nor {_code(pr.head_ref)} names one "
             f"matching {_code(pattern)}",
-            fix="put the ticket in the PR title", short="no ticket in title or branch",
+            fix="put the ticket in the PR title",
+            short="no ticket in title or branch",
         )
     if names_ticket(pr.title, ticket) or names_ticket(pr.head_ref, ticket):
         where = "title" if names_ticket(pr.title, ticket) else "head branch"
         return RuleResult(rule, setting, PASS, f"{_code(ticket)} is in the {where}")
     return RuleResult(
-        rule, setting, FAIL, f"neither the title nor {_code(pr.head_ref)} names {_code(ticket)}",
+        rule,
+        setting,
+        FAIL,
+        f"neither the title nor {_code(pr.head_ref)} names {_code(ticket)}",
         fix=f"put {_code(ticket)} in the PR title, e.g. {_code(ticket + ': ' + pr.title[:60])}",
         short=f"title does not name {ticket}",
     )
@@ -240,8 +250,13 @@ def _children(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if not config.merge_rules.require_children_merged:
         return _off(rule, setting)
     if pr.open_children is None:
-        return RuleResult(rule, setting, UNKNOWN, "the open PRs into the FR branch could not be listed yet",
-                          short="open child PRs unknown")
+        return RuleResult(
+            rule,
+            setting,
+            UNKNOWN,
+            "the open PRs into the FR branch could not be listed yet",
+            short="open child PRs unknown",
+        )
     if not pr.open_children:
         return RuleResult(rule, setting, PASS, f"no open PR into {_code(pr.head_ref)}")
     count = len(pr.open_children)
@@ -255,7 +270,10 @@ def _children(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if count > CHILDREN_LISTED:
         steps += f"\n- … and {count - CHILDREN_LISTED} more"
     return RuleResult(
-        rule, setting, FAIL, f"{count} open {noun}: {listed}",
+        rule,
+        setting,
+        FAIL,
+        f"{count} open {noun}: {listed}",
         fix=f"merge or close the open {noun} into {_code(pr.head_ref)}",
         short=f"{count} open {noun} into {pr.head_ref}",
         steps=f"**Open PRs into `{pr.head_ref}`**\n\n{steps}",
@@ -268,23 +286,24 @@ def _up_to_date(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if not config.merge_rules.require_up_to_date:
         return _off(rule, setting)
     if pr.behind_by is None:
-        return RuleResult(rule, setting, UNKNOWN, f"could not compare {_code(pr.head_ref)} with {_code(devel)} yet",
-                          short=f"behind {devel} unknown")
+        return RuleResult(
+            rule,
+            setting,
+            UNKNOWN,
+            f"could not compare {_code(pr.head_ref)} with {_code(devel)} yet",
+            short=f"behind {devel} unknown",
+        )
     if pr.behind_by == 0:
         return RuleResult(rule, setting, PASS, f"{_code(pr.head_ref)} contains {_code(devel)}")
     noun = "commit" if pr.behind_by == 1 else "commits"
     # People paste these into a shell, and a branch name may hold `$(...)`, `;` or quotes.
     head, base = shlex.quote(pr.head_ref), shlex.quote(f"origin/{devel}")
-    commands = (
-        "```sh\n"
-        "git fetch origin\n"
-        f"git checkout {head}\n"
-        f"git merge {base}\n"
-        f"git push origin {head}\n"
-        "```"
-    )
+    commands = f"```sh\ngit fetch origin\ngit checkout {head}\ngit merge {base}\ngit push origin {head}\n```"
     return RuleResult(
-        rule, setting, FAIL, f"behind {_code(devel)} by {pr.behind_by} {noun}",
+        rule,
+        setting,
+        FAIL,
+        f"behind {_code(devel)} by {pr.behind_by} {noun}",
         fix=f"merge {_code(devel)} into {_code(pr.head_ref)} (commands below)",
         short=f"behind {devel} by {pr.behind_by} {noun}",
         steps=f"**Update {_code(pr.head_ref)} with {_code(devel)}**\n\n{commands}",
@@ -297,18 +316,20 @@ def _ready(config: RepoConfig, pr: PullFacts) -> RuleResult:
     if not config.merge_rules.require_ready_label:
         return _off(rule, setting)
     if pr.ready is None:
-        return RuleResult(rule, setting, UNKNOWN, "who applied the label could not be established yet",
-                          short="sign-off unknown")
+        return RuleResult(
+            rule, setting, UNKNOWN, "who applied the label could not be established yet", short="sign-off unknown"
+        )
     if pr.ready.present and pr.ready.by:
         return RuleResult(rule, setting, PASS, f"{_code(label)} applied by {_code(pr.ready.by)}")
-    found = (
-        f"{_code(label)} was not applied by a PdM or RTE member"
-        if pr.ready.present
-        else f"no {_code(label)} label"
+    found = f"{_code(label)} was not applied by a PdM or RTE member" if pr.ready.present else f"no {_code(label)} label"
+    return RuleResult(
+        rule,
+        setting,
+        FAIL,
+        found,
+        fix=f"a PdM or RTE member applies {_code(label)} once the FR is complete",
+        short="not signed off",
     )
-    return RuleResult(rule, setting, FAIL, found,
-                      fix=f"a PdM or RTE member applies {_code(label)} once the FR is complete",
-                      short="not signed off")
 
 
 def _fr_into_rc(config: RepoConfig, pr: PullFacts) -> RuleResult:
@@ -317,7 +338,9 @@ def _fr_into_rc(config: RepoConfig, pr: PullFacts) -> RuleResult:
         return _off(rule, setting)
     if is_feature_branch(config, pr.head_ref):
         return RuleResult(
-            rule, setting, FAIL,
+            rule,
+            setting,
+            FAIL,
             f"{_code(pr.head_ref)} is an FR branch: features reach an RC only through "
             f"{_code(config.branches.devel)} and a new cut",
             fix=f"close this PR; merge the FR into {_code(config.branches.devel)} and cut a new RC",
@@ -332,16 +355,24 @@ def _verified(config: RepoConfig, pr: PullFacts, *, blocked: bool) -> RuleResult
     if not config.merge_rules.require_verified_into_rc:
         return _off(rule, setting)
     if blocked:
-        return RuleResult(rule, setting, FAIL, "an FR branch cannot be verified into an RC",
-                          fix="close this PR", short="FR into RC")
+        return RuleResult(
+            rule, setting, FAIL, "an FR branch cannot be verified into an RC", fix="close this PR", short="FR into RC"
+        )
     if pr.verified is None:
-        return RuleResult(rule, setting, UNKNOWN, "who applied the label could not be established yet",
-                          short="verification unknown")
+        return RuleResult(
+            rule, setting, UNKNOWN, "who applied the label could not be established yet", short="verification unknown"
+        )
     if pr.verified.present and pr.verified.by:
         return RuleResult(rule, setting, PASS, f"{_code(label)} applied by {_code(pr.verified.by)}")
     found = f"{_code(label)} was not applied by a QA member" if pr.verified.present else f"no {_code(label)} label"
-    return RuleResult(rule, setting, FAIL, found, fix=f"QA applies {_code(label)} once the fix is validated",
-                      short="not verified by QA")
+    return RuleResult(
+        rule,
+        setting,
+        FAIL,
+        found,
+        fix=f"QA applies {_code(label)} once the fix is validated",
+        short="not verified by QA",
+    )
 
 
 def _bug_reference(config: RepoConfig, pr: PullFacts, setting: str, *, what: str) -> RuleResult:
@@ -349,13 +380,19 @@ def _bug_reference(config: RepoConfig, pr: PullFacts, setting: str, *, what: str
     enabled = getattr(config.merge_rules, setting)
     if not enabled:
         return _off(rule, setting)
-    text = f"{pr.title}\n{pr.body}" if setting != "require_ticket_into_devel" else f"{pr.title}\n{pr.body}\n{pr.head_ref}"
+    text = (
+        f"{pr.title}\n{pr.body}" if setting != "require_ticket_into_devel" else f"{pr.title}\n{pr.body}\n{pr.head_ref}"
+    )
     pattern = _code(config.merge_rules.fr_ticket_pattern)
     if has_bug_reference(config, text):
         return RuleResult(rule, setting, PASS, f"the PR references a {what}")
     return RuleResult(
-        rule, setting, FAIL, f"no `#123`, issue URL or ticket matching {pattern} in the title or description",
-        fix=f"add the {what} (`#123`, its URL, or its ticket) to the PR description", short=f"no {what} reference",
+        rule,
+        setting,
+        FAIL,
+        f"no `#123`, issue URL or ticket matching {pattern} in the title or description",
+        fix=f"add the {what} (`#123`, its URL, or its ticket) to the PR description",
+        short=f"no {what} reference",
     )
 
 
@@ -412,12 +449,16 @@ def check_output(verdict: Verdict) -> CheckOutput:
     active = verdict.active
     if not verdict.results:
         return CheckOutput(
-            "completed", "success", f"No merge rule applies to PRs into {no_pings(verdict.base_ref)}",
+            "completed",
+            "success",
+            f"No merge rule applies to PRs into {no_pings(verdict.base_ref)}",
             f"{verdict.applies}: no merge rule applies to it (rules cover PRs into devel, FR and RC branches).",
         )
     if not active:
         return CheckOutput(
-            "completed", "success", "Every merge rule that applies is turned off",
+            "completed",
+            "success",
+            "Every merge rule that applies is turned off",
             f"{verdict.applies}.\n\n{_table(verdict)}",
         )
     passing = sum(1 for r in active if r.state == PASS)
@@ -467,7 +508,9 @@ def combined_output(entries: Sequence[tuple[Verdict, str]]) -> CheckOutput:
 def retired_output(base_ref: str) -> CheckOutput:
     """A per-base check on a head that no longer has an open PR into that base."""
     return CheckOutput(
-        "completed", "neutral", f"No open PR into {base_ref} on this commit",
+        "completed",
+        "neutral",
+        f"No open PR into {base_ref} on this commit",
         f"This commit no longer heads an open PR into `{base_ref}`, so this check no longer applies; "
         "the PR's verdict is in the check without a base in its name.",
     )

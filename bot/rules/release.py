@@ -23,7 +23,7 @@ _HUNK = re.compile(r"^@@ [^@]* @@")
 
 # versions ------------------------------------------------------------------------------------
 def parse_version(text: str) -> tuple[int, int] | None:
-    """"1.5" -> (1, 5); anything else -> None."""
+    """ "1.5" -> (1, 5); anything else -> None."""
     match = _VERSION.match(text.strip())
     return (int(match.group(1)), int(match.group(2))) if match else None
 
@@ -316,7 +316,9 @@ class GateVerdict:
         return ("Blocked: " if self.state == FAIL else "Waiting: ") + ", ".join(missing)
 
 
-def latest_result(check: RequiredCheck, results: Iterable[CheckResult], *, runs_only: bool = False) -> CheckResult | None:
+def latest_result(
+    check: RequiredCheck, results: Iterable[CheckResult], *, runs_only: bool = False
+) -> CheckResult | None:
     """The newest result that may satisfy the check: with an app named, only that app's (or the bot's) check runs.
 
     runs_only: no commit status counts (a check the bot records for QA, which a status must not forge).
@@ -353,7 +355,11 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
     else:
         rows.append(GateRow("no blocker bugs", PASS, "none open", link))
     if facts.open_picks:
-        rows.append(GateRow("no open PRs into the RC", PENDING, f"open: {_refs(facts.open_picks)}", facts.links.get("picks", "")))
+        rows.append(
+            GateRow(
+                "no open PRs into the RC", PENDING, f"open: {_refs(facts.open_picks)}", facts.links.get("picks", "")
+            )
+        )
     else:
         rows.append(GateRow("no open PRs into the RC", PASS, "none open", facts.links.get("picks", "")))
     standing = [(pick, pick_standing(pick)) for pick in facts.source_picks]
@@ -362,22 +368,49 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
     waiting = [pick.item for pick, where in standing if where in (PICK_WAITING_QA, PICK_WAITING_MERGE)]
     if stuck:
         detail = ", ".join(f"{_refs([p.item])} ({_STUCK_WORDS[p.state or '']})" for p in stuck)
-        rows.append(GateRow("no failed cherry-picks", FAIL, f"needs a person: {detail}", facts.links.get("conflicts", "")))
+        rows.append(
+            GateRow("no failed cherry-picks", FAIL, f"needs a person: {detail}", facts.links.get("conflicts", ""))
+        )
     elif owed:
-        rows.append(GateRow("no failed cherry-picks", PENDING, f"not picked yet: {_refs(owed)}", facts.links.get("conflicts", "")))
+        rows.append(
+            GateRow(
+                "no failed cherry-picks", PENDING, f"not picked yet: {_refs(owed)}", facts.links.get("conflicts", "")
+            )
+        )
     else:
         rows.append(GateRow("no failed cherry-picks", PASS, "none", facts.links.get("conflicts", "")))
     if waiting:
-        rows.append(GateRow("picks waiting for QA", INFO, f"not verified or merged yet: {_refs(waiting)}", facts.links.get("waiting", "")))
+        rows.append(
+            GateRow(
+                "picks waiting for QA",
+                INFO,
+                f"not verified or merged yet: {_refs(waiting)}",
+                facts.links.get("waiting", ""),
+            )
+        )
     if facts.hold is not None:
         rows.append(GateRow("no hold", FAIL, f"on hold: {inline(facts.hold)}", facts.links.get("tracking", "")))
     else:
         rows.append(GateRow("no hold", PASS, "none", facts.links.get("tracking", "")))
     if facts.require_signoff:
         if facts.signoff_by:
-            rows.append(GateRow("PdM sign-off", PASS, f"by {inline(facts.signoff_by)} for this commit", facts.links.get("tracking", "")))
+            rows.append(
+                GateRow(
+                    "PdM sign-off",
+                    PASS,
+                    f"by {inline(facts.signoff_by)} for this commit",
+                    facts.links.get("tracking", ""),
+                )
+            )
         else:
-            rows.append(GateRow("PdM sign-off", PENDING, "`/signoff` on the tracking issue, for this commit", facts.links.get("tracking", "")))
+            rows.append(
+                GateRow(
+                    "PdM sign-off",
+                    PENDING,
+                    "`/signoff` on the tracking issue, for this commit",
+                    facts.links.get("tracking", ""),
+                )
+            )
     return GateVerdict(facts.head_sha, tuple(rows))
 
 
@@ -459,7 +492,15 @@ def promote_plan(facts: PromoteFacts) -> PromotePlan:
         steps = tuple(s for s in PROMOTE_STEPS if s != "tag" and s not in facts.done)
         if not facts.production_branch:
             steps = tuple(s for s in steps if s != "production")
-        return PromotePlan(True, name, patch, facts.head_sha, True, previous_tag(facts.tag_template, facts.tags, facts.version, patch), steps)
+        return PromotePlan(
+            True,
+            name,
+            patch,
+            facts.head_sha,
+            True,
+            previous_tag(facts.tag_template, facts.tags, facts.version, patch),
+            steps,
+        )
     patch = max((p for p, _ in line_tags), default=-1) + 1
     name = tag_name(facts.tag_template, facts.version, patch)
     refusals = [row for row in facts.verdict.rows if row.state in (FAIL, PENDING)]
@@ -468,7 +509,11 @@ def promote_plan(facts: PromoteFacts) -> PromotePlan:
         refusals.append(GateRow("tag is free", FAIL, f"`{name}` already points at `{taken[0].sha[:7]}`"))
     if facts.production_branch and facts.production_sha and not facts.production_can_ff:
         refusals.append(
-            GateRow("production can fast-forward", FAIL, f"`{facts.production_branch}` has commits that `{facts.head_sha[:7]}` lacks")
+            GateRow(
+                "production can fast-forward",
+                FAIL,
+                f"`{facts.production_branch}` has commits that `{facts.head_sha[:7]}` lacks",
+            )
         )
     steps = tuple(s for s in PROMOTE_STEPS if s != "production" or facts.production_branch)
     return PromotePlan(
@@ -501,18 +546,22 @@ class TrackingState:
     not_in_rc: tuple[int, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": self.version,
-                "hold_reason": self.hold_reason,
-                "hold_by": self.hold_by,
-                "forced_by": self.forced_by,
-                "cut_complete": self.cut_complete,
-                "dispatched": list(self.dispatched),
-                "not_in_rc": list(self.not_in_rc),
-            },
-            separators=(",", ":"),
-        ).replace("--", "\\u002d\\u002d").replace("@", "\\u0040")  # nothing may close the HTML comment early, or ping from it
+        return (
+            json.dumps(
+                {
+                    "version": self.version,
+                    "hold_reason": self.hold_reason,
+                    "hold_by": self.hold_by,
+                    "forced_by": self.forced_by,
+                    "cut_complete": self.cut_complete,
+                    "dispatched": list(self.dispatched),
+                    "not_in_rc": list(self.not_in_rc),
+                },
+                separators=(",", ":"),
+            )
+            .replace("--", "\\u002d\\u002d")
+            .replace("@", "\\u0040")
+        )  # nothing may close the HTML comment early, or ping from it
 
 
 def read_state(body: str | None) -> TrackingState | None:
@@ -587,7 +636,7 @@ def pick_rows(into_rc: Iterable[PickRow], sources: Iterable[SourcePick]) -> tupl
 
 
 def pick_tally(rows: Iterable[PickRow]) -> str:
-    """"merged 2 · open 1 · conflicting 1 · waiting for QA 0" for the dashboard's cherry-picks."""
+    """ "merged 2 · open 1 · conflicting 1 · waiting for QA 0" for the dashboard's cherry-picks."""
     states = [row.state for row in rows]
     stuck = sum(1 for s in states if s in _STUCK_WORDS.values())
     return (

@@ -93,7 +93,9 @@ def ensure_app_key(state_dir: Path) -> tuple[Path, bytes]:
         if not _PROCESS_KEY:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             _PROCESS_KEY.append(
-                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
             )
         key_path.write_bytes(_PROCESS_KEY[0])
         key_path.chmod(0o600)
@@ -117,7 +119,9 @@ def identify(request: web.Request, st: Store, config: SandboxConfig) -> Actor:
         return Actor("anonymous")
     if scheme == "bearer" and credential.count(".") == 2:
         try:
-            claims = jwt.decode(credential, config.public_key, algorithms=["RS256"], options={"require": ["exp", "iat", "iss"]})
+            claims = jwt.decode(
+                credential, config.public_key, algorithms=["RS256"], options={"require": ["exp", "iat", "iss"]}
+            )
         except jwt.PyJWTError as exc:
             raise ApiError(401, f"A JSON web token could not be decoded ({exc.__class__.__name__})") from None
         if str(claims.get("iss")) != str(config.app_id):
@@ -175,16 +179,27 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     config.permissions, config.events, app_name = load_manifest(config.manifest_path)
     app_record = st.data["app"]
     if not app_record:
-        app_record.update({"id": st.new_id(), "slug": APP_SLUG, "name": app_name, "created_at": st.user("release-train-owner")["created_at"]})
+        app_record.update(
+            {
+                "id": st.new_id(),
+                "slug": APP_SLUG,
+                "name": app_name,
+                "created_at": st.user("release-train-owner")["created_at"],
+            }
+        )
         st.touch()
     config.app_id = int(app_record["id"])
     st.user(bot_login(), kind="Bot")
-    hooks = Hooks(st, webhook_url=config.webhook_url, secret=config.webhook_secret, events=config.events, state_dir=state_dir)
+    hooks = Hooks(
+        st, webhook_url=config.webhook_url, secret=config.webhook_secret, events=config.events, state_dir=state_dir
+    )
     rate_windows: dict[str, list[int]] = {}
     request_log: list[dict[str, Any]] = []
 
     @web.middleware
-    async def github_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def github_middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):
             request[ACTOR] = Actor("anonymous")
             try:
@@ -221,14 +236,23 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 response.headers["Retry-After"] = str(exc.retry_after)
         except web.HTTPException as exc:
             if exc.status == 404:
-                response = respond({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404)
+                response = respond(
+                    {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404
+                )
             elif exc.status == 405:
-                response = respond({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404)
+                response = respond(
+                    {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404
+                )
             else:
                 raise
         # Conditional requests: a matching If-None-Match gets 304 and costs no rate limit.
         etag = None
-        if request.method == "GET" and response.status == 200 and isinstance(response, web.Response) and response.body is not None:
+        if (
+            request.method == "GET"
+            and response.status == 200
+            and isinstance(response, web.Response)
+            and response.body is not None
+        ):
             body = response.body if isinstance(response.body, bytes) else bytes(response.body)  # type: ignore[arg-type]
             etag = 'W/"' + hashlib.sha256(body).hexdigest()[:40] + '"'
             response.headers["ETag"] = etag
@@ -255,7 +279,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 "method": request.method,
                 "path": request.path,
                 "query": request.query_string,
-                "route": getattr(request.match_info.route.resource, "canonical", None) if request.match_info.route.resource else None,
+                "route": getattr(request.match_info.route.resource, "canonical", None)
+                if request.match_info.route.resource
+                else None,
                 "status": response.status,
                 "fault": fault,
                 "ms": round((time.monotonic() - started) * 1000, 2),
@@ -297,7 +323,9 @@ class FaultError(ApiError):
 
     def __init__(self, kind: str, retry_after: int) -> None:
         if kind == "secondary":
-            super().__init__(403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+            super().__init__(
+                403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            )
         else:
             super().__init__(502, "Server Error")
         self.kind = kind

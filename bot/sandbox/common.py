@@ -194,7 +194,9 @@ def page_params(request: web.Request) -> tuple[int, int]:
     return page, per_page
 
 
-def paginate(request: web.Request, items: list[Any], *, wrap: str | None = None, extra: dict[str, Any] | None = None) -> web.Response:
+def paginate(
+    request: web.Request, items: list[Any], *, wrap: str | None = None, extra: dict[str, Any] | None = None
+) -> web.Response:
     """One page of items, with GitHub's Link header (next/last/first/prev).
 
     wrap names the key for endpoints that answer an object ({"total_count", "check_runs": [...]}).

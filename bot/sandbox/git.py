@@ -31,7 +31,11 @@ class Person:
     date: str  # ISO 8601, "2024-05-01T12:00:00Z"
 
     def git_env(self, role: str) -> dict[str, str]:
-        return {f"GIT_{role}_NAME": self.name, f"GIT_{role}_EMAIL": self.email, f"GIT_{role}_DATE": iso_to_git(self.date)}
+        return {
+            f"GIT_{role}_NAME": self.name,
+            f"GIT_{role}_EMAIL": self.email,
+            f"GIT_{role}_DATE": iso_to_git(self.date),
+        }
 
 
 @dataclass(frozen=True)
@@ -173,10 +177,17 @@ class GitRepos:
         """Held by every write that reads-then-moves a ref of this repository."""
         return self._locks.setdefault(full_name.lower(), asyncio.Lock())
 
-    async def run(self, full_name: str, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None,
-                  ok: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
+    async def run(
+        self,
+        full_name: str,
+        *args: str,
+        stdin: bytes | None = None,
+        env: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (0,),
+    ) -> tuple[int, bytes]:
         process = await asyncio.create_subprocess_exec(
-            "git", *args,
+            "git",
+            *args,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -189,7 +200,9 @@ class GitRepos:
             raise GitError(args, status, err.decode(errors="replace"))
         return status, out
 
-    async def out(self, full_name: str, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> str:
+    async def out(
+        self, full_name: str, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> str:
         _, raw = await self.run(full_name, *args, stdin=stdin, env=env)
         return raw.decode("utf-8", errors="replace")
 
@@ -285,7 +298,9 @@ class GitRepos:
             fields[key] = value
         return fields
 
-    async def write_tag(self, full_name: str, *, tag: str, object_sha: str, object_type: str, tagger: Person, message: str) -> str:
+    async def write_tag(
+        self, full_name: str, *, tag: str, object_sha: str, object_type: str, tagger: Person, message: str
+    ) -> str:
         body = (
             f"object {object_sha}\ntype {object_type}\ntag {tag}\n"
             f"tagger {tagger.name} <{tagger.email}> {iso_to_git(tagger.date)}\n\n{message}"
@@ -294,8 +309,16 @@ class GitRepos:
         self._types[(full_name.lower(), sha)] = "tag"
         return sha
 
-    async def commit_tree(self, full_name: str, tree: str, parents: list[str] | tuple[str, ...], message: str,
-                          *, author: Person, committer: Person) -> str:
+    async def commit_tree(
+        self,
+        full_name: str,
+        tree: str,
+        parents: list[str] | tuple[str, ...],
+        message: str,
+        *,
+        author: Person,
+        committer: Person,
+    ) -> str:
         args = ["commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
@@ -305,7 +328,9 @@ class GitRepos:
         return sha
 
     # trees ---------------------------------------------------------------------------------
-    async def ls_tree(self, full_name: str, treeish: str, *, recursive: bool = False, path: str | None = None) -> list[TreeEntry]:
+    async def ls_tree(
+        self, full_name: str, treeish: str, *, recursive: bool = False, path: str | None = None
+    ) -> list[TreeEntry]:
         key = ("ls-tree", full_name.lower(), treeish, recursive, path)
         if is_sha(treeish) and key in self._memo:
             return list(self._memo[key])  # type: ignore[call-overload]
@@ -324,7 +349,11 @@ class GitRepos:
                 continue
             meta, _, name = record.partition(b"\t")
             mode, kind, sha, size = meta.decode().split(None, 3)
-            entries.append(TreeEntry(mode, kind, sha, name.decode("utf-8", errors="replace"), None if size.strip() == "-" else int(size)))
+            entries.append(
+                TreeEntry(
+                    mode, kind, sha, name.decode("utf-8", errors="replace"), None if size.strip() == "-" else int(size)
+                )
+            )
         if is_sha(treeish):
             self._remember(key, tuple(entries))
         return entries
@@ -379,7 +408,9 @@ class GitRepos:
         """The object a ref, sha or rev names, or None. Never lets user text become an option."""
         if not rev or rev.startswith("-") or any(ord(c) < 0x20 for c in rev):
             return None
-        status, raw = await self.run(full_name, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, ok=(0, 1, 128))
+        status, raw = await self.run(
+            full_name, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, ok=(0, 1, 128)
+        )
         return raw.decode().strip() if status == 0 else None
 
     async def resolve_commit(self, full_name: str, rev: str) -> str | None:
@@ -456,8 +487,17 @@ class GitRepos:
             self._remember(key, found)
         return self._memo[key]  # type: ignore[return-value]
 
-    async def rev_list(self, full_name: str, include: str, exclude: str | None = None, *, reverse: bool = False,
-                       limit: int | None = None, skip: int = 0, first_parent: bool = False) -> list[str]:
+    async def rev_list(
+        self,
+        full_name: str,
+        include: str,
+        exclude: str | None = None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        skip: int = 0,
+        first_parent: bool = False,
+    ) -> list[str]:
         key = ("rev-list", full_name.lower(), include, exclude, reverse, limit, skip, first_parent)
         immutable = is_sha(include) and (exclude is None or is_sha(exclude))
         if immutable and key in self._memo:
@@ -489,8 +529,9 @@ class GitRepos:
         key = ("merge-tree", full_name.lower(), ours, theirs)
         if key in self._memo:
             return self._memo[key]  # type: ignore[return-value]
-        status, raw = await self.run(full_name, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs,
-                                     ok=(0, 1, 128))
+        status, raw = await self.run(
+            full_name, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs, ok=(0, 1, 128)
+        )
         if status == 128:  # unrelated histories: git refuses, and so does GitHub
             return MergeOutcome(tree="", clean=False, conflicts=())
         parts = raw.decode("utf-8", errors="replace").split("\0")
@@ -513,11 +554,19 @@ class GitRepos:
         parents = source.parents[:1]
         if not parents:
             # A root commit: the base is the empty tree, so the sibling has no parent either.
-            empty_root = await self.commit_tree(full_name, EMPTY_TREE, [], "empty", author=committer, committer=committer)
-            sibling = await self.commit_tree(full_name, target.tree, [empty_root], "sibling", author=committer, committer=committer)
-            reparented = await self.commit_tree(full_name, source.tree, [empty_root], "picked", author=committer, committer=committer)
+            empty_root = await self.commit_tree(
+                full_name, EMPTY_TREE, [], "empty", author=committer, committer=committer
+            )
+            sibling = await self.commit_tree(
+                full_name, target.tree, [empty_root], "sibling", author=committer, committer=committer
+            )
+            reparented = await self.commit_tree(
+                full_name, source.tree, [empty_root], "picked", author=committer, committer=committer
+            )
             return await self.merge_trees(full_name, sibling, reparented)
-        sibling = await self.commit_tree(full_name, target.tree, list(parents), "sibling", author=committer, committer=committer)
+        sibling = await self.commit_tree(
+            full_name, target.tree, list(parents), "sibling", author=committer, committer=committer
+        )
         return await self.merge_trees(full_name, sibling, picked)
 
     # diffs ---------------------------------------------------------------------------------
@@ -527,7 +576,9 @@ class GitRepos:
         key = ("diff", full_name.lower(), old, new, patches)
         if is_sha(old) and is_sha(new) and key in self._memo:
             return list(self._memo[key])  # type: ignore[call-overload]
-        raw_status = await self.out(full_name, "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--raw", "--numstat", old, new)
+        raw_status = await self.out(
+            full_name, "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--raw", "--numstat", old, new
+        )
         tokens = raw_status.split("\0")
         statuses: list[tuple[str, str, str, str | None]] = []  # letter, path, blob sha after, path before a rename
         numbers: dict[str, tuple[int, int, bool]] = {}
@@ -561,7 +612,9 @@ class GitRepos:
                     continue
                 hunk_at = chunk.find("\n@@")
                 header = chunk[: hunk_at if hunk_at >= 0 else len(chunk)]
-                match = re.search(r"(?m)^\+\+\+ (?:b/(.*)|/dev/null)$", header) or re.search(r"(?m)^--- a/(.*)$", header)
+                match = re.search(r"(?m)^\+\+\+ (?:b/(.*)|/dev/null)$", header) or re.search(
+                    r"(?m)^--- a/(.*)$", header
+                )
                 if match and hunk_at >= 0:
                     name = match.group(1) or re.search(r"(?m)^--- a/(.*)$", header).group(1)  # type: ignore[union-attr]
                     patch_of[name] = chunk[hunk_at + 1 :].rstrip("\n")
@@ -569,16 +622,18 @@ class GitRepos:
         files = []
         for letter, path, new_sha, previous in statuses:
             added, deleted, binary = numbers.get(path, (0, 0, False))
-            files.append(ChangedFile(
-                filename=path,
-                status=kinds.get(letter, "modified"),
-                additions=added,
-                deletions=deleted,
-                sha=None if letter == "D" else new_sha,
-                previous_filename=previous,
-                patch=None if binary else patch_of.get(path),
-                binary=binary,
-            ))
+            files.append(
+                ChangedFile(
+                    filename=path,
+                    status=kinds.get(letter, "modified"),
+                    additions=added,
+                    deletions=deleted,
+                    sha=None if letter == "D" else new_sha,
+                    previous_filename=previous,
+                    patch=None if binary else patch_of.get(path),
+                    binary=binary,
+                )
+            )
         if is_sha(old) and is_sha(new):
             self._remember(key, tuple(files))
         return files

@@ -53,7 +53,9 @@ class World:
         """A gidgethub client acting as the user `login` (raises on 4xx/5xx like gidgethub does)."""
         return gidgethub.aiohttp.GitHubAPI(self.session, "sandbox-test", oauth_token=login, base_url=self.api_url)
 
-    async def call(self, login: str | None, method: str, path: str, json_body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+    async def call(
+        self, login: str | None, method: str, path: str, json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         """A raw request (status, headers and body, errors included) as `login` (None: anonymous)."""
         request_headers = {"Accept": "application/vnd.github+json", **(headers or {})}
         if login is not None:
@@ -144,7 +146,9 @@ class World:
         await self.sandbox.stop()
 
 
-async def start_world(state_dir: Path, *, with_bot: bool = True, session: aiohttp.ClientSession, **settings: Any) -> World:
+async def start_world(
+    state_dir: Path, *, with_bot: bool = True, session: aiohttp.ClientSession, **settings: Any
+) -> World:
     sandbox = await start_sandbox(state_dir=Path(state_dir) / "sandbox", webhook_secret=WEBHOOK_SECRET)
     world = World(sandbox, session)
     if with_bot:

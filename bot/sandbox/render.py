@@ -318,7 +318,8 @@ def push_commit(st: Store, repo: dict[str, Any], commit: Any, files: list[Any]) 
         "author": person(commit.author),
         "committer": person(commit.committer),
         "added": [f.filename for f in files if f.status in ("added", "renamed", "copied")],
-        "removed": [f.filename for f in files if f.status == "removed"] + [f.previous_filename for f in files if f.status == "renamed"],
+        "removed": [f.filename for f in files if f.status == "removed"]
+        + [f.previous_filename for f in files if f.status == "renamed"],
         "modified": [f.filename for f in files if f.status not in ("added", "removed", "renamed", "copied")],
     }
 
@@ -331,7 +332,10 @@ def branch(st: Store, repo: dict[str, Any], name: str, head: Any) -> dict[str, A
         "commit": commit(st, repo, head),
         "_links": {"self": api(f"/repos/{full}/branches/{name}"), "html": html(f"/{full}/tree/{name}")},
         "protected": False,
-        "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []}},
+        "protection": {
+            "enabled": False,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        },
         "protection_url": api(f"/repos/{full}/branches/{name}/protection"),
     }
 
@@ -373,7 +377,9 @@ def pull_request(st: Store, repo: dict[str, Any], number: int, *, full: bool = T
         "title": issue_record["title"],
         "user": user(st, issue_record["user"]),
         "body": issue_record.get("body"),
-        "labels": [label(st, repo, name) for name in issue_record.get("labels", []) if name.lower() in repo.get("labels", {})],
+        "labels": [
+            label(st, repo, name) for name in issue_record.get("labels", []) if name.lower() in repo.get("labels", {})
+        ],
         "milestone": milestone(st, repo, milestone_number) if milestone_number else None,
         "active_lock_reason": None,
         "created_at": issue_record["created_at"],
@@ -404,20 +410,22 @@ def pull_request(st: Store, repo: dict[str, Any], number: int, *, full: bool = T
     if full:
         merged_by = pr.get("merged_by")
         comments = sum(1 for c in repo.get("comments", {}).values() if c.get("issue_number") == number)
-        body.update({
-            "merged": bool(pr.get("merged")),
-            "mergeable": pr.get("mergeable"),
-            "rebaseable": pr.get("rebaseable"),
-            "mergeable_state": pr.get("mergeable_state", "unknown"),
-            "merged_by": user(st, merged_by) if merged_by else None,
-            "comments": comments,
-            "review_comments": 0,
-            "maintainer_can_modify": pr.get("maintainer_can_modify", False),
-            "commits": pr.get("commits", 0),
-            "additions": pr.get("additions", 0),
-            "deletions": pr.get("deletions", 0),
-            "changed_files": pr.get("changed_files", 0),
-        })
+        body.update(
+            {
+                "merged": bool(pr.get("merged")),
+                "mergeable": pr.get("mergeable"),
+                "rebaseable": pr.get("rebaseable"),
+                "mergeable_state": pr.get("mergeable_state", "unknown"),
+                "merged_by": user(st, merged_by) if merged_by else None,
+                "comments": comments,
+                "review_comments": 0,
+                "maintainer_can_modify": pr.get("maintainer_can_modify", False),
+                "commits": pr.get("commits", 0),
+                "additions": pr.get("additions", 0),
+                "deletions": pr.get("deletions", 0),
+                "changed_files": pr.get("changed_files", 0),
+            }
+        )
     return body
 
 
@@ -554,7 +562,9 @@ def comment(st: Store, repo: dict[str, Any], comment_id: int) -> dict[str, Any]:
         "updated_at": record["updated_at"],
         "author_association": author_association(st, repo, record["user"]),
         "body": record["body"],
-        "reactions": reaction_rollup(api(f"/repos/{full}/issues/comments/{comment_id}/reactions"), record.get("reactions", {})),
+        "reactions": reaction_rollup(
+            api(f"/repos/{full}/issues/comments/{comment_id}/reactions"), record.get("reactions", {})
+        ),
         "performed_via_github_app": None,
     }
 
@@ -578,7 +588,9 @@ def issue_event(st: Store, repo: dict[str, Any], record: dict[str, Any]) -> dict
         "actor": user(st, record["actor"]),
         "event": record["event"],
         "commit_id": record.get("commit_id"),
-        "commit_url": api(f"/repos/{repo['full_name']}/commits/{record['commit_id']}") if record.get("commit_id") else None,
+        "commit_url": api(f"/repos/{repo['full_name']}/commits/{record['commit_id']}")
+        if record.get("commit_id")
+        else None,
         "created_at": record["created_at"],
         "performed_via_github_app": None,
     }
@@ -597,6 +609,7 @@ def issue_event(st: Store, repo: dict[str, Any], record: dict[str, Any]) -> dict
 
 
 # --- statuses, check runs, check suites (S2) ------------------------------------------------
+
 
 def github_app(st: Store, record: dict[str, Any]) -> dict[str, Any]:
     """A GitHub App as check runs and suites name it (the `integration` schema)."""
@@ -666,19 +679,42 @@ def minimal_repository(st: Store, repo: dict[str, Any]) -> dict[str, Any]:
     base = api(f"/repos/{full}")
     body = dict(repository(st, repo))
     templates = {
-        "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
-        "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
-        "comments_url": "/comments{/number}", "commits_url": "/commits{/sha}", "compare_url": "/compare/{base}...{head}",
-        "contents_url": "/contents/{+path}", "contributors_url": "/contributors", "deployments_url": "/deployments",
-        "downloads_url": "/downloads", "events_url": "/events", "forks_url": "/forks", "git_commits_url": "/git/commits{/sha}",
-        "git_refs_url": "/git/refs{/sha}", "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks",
-        "issue_comment_url": "/issues/comments{/number}", "issue_events_url": "/issues/events{/number}",
-        "issues_url": "/issues{/number}", "keys_url": "/keys{/key_id}", "labels_url": "/labels{/name}",
-        "languages_url": "/languages", "merges_url": "/merges", "milestones_url": "/milestones{/number}",
-        "notifications_url": "/notifications{?since,all,participating}", "pulls_url": "/pulls{/number}",
-        "releases_url": "/releases{/id}", "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
-        "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
-        "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+        "archive_url": "/{archive_format}{/ref}",
+        "assignees_url": "/assignees{/user}",
+        "blobs_url": "/git/blobs{/sha}",
+        "branches_url": "/branches{/branch}",
+        "collaborators_url": "/collaborators{/collaborator}",
+        "comments_url": "/comments{/number}",
+        "commits_url": "/commits{/sha}",
+        "compare_url": "/compare/{base}...{head}",
+        "contents_url": "/contents/{+path}",
+        "contributors_url": "/contributors",
+        "deployments_url": "/deployments",
+        "downloads_url": "/downloads",
+        "events_url": "/events",
+        "forks_url": "/forks",
+        "git_commits_url": "/git/commits{/sha}",
+        "git_refs_url": "/git/refs{/sha}",
+        "git_tags_url": "/git/tags{/sha}",
+        "hooks_url": "/hooks",
+        "issue_comment_url": "/issues/comments{/number}",
+        "issue_events_url": "/issues/events{/number}",
+        "issues_url": "/issues{/number}",
+        "keys_url": "/keys{/key_id}",
+        "labels_url": "/labels{/name}",
+        "languages_url": "/languages",
+        "merges_url": "/merges",
+        "milestones_url": "/milestones{/number}",
+        "notifications_url": "/notifications{?since,all,participating}",
+        "pulls_url": "/pulls{/number}",
+        "releases_url": "/releases{/id}",
+        "stargazers_url": "/stargazers",
+        "statuses_url": "/statuses/{sha}",
+        "subscribers_url": "/subscribers",
+        "subscription_url": "/subscription",
+        "tags_url": "/tags",
+        "teams_url": "/teams",
+        "trees_url": "/git/trees{/sha}",
     }
     for key, suffix in templates.items():
         body.setdefault(key, base + suffix)
@@ -761,6 +797,7 @@ def check_run(st: Store, repo: dict[str, Any], run_id: int) -> dict[str, Any]:
 
 
 # --- releases, deployments, teams (S2) ------------------------------------------------------
+
 
 def release(st: Store, repo: dict[str, Any], release_id: int) -> dict[str, Any]:
     record = repo["releases"][str(release_id)]

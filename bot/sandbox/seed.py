@@ -29,32 +29,67 @@ def _repo_path(full_name: str) -> str:
     return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
-async def create_org_repo(world: World, org: str, name: str, *, admin: str, files: dict[str, str | bytes] | None = None,
-                          default_branch: str = "main", private: bool = False) -> dict[str, Any]:
+async def create_org_repo(
+    world: World,
+    org: str,
+    name: str,
+    *,
+    admin: str,
+    files: dict[str, str | bytes] | None = None,
+    default_branch: str = "main",
+    private: bool = False,
+) -> dict[str, Any]:
     """A repository in org, created by admin (who owns the org if it is new), with an initial commit.
 
     files go into the first commit on default_branch (a README when none are given).
     """
-    repo = _expect(await world.call(admin, "POST", f"/orgs/{quote(org, safe='')}/repos",
-                                    {"name": name, "private": private, "auto_init": not files}),
-                   201, doing=f"{admin} creates {org}/{name}")
+    repo = _expect(
+        await world.call(
+            admin,
+            "POST",
+            f"/orgs/{quote(org, safe='')}/repos",
+            {"name": name, "private": private, "auto_init": not files},
+        ),
+        201,
+        doing=f"{admin} creates {org}/{name}",
+    )
     full_name = repo["full_name"]
     if files:
         items = [await _blob_item(world, admin, full_name, path, content) for path, content in files.items()]
-        tree = _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/trees", {"tree": items}),
-                       201, doing=f"tree for {full_name}")
-        first = _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/commits",
-                                         {"message": "Initial commit", "tree": tree["sha"], "parents": []}),
-                        201, doing=f"first commit of {full_name}")
-        _expect(await world.call(admin, "POST", f"{_repo_path(full_name)}/git/refs",
-                                 {"ref": f"refs/heads/{default_branch}", "sha": first["sha"]}),
-                201, doing=f"branch {default_branch} of {full_name}")
+        tree = _expect(
+            await world.call(admin, "POST", f"{_repo_path(full_name)}/git/trees", {"tree": items}),
+            201,
+            doing=f"tree for {full_name}",
+        )
+        first = _expect(
+            await world.call(
+                admin,
+                "POST",
+                f"{_repo_path(full_name)}/git/commits",
+                {"message": "Initial commit", "tree": tree["sha"], "parents": []},
+            ),
+            201,
+            doing=f"first commit of {full_name}",
+        )
+        _expect(
+            await world.call(
+                admin,
+                "POST",
+                f"{_repo_path(full_name)}/git/refs",
+                {"ref": f"refs/heads/{default_branch}", "sha": first["sha"]},
+            ),
+            201,
+            doing=f"branch {default_branch} of {full_name}",
+        )
     elif default_branch != "main":
         main = _expect(await world.call(admin, "GET", f"{_repo_path(full_name)}/git/ref/heads/main"), 200, doing="main")
         await create_branch(world, admin, full_name, default_branch, main["object"]["sha"])
     if default_branch != "main" or files:
-        repo = _expect(await world.call(admin, "PATCH", _repo_path(full_name), {"default_branch": default_branch}),
-                       200, doing=f"default branch of {full_name}")
+        repo = _expect(
+            await world.call(admin, "PATCH", _repo_path(full_name), {"default_branch": default_branch}),
+            200,
+            doing=f"default branch of {full_name}",
+        )
     return repo
 
 
@@ -64,29 +99,53 @@ def _tree_item(path: str, content: str | None) -> dict[str, Any]:
     return {"path": path, "mode": "100644", "type": "blob", "content": content}
 
 
-async def _blob_item(world: World, login: str, full_name: str, path: str, content: str | bytes | None) -> dict[str, Any]:
+async def _blob_item(
+    world: World, login: str, full_name: str, path: str, content: str | bytes | None
+) -> dict[str, Any]:
     if content is None or isinstance(content, str):
         return _tree_item(path, content)
-    blob = _expect(await world.call(login, "POST", f"{_repo_path(full_name)}/git/blobs",
-                                    {"content": base64.b64encode(content).decode(), "encoding": "base64"}),
-                   201, doing=f"blob {path}")
+    blob = _expect(
+        await world.call(
+            login,
+            "POST",
+            f"{_repo_path(full_name)}/git/blobs",
+            {"content": base64.b64encode(content).decode(), "encoding": "base64"},
+        ),
+        201,
+        doing=f"blob {path}",
+    )
     return {"path": path, "mode": "100644", "type": "blob", "sha": blob["sha"]}
 
 
-async def commit(world: World, login: str, full_name: str, branch: str, files: dict[str, str | bytes | None],
-                 message: str) -> str:
+async def commit(
+    world: World, login: str, full_name: str, branch: str, files: dict[str, str | bytes | None], message: str
+) -> str:
     """One commit by login on top of branch changing files (None deletes a file), pushed; its sha."""
     path = _repo_path(full_name)
-    head = _expect(await world.call(login, "GET", f"{path}/git/ref/heads/{quote(branch)}"), 200, doing=f"{branch} of {full_name}")
-    parent = _expect(await world.call(login, "GET", f"{path}/git/commits/{head['object']['sha']}"), 200, doing="head commit")
+    head = _expect(
+        await world.call(login, "GET", f"{path}/git/ref/heads/{quote(branch)}"), 200, doing=f"{branch} of {full_name}"
+    )
+    parent = _expect(
+        await world.call(login, "GET", f"{path}/git/commits/{head['object']['sha']}"), 200, doing="head commit"
+    )
     items = [await _blob_item(world, login, full_name, p, c) for p, c in files.items()]
-    tree = _expect(await world.call(login, "POST", f"{path}/git/trees", {"base_tree": parent["tree"]["sha"], "tree": items}),
-                   201, doing=f"tree for {message!r}")
-    made = _expect(await world.call(login, "POST", f"{path}/git/commits",
-                                    {"message": message, "tree": tree["sha"], "parents": [parent["sha"]]}),
-                   201, doing=f"commit {message!r}")
-    _expect(await world.call(login, "PATCH", f"{path}/git/refs/heads/{quote(branch)}", {"sha": made["sha"]}),
-            200, doing=f"push {message!r} to {branch}")
+    tree = _expect(
+        await world.call(login, "POST", f"{path}/git/trees", {"base_tree": parent["tree"]["sha"], "tree": items}),
+        201,
+        doing=f"tree for {message!r}",
+    )
+    made = _expect(
+        await world.call(
+            login, "POST", f"{path}/git/commits", {"message": message, "tree": tree["sha"], "parents": [parent["sha"]]}
+        ),
+        201,
+        doing=f"commit {message!r}",
+    )
+    _expect(
+        await world.call(login, "PATCH", f"{path}/git/refs/heads/{quote(branch)}", {"sha": made["sha"]}),
+        200,
+        doing=f"push {message!r} to {branch}",
+    )
     return str(made["sha"])
 
 
@@ -96,57 +155,99 @@ async def create_branch(world: World, login: str, full_name: str, branch: str, f
     if len(from_ref) == 40 and all(c in "0123456789abcdef" for c in from_ref):
         sha = from_ref
     else:
-        sha = _expect(await world.call(login, "GET", f"{path}/git/ref/heads/{quote(from_ref)}"), 200,
-                      doing=f"{from_ref} of {full_name}")["object"]["sha"]
-    _expect(await world.call(login, "POST", f"{path}/git/refs", {"ref": f"refs/heads/{branch}", "sha": sha}),
-            201, doing=f"create branch {branch}")
+        sha = _expect(
+            await world.call(login, "GET", f"{path}/git/ref/heads/{quote(from_ref)}"),
+            200,
+            doing=f"{from_ref} of {full_name}",
+        )["object"]["sha"]
+    _expect(
+        await world.call(login, "POST", f"{path}/git/refs", {"ref": f"refs/heads/{branch}", "sha": sha}),
+        201,
+        doing=f"create branch {branch}",
+    )
     return sha
 
 
-async def open_pr(world: World, login: str, full_name: str, *, head: str, base: str, title: str, body: str = "") -> dict[str, Any]:
-    return _expect(await world.call(login, "POST", f"{_repo_path(full_name)}/pulls",
-                                    {"title": title, "head": head, "base": base, "body": body}),
-                   201, doing=f"{login} opens {head} -> {base}")
+async def open_pr(
+    world: World, login: str, full_name: str, *, head: str, base: str, title: str, body: str = ""
+) -> dict[str, Any]:
+    return _expect(
+        await world.call(
+            login, "POST", f"{_repo_path(full_name)}/pulls", {"title": title, "head": head, "base": base, "body": body}
+        ),
+        201,
+        doing=f"{login} opens {head} -> {base}",
+    )
 
 
 async def merge_pr(world: World, login: str, full_name: str, number: int, method: str = "merge") -> dict[str, Any]:
-    return _expect(await world.call(login, "PUT", f"{_repo_path(full_name)}/pulls/{number}/merge", {"merge_method": method}),
-                   200, doing=f"{login} merges #{number} ({method})")
+    return _expect(
+        await world.call(login, "PUT", f"{_repo_path(full_name)}/pulls/{number}/merge", {"merge_method": method}),
+        200,
+        doing=f"{login} merges #{number} ({method})",
+    )
 
 
 async def add_labels(world: World, login: str, full_name: str, number: int, *labels: str) -> list[dict[str, Any]]:
-    return _expect(await world.call(login, "POST", f"{_repo_path(full_name)}/issues/{number}/labels", {"labels": list(labels)}),
-                   200, doing=f"{login} labels #{number} {labels}")
+    return _expect(
+        await world.call(login, "POST", f"{_repo_path(full_name)}/issues/{number}/labels", {"labels": list(labels)}),
+        200,
+        doing=f"{login} labels #{number} {labels}",
+    )
 
 
 async def remove_label(world: World, login: str, full_name: str, number: int, label: str) -> Any:
-    return _expect(await world.call(login, "DELETE", f"{_repo_path(full_name)}/issues/{number}/labels/{quote(label, safe='')}"),
-                   200, doing=f"{login} removes {label} from #{number}")
+    return _expect(
+        await world.call(login, "DELETE", f"{_repo_path(full_name)}/issues/{number}/labels/{quote(label, safe='')}"),
+        200,
+        doing=f"{login} removes {label} from #{number}",
+    )
 
 
 async def comment(world: World, login: str, full_name: str, number: int, body: str) -> dict[str, Any]:
-    return _expect(await world.call(login, "POST", f"{_repo_path(full_name)}/issues/{number}/comments", {"body": body}),
-                   201, doing=f"{login} comments on #{number}")
+    return _expect(
+        await world.call(login, "POST", f"{_repo_path(full_name)}/issues/{number}/comments", {"body": body}),
+        201,
+        doing=f"{login} comments on #{number}",
+    )
 
 
 async def grant(world: World, full_name: str, login: str, permission: str = "write") -> Any:
     """The repository's owner (or the org's first admin) gives login a permission."""
     acting = _admin_of(world, full_name.partition("/")[0])
-    return _expect(await world.call(acting, "PUT", f"{_repo_path(full_name)}/collaborators/{quote(login, safe='')}",
-                                    {"permission": permission}),
-                   201, 204, doing=f"grant {login} {permission} on {full_name}")
+    return _expect(
+        await world.call(
+            acting, "PUT", f"{_repo_path(full_name)}/collaborators/{quote(login, safe='')}", {"permission": permission}
+        ),
+        201,
+        204,
+        doing=f"grant {login} {permission} on {full_name}",
+    )
 
 
 async def add_team_member(world: World, org: str, team_slug: str, login: str, role: str = "member") -> Any:
     """The org's first admin adds login to the team (which GitHub creates on first use here)."""
     acting = _admin_of(world, org)
-    return _expect(await world.call(acting, "PUT", f"/orgs/{quote(org, safe='')}/teams/{quote(team_slug, safe='')}/memberships/{quote(login, safe='')}",
-                                    {"role": role}),
-                   200, doing=f"add {login} to {org}/{team_slug}")
+    return _expect(
+        await world.call(
+            acting,
+            "PUT",
+            f"/orgs/{quote(org, safe='')}/teams/{quote(team_slug, safe='')}/memberships/{quote(login, safe='')}",
+            {"role": role},
+        ),
+        200,
+        doing=f"add {login} to {org}/{team_slug}",
+    )
 
 
-async def put_config(world: World, login: str, full_name: str, yaml_text: str, path: str = ".github/release-train.yml",
-                     branch: str | None = None) -> str:
+async def put_config(
+    world: World,
+    login: str,
+    full_name: str,
+    yaml_text: str,
+    path: str = ".github/release-train.yml",
+    branch: str | None = None,
+) -> str:
     """Write the bot's config file on the default branch (or branch) through the contents API; the commit sha."""
     repo_path = _repo_path(full_name)
     query = f"?ref={quote(branch)}" if branch else ""
@@ -156,7 +257,9 @@ async def put_config(world: World, login: str, full_name: str, yaml_text: str, p
         request["sha"] = existing.body["sha"]
     if branch:
         request["branch"] = branch
-    answer = _expect(await world.call(login, "PUT", f"{repo_path}/contents/{path}", request), 200, 201, doing=f"put {path}")
+    answer = _expect(
+        await world.call(login, "PUT", f"{repo_path}/contents/{path}", request), 200, 201, doing=f"put {path}"
+    )
     return str(answer["commit"]["sha"])
 
 

@@ -29,8 +29,18 @@ log = logging.getLogger("release_train.sandbox.hooks")
 # GitHub gives a delivery 10 seconds before it records "timed out".
 DELIVERY_TIMEOUT = 10.0
 INDEX_KEYS = (
-    "id", "guid", "delivered_at", "redelivery", "duration", "status", "status_code",
-    "event", "action", "installation_id", "repository_id", "throttled_at",
+    "id",
+    "guid",
+    "delivered_at",
+    "redelivery",
+    "duration",
+    "status",
+    "status_code",
+    "event",
+    "action",
+    "installation_id",
+    "repository_id",
+    "throttled_at",
 )
 
 
@@ -63,7 +73,9 @@ def push_repository(st: Store, repository: dict[str, Any]) -> dict[str, Any]:
     shaped["owner"] = owner
     for key in ("created_at", "pushed_at"):
         if isinstance(shaped.get(key), str):
-            shaped[key] = int(datetime.strptime(shaped[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+            shaped[key] = int(
+                datetime.strptime(shaped[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            )
     return shaped
 
 

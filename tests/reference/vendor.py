@@ -29,9 +29,28 @@ METHODS = ("get", "put", "post", "patch", "delete", "head")
 
 # Events the sandbox sends (issue 2, section 4), plus ping and the installation events an app receives.
 WEBHOOK_EVENTS = (
-    "check_run", "check_suite", "create", "delete", "deployment", "deployment_status", "installation",
-    "installation_repositories", "issue_comment", "issues", "label", "merge_group", "milestone", "ping", "pull_request",
-    "push", "release", "repository", "repository_dispatch", "status", "workflow_dispatch", "workflow_run",
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "deployment",
+    "deployment_status",
+    "installation",
+    "installation_repositories",
+    "issue_comment",
+    "issues",
+    "label",
+    "merge_group",
+    "milestone",
+    "ping",
+    "pull_request",
+    "push",
+    "release",
+    "repository",
+    "repository_dispatch",
+    "status",
+    "workflow_dispatch",
+    "workflow_run",
 )
 
 
@@ -40,7 +59,11 @@ WEBHOOK_EVENTS = (
 AREAS = tuple(
     re.compile(pattern)
     for pattern in (
-        r"^/app(/|$)", r"^/installation/repositories$", r"^/rate_limit$", r"^/user/repos$", r"^/users/\{username\}(/installation)?$",
+        r"^/app(/|$)",
+        r"^/installation/repositories$",
+        r"^/rate_limit$",
+        r"^/user/repos$",
+        r"^/users/\{username\}(/installation)?$",
         r"^/orgs/\{org\}(/repos|/installation|/teams.*|/members.*|/memberships.*)?$",
         r"^/repos/\{owner\}/\{repo\}(/(issues|pulls|git|contents|commits|branches|compare|merges|check-runs|check-suites"
         r"|statuses|releases|deployments|actions|environments|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
@@ -120,7 +143,9 @@ def json_schema_of(spec: dict[str, Any], holder: dict[str, Any] | None) -> dict[
     return None
 
 
-def vendor_openapi(spec: dict[str, Any], routes: set[tuple[str, str]]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def vendor_openapi(
+    spec: dict[str, Any], routes: set[tuple[str, str]]
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     index = {template_key(path): path for path in spec["paths"]}
     paths = {path: sorted(m.upper() for m in item if m in METHODS) for path, item in spec["paths"].items()}
     operations: dict[str, Any] = {}
@@ -194,8 +219,10 @@ def main() -> int:
     (HERE / "openapi-operations.json").write_text(json.dumps(operations, sort_keys=True, separators=(",", ":")) + "\n")
     webhooks = vendor_webhooks(json.loads(webhooks_file.read_text()))
     (HERE / "webhook-examples.json").write_text(json.dumps(webhooks, sort_keys=True, separators=(",", ":")) + "\n")
-    print(f"{len(operations['operations'])} operations, {len(operations['components']['schemas'])} schemas, "
-          f"{len(webhooks)} webhook events vendored")
+    print(
+        f"{len(operations['operations'])} operations, {len(operations['components']['schemas'])} schemas, "
+        f"{len(webhooks)} webhook events vendored"
+    )
     for route in missing:
         print(f"not in GitHub's description: {route}", file=sys.stderr)
     return 1 if missing else 0

@@ -60,7 +60,9 @@ async def _commit_facts(ctx: Context, basehead: str) -> tuple[rules.CommitFact, 
     """The commits head has and base lacks (compare answers page by page beyond 250 commits)."""
     return tuple(
         [
-            rules.CommitFact(c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or "")
+            rules.CommitFact(
+                c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or ""
+            )
             async for c in ctx.gh.getiter(
                 "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
                 {**ctx.repo_vars, "basehead": basehead, "per_page": 100},
@@ -75,12 +77,13 @@ async def _change_id(ctx: Context, sha: str) -> str:
     return rules.same_change_id((f["filename"], f.get("patch")) for f in answer.get("files") or [])
 
 
-
 def _subject_key(message: str) -> str:
     return _SUBJECT_NOISE.sub("", message.split("\n", 1)[0]).strip().lower()
 
 
-async def forward_port_check(ctx: Context, config: RepoConfig, heads: dict[str, str], tags: tuple[rules.TagFact, ...]) -> tuple[rules.Gap, ...]:
+async def forward_port_check(
+    ctx: Context, config: RepoConfig, heads: dict[str, str], tags: tuple[rules.TagFact, ...]
+) -> tuple[rules.Gap, ...]:
     """Commits on the RC lines still in use that devel lacks, with no equivalent on devel."""
     devel = config.branches.devel
     promoted: dict[str, tuple[int, str]] = {}
@@ -88,13 +91,14 @@ async def forward_port_check(ctx: Context, config: RepoConfig, heads: dict[str, 
         parsed = rules.parse_tag(config.release.tag, tag.name)
         if parsed and parsed[1] >= promoted.get(parsed[0], (-1, ""))[0]:
             promoted[parsed[0]] = (parsed[1], tag.sha)
-    bare = [
-        rules.RcLine(v, rc_branch_name(config, v), sha, promoted.get(v, (0, None))[1]) for v, sha in heads.items()
-    ]
+    bare = [rules.RcLine(v, rc_branch_name(config, v), sha, promoted.get(v, (0, None))[1]) for v, sha in heads.items()]
     in_use = rules.lines_in_use(bare)
     if not in_use:
         return ()
-    lines = [dataclasses.replace(line, missing_from_devel=await _commit_facts(ctx, f"{devel}...{line.branch}")) for line in in_use]
+    lines = [
+        dataclasses.replace(line, missing_from_devel=await _commit_facts(ctx, f"{devel}...{line.branch}"))
+        for line in in_use
+    ]
     devel_commits: dict[str, rules.CommitFact] = {}
     for line in lines:
         for commit in await _commit_facts(ctx, f"{line.branch}...{devel}"):
@@ -122,7 +126,8 @@ async def forward_port_check(ctx: Context, config: RepoConfig, heads: dict[str, 
         dataclasses.replace(
             line,
             missing_from_devel=tuple(
-                dataclasses.replace(c, change_id=change_ids[c.sha]) if c.sha in change_ids else c for c in line.missing_from_devel
+                dataclasses.replace(c, change_id=change_ids[c.sha]) if c.sha in change_ids else c
+                for c in line.missing_from_devel
             ),
         )
         for line in lines
@@ -134,7 +139,9 @@ async def _not_in_rc(ctx: Context, config: RepoConfig, version: str) -> list[dic
     """Open PRs aimed at this release (the RC label or a milestone named after the version)."""
     found = {i["number"]: i for i in await labeled_issues(ctx, [rc_label(config, version)]) if "pull_request" in i}
     try:
-        async for milestone in ctx.gh.getiter("/repos/{owner}/{repo}/milestones{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}):
+        async for milestone in ctx.gh.getiter(
+            "/repos/{owner}/{repo}/milestones{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}
+        ):
             if re.search(rf"(?<![\d.]){re.escape(version)}(?![\d])", milestone.get("title") or ""):
                 async for issue in ctx.gh.getiter(
                     "/repos/{owner}/{repo}/issues{?milestone,state,per_page}",
@@ -164,10 +171,15 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     login = comment["user"]["login"]
     args = parse_cut_args(cmd.args)
     if args.unknown:
-        return CommandReply(False, f"I did not understand {inline(' '.join(args.unknown))}. Usage: `/cut-rc [X.Y] [--force] [--dry-run]`.")
+        return CommandReply(
+            False,
+            f"I did not understand {inline(' '.join(args.unknown))}. Usage: `/cut-rc [X.Y] [--force] [--dry-run]`.",
+        )
     heads = await rc_heads(ctx, config)
     tags = await release_tags(ctx, config)
-    version = args.version or rules.next_version(heads, [(rules.parse_tag(config.release.tag, t.name) or ("",))[0] for t in tags])
+    version = args.version or rules.next_version(
+        heads, [(rules.parse_tag(config.release.tag, t.name) or ("",))[0] for t in tags]
+    )
     branch = rc_branch_name(config, version)
     tracking = await find_tracking_issue(ctx, config, version)
     if version in heads:
@@ -177,15 +189,22 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
                 False, f"`{branch}` already exists (tracking issue #{tracking['number']}). Nothing was changed."
             )
         if args.dry_run:
-            return CommandReply(True, f"Dry run: `{branch}` exists but its cut was interrupted; `/cut-rc {version}` would finish it.")
-        return await _finish_cut(ctx, config, version, heads[version], tracking, login, forced=False, not_in_rc=[], resumed=True)
+            return CommandReply(
+                True, f"Dry run: `{branch}` exists but its cut was interrupted; `/cut-rc {version}` would finish it."
+            )
+        return await _finish_cut(
+            ctx, config, version, heads[version], tracking, login, forced=False, not_in_rc=[], resumed=True
+        )
     devel_sha = await branch_head(ctx, config.branches.devel)
     if devel_sha is None:
-        return CommandReply(False, f"The devel branch `{config.branches.devel}` does not exist, so there is nothing to cut.")
+        return CommandReply(
+            False, f"The devel branch `{config.branches.devel}` does not exist, so there is nothing to cut."
+        )
     gaps = await forward_port_check(ctx, config, heads, tags)
     not_in_rc = await _not_in_rc(ctx, config, version)
     not_in_rc_text = (
-        "\n\nNot in this RC (still open, aimed at this release): " + ", ".join(f"#{i['number']} {inline(i.get('title') or '', 80)}" for i in not_in_rc)
+        "\n\nNot in this RC (still open, aimed at this release): "
+        + ", ".join(f"#{i['number']} {inline(i.get('title') or '', 80)}" for i in not_in_rc)
         if not_in_rc
         else ""
     )
@@ -193,12 +212,18 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
         plan = [
             f"Dry run, nothing changed. `/cut-rc {version}` would:",
             f"- create `{branch}` at `{config.branches.devel}`'s head `{devel_sha[:7]}`",
-            f"- open the tracking issue \"{inline(_fill(config.release.tracking_title, version, devel_sha))}\"",
+            f'- open the tracking issue "{inline(_fill(config.release.tracking_title, version, devel_sha))}"',
         ]
-        plan += [f"- dispatch `{inline(w.workflow)}` on `{_fill(w.ref, version, devel_sha) if w.ref else branch}`" for w in config.release.on_rc_created]
+        plan += [
+            f"- dispatch `{inline(w.workflow)}` on `{_fill(w.ref, version, devel_sha) if w.ref else branch}`"
+            for w in config.release.on_rc_created
+        ]
         plan.append(f"- post `{config.checks.gate}` on `{devel_sha[:7]}`")
         if gaps:
-            plan.append(f"\nIt would refuse{' (unless --force)' if not args.force else ' but --force cuts anyway'}: changes missing from `{config.branches.devel}`:\n" + rules.gap_report(gaps, config.branches.devel))
+            plan.append(
+                f"\nIt would refuse{' (unless --force)' if not args.force else ' but --force cuts anyway'}: changes missing from `{config.branches.devel}`:\n"
+                + rules.gap_report(gaps, config.branches.devel)
+            )
         return CommandReply(True, "\n".join(plan) + not_in_rc_text)
     if gaps and not args.force:
         return CommandReply(
@@ -216,9 +241,16 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
             raise
         # Someone (or an earlier attempt of this job) made it meanwhile; adopt the branch as it is.
         devel_sha = await branch_head(ctx, branch) or devel_sha
-    reply = await _finish_cut(ctx, config, version, devel_sha, tracking, login, forced=bool(gaps), not_in_rc=not_in_rc, resumed=False)
+    reply = await _finish_cut(
+        ctx, config, version, devel_sha, tracking, login, forced=bool(gaps), not_in_rc=not_in_rc, resumed=False
+    )
     if gaps:
-        reply = CommandReply(reply.ok, reply.message + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n" + rules.gap_report(gaps, config.branches.devel, forced=True))
+        reply = CommandReply(
+            reply.ok,
+            reply.message
+            + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n"
+            + rules.gap_report(gaps, config.branches.devel, forced=True),
+        )
     return CommandReply(reply.ok, reply.message + not_in_rc_text)
 
 
@@ -236,12 +268,16 @@ async def _finish_cut(
 ) -> CommandReply:
     """The cut's steps after the branch exists; each one checks whether it is already done."""
     branch = rc_branch_name(config, version)
-    fresh = rules.TrackingState(version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc))
+    fresh = rules.TrackingState(
+        version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc)
+    )
     # A fresh cut of a version cut before (its branch deleted since) starts the old issue over.
     state = fresh if not resumed else (rules.read_state(tracking.get("body")) if tracking else None) or fresh
     if tracking is not None and not resumed and tracking.get("state") != "open":
         tracking = await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}, data={"state": "open"}
+            "/repos/{owner}/{repo}/issues/{issue_number}",
+            {**ctx.repo_vars, "issue_number": tracking["number"]},
+            data={"state": "open"},
         )
     if tracking is None:
         body = rules.splice_dashboard(
@@ -304,16 +340,25 @@ async def _close_previous(ctx: Context, config: RepoConfig, version: str, number
     older = []
     for issue in await labeled_issues(ctx, [config.labels.tracking]):
         other = version_of_tracking(config, issue)
-        if issue["number"] != number and other and (rules.parse_version(other) or (0, 0)) < here and "pull_request" not in issue:
+        if (
+            issue["number"] != number
+            and other
+            and (rules.parse_version(other) or (0, 0)) < here
+            and "pull_request" not in issue
+        ):
             older.append((rules.parse_version(other), issue))
     if not older:
         return None
     _, previous = max(older, key=lambda pair: pair[0])
-    await reconcile.post_once(ctx, previous["number"], f"superseded:{version}", f"Release {version} was cut (#{number}); closing this tracking issue.")
+    await reconcile.post_once(
+        ctx,
+        previous["number"],
+        f"superseded:{version}",
+        f"Release {version} was cut (#{number}); closing this tracking issue.",
+    )
     await ctx.gh.patch(
         "/repos/{owner}/{repo}/issues/{issue_number}",
         {**ctx.repo_vars, "issue_number": previous["number"]},
         data={"state": "closed", "state_reason": "completed"},
     )
     return previous["number"]
-

@@ -60,7 +60,9 @@ async def release_tags(ctx: Context, config: RepoConfig) -> tuple[rules.TagFact,
         if target.get("type") == "tag":
             key = (ctx.full_name, sha)
             if key not in _PEELED:
-                tag_object = await ctx.gh.getitem("/repos/{owner}/{repo}/git/tags/{tag_sha}", {**ctx.repo_vars, "tag_sha": sha})
+                tag_object = await ctx.gh.getitem(
+                    "/repos/{owner}/{repo}/git/tags/{tag_sha}", {**ctx.repo_vars, "tag_sha": sha}
+                )
                 _PEELED[key] = tag_object["object"]["sha"]
             sha = _PEELED[key]
         found.append(rules.TagFact(name, sha))
@@ -156,7 +158,9 @@ async def source_pick(
     pick_pull: the PR from its pick branch into the RC, if the RC's PR listing has one.
     """
     merged = bool((issue.get("pull_request") or {}).get("merged_at"))
-    pick = rules.SourcePick(item_ref(issue), merged, issue["state"] == "closed", config.labels.verified in label_names(issue))
+    pick = rules.SourcePick(
+        item_ref(issue), merged, issue["state"] == "closed", config.labels.verified in label_names(issue)
+    )
     if not merged:
         return pick  # nothing is picked before the merge, so there is no state to read
     if pick_pull is not None and (pick_pull.get("merged_at") or pick_pull["state"] == "open"):
@@ -164,7 +168,9 @@ async def source_pick(
         state = pick_rules.MERGED if pick_pull.get("merged_at") else pick_rules.OPENED
         return dataclasses.replace(pick, state=state, pick_pr=pick_pull["number"])
     # Both reads are conditional (the client's ETag cache), so an unchanged PR costs no rate limit.
-    pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]})
+    pull = await ctx.gh.getitem(
+        "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]}
+    )
     try:
         run = await reconcile.latest_check_run(ctx, pull["head"]["sha"], config.checks.cherry_pick)
     except gidgethub.BadRequest as exc:
@@ -182,7 +188,6 @@ def bot_run(ctx: Context, runs: list[dict[str, Any]], name: str) -> dict[str, An
     return max(mine, key=lambda r: (r.get("started_at") or "", r.get("id") or 0)) if mine else None
 
 
-
 async def is_on(ctx: Context, sha: str, branch: str) -> bool:
     try:
         answer = await ctx.gh.getitem(
@@ -195,7 +200,6 @@ async def is_on(ctx: Context, sha: str, branch: str) -> bool:
     return answer.get("status") in ("ahead", "identical")
 
 
-
 async def tracking_context(ctx: Context, issue: dict[str, Any]) -> tuple[RepoConfig, str, str] | CommandReply:
     config = await ctx.config()
     version = version_of_tracking(config, issue)
@@ -205,4 +209,3 @@ async def tracking_context(ctx: Context, issue: dict[str, Any]) -> tuple[RepoCon
     if head is None:
         return CommandReply(False, f"The RC branch `{rc_branch_name(config, version)}` does not exist.")
     return config, version, head
-

@@ -69,7 +69,8 @@ async def evaluate_gate(
     pulls = [
         pr
         async for pr in ctx.gh.getiter(
-            "/repos/{owner}/{repo}/pulls{?base,state,per_page}", {**ctx.repo_vars, "base": branch, "state": "all", "per_page": 100}
+            "/repos/{owner}/{repo}/pulls{?base,state,per_page}",
+            {**ctx.repo_vars, "base": branch, "state": "all", "per_page": 100},
         )
     ]
     target_label = f"{config.labels.cherry_pick_prefix}{version}"
@@ -81,7 +82,10 @@ async def evaluate_gate(
         if ref not in by_head or not (by_head[ref].get("merged_at") or by_head[ref]["state"] == "open"):
             by_head[ref] = pr
     source_picks = tuple(
-        [await source_pick(ctx, config, version, i, by_head.get(pick_rules.pick_branch(i["number"], branch))) for i in sources]
+        [
+            await source_pick(ctx, config, version, i, by_head.get(pick_rules.pick_branch(i["number"], branch)))
+            for i in sources
+        ]
     )
     hold = None
     if tracking is not None:
@@ -104,7 +108,9 @@ async def evaluate_gate(
         hold=hold,
         require_signoff=config.gate.require_signoff,
         runs_only=frozenset({REGRESSION_CHECK}),
-        signoff_by=(signoff.get("external_id") or "PdM") if signoff and signoff.get("conclusion") == "success" else None,
+        signoff_by=(signoff.get("external_id") or "PdM")
+        if signoff and signoff.get("conclusion") == "success"
+        else None,
         links={
             "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
             "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
@@ -117,15 +123,28 @@ async def evaluate_gate(
     sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
     if not sharing or max(sharing, key=lambda v: rules.parse_version(v) or (0, 0)) == version:
         await reconcile.ensure_check_run(
-            ctx, name=config.checks.gate, head_sha=head_sha, status=status, conclusion=conclusion, title=title, summary=summary,
-            existing=bot_run(ctx, runs, config.checks.gate), existing_known=True, update_completed=True,
+            ctx,
+            name=config.checks.gate,
+            head_sha=head_sha,
+            status=status,
+            conclusion=conclusion,
+            title=title,
+            summary=summary,
+            existing=bot_run(ctx, runs, config.checks.gate),
+            existing_known=True,
+            update_completed=True,
         )
     tags = await release_tags(ctx, config)
     evaluation = Evaluation(version, branch, head_sha, verdict, tracking, state, tags)
     if tracking is not None:
         picks = rules.pick_rows(
             [
-                rules.PickRow(pr["number"], pr.get("title") or "", "merged" if pr.get("merged_at") else pr["state"], pr.get("html_url") or "")
+                rules.PickRow(
+                    pr["number"],
+                    pr.get("title") or "",
+                    "merged" if pr.get("merged_at") else pr["state"],
+                    pr.get("html_url") or "",
+                )
                 for pr in pulls
             ],
             source_picks,
@@ -133,7 +152,14 @@ async def evaluate_gate(
         released = tuple(t.name for t in tags if (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version)
         section = rules.dashboard(
             rules.DashboardFacts(
-                state, branch, head_sha, web_url(ctx, f"/commit/{head_sha}"), verdict, facts.blockers, tuple(picks), released
+                state,
+                branch,
+                head_sha,
+                web_url(ctx, f"/commit/{head_sha}"),
+                verdict,
+                facts.blockers,
+                tuple(picks),
+                released,
             )
         )
         await _write_dashboard(ctx, tracking, section, listed=listed)
@@ -142,13 +168,19 @@ async def evaluate_gate(
 
 async def _write_dashboard(ctx: Context, tracking: dict[str, Any], section: str, *, listed: bool = False) -> None:
     # The body must be current, so people's latest edits outside the section survive.
-    fresh = tracking if listed else await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}
+    fresh = (
+        tracking
+        if listed
+        else await ctx.gh.getitem(
+            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}
+        )
     )
     body = rules.splice_dashboard(fresh.get("body"), section)
     if body != (fresh.get("body") or ""):
         await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}, data={"body": body}
+            "/repos/{owner}/{repo}/issues/{issue_number}",
+            {**ctx.repo_vars, "issue_number": tracking["number"]},
+            data={"body": body},
         )
     tracking["body"] = body
 

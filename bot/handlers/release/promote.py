@@ -38,7 +38,13 @@ async def _deployment_for(ctx: Context, config: RepoConfig, sha: str, tag: str) 
     return None
 
 
-@commands.command("promote", roles=("rte",), usage="/promote", summary="tag, release, deploy and hand off the RC's head once the gate passes", where="tracking")
+@commands.command(
+    "promote",
+    roles=("rte",),
+    usage="/promote",
+    summary="tag, release, deploy and hand off the RC's head once the gate passes",
+    where="tracking",
+)
 async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     found = await tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
@@ -51,7 +57,9 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     can_ff = True
     if production and production_sha and production_sha != head:
         can_ff = await is_on(ctx, production_sha, head)
-    on_head = [t for t in tags if t.sha == head and (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version]
+    on_head = [
+        t for t in tags if t.sha == head and (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version
+    ]
     done: set[str] = set()
     if on_head:
         tag = max(on_head, key=lambda t: rules.parse_tag(config.release.tag, t.name)[1]).name  # type: ignore[index]
@@ -71,8 +79,15 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         verdict = evaluation.verdict if evaluation else rules.GateVerdict(head, ())
     plan = rules.promote_plan(
         rules.PromoteFacts(
-            version=version, head_sha=head, tag_template=config.release.tag, tags=tags, verdict=verdict,
-            production_branch=production, production_sha=production_sha, production_can_ff=can_ff, done=frozenset(done),
+            version=version,
+            head_sha=head,
+            tag_template=config.release.tag,
+            tags=tags,
+            verdict=verdict,
+            production_branch=production,
+            production_sha=production_sha,
+            production_can_ff=can_ff,
+            done=frozenset(done),
         )
     )
     if not plan.ok:
@@ -95,10 +110,16 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
             release_url = release.get("html_url") or ""
         elif step == "production" and production:
             if production_sha is None:
-                await ctx.gh.post("/repos/{owner}/{repo}/git/refs", ctx.repo_vars, data={"ref": f"refs/heads/{production}", "sha": head})
+                await ctx.gh.post(
+                    "/repos/{owner}/{repo}/git/refs",
+                    ctx.repo_vars,
+                    data={"ref": f"refs/heads/{production}", "sha": head},
+                )
             else:
                 await ctx.gh.patch(
-                    "/repos/{owner}/{repo}/git/refs/{ref}", {**ctx.repo_vars, "ref": f"heads/{production}"}, data={"sha": head, "force": False}
+                    "/repos/{owner}/{repo}/git/refs/{ref}",
+                    {**ctx.repo_vars, "ref": f"heads/{production}"},
+                    data={"sha": head, "force": False},
                 )
         elif step == "deployment":
             await ctx.gh.post(
@@ -138,10 +159,19 @@ async def _create_tag(ctx: Context, plan: rules.PromotePlan, login: str) -> None
     tag_object = await ctx.gh.post(
         "/repos/{owner}/{repo}/git/tags",
         ctx.repo_vars,
-        data={"tag": plan.tag, "message": f"Release {plan.tag} (promoted by {login})", "object": plan.sha, "type": "commit"},
+        data={
+            "tag": plan.tag,
+            "message": f"Release {plan.tag} (promoted by {login})",
+            "object": plan.sha,
+            "type": "commit",
+        },
     )
     try:
-        await ctx.gh.post("/repos/{owner}/{repo}/git/refs", ctx.repo_vars, data={"ref": f"refs/tags/{plan.tag}", "sha": tag_object["sha"]})
+        await ctx.gh.post(
+            "/repos/{owner}/{repo}/git/refs",
+            ctx.repo_vars,
+            data={"ref": f"refs/tags/{plan.tag}", "sha": tag_object["sha"]},
+        )
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) != 422:
             raise
@@ -160,5 +190,10 @@ async def _create_release(ctx: Context, plan: rules.PromotePlan) -> dict[str, An
     return await ctx.gh.post(
         "/repos/{owner}/{repo}/releases",
         ctx.repo_vars,
-        data={"tag_name": plan.tag, "target_commitish": plan.sha, "name": notes.get("name") or plan.tag, "body": no_pings(notes.get("body") or "")},
+        data={
+            "tag_name": plan.tag,
+            "target_commitish": plan.sha,
+            "name": notes.get("name") or plan.tag,
+            "body": no_pings(notes.get("body") or ""),
+        },
     )

@@ -48,7 +48,11 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
     short = head[:7]
     if verb == "pass":
         await reconcile.ensure_check_run(
-            ctx, name=REGRESSION_CHECK, head_sha=head, status="completed", conclusion="success",
+            ctx,
+            name=REGRESSION_CHECK,
+            head_sha=head,
+            status="completed",
+            conclusion="success",
             title=f"Regression passed (QA: @{login})",
             summary=f"Recorded by `/regression pass` from @{login} on #{issue['number']} for `{short}`.",
         )
@@ -56,7 +60,11 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
     else:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
         await reconcile.ensure_check_run(
-            ctx, name=REGRESSION_CHECK, head_sha=head, status="completed", conclusion="failure",
+            ctx,
+            name=REGRESSION_CHECK,
+            head_sha=head,
+            status="completed",
+            conclusion="failure",
             title=f"Regression failed: {plain_line(summary_text, 120)}",
             summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug['number']}.",
         )
@@ -66,7 +74,13 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
 
 
 async def _regression_bug(
-    ctx: Context, config: RepoConfig, version: str, head: str, tracking: dict[str, Any], comment: dict[str, Any], summary: str
+    ctx: Context,
+    config: RepoConfig,
+    version: str,
+    head: str,
+    tracking: dict[str, Any],
+    comment: dict[str, Any],
+    summary: str,
 ) -> dict[str, Any]:
     """The bug a failed regression opens, exactly once per command comment."""
     key = marker(f"regression-bug:{comment['id']}")
@@ -84,7 +98,11 @@ async def _regression_bug(
     return await ctx.gh.post(
         "/repos/{owner}/{repo}/issues",
         ctx.repo_vars,
-        data={"title": f"Regression on {rc_branch_name(config, version)}: {plain_line(summary, 120)}", "body": body, "labels": labels},
+        data={
+            "title": f"Regression on {rc_branch_name(config, version)}: {plain_line(summary, 120)}",
+            "body": body,
+            "labels": labels,
+        },
     )
 
 
@@ -94,7 +112,9 @@ def _gate_line(evaluation: Evaluation | None) -> str:
     return f"\n\nGate: **{evaluation.verdict.title}**\n\n{rules.gate_table(evaluation.verdict)}"
 
 
-@commands.command("signoff", roles=("pdm",), usage="/signoff", summary="PdM signs off the RC's current head", where="tracking")
+@commands.command(
+    "signoff", roles=("pdm",), usage="/signoff", summary="PdM signs off the RC's current head", where="tracking"
+)
 async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     found = await tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
@@ -102,18 +122,29 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     config, version, head = found
     login = comment["user"]["login"]
     await reconcile.ensure_check_run(
-        ctx, name=config.checks.signoff, head_sha=head, status="completed", conclusion="success",
-        title=f"Signed off by @{login}", summary=f"`/signoff` from @{login} on #{issue['number']} for `{head[:7]}`.",
+        ctx,
+        name=config.checks.signoff,
+        head_sha=head,
+        status="completed",
+        conclusion="success",
+        title=f"Signed off by @{login}",
+        summary=f"`/signoff` from @{login} on #{issue['number']} for `{head[:7]}`.",
         external_id=login,
     )
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
-    return CommandReply(True, f"Signed off `{rc_branch_name(config, version)}` at `{head[:7]}`; a new commit will need a new sign-off." + _gate_line(evaluation))
+    return CommandReply(
+        True,
+        f"Signed off `{rc_branch_name(config, version)}` at `{head[:7]}`; a new commit will need a new sign-off."
+        + _gate_line(evaluation),
+    )
 
 
 HOLD_REASON_LIMIT = 1000
 
 
-@commands.command("hold", roles=("rte", "pdm"), usage="/hold <reason>", summary="stop promotion until /unhold", where="tracking")
+@commands.command(
+    "hold", roles=("rte", "pdm"), usage="/hold <reason>", summary="stop promotion until /unhold", where="tracking"
+)
 async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     if not cmd.text:
         return CommandReply(False, "Say why: `/hold <reason>`.")
@@ -129,7 +160,11 @@ async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[
     await reconcile.add_labels(ctx, issue["number"], [config.labels.hold], present=label_names(issue))
     issue = {**issue, "labels": [*issue.get("labels", []), {"name": config.labels.hold}]}
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
-    return CommandReply(True, f"`{rc_branch_name(config, version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it." + _gate_line(evaluation))
+    return CommandReply(
+        True,
+        f"`{rc_branch_name(config, version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it."
+        + _gate_line(evaluation),
+    )
 
 
 @commands.command("unhold", roles=("rte", "pdm"), usage="/unhold", summary="release a hold", where="tracking")
@@ -141,12 +176,25 @@ async def unhold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
     state = dataclasses.replace(state, hold_reason=None, hold_by=None)
     await reconcile.remove_label(ctx, issue["number"], config.labels.hold)
-    issue = {**issue, "labels": [label for label in issue.get("labels", []) if (label.get("name") if isinstance(label, dict) else label) != config.labels.hold]}
+    issue = {
+        **issue,
+        "labels": [
+            label
+            for label in issue.get("labels", [])
+            if (label.get("name") if isinstance(label, dict) else label) != config.labels.hold
+        ],
+    }
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
     return CommandReply(True, f"Hold released on `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
 
 
-@commands.command("refresh", roles=("write",), usage="/refresh", summary="re-read GitHub and bring checks and comments up to date", where="any")
+@commands.command(
+    "refresh",
+    roles=("write",),
+    usage="/refresh",
+    summary="re-read GitHub and bring checks and comments up to date",
+    where="any",
+)
 async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     config = await ctx.config()
     if config.labels.tracking not in label_names(issue):
@@ -156,4 +204,3 @@ async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         return CommandReply(True, "")
     evaluation = await evaluate_gate(ctx, config, version, tracking=issue)
     return CommandReply(True, f"Re-evaluated the gate of `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
-

@@ -44,7 +44,10 @@ def require_jwt(request: web.Request) -> None:
 def require_installation(request: web.Request) -> Any:
     who = actor(request)
     if who.kind != "installation":
-        raise ApiError(403, "You must authenticate with an installation access token in order to list repositories for an installation.")
+        raise ApiError(
+            403,
+            "You must authenticate with an installation access token in order to list repositories for an installation.",
+        )
     return who
 
 
@@ -145,7 +148,9 @@ async def create_access_token(request: web.Request) -> web.Response:
             raise validation_failed("Installation", "permissions", "invalid")
         for scope, level in wanted.items():
             if LEVELS.get(str(level), 99) > LEVELS.get(granted.get(scope, ""), 0):
-                raise ApiError(422, f"The permissions requested are not granted to this installation ({scope}={level}).")
+                raise ApiError(
+                    422, f"The permissions requested are not granted to this installation ({scope}={level})."
+                )
         granted = {str(k): str(v) for k, v in wanted.items()}
     token = "ghs_" + secrets.token_hex(18)
     expires = unix_now() + TOKEN_LIFETIME

@@ -64,7 +64,7 @@ async def commit_sha(request: web.Request, repo: dict[str, Any], ref: str, *, co
 
 async def branches_at(request: web.Request, repo: dict[str, Any], sha: str) -> list[str]:
     refs = await git(request).refs(repo["full_name"], "refs/heads/")
-    return [name[len("refs/heads/"):] for name, target, _ in refs if target == sha]
+    return [name[len("refs/heads/") :] for name, target, _ in refs if target == sha]
 
 
 def open_pulls_at(repo: dict[str, Any], sha: str) -> list[int]:
@@ -77,6 +77,7 @@ def open_pulls_at(repo: dict[str, Any], sha: str) -> list[int]:
 
 
 # --- statuses -------------------------------------------------------------------------------
+
 
 async def create_status(request: web.Request) -> web.Response:
     repo = repo_for(request, scope="statuses", level="write")
@@ -119,7 +120,11 @@ async def create_status(request: web.Request) -> web.Response:
             "state": state,
             "commit": render.commit(st, repo, commit),
             "branches": [
-                {"name": b, "commit": {"sha": sha, "url": render.api(f"/repos/{repo['full_name']}/commits/{sha}")}, "protected": False}
+                {
+                    "name": b,
+                    "commit": {"sha": sha, "url": render.api(f"/repos/{repo['full_name']}/commits/{sha}")},
+                    "protected": False,
+                }
                 for b in branches
             ],
             "created_at": stamp,
@@ -128,8 +133,11 @@ async def create_status(request: web.Request) -> web.Response:
         repo=repo,
         sender=sender,
     )
-    return respond(render.status(st, repo, record), status=201,
-                   headers={"Location": render.api(f"/repos/{repo['full_name']}/statuses/{sha}")})
+    return respond(
+        render.status(st, repo, record),
+        status=201,
+        headers={"Location": render.api(f"/repos/{repo['full_name']}/statuses/{sha}")},
+    )
 
 
 async def combined_status(request: web.Request) -> web.Response:
@@ -155,6 +163,7 @@ async def list_statuses(request: web.Request) -> web.Response:
 
 
 # --- apps that own check runs ---------------------------------------------------------------
+
 
 def own_app(request: web.Request) -> dict[str, Any]:
     """This sandbox's GitHub App, as check runs name it."""
@@ -193,6 +202,7 @@ def ci_app(st: Store, slug: str, name: str | None) -> dict[str, Any]:
 
 # --- check runs -----------------------------------------------------------------------------
 
+
 def _output(body: dict[str, Any], record: dict[str, Any]) -> None:
     output = body.get("output")
     if output is None:
@@ -208,7 +218,9 @@ def _output(body: dict[str, Any], record: dict[str, Any]) -> None:
     if not isinstance(annotations, list) or len(annotations) > 50:
         raise validation_failed("CheckRun", "annotations", "custom", "Only 50 annotations are allowed per request")
     for given in annotations:
-        if not isinstance(given, dict) or not all(k in given for k in ("path", "start_line", "end_line", "annotation_level", "message")):
+        if not isinstance(given, dict) or not all(
+            k in given for k in ("path", "start_line", "end_line", "annotation_level", "message")
+        ):
             raise validation_failed("CheckRun", "annotations", "missing_field")
         if given["annotation_level"] not in ANNOTATION_LEVELS:
             raise validation_failed("CheckRun", "annotation_level", "invalid")
@@ -243,9 +255,13 @@ def _apply_run_fields(body: dict[str, Any], record: dict[str, Any]) -> None:
     if conclusion is not None and conclusion not in CONCLUSIONS:
         raise validation_failed("CheckRun", "conclusion", "invalid")
     if status == "completed" and conclusion is None and not record.get("conclusion"):
-        raise validation_failed("CheckRun", "conclusion", "missing_field", "Conclusion must be specified when status is completed")
+        raise validation_failed(
+            "CheckRun", "conclusion", "missing_field", "Conclusion must be specified when status is completed"
+        )
     if body.get("completed_at") and conclusion is None and not record.get("conclusion"):
-        raise validation_failed("CheckRun", "conclusion", "missing_field", "Conclusion must be specified when completed_at is given")
+        raise validation_failed(
+            "CheckRun", "conclusion", "missing_field", "Conclusion must be specified when completed_at is given"
+        )
     if conclusion is not None:
         record["status"] = "completed"
         record["conclusion"] = conclusion
@@ -261,7 +277,9 @@ def _apply_run_fields(body: dict[str, Any], record: dict[str, Any]) -> None:
     _output(body, record)
 
 
-async def _suite_for(request: web.Request, repo: dict[str, Any], app_record: dict[str, Any], head_sha: str) -> dict[str, Any]:
+async def _suite_for(
+    request: web.Request, repo: dict[str, Any], app_record: dict[str, Any], head_sha: str
+) -> dict[str, Any]:
     st = store(request)
 
     def existing() -> dict[str, Any] | None:
@@ -329,10 +347,17 @@ def _settle_suite(request: web.Request, repo: dict[str, Any], suite: dict[str, A
 
 
 def _emit_run(request: web.Request, repo: dict[str, Any], run_id: int, action: str, sender: str) -> None:
-    hooks(request).emit("check_run", {"action": action, "check_run": render.check_run(store(request), repo, run_id)}, repo=repo, sender=sender)
+    hooks(request).emit(
+        "check_run",
+        {"action": action, "check_run": render.check_run(store(request), repo, run_id)},
+        repo=repo,
+        sender=sender,
+    )
 
 
-async def _create_run(request: web.Request, repo: dict[str, Any], app_record: dict[str, Any], sender: str) -> web.Response:
+async def _create_run(
+    request: web.Request, repo: dict[str, Any], app_record: dict[str, Any], sender: str
+) -> web.Response:
     check_collections(repo)
     st = store(request)
     body = await read_json(request)
@@ -343,8 +368,17 @@ async def _create_run(request: web.Request, repo: dict[str, Any], app_record: di
     head_sha = await git(request).resolve_commit(repo["full_name"], body["head_sha"])
     if head_sha is None or head_sha != body["head_sha"].lower():
         raise validation_failed("CheckRun", "head_sha", "invalid", "No commit found for SHA: " + body["head_sha"])
-    record: dict[str, Any] = {"id": st.new_id(), "name": body["name"], "head_sha": head_sha, "status": "queued",
-                              "conclusion": None, "started_at": None, "completed_at": None, "output": {}, "annotations": []}
+    record: dict[str, Any] = {
+        "id": st.new_id(),
+        "name": body["name"],
+        "head_sha": head_sha,
+        "status": "queued",
+        "conclusion": None,
+        "started_at": None,
+        "completed_at": None,
+        "output": {},
+        "annotations": [],
+    }
     _apply_run_fields(body, record)
     record["started_at"] = record.get("started_at") or now_iso()
     suite = await _suite_for(request, repo, app_record, head_sha)
@@ -368,7 +402,9 @@ async def _update_run(request: web.Request, repo: dict[str, Any], app_id: int, s
         raise not_found()
     suite = repo["check_suites"][str(record["check_suite_id"])]
     if suite["app"]["id"] != app_id:
-        raise ApiError(403, "Invalid app_id `%d` - check run can only be modified by the GitHub App that created it." % app_id)
+        raise ApiError(
+            403, "Invalid app_id `%d` - check run can only be modified by the GitHub App that created it." % app_id
+        )
     body = await read_json(request)
     was = record["status"]
     _apply_run_fields(body, record)
@@ -485,6 +521,7 @@ async def get_check_suite(request: web.Request) -> web.Response:
 
 
 # --- the test driver's CI apps --------------------------------------------------------------
+
 
 def _sandbox_repo(request: web.Request) -> dict[str, Any]:
     repo = store(request).repo(request.match_info["owner"], request.match_info["repo"])

@@ -9,7 +9,18 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox import render
-from bot.sandbox.common import ApiError, git, no_content, not_found, read_json, repo_for, respond, sender_login, store, validation_failed
+from bot.sandbox.common import (
+    ApiError,
+    git,
+    no_content,
+    not_found,
+    read_json,
+    repo_for,
+    respond,
+    sender_login,
+    store,
+    validation_failed,
+)
 from bot.sandbox.git import NULL_SHA, TreeEntry, is_sha, valid_ref_name
 from bot.sandbox.routes.repos import move_ref, person, person_from_body, publish_ref_change
 
@@ -49,14 +60,16 @@ async def get_blob(request: web.Request) -> web.Response:
     raw = await git(request).read_blob(repo["full_name"], sha)
     if raw is None:
         raise not_found()
-    return respond({
-        "sha": sha,
-        "node_id": render.node("Blob", int(sha[:8], 16)),
-        "size": len(raw),
-        "url": render.api(f"/repos/{repo['full_name']}/git/blobs/{sha}"),
-        "content": _base64_lines(raw),
-        "encoding": "base64",
-    })
+    return respond(
+        {
+            "sha": sha,
+            "node_id": render.node("Blob", int(sha[:8], 16)),
+            "size": len(raw),
+            "url": render.api(f"/repos/{repo['full_name']}/git/blobs/{sha}"),
+            "content": _base64_lines(raw),
+            "encoding": "base64",
+        }
+    )
 
 
 # trees -------------------------------------------------------------------------------------------
@@ -114,7 +127,9 @@ async def create_tree(request: web.Request) -> web.Response:
             sha = item.get("sha")
             actual = await repos.object_type(full, sha) if isinstance(sha, str) else None
             if kind != "commit" and actual != kind:
-                raise validation_failed("Tree", f"tree[{index}].sha", "invalid", f"tree.sha {sha} is not a valid {kind}")
+                raise validation_failed(
+                    "Tree", f"tree[{index}].sha", "invalid", f"tree.sha {sha} is not a valid {kind}"
+                )
             changes[path] = TreeEntry(mode, kind, sha, path)  # type: ignore[arg-type]
     sha = await repos.write_tree(full, base_tree, changes)
     return respond(tree_body(repo, sha, await repos.ls_tree(full, sha)), status=201)
@@ -182,7 +197,11 @@ def tag_body(repo: dict[str, Any], sha: str, fields: dict[str, str]) -> dict[str
         "url": render.api(f"/repos/{full}/git/tags/{sha}"),
         "message": fields["message"],
         "tagger": render.git_person(tagger),
-        "object": {"sha": fields["object"], "type": kind, "url": render.api(f"/repos/{full}/git/{kind}s/{fields['object']}")},
+        "object": {
+            "sha": fields["object"],
+            "type": kind,
+            "url": render.api(f"/repos/{full}/git/{kind}s/{fields['object']}"),
+        },
         "verification": render.verification(),
     }
 

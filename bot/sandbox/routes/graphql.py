@@ -117,7 +117,9 @@ def _object_literal(text: str, variables: dict[str, Any]) -> dict[str, Any]:
     """`{key: value, ...}` with values that are variables, strings or enum values."""
     inner = text.strip()[1:-1]
     fields: dict[str, Any] = {}
-    pattern = re.compile(r'\s*([_A-Za-z][_0-9A-Za-z]*)\s*:\s*(\$[_A-Za-z][_0-9A-Za-z]*|"(?:[^"\\]|\\.)*"|[_A-Za-z][_0-9A-Za-z]*)\s*,?')
+    pattern = re.compile(
+        r'\s*([_A-Za-z][_0-9A-Za-z]*)\s*:\s*(\$[_A-Za-z][_0-9A-Za-z]*|"(?:[^"\\]|\\.)*"|[_A-Za-z][_0-9A-Za-z]*)\s*,?'
+    )
     pos = 0
     while pos < len(inner):
         if not inner[pos:].strip():
@@ -137,7 +139,11 @@ def mutation_input(query: str, variables: dict[str, Any]) -> dict[str, Any]:
         raise QueryRefused("A query attribute must be specified and must be a string.")
     operation = _NAME.match(text)
     if operation is None or operation.group(0) != "mutation":
-        field = "query" if text.startswith("{") or (operation and operation.group(0) == "query") else (operation.group(0) if operation else text[:20])
+        field = (
+            "query"
+            if text.startswith("{") or (operation and operation.group(0) == "query")
+            else (operation.group(0) if operation else text[:20])
+        )
         raise QueryRefused(
             f"The sandbox serves only the {MUTATION} mutation, not this {field}",
             extensions={"code": "undefinedField"},
@@ -149,24 +155,36 @@ def mutation_input(query: str, variables: dict[str, Any]) -> dict[str, Any]:
     field = re.match(r"\{\s*(?:[_A-Za-z][_0-9A-Za-z]*\s*:\s*)?([_A-Za-z][_0-9A-Za-z]*)", selection)
     if field is None or field.group(1) != MUTATION:
         name = field.group(1) if field else "?"
-        raise QueryRefused(f"Field '{name}' doesn't exist on type 'Mutation'", extensions={"code": "undefinedField", "typeName": "Mutation", "fieldName": name})
+        raise QueryRefused(
+            f"Field '{name}' doesn't exist on type 'Mutation'",
+            extensions={"code": "undefinedField", "typeName": "Mutation", "fieldName": name},
+        )
     args_start = selection.find("(", field.end(1))
     if args_start < 0 or selection[field.end(1) : args_start].strip():
-        raise QueryRefused(f"Field '{MUTATION}' is missing required arguments: input", extensions={"code": "missingRequiredArguments"})
+        raise QueryRefused(
+            f"Field '{MUTATION}' is missing required arguments: input", extensions={"code": "missingRequiredArguments"}
+        )
     args = selection[args_start + 1 : _balanced(selection, args_start, "(", ")") - 1]
     found = re.match(r"\s*input\s*:\s*", args)
     if found is None:
-        raise QueryRefused(f"Field '{MUTATION}' is missing required arguments: input", extensions={"code": "missingRequiredArguments"})
+        raise QueryRefused(
+            f"Field '{MUTATION}' is missing required arguments: input", extensions={"code": "missingRequiredArguments"}
+        )
     value = args[found.end() :].strip()
     if value.startswith("$"):
         given = variables.get(value[1:].strip())
         if not isinstance(given, dict):
-            raise QueryRefused(f"Variable ${value[1:].strip()} of type EnablePullRequestAutoMergeInput! was provided invalid value",
-                               extensions={"code": "variableMismatch"})
+            raise QueryRefused(
+                f"Variable ${value[1:].strip()} of type EnablePullRequestAutoMergeInput! was provided invalid value",
+                extensions={"code": "variableMismatch"},
+            )
         return dict(given)
     if value.startswith("{"):
         return _object_literal(value[: _balanced(value, 0, "{", "}")], variables)
-    raise QueryRefused("Argument 'input' on Field 'enablePullRequestAutoMerge' has an invalid value", extensions={"code": "argumentLiteralsIncompatible"})
+    raise QueryRefused(
+        "Argument 'input' on Field 'enablePullRequestAutoMerge' has an invalid value",
+        extensions={"code": "argumentLiteralsIncompatible"},
+    )
 
 
 # finding the PR ------------------------------------------------------------------------------------
@@ -196,7 +214,11 @@ def may_enable(request: web.Request, st: Store, repo: dict[str, Any]) -> None:
         if PERMISSION_RANK[permission] < PERMISSION_RANK["read"]:
             raise LookupError
         if PERMISSION_RANK[permission] < PERMISSION_RANK["write"]:
-            raise QueryRefused(f"{who.login} does not have permission to enable auto-merge on this pull request.", "FORBIDDEN", executed=True)
+            raise QueryRefused(
+                f"{who.login} does not have permission to enable auto-merge on this pull request.",
+                "FORBIDDEN",
+                executed=True,
+            )
         return
     raise LookupError
 
@@ -242,12 +264,17 @@ async def enable_auto_merge(request: web.Request, payload: dict[str, Any]) -> di
     given = mutation_input(query, variables)
     node_id = given.get("pullRequestId")
     if not isinstance(node_id, str) or not node_id:
-        raise QueryRefused("Argument 'pullRequestId' on InputObject 'EnablePullRequestAutoMergeInput' is required. Expected type ID!",
-                           extensions={"code": "missingRequiredInputObjectAttribute"})
+        raise QueryRefused(
+            "Argument 'pullRequestId' on InputObject 'EnablePullRequestAutoMergeInput' is required. Expected type ID!",
+            extensions={"code": "missingRequiredInputObjectAttribute"},
+        )
     method = given.get("mergeMethod") or "MERGE"
     if method not in MERGE_METHODS:
-        raise QueryRefused(f"Argument 'mergeMethod' on InputObject 'EnablePullRequestAutoMergeInput' has an invalid value ({method}). "
-                           "Expected type 'PullRequestMergeMethod'.", extensions={"code": "argumentLiteralsIncompatible"})
+        raise QueryRefused(
+            f"Argument 'mergeMethod' on InputObject 'EnablePullRequestAutoMergeInput' has an invalid value ({method}). "
+            "Expected type 'PullRequestMergeMethod'.",
+            extensions={"code": "argumentLiteralsIncompatible"},
+        )
     unknown = QueryRefused(f"Could not resolve to a node with the global id of '{node_id}'", "NOT_FOUND", executed=True)
     found = find_pull(st, node_id)
     if found is None:
@@ -271,8 +298,13 @@ async def enable_auto_merge(request: web.Request, payload: dict[str, Any]) -> di
     if isinstance(given.get("commitBody"), str):
         message = given["commitBody"]
     sender = sender_login(request)
-    record = {"enabled_by": sender, "merge_method": merge_method, "commit_title": title, "commit_message": message,
-              "enabled_at": (pr.get("auto_merge") or {}).get("enabled_at") or now_iso()}
+    record = {
+        "enabled_by": sender,
+        "merge_method": merge_method,
+        "commit_title": title,
+        "commit_message": message,
+        "enabled_at": (pr.get("auto_merge") or {}).get("enabled_at") or now_iso(),
+    }
     changed = record != pr.get("auto_merge")
     pr["auto_merge"] = record
     if changed:
@@ -280,7 +312,12 @@ async def enable_auto_merge(request: web.Request, payload: dict[str, Any]) -> di
         st.touch()
         hooks(request).emit(
             "pull_request",
-            {"action": "auto_merge_enabled", "number": number, "pull_request": render.pull_request(st, repo, number), "reason": None},
+            {
+                "action": "auto_merge_enabled",
+                "number": number,
+                "pull_request": render.pull_request(st, repo, number),
+                "reason": None,
+            },
             repo=repo,
             sender=sender,
         )

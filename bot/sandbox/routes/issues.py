@@ -39,6 +39,7 @@ STATE_REASONS = {"completed", "not_planned", "reopened", None}
 
 # --- shared with other sandbox modules -----------------------------------------------------
 
+
 def issue_collections(repo: dict[str, Any]) -> None:
     """The per-repository collections this module keeps, created on first use."""
     for key in ("issues", "labels", "comments", "milestones", "collaborators"):
@@ -46,20 +47,31 @@ def issue_collections(repo: dict[str, Any]) -> None:
     repo.setdefault("issue_events", [])
 
 
-def record_issue_event(st: Store, repo: dict[str, Any], number: int, event: str, actor: str, **extra: Any) -> dict[str, Any]:
+def record_issue_event(
+    st: Store, repo: dict[str, Any], number: int, event: str, actor: str, **extra: Any
+) -> dict[str, Any]:
     """Append one entry to an issue's (or PR's) timeline, as GET /issues/{n}/events lists it.
 
     extra: label={"name", "color"}, assignee=login, milestone=title, rename={"from", "to"},
     commit_id=sha, state_reason=...
     """
     issue_collections(repo)
-    record = {"id": st.new_id(), "issue_number": number, "event": event, "actor": actor, "created_at": now_iso(), **extra}
+    record = {
+        "id": st.new_id(),
+        "issue_number": number,
+        "event": event,
+        "actor": actor,
+        "created_at": now_iso(),
+        **extra,
+    }
     repo["issue_events"].append(record)
     st.touch()
     return record
 
 
-def emit_issue_event(request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, **extra: Any) -> None:
+def emit_issue_event(
+    request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, **extra: Any
+) -> None:
     """`issues` for an issue, `pull_request` for a PR, with GitHub's payload for the action."""
     st = store(request)
     record = repo["issues"][str(number)]
@@ -74,14 +86,22 @@ def emit_issue_event(request: web.Request, repo: dict[str, Any], number: int, ac
         hooks(request).emit("issues", payload, repo=repo, sender=sender)
 
 
-def emit_milestone_event(request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, milestone: int) -> None:
+def emit_milestone_event(
+    request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, milestone: int
+) -> None:
     """GitHub announces milestone changes as `issues` events, for pull requests too (pull_request has no such action)."""
     st = store(request)
-    payload = {"action": action, "issue": render.issue(st, repo, number), "milestone": render.milestone(st, repo, milestone)}
+    payload = {
+        "action": action,
+        "issue": render.issue(st, repo, number),
+        "milestone": render.milestone(st, repo, milestone),
+    }
     hooks(request).emit("issues", payload, repo=repo, sender=sender)
 
 
-def ensure_label(st: Store, repo: dict[str, Any], name: str, color: str = DEFAULT_LABEL_COLOR, description: str | None = None) -> dict[str, Any]:
+def ensure_label(
+    st: Store, repo: dict[str, Any], name: str, color: str = DEFAULT_LABEL_COLOR, description: str | None = None
+) -> dict[str, Any]:
     issue_collections(repo)
     record = repo["labels"].get(name.lower())
     if record is None:
@@ -92,6 +112,7 @@ def ensure_label(st: Store, repo: dict[str, Any], name: str, color: str = DEFAUL
 
 
 # --- permissions ---------------------------------------------------------------------------
+
 
 def issue_repo(request: web.Request, *, level: str) -> dict[str, Any]:
     """The repository, readable by the caller; installations need the issues permission at `level`
@@ -149,6 +170,7 @@ def parse_since(value: str | None) -> str | None:
 
 # --- labels on an issue ---------------------------------------------------------------------
 
+
 def label_names(body: Any) -> list[str]:
     """`{"labels": [...]}`, a bare list, or `{"labels": [{"name": ...}]}` as GitHub accepts them."""
     raw = body.get("labels") if isinstance(body, dict) else body
@@ -200,7 +222,11 @@ def apply_labels(request: web.Request, repo: dict[str, Any], number: int, wanted
 
 
 def labels_answer(st: Store, repo: dict[str, Any], number: int) -> list[dict[str, Any]]:
-    return [render.label(st, repo, name) for name in repo["issues"][str(number)].get("labels", []) if name.lower() in repo["labels"]]
+    return [
+        render.label(st, repo, name)
+        for name in repo["issues"][str(number)].get("labels", [])
+        if name.lower() in repo["labels"]
+    ]
 
 
 async def add_issue_labels(request: web.Request) -> web.Response:
@@ -269,6 +295,7 @@ async def _read_any_json(request: web.Request) -> Any:
 
 # --- repository labels ----------------------------------------------------------------------
 
+
 async def list_labels(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="read")
     st = store(request)
@@ -304,6 +331,7 @@ async def get_label(request: web.Request) -> web.Response:
 
 
 # --- issues ---------------------------------------------------------------------------------
+
 
 async def create_issue(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="write")
@@ -346,8 +374,14 @@ async def create_issue(request: web.Request) -> web.Response:
     apply_labels(request, repo, number, labels, replace=False)
     _apply_assignees(request, repo, number, assignees)
     if milestone is not None:
-        record_issue_event(st, repo, number, "milestoned", sender, milestone=repo["milestones"][str(milestone)]["title"])
-    return respond(render.issue(st, repo, number), status=201, headers={"Location": render.api(f"/repos/{repo['full_name']}/issues/{number}")})
+        record_issue_event(
+            st, repo, number, "milestoned", sender, milestone=repo["milestones"][str(milestone)]["title"]
+        )
+    return respond(
+        render.issue(st, repo, number),
+        status=201,
+        headers={"Location": render.api(f"/repos/{repo['full_name']}/issues/{number}")},
+    )
 
 
 def _assignees(body: dict[str, Any]) -> list[str]:
@@ -431,7 +465,9 @@ async def update_issue(request: web.Request) -> web.Response:
                 body[key] = str(body[key])
             changes[key] = {"from": record.get(key)}
             if key == "title":
-                record_issue_event(st, repo, number, "renamed", sender, rename={"from": record["title"], "to": body["title"]})
+                record_issue_event(
+                    st, repo, number, "renamed", sender, rename={"from": record["title"], "to": body["title"]}
+                )
             record[key] = body[key]
     if changes:
         record["updated_at"] = now_iso()
@@ -450,28 +486,42 @@ async def update_issue(request: web.Request) -> web.Response:
                 record_issue_event(st, repo, number, "demilestoned", sender, milestone=title)
                 emit_milestone_event(request, repo, number, "demilestoned", sender, old_milestone)
             if new_milestone is not None:
-                record_issue_event(st, repo, number, "milestoned", sender, milestone=repo["milestones"][str(new_milestone)]["title"])
+                record_issue_event(
+                    st, repo, number, "milestoned", sender, milestone=repo["milestones"][str(new_milestone)]["title"]
+                )
                 emit_milestone_event(request, repo, number, "milestoned", sender, new_milestone)
     if may_triage and "labels" in body:
         apply_labels(request, repo, number, label_names(body), replace=True)
     if may_triage and ("assignees" in body or "assignee" in body):
-        _apply_assignees(request, repo, number, _assignees(body) if body.get("assignees") or body.get("assignee") else [])
+        _apply_assignees(
+            request, repo, number, _assignees(body) if body.get("assignees") or body.get("assignee") else []
+        )
 
     state = body.get("state")
     if state == "closed" and record["state"] == "open":
         if record.get("is_pull") and repo.get("pulls", {}).get(str(number), {}).get("merged"):
             raise validation_failed("Issue", "state", "invalid")
         stamp = now_iso()
-        record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp,
-                      state_reason=None if record.get("is_pull") else (body.get("state_reason") or "completed"))
+        record.update(
+            state="closed",
+            closed_at=stamp,
+            closed_by=sender,
+            updated_at=stamp,
+            state_reason=None if record.get("is_pull") else (body.get("state_reason") or "completed"),
+        )
         st.touch()
         record_issue_event(st, repo, number, "closed", sender, state_reason=record["state_reason"])
         emit_issue_event(request, repo, number, "closed", sender)
     elif state == "open" and record["state"] == "closed":
         if record.get("is_pull") and repo.get("pulls", {}).get(str(number), {}).get("merged"):
             raise validation_failed("Issue", "state", "invalid")
-        record.update(state="open", closed_at=None, closed_by=None, updated_at=now_iso(),
-                      state_reason=None if record.get("is_pull") else "reopened")
+        record.update(
+            state="open",
+            closed_at=None,
+            closed_by=None,
+            updated_at=now_iso(),
+            state_reason=None if record.get("is_pull") else "reopened",
+        )
         st.touch()
         record_issue_event(st, repo, number, "reopened", sender)
         emit_issue_event(request, repo, number, "reopened", sender)
@@ -537,6 +587,7 @@ async def list_issues(request: web.Request) -> web.Response:
 
 # --- comments -------------------------------------------------------------------------------
 
+
 async def create_comment(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="write")
     st = store(request)
@@ -566,12 +617,19 @@ async def create_comment(request: web.Request) -> web.Response:
     st.touch()
     hooks(request).emit(
         "issue_comment",
-        {"action": "created", "issue": render.issue(st, repo, record["number"]), "comment": render.comment(st, repo, comment_id)},
+        {
+            "action": "created",
+            "issue": render.issue(st, repo, record["number"]),
+            "comment": render.comment(st, repo, comment_id),
+        },
         repo=repo,
         sender=sender,
     )
-    return respond(render.comment(st, repo, comment_id), status=201,
-                   headers={"Location": render.api(f"/repos/{repo['full_name']}/issues/comments/{comment_id}")})
+    return respond(
+        render.comment(st, repo, comment_id),
+        status=201,
+        headers={"Location": render.api(f"/repos/{repo['full_name']}/issues/comments/{comment_id}")},
+    )
 
 
 def _comments_since(request: web.Request, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -585,7 +643,9 @@ async def list_issue_comments(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="read")
     st = store(request)
     record = the_issue(repo, request.match_info["issue_number"])
-    comments = sorted((c for c in repo["comments"].values() if c["issue_number"] == record["number"]), key=lambda c: c["id"])
+    comments = sorted(
+        (c for c in repo["comments"].values() if c["issue_number"] == record["number"]), key=lambda c: c["id"]
+    )
     return paginate(request, [render.comment(st, repo, c["id"]) for c in _comments_since(request, comments)])
 
 
@@ -596,7 +656,11 @@ async def list_repo_comments(request: web.Request) -> web.Response:
     if sort not in ("created", "updated"):
         raise validation_failed("IssueComment", "sort", "invalid")
     key = SORT_KEYS[sort]
-    comments = sorted(repo["comments"].values(), key=lambda c: (c[key], c["id"]), reverse=request.query.get("direction", "asc") == "desc")
+    comments = sorted(
+        repo["comments"].values(),
+        key=lambda c: (c[key], c["id"]),
+        reverse=request.query.get("direction", "asc") == "desc",
+    )
     return paginate(request, [render.comment(st, repo, c["id"]) for c in _comments_since(request, comments)])
 
 
@@ -639,8 +703,12 @@ async def update_comment(request: web.Request) -> web.Response:
         st.touch()
         hooks(request).emit(
             "issue_comment",
-            {"action": "edited", "changes": {"body": {"from": previous}}, "issue": render.issue(st, repo, record["issue_number"]),
-             "comment": render.comment(st, repo, record["id"])},
+            {
+                "action": "edited",
+                "changes": {"body": {"from": previous}},
+                "issue": render.issue(st, repo, record["issue_number"]),
+                "comment": render.comment(st, repo, record["id"]),
+            },
             repo=repo,
             sender=sender,
         )
@@ -666,6 +734,7 @@ async def delete_comment(request: web.Request) -> web.Response:
 
 
 # --- reactions on comments ------------------------------------------------------------------
+
 
 async def create_reaction(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="write")
@@ -719,6 +788,7 @@ async def delete_reaction(request: web.Request) -> web.Response:
 
 # --- milestones -----------------------------------------------------------------------------
 
+
 async def list_milestones(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="read")
     st = store(request)
@@ -756,9 +826,16 @@ async def create_milestone(request: web.Request) -> web.Response:
     number = max((m["number"] for m in repo["milestones"].values()), default=0) + 1
     stamp = now_iso()
     repo["milestones"][str(number)] = {
-        "id": st.new_id(), "number": number, "title": title, "description": body.get("description"),
-        "state": state, "due_on": body.get("due_on"), "creator": sender_login(request),
-        "created_at": stamp, "updated_at": stamp, "closed_at": stamp if state == "closed" else None,
+        "id": st.new_id(),
+        "number": number,
+        "title": title,
+        "description": body.get("description"),
+        "state": state,
+        "due_on": body.get("due_on"),
+        "creator": sender_login(request),
+        "created_at": stamp,
+        "updated_at": stamp,
+        "closed_at": stamp if state == "closed" else None,
     }
     st.touch()
     return respond(render.milestone(st, repo, number), status=201)
@@ -773,6 +850,7 @@ async def get_milestone(request: web.Request) -> web.Response:
 
 
 # --- issue events ---------------------------------------------------------------------------
+
 
 async def list_issue_events(request: web.Request) -> web.Response:
     repo = issue_repo(request, level="read")

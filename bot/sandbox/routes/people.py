@@ -37,10 +37,24 @@ from bot.sandbox.common import (
 from bot.sandbox.state import Store, now_iso
 
 # GitHub's request names for repository permissions -> the role they grant.
-REQUESTED_ROLE = {"pull": "read", "read": "read", "triage": "triage", "push": "write", "write": "write",
-                  "maintain": "maintain", "admin": "admin"}
+REQUESTED_ROLE = {
+    "pull": "read",
+    "read": "read",
+    "triage": "triage",
+    "push": "write",
+    "write": "write",
+    "maintain": "maintain",
+    "admin": "admin",
+}
 # The legacy `permission` field folds maintain into write and triage into read.
-LEGACY_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read", "none": "none"}
+LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+    "none": "none",
+}
 TEAM_ROLES = ("member", "maintainer")
 
 
@@ -63,11 +77,28 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-") or "team"
 
 
-def new_team(st: Store, org_record: dict[str, Any], name: str, *, slug: str | None = None, description: str | None = None,
-             privacy: str = "closed", permission: str = "pull") -> dict[str, Any]:
+def new_team(
+    st: Store,
+    org_record: dict[str, Any],
+    name: str,
+    *,
+    slug: str | None = None,
+    description: str | None = None,
+    privacy: str = "closed",
+    permission: str = "pull",
+) -> dict[str, Any]:
     slug = slug or slugify(name)
-    record = {"id": st.new_id(), "name": name, "slug": slug, "description": description, "privacy": privacy,
-              "permission": permission, "created_at": now_iso(), "members": {}, "repos": {}}
+    record = {
+        "id": st.new_id(),
+        "name": name,
+        "slug": slug,
+        "description": description,
+        "privacy": privacy,
+        "permission": permission,
+        "created_at": now_iso(),
+        "members": {},
+        "repos": {},
+    }
     st.data["teams"][team_key(org_record["login"], slug)] = record
     st.touch()
     return record
@@ -88,6 +119,7 @@ def may_manage_org(who: Actor, org_record: dict[str, Any], *, scope_level: str) 
 
 # --- teams ----------------------------------------------------------------------------------
 
+
 async def create_team(request: web.Request) -> web.Response:
     st = store(request)
     who = require_login(request)
@@ -103,8 +135,15 @@ async def create_team(request: web.Request) -> web.Response:
     privacy = body.get("privacy", "secret")
     if privacy not in ("secret", "closed"):
         raise validation_failed("Team", "privacy", "invalid")
-    new_team(st, org_record, name.strip(), slug=slug, description=body.get("description"), privacy=privacy,
-             permission=body.get("permission", "pull"))
+    new_team(
+        st,
+        org_record,
+        name.strip(),
+        slug=slug,
+        description=body.get("description"),
+        privacy=privacy,
+        permission=body.get("permission", "pull"),
+    )
     for login in body.get("maintainers") or []:
         st.data["teams"][team_key(org_record["login"], slug)]["members"][str(login).lower()] = "maintainer"
     return respond(render.team(st, org_record["login"], slug, full=True), status=201)
@@ -163,7 +202,9 @@ async def put_membership(request: web.Request) -> web.Response:
     org_record = the_org(st, request.match_info["org"])
     slug = request.match_info["team_slug"]
     team = st.data["teams"].get(team_key(org_record["login"], slug))
-    is_maintainer = team is not None and who.kind == "user" and team["members"].get((who.login or "").lower()) == "maintainer"
+    is_maintainer = (
+        team is not None and who.kind == "user" and team["members"].get((who.login or "").lower()) == "maintainer"
+    )
     if not is_maintainer:
         may_manage_org(who, org_record, scope_level="write")
     body = await read_json(request)
@@ -214,6 +255,7 @@ async def put_team_repo(request: web.Request) -> web.Response:
 
 
 # --- collaborators --------------------------------------------------------------------------
+
 
 async def put_collaborator(request: web.Request) -> web.Response:
     repo = repo_for(request, scope="administration", level="admin")

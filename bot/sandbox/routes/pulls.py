@@ -67,11 +67,18 @@ async def compute_mergeable(repos: GitRepos, repo: dict[str, Any], pr: dict[str,
 
 
 def emit_pull(request: web.Request, repo: dict[str, Any], number: int, action: str, sender: str, **extra: Any) -> None:
-    payload = {"action": action, "number": number, "pull_request": render.pull_request(store(request), repo, number), **extra}
+    payload = {
+        "action": action,
+        "number": number,
+        "pull_request": render.pull_request(store(request), repo, number),
+        **extra,
+    }
     hooks(request).emit("pull_request", payload, repo=repo, sender=sender)
 
 
-async def branch_moved(request: web.Request, repo: dict[str, Any], branch: str, before: str | None, after: str | None) -> None:
+async def branch_moved(
+    request: web.Request, repo: dict[str, Any], branch: str, before: str | None, after: str | None
+) -> None:
     """Called for every branch change: open PRs on it follow its new head (synchronize) or base."""
     st, repos = store(request), git(request)
     sender = sender_login(request)
@@ -104,8 +111,14 @@ async def branch_moved(request: web.Request, repo: dict[str, Any], branch: str, 
             if await repos.is_ancestor(repo["full_name"], pr["head_sha"], after):
                 # Pushing the head into the base merges the PR, as on GitHub.
                 stamp = now_iso()
-                pr.update(merged=True, merged_at=stamp, merged_by=sender, merge_commit_sha=pr["head_sha"], mergeable=None,
-                          mergeable_state="unknown")
+                pr.update(
+                    merged=True,
+                    merged_at=stamp,
+                    merged_by=sender,
+                    merge_commit_sha=pr["head_sha"],
+                    mergeable=None,
+                    mergeable_state="unknown",
+                )
                 issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
                 record_issue_event(st, repo, int(number), "merged", sender, commit_id=pr["head_sha"])
                 record_issue_event(st, repo, int(number), "closed", sender)
@@ -145,7 +158,11 @@ async def create_pull(request: web.Request) -> web.Response:
     if not isinstance(head, str) or not head:
         raise validation_failed("PullRequest", "head", "missing_field")
     head_ref = head_branch(repo, head)
-    head_sha = await repos.ref(full, f"refs/heads/{head_ref}") if head_ref and valid_ref_name(f"refs/heads/{head_ref}") else None
+    head_sha = (
+        await repos.ref(full, f"refs/heads/{head_ref}")
+        if head_ref and valid_ref_name(f"refs/heads/{head_ref}")
+        else None
+    )
     if head_sha is None:
         raise validation_failed("PullRequest", "head", "invalid")
     base_sha = await repos.ref(full, f"refs/heads/{base}") if valid_ref_name(f"refs/heads/{base}") else None
@@ -153,30 +170,68 @@ async def create_pull(request: web.Request) -> web.Response:
         raise validation_failed("PullRequest", "base", "invalid")
     for number, other in repo["pulls"].items():
         if other["head_ref"] == head_ref and other["base_ref"] == base and repo["issues"][number]["state"] == "open":
-            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                      "message": f"A pull request already exists for {repo['owner']['login']}:{head_ref}."}])
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo['owner']['login']}:{head_ref}.",
+                    }
+                ],
+            )
     if await repos.is_ancestor(full, head_sha, base_sha):
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                  "message": f"No commits between {base} and {head_ref}"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "code": "custom", "message": f"No commits between {base} and {head_ref}"}],
+        )
     number = st.next_number(repo)
     stamp = now_iso()
     repo["issues"][str(number)] = {
-        "id": st.new_id(), "number": number, "title": title, "body": body.get("body"), "state": "open", "state_reason": None,
-        "user": sender, "labels": [], "assignees": [], "milestone": None, "locked": False,
-        "created_at": stamp, "updated_at": stamp, "closed_at": None, "closed_by": None, "is_pull": True,
+        "id": st.new_id(),
+        "number": number,
+        "title": title,
+        "body": body.get("body"),
+        "state": "open",
+        "state_reason": None,
+        "user": sender,
+        "labels": [],
+        "assignees": [],
+        "milestone": None,
+        "locked": False,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "closed_at": None,
+        "closed_by": None,
+        "is_pull": True,
     }
     pr = {
-        "id": st.new_id(), "head_ref": head_ref, "head_sha": head_sha, "head_repo": full, "base_ref": base, "base_sha": base_sha,
-        "draft": bool(body.get("draft", False)), "merged": False, "merged_at": None, "merged_by": None,
-        "merge_commit_sha": None, "merge_method": None, "maintainer_can_modify": bool(body.get("maintainer_can_modify", False)),
+        "id": st.new_id(),
+        "head_ref": head_ref,
+        "head_sha": head_sha,
+        "head_repo": full,
+        "base_ref": base,
+        "base_sha": base_sha,
+        "draft": bool(body.get("draft", False)),
+        "merged": False,
+        "merged_at": None,
+        "merged_by": None,
+        "merge_commit_sha": None,
+        "merge_method": None,
+        "maintainer_can_modify": bool(body.get("maintainer_can_modify", False)),
         "auto_merge": None,
     }
     repo["pulls"][str(number)] = pr
     await refresh_pull(repos, repo, pr)
     st.touch()
     emit_pull(request, repo, number, "opened", sender)
-    return respond(render.pull_request(st, repo, number), status=201,
-                   headers={"Location": render.api(f"/repos/{full}/pulls/{number}")})
+    return respond(
+        render.pull_request(st, repo, number),
+        status=201,
+        headers={"Location": render.api(f"/repos/{full}/pulls/{number}")},
+    )
 
 
 async def list_pulls(request: web.Request) -> web.Response:
@@ -236,11 +291,22 @@ async def update_pull(request: web.Request) -> web.Response:
         if key in body and body[key] != issue_record.get(key):
             changes[key] = {"from": issue_record.get(key)}
             if key == "title":
-                record_issue_event(st, repo, int(number), "renamed", sender, rename={"from": issue_record["title"], "to": body["title"]})
+                record_issue_event(
+                    st,
+                    repo,
+                    int(number),
+                    "renamed",
+                    sender,
+                    rename={"from": issue_record["title"], "to": body["title"]},
+                )
             issue_record[key] = body[key]
     if "base" in body and body["base"] != pr["base_ref"]:
         new_base = body["base"]
-        new_sha = await repos.ref(full, f"refs/heads/{new_base}") if isinstance(new_base, str) and valid_ref_name(f"refs/heads/{new_base}") else None
+        new_sha = (
+            await repos.ref(full, f"refs/heads/{new_base}")
+            if isinstance(new_base, str) and valid_ref_name(f"refs/heads/{new_base}")
+            else None
+        )
         if new_sha is None or issue_record["state"] != "open":
             raise validation_failed("PullRequest", "base", "invalid")
         changes["base"] = {"ref": {"from": pr["base_ref"]}, "sha": {"from": pr["base_sha"]}}
@@ -261,10 +327,14 @@ async def update_pull(request: web.Request) -> web.Response:
         emit_pull(request, repo, int(number), "closed", sender)
     elif state == "open" and issue_record["state"] == "closed":
         if pr.get("merged"):
-            raise validation_failed("PullRequest", "state", "invalid", "state cannot be changed. The pull request has been merged.")
+            raise validation_failed(
+                "PullRequest", "state", "invalid", "state cannot be changed. The pull request has been merged."
+            )
         head_sha = await repos.ref(full, f"refs/heads/{pr['head_ref']}")
         if head_sha is None:
-            raise validation_failed("PullRequest", "state", "invalid", "state cannot be changed. The head branch was deleted.")
+            raise validation_failed(
+                "PullRequest", "state", "invalid", "state cannot be changed. The head branch was deleted."
+            )
         pr["head_sha"] = head_sha
         pr["base_sha"] = await repos.ref(full, f"refs/heads/{pr['base_ref']}") or pr["base_sha"]
         await refresh_pull(repos, repo, pr)
@@ -335,8 +405,9 @@ async def merge_pull(request: web.Request) -> web.Response:
                 outcome = await repos.cherry_pick_tree(full, current, commit.sha, committer=web_flow())
                 if not outcome.clean:
                     raise ApiError(405, "This branch can't be rebased")
-                current = await repos.commit_tree(full, outcome.tree, [current], commit.message,
-                                                  author=commit.author, committer=web_flow())
+                current = await repos.commit_tree(
+                    full, outcome.tree, [current], commit.message, author=commit.author, committer=web_flow()
+                )
                 replayed.append(current)
             new_sha = current
         else:
@@ -345,13 +416,19 @@ async def merge_pull(request: web.Request) -> web.Response:
                 pr.update(mergeable=False, mergeable_state="dirty")
                 raise ApiError(405, "Pull Request is not mergeable")
             if method == "merge":
-                commit_title = body.get("commit_title") or f"Merge pull request #{number} from {repo['owner']['login']}/{pr['head_ref']}"
+                commit_title = (
+                    body.get("commit_title")
+                    or f"Merge pull request #{number} from {repo['owner']['login']}/{pr['head_ref']}"
+                )
                 commit_message = body.get("commit_message", title)
                 message = f"{commit_title}\n\n{commit_message}" if commit_message else commit_title
-                new_sha = await repos.commit_tree(full, outcome.tree, [base_sha, pr["head_sha"]], message,
-                                                  author=merger, committer=web_flow())
+                new_sha = await repos.commit_tree(
+                    full, outcome.tree, [base_sha, pr["head_sha"]], message, author=merger, committer=web_flow()
+                )
             else:
-                picked = await repos.read_commits(full, await repos.rev_list(full, pr["head_sha"], base_sha, reverse=True))
+                picked = await repos.read_commits(
+                    full, await repos.rev_list(full, pr["head_sha"], base_sha, reverse=True)
+                )
                 # COMMIT_OR_PR_TITLE / COMMIT_MESSAGES, the repository defaults render.repository reports.
                 if len(picked) == 1:
                     subject, _, rest = picked[0].message.strip().partition("\n")
@@ -363,13 +440,23 @@ async def merge_pull(request: web.Request) -> web.Response:
                 commit_message = body.get("commit_message", default_message)
                 message = f"{commit_title}\n\n{commit_message}" if commit_message else commit_title
                 author = person(st, issue_record["user"])
-                new_sha = await repos.commit_tree(full, outcome.tree, [base_sha], message, author=author, committer=web_flow())
+                new_sha = await repos.commit_tree(
+                    full, outcome.tree, [base_sha], message, author=author, committer=web_flow()
+                )
         stamp = now_iso()
         # Marked merged before the base moves, so the push does not look like a manual merge.
         # The commits that brought the PR into its base find it again through commits/{sha}/pulls.
         pr["landed_shas"] = replayed[:MAX_PR_COMMITS]
-        pr.update(merged=True, merged_at=stamp, merged_by=sender, merge_commit_sha=new_sha, merge_method=method,
-                  mergeable=None, rebaseable=None, mergeable_state="unknown")
+        pr.update(
+            merged=True,
+            merged_at=stamp,
+            merged_by=sender,
+            merge_commit_sha=new_sha,
+            merge_method=method,
+            mergeable=None,
+            rebaseable=None,
+            mergeable_state="unknown",
+        )
         issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
         st.touch()
         try:
@@ -395,4 +482,3 @@ def setup(app: web.Application) -> None:
     r.add_get(base + "/{pull_number:[0-9]+}/files", pull_files)
     r.add_get(base + "/{pull_number:[0-9]+}/merge", is_merged)
     r.add_put(base + "/{pull_number:[0-9]+}/merge", merge_pull)
-

@@ -54,6 +54,7 @@ def release_collections(repo: dict[str, Any]) -> None:
 
 # --- releases -------------------------------------------------------------------------------
 
+
 def the_release(repo: dict[str, Any], release_id: str) -> dict[str, Any]:
     record = repo["releases"].get(release_id)
     if record is None:
@@ -76,8 +77,13 @@ async def create_tag_if_missing(request: web.Request, repo: dict[str, Any], tag:
     await move_ref(request, repo, f"refs/tags/{tag}", sha, None)
 
 
-def emit_release(request: web.Request, repo: dict[str, Any], record: dict[str, Any], *actions: str,
-                 changes: dict[str, Any] | None = None) -> None:
+def emit_release(
+    request: web.Request,
+    repo: dict[str, Any],
+    record: dict[str, Any],
+    *actions: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
     st = store(request)
     for action in actions:
         payload: dict[str, Any] = {"action": action, "release": render.release(st, repo, record["id"])}
@@ -102,7 +108,10 @@ async def create_release(request: web.Request) -> web.Response:
         raise validation_failed("Release", "tag_name", "already_exists")
     target = str(body.get("target_commitish") or repo.get("default_branch", "main"))
     draft = bool(body.get("draft", False))
-    if await tag_target(request, repo, tag) is None and await git(request).resolve_commit(repo["full_name"], target) is None:
+    if (
+        await tag_target(request, repo, tag) is None
+        and await git(request).resolve_commit(repo["full_name"], target) is None
+    ):
         raise validation_failed("Release", "target_commitish", "invalid", "Target commitish is invalid")
     notes_body = body.get("body")
     name = body.get("name")
@@ -135,8 +144,11 @@ async def create_release(request: web.Request) -> web.Response:
         emit_release(request, repo, record, "created")
     else:
         emit_release(request, repo, record, "created", "published", *(() if record["prerelease"] else ("released",)))
-    return respond(render.release(st, repo, record["id"]), status=201,
-                   headers={"Location": render.api(f"/repos/{repo['full_name']}/releases/{record['id']}")})
+    return respond(
+        render.release(st, repo, record["id"]),
+        status=201,
+        headers={"Location": render.api(f"/repos/{repo['full_name']}/releases/{record['id']}")},
+    )
 
 
 async def update_release(request: web.Request) -> web.Response:
@@ -200,15 +212,20 @@ async def get_release_by_tag(request: web.Request) -> web.Response:
 async def latest_release(request: web.Request) -> web.Response:
     repo = repo_for(request, scope="contents", level="read")
     release_collections(repo)
-    published = [r for r in repo["releases"].values() if not r["draft"] and not r["prerelease"] and r.get("make_latest") != "false"]
+    published = [
+        r
+        for r in repo["releases"].values()
+        if not r["draft"] and not r["prerelease"] and r.get("make_latest") != "false"
+    ]
     if not published:
         raise not_found()
     newest = max(published, key=lambda r: (r["published_at"], r["id"]))
     return respond(render.release(store(request), repo, newest["id"]))
 
 
-async def generate_notes_for(request: web.Request, repo: dict[str, Any], tag: str, target: str | None,
-                             previous: str | None) -> dict[str, str]:
+async def generate_notes_for(
+    request: web.Request, repo: dict[str, Any], tag: str, target: str | None, previous: str | None
+) -> dict[str, str]:
     """GitHub's generated notes: the PRs merged since the previous release, and a Full Changelog link."""
     repos = git(request)
     full = repo["full_name"]
@@ -224,7 +241,9 @@ async def generate_notes_for(request: web.Request, repo: dict[str, Any], tag: st
             raise ApiError(404, "Not Found")
     else:
         # The most recent published release whose tag is in this one's history.
-        for record in sorted(repo["releases"].values(), key=lambda r: (r.get("published_at") or "", r["id"]), reverse=True):
+        for record in sorted(
+            repo["releases"].values(), key=lambda r: (r.get("published_at") or "", r["id"]), reverse=True
+        ):
             if record["draft"] or record["tag_name"] == tag:
                 continue
             sha = await repos.resolve_commit(full, f"refs/tags/{record['tag_name']}")
@@ -261,7 +280,10 @@ async def generate_notes(request: web.Request) -> web.Response:
 
 # --- deployments ----------------------------------------------------------------------------
 
-async def failing_contexts(request: web.Request, repo: dict[str, Any], sha: str, required: list[str] | None) -> list[dict[str, str]]:
+
+async def failing_contexts(
+    request: web.Request, repo: dict[str, Any], sha: str, required: list[str] | None
+) -> list[dict[str, str]]:
     """Contexts (statuses and the latest check runs) that are not green, as GitHub checks before deploying."""
     states: dict[str, str] = {}
     for record in sorted(repo["statuses"], key=lambda r: r["id"]):
@@ -269,7 +291,9 @@ async def failing_contexts(request: web.Request, repo: dict[str, Any], sha: str,
             states[record["context"]] = record["state"]
     for run in sorted(repo["check_runs"].values(), key=lambda r: r["id"]):
         if run["head_sha"] == sha:
-            states[run["name"]] = "success" if run.get("conclusion") in GOOD_CONCLUSIONS else (run.get("conclusion") or "pending")
+            states[run["name"]] = (
+                "success" if run.get("conclusion") in GOOD_CONCLUSIONS else (run.get("conclusion") or "pending")
+            )
     wanted = list(states) if required is None else required
     return [{"context": c, "state": states.get(c, "missing")} for c in wanted if states.get(c) != "success"]
 
@@ -295,8 +319,14 @@ async def auto_merge_default(request: web.Request, repo: dict[str, Any], branch:
             raise ApiError(409, f"Conflict merging {default} into {branch}.")
         outcome_tree = outcome.tree
     who = person(store(request), sender_login(request))
-    merged = await repos.commit_tree(full, outcome_tree, [head, base], f"Auto-merged {default} into {branch} on deployment.",
-                                     author=who, committer=who)
+    merged = await repos.commit_tree(
+        full,
+        outcome_tree,
+        [head, base],
+        f"Auto-merged {default} into {branch} on deployment.",
+        author=who,
+        committer=who,
+    )
     await move_ref(request, repo, f"refs/heads/{branch}", merged, head)
     return merged
 
@@ -327,11 +357,16 @@ async def create_deployment(request: web.Request) -> web.Response:
         merged = await auto_merge_default(request, repo, ref)
         if merged is not None:
             # GitHub answers 202 with this message and creates no deployment until checks run again.
-            return respond({"message": f"Auto-merged {repo.get('default_branch', 'main')} into {ref} on deployment."}, status=202)
+            return respond(
+                {"message": f"Auto-merged {repo.get('default_branch', 'main')} into {ref} on deployment."}, status=202
+            )
     failing = await failing_contexts(request, repo, sha, required)
     if failing:
-        raise ApiError(409, f"Conflict: Commit status checks failed for {ref}.",
-                       [{"contexts": failing, "resource": "Deployment", "field": "required_contexts"}])
+        raise ApiError(
+            409,
+            f"Conflict: Commit status checks failed for {ref}.",
+            [{"contexts": failing, "resource": "Deployment", "field": "required_contexts"}],
+        )
     environment = str(body.get("environment") or "production")
     stamp = now_iso()
     record = {
@@ -350,8 +385,17 @@ async def create_deployment(request: web.Request) -> web.Response:
     }
     repo["deployments"][str(record["id"])] = record
     st.touch()
-    hooks(request).emit("deployment", {"action": "created", "deployment": render.deployment(st, repo, record["id"]),
-                                       "workflow": None, "workflow_run": None}, repo=repo, sender=sender_login(request))
+    hooks(request).emit(
+        "deployment",
+        {
+            "action": "created",
+            "deployment": render.deployment(st, repo, record["id"]),
+            "workflow": None,
+            "workflow_run": None,
+        },
+        repo=repo,
+        sender=sender_login(request),
+    )
     return respond(render.deployment(st, repo, record["id"]), status=201)
 
 
@@ -369,6 +413,7 @@ async def list_deployments(request: web.Request) -> web.Response:
 
 
 # --- dispatches -----------------------------------------------------------------------------
+
 
 def workflow_triggers(document: Any) -> Any:
     """The `on:` section (YAML 1.1 reads a bare `on` key as True)."""
@@ -389,7 +434,7 @@ async def dispatch_workflow(request: web.Request) -> web.Response:
         raise validation_failed("Workflow", "ref", "missing_field")
     workflow_id = request.match_info["workflow_id"]
     path = f".github/workflows/{workflow_id}"
-    short_ref = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ref
+    short_ref = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ref
     sha = await repos.resolve_commit(full, ref)
     if sha is None:
         raise ApiError(422, f"No ref found for: {short_ref}")
@@ -404,8 +449,11 @@ async def dispatch_workflow(request: web.Request) -> web.Response:
     except yaml.YAMLError:
         raise ApiError(422, f"Invalid workflow file: {path}") from None
     triggers = workflow_triggers(document)
-    has_dispatch = (triggers == "workflow_dispatch" or (isinstance(triggers, list) and "workflow_dispatch" in triggers)
-                    or (isinstance(triggers, dict) and "workflow_dispatch" in triggers))
+    has_dispatch = (
+        triggers == "workflow_dispatch"
+        or (isinstance(triggers, list) and "workflow_dispatch" in triggers)
+        or (isinstance(triggers, dict) and "workflow_dispatch" in triggers)
+    )
     if not has_dispatch:
         raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
     declared = {}
@@ -443,14 +491,25 @@ async def dispatch_workflow(request: web.Request) -> web.Response:
     }
     repo["workflow_runs"].append(run)
     st.touch()
-    full_ref = ref if ref.startswith("refs/") else (f"refs/heads/{ref}" if await repos.ref(full, f"refs/heads/{ref}") else f"refs/tags/{ref}")
-    hooks(request).emit("workflow_dispatch", {"inputs": filled or None, "ref": full_ref, "workflow": path}, repo=repo, sender=run["actor"])
+    full_ref = (
+        ref
+        if ref.startswith("refs/")
+        else (f"refs/heads/{ref}" if await repos.ref(full, f"refs/heads/{ref}") else f"refs/tags/{ref}")
+    )
+    hooks(request).emit(
+        "workflow_dispatch",
+        {"inputs": filled or None, "ref": full_ref, "workflow": path},
+        repo=repo,
+        sender=run["actor"],
+    )
     if body.get("return_run_details"):
-        return respond({
-            "workflow_run_id": run["id"],
-            "run_url": render.api(f"/repos/{full}/actions/runs/{run['id']}"),
-            "html_url": render.html(f"/{full}/actions/runs/{run['id']}"),
-        })
+        return respond(
+            {
+                "workflow_run_id": run["id"],
+                "run_url": render.api(f"/repos/{full}/actions/runs/{run['id']}"),
+                "html_url": render.html(f"/{full}/actions/runs/{run['id']}"),
+            }
+        )
     return no_content()
 
 
@@ -526,12 +585,25 @@ async def repository_dispatch(request: web.Request) -> web.Response:
     if not isinstance(payload, dict):
         raise validation_failed("Dispatch", "client_payload", "invalid")
     if len(payload) > 10:
-        raise ApiError(422, "No more than 10 properties are allowed; 11 were supplied.".replace("11", str(len(payload))))
-    repo["repository_dispatches"].append({"id": st.new_id(), "event_type": event_type, "client_payload": payload,
-                                          "actor": sender_login(request), "created_at": now_iso()})
+        raise ApiError(
+            422, "No more than 10 properties are allowed; 11 were supplied.".replace("11", str(len(payload)))
+        )
+    repo["repository_dispatches"].append(
+        {
+            "id": st.new_id(),
+            "event_type": event_type,
+            "client_payload": payload,
+            "actor": sender_login(request),
+            "created_at": now_iso(),
+        }
+    )
     st.touch()
-    hooks(request).emit("repository_dispatch", {"action": event_type, "branch": repo.get("default_branch", "main"),
-                                                "client_payload": payload}, repo=repo, sender=sender_login(request))
+    hooks(request).emit(
+        "repository_dispatch",
+        {"action": event_type, "branch": repo.get("default_branch", "main"), "client_payload": payload},
+        repo=repo,
+        sender=sender_login(request),
+    )
     return no_content()
 
 
@@ -540,7 +612,9 @@ async def sandbox_dispatches(request: web.Request) -> web.Response:
     if repo is None:
         raise not_found()
     release_collections(repo)
-    return respond({"workflow_dispatches": repo["workflow_runs"], "repository_dispatches": repo["repository_dispatches"]})
+    return respond(
+        {"workflow_dispatches": repo["workflow_runs"], "repository_dispatches": repo["repository_dispatches"]}
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -65,8 +65,15 @@ def person_from_body(st: Store, given: Any, fallback: Person, field_name: str) -
 # ref changes: one place that every route calls ---------------------------------------------------
 
 
-async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: str, before: str | None, after: str | None,
-                             *, forced: bool | None = None) -> None:
+async def publish_ref_change(
+    request: web.Request,
+    repo: dict[str, Any],
+    ref: str,
+    before: str | None,
+    after: str | None,
+    *,
+    forced: bool | None = None,
+) -> None:
     """Everything GitHub does after a ref moved: push, create/delete, and PR head/base updates."""
     st, repos, sender = store(request), git(request), sender_login(request)
     full = repo["full_name"]
@@ -99,7 +106,9 @@ async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: st
     if before and after:
         compare = render.html(f"/{full}/compare/{before[:12]}...{after[:12]}")
     elif after:
-        compare = render.html(f"/{full}/commit/{after}") if kind == "branch" else render.html(f"/{full}/compare/{short}")
+        compare = (
+            render.html(f"/{full}/commit/{after}") if kind == "branch" else render.html(f"/{full}/compare/{short}")
+        )
     else:
         compare = render.html(f"/{full}/compare/{before[:12] if before else ''}...{NULL_SHA[:12]}")
     base_ref = None
@@ -111,22 +120,37 @@ async def publish_ref_change(request: web.Request, repo: dict[str, Any], ref: st
     repo["pushed_at"] = now_iso()
     st.touch()
     bus = hooks(request)
-    bus.emit("push", {
-        "ref": ref,
-        "before": before or NULL_SHA,
-        "after": after or NULL_SHA,
-        "created": before is None,
-        "deleted": after is None,
-        "forced": forced,
-        "base_ref": base_ref,
-        "compare": compare,
-        "commits": commits,
-        "head_commit": head_commit,
-        "pusher": {"name": sender, "email": render.person_email(st, sender)},
-    }, repo=repo, sender=sender)
+    bus.emit(
+        "push",
+        {
+            "ref": ref,
+            "before": before or NULL_SHA,
+            "after": after or NULL_SHA,
+            "created": before is None,
+            "deleted": after is None,
+            "forced": forced,
+            "base_ref": base_ref,
+            "compare": compare,
+            "commits": commits,
+            "head_commit": head_commit,
+            "pusher": {"name": sender, "email": render.person_email(st, sender)},
+        },
+        repo=repo,
+        sender=sender,
+    )
     if before is None:
-        bus.emit("create", {"ref": short, "ref_type": kind, "master_branch": default_branch,
-                            "description": repo.get("description"), "pusher_type": "user"}, repo=repo, sender=sender)
+        bus.emit(
+            "create",
+            {
+                "ref": short,
+                "ref_type": kind,
+                "master_branch": default_branch,
+                "description": repo.get("description"),
+                "pusher_type": "user",
+            },
+            repo=repo,
+            sender=sender,
+        )
     if after is None:
         bus.emit("delete", {"ref": short, "ref_type": kind, "pusher_type": "user"}, repo=repo, sender=sender)
     if kind == "branch":
@@ -150,7 +174,13 @@ def new_repo_record(st: Store, owner: str, name: str, body: dict[str, Any]) -> d
     created = now_iso()
     labels = {}
     for label_name, color, description in DEFAULT_LABELS:
-        labels[label_name] = {"id": st.new_id(), "name": label_name, "color": color, "description": description, "default": True}
+        labels[label_name] = {
+            "id": st.new_id(),
+            "name": label_name,
+            "color": color,
+            "description": description,
+            "default": True,
+        }
     return {
         "id": st.new_id(),
         "name": name,
@@ -211,8 +241,15 @@ async def create_org_repo(request: web.Request) -> web.Response:
     org_login = request.match_info["org"]
     org = st.find_user(org_login)
     creator = who.login or ""
-    owns_repos = org is not None and any(r["owner"]["login"].lower() == org_login.lower() for r in st.data["repos"].values())
-    if org is None or (org.get("type") != "Organization" and not org.get("admins") and not owns_repos and org_login.lower() != creator.lower()):
+    owns_repos = org is not None and any(
+        r["owner"]["login"].lower() == org_login.lower() for r in st.data["repos"].values()
+    )
+    if org is None or (
+        org.get("type") != "Organization"
+        and not org.get("admins")
+        and not owns_repos
+        and org_login.lower() != creator.lower()
+    ):
         # The organisation comes into being on first use, owned by whoever creates its first repository.
         org = st.user(org_login, kind="Organization")
         org["type"] = "Organization"
@@ -220,11 +257,16 @@ async def create_org_repo(request: web.Request) -> web.Response:
     if org.get("type") != "Organization":
         raise not_found()
     if not org.get("admins"):
-        org["admins"] = [creator]  # an org seen before (a team, say) but never owned: its first repository's creator owns it
+        org["admins"] = [
+            creator
+        ]  # an org seen before (a team, say) but never owned: its first repository's creator owns it
         st.touch()
     # Members may create repositories too (GitHub's default for an organisation); a member is on one of its teams.
     prefix = org["login"].lower() + "/"
-    is_member = any(key.lower().startswith(prefix) and creator.lower() in team.get("members", {}) for key, team in st.data["teams"].items())
+    is_member = any(
+        key.lower().startswith(prefix) and creator.lower() in team.get("members", {})
+        for key, team in st.data["teams"].items()
+    )
     if creator.lower() not in {a.lower() for a in org.get("admins", [])} and not is_member:
         raise ApiError(403, "You need admin access to the organization before adding a repository to it.")
     return await create_repo(request, org["login"], creator)
@@ -245,7 +287,13 @@ async def get_repo(request: web.Request) -> web.Response:
         from bot.sandbox.common import PERMISSION_RANK, user_permission
 
         rank = PERMISSION_RANK[user_permission(store(request), repo, who.login or "")]
-        body["permissions"] = {"admin": rank >= 5, "maintain": rank >= 4, "push": rank >= 3, "triage": rank >= 2, "pull": rank >= 1}
+        body["permissions"] = {
+            "admin": rank >= 5,
+            "maintain": rank >= 4,
+            "push": rank >= 3,
+            "triage": rank >= 2,
+            "pull": rank >= 1,
+        }
     return respond(body)
 
 
@@ -256,7 +304,12 @@ async def update_repo(request: web.Request) -> web.Response:
     if "default_branch" in body:
         branch = body["default_branch"]
         if not isinstance(branch, str) or await repos.ref(repo["full_name"], f"refs/heads/{branch}") is None:
-            raise validation_failed("Repository", "default_branch", "invalid", f"The branch {branch} was not found. Please push that ref first or create it via the Git Data API.")
+            raise validation_failed(
+                "Repository",
+                "default_branch",
+                "invalid",
+                f"The branch {branch} was not found. Please push that ref first or create it via the Git Data API.",
+            )
         repo["default_branch"] = branch
         await repos.set_head(repo["full_name"], branch)
     for key in ("description", "homepage"):
@@ -350,7 +403,9 @@ async def put_contents(request: web.Request) -> web.Response:
         raise validation_failed("Contents", "branch", "invalid")
     caller = person(st, sender_login(request))
     committer = person_from_body(st, body.get("committer"), caller, "committer")
-    author = person_from_body(st, body.get("author"), committer, "author")  # GitHub: the author defaults to the committer
+    author = person_from_body(
+        st, body.get("author"), committer, "author"
+    )  # GitHub: the author defaults to the committer
     async with repos.lock(full):
         parent = await repos.ref(full, ref)
         if parent is None and (branch != default_branch or await repos.refs(full, "refs/heads/")):
@@ -365,8 +420,12 @@ async def put_contents(request: web.Request) -> web.Response:
             raise ApiError(409, f"{path} does not match {given_sha}")
         blob = await repos.write_blob(full, content)
         base_tree = (await repos.read_commit(full, parent)).tree if parent else None  # type: ignore[union-attr]
-        tree = await repos.write_tree(full, base_tree, {path: TreeEntry(existing.mode if existing else "100644", "blob", blob, path)})
-        sha = await repos.commit_tree(full, tree, [parent] if parent else [], body["message"], author=author, committer=committer)
+        tree = await repos.write_tree(
+            full, base_tree, {path: TreeEntry(existing.mode if existing else "100644", "blob", blob, path)}
+        )
+        sha = await repos.commit_tree(
+            full, tree, [parent] if parent else [], body["message"], author=author, committer=committer
+        )
         await move_ref(request, repo, ref, sha, parent)
     commit = await repos.read_commit(full, sha)
     entry = await repos.entry_at(full, sha, path)
@@ -399,9 +458,14 @@ async def delete_contents(request: web.Request) -> web.Response:
             raise ApiError(409, f"{path} does not match {body['sha']}")
         base_tree = (await repos.read_commit(full, parent)).tree  # type: ignore[union-attr]
         tree = await repos.write_tree(full, base_tree, {path: None})
-        sha = await repos.commit_tree(full, tree, [parent], body["message"],
-                                      author=person_from_body(st, body.get("author"), caller, "author"),
-                                      committer=person_from_body(st, body.get("committer"), caller, "committer"))
+        sha = await repos.commit_tree(
+            full,
+            tree,
+            [parent],
+            body["message"],
+            author=person_from_body(st, body.get("author"), caller, "author"),
+            committer=person_from_body(st, body.get("committer"), caller, "committer"),
+        )
         await move_ref(request, repo, ref, sha, parent)
     commit = await repos.read_commit(full, sha)
     assert commit is not None
@@ -462,8 +526,14 @@ async def list_branches(request: web.Request) -> web.Response:
     full = repo["full_name"]
     branches = []
     for ref, sha, _ in await git(request).refs(full, "refs/heads/"):
-        name = ref[len("refs/heads/"):]
-        branches.append({"name": name, "commit": {"sha": sha, "url": render.api(f"/repos/{full}/commits/{sha}")}, "protected": False})
+        name = ref[len("refs/heads/") :]
+        branches.append(
+            {
+                "name": name,
+                "commit": {"sha": sha, "url": render.api(f"/repos/{full}/commits/{sha}")},
+                "protected": False,
+            }
+        )
     return paginate(request, branches)
 
 
@@ -503,21 +573,24 @@ async def compare(request: web.Request) -> web.Response:
     commits = await repos.read_commits(full, [base_sha, merge_base, *shown])
     by_sha = {c.sha: c for c in commits}
     files = await repos.diff(full, merge_base, head_sha)
-    return respond({
-        "url": render.api(f"/repos/{full}/compare/{basehead}"),
-        "html_url": render.html(f"/{full}/compare/{basehead}"),
-        "permalink_url": render.html(f"/{full}/compare/{base_sha[:7]}...{head_sha[:7]}"),
-        "diff_url": render.html(f"/{full}/compare/{basehead}.diff"),
-        "patch_url": render.html(f"/{full}/compare/{basehead}.patch"),
-        "base_commit": render.commit(st, repo, by_sha[base_sha]),
-        "merge_base_commit": render.commit(st, repo, by_sha[merge_base]),
-        "status": status,
-        "ahead_by": len(ahead),
-        "behind_by": behind_by,
-        "total_commits": len(ahead),
-        "commits": [render.commit(st, repo, by_sha[s]) for s in shown],
-        "files": [render.changed_file(repo, head_sha, f) for f in files[:300]] if page == 1 else [],
-    }, headers=_page_links(request, page, per_page, len(ahead)))
+    return respond(
+        {
+            "url": render.api(f"/repos/{full}/compare/{basehead}"),
+            "html_url": render.html(f"/{full}/compare/{basehead}"),
+            "permalink_url": render.html(f"/{full}/compare/{base_sha[:7]}...{head_sha[:7]}"),
+            "diff_url": render.html(f"/{full}/compare/{basehead}.diff"),
+            "patch_url": render.html(f"/{full}/compare/{basehead}.patch"),
+            "base_commit": render.commit(st, repo, by_sha[base_sha]),
+            "merge_base_commit": render.commit(st, repo, by_sha[merge_base]),
+            "status": status,
+            "ahead_by": len(ahead),
+            "behind_by": behind_by,
+            "total_commits": len(ahead),
+            "commits": [render.commit(st, repo, by_sha[s]) for s in shown],
+            "files": [render.changed_file(repo, head_sha, f) for f in files[:300]] if page == 1 else [],
+        },
+        headers=_page_links(request, page, per_page, len(ahead)),
+    )
 
 
 def _page_links(request: web.Request, page: int, per_page: int, total: int) -> dict[str, str] | None:
@@ -578,7 +651,11 @@ async def commit_pulls(request: web.Request) -> web.Response:
         raise ApiError(422, f"No commit found for SHA: {sha}")
     numbers = []
     for number, pr in repo.get("pulls", {}).items():
-        if full_sha in (pr.get("head_sha"), pr.get("merge_commit_sha")) or full_sha in pr.get("commit_shas", []) or full_sha in pr.get("landed_shas", []):
+        if (
+            full_sha in (pr.get("head_sha"), pr.get("merge_commit_sha"))
+            or full_sha in pr.get("commit_shas", [])
+            or full_sha in pr.get("landed_shas", [])
+        ):
             numbers.append(int(number))
     numbers.sort(reverse=True)
     return paginate(request, [render.pull_request(st, repo, n, full=False) for n in numbers])
@@ -596,9 +673,11 @@ def setup(app: web.Application) -> None:
     r.add_get("/repos/{owner}/{repo}/commits", list_commits)
     r.add_get("/repos/{owner}/{repo}/commits/{sha}/pulls", commit_pulls)
     # A ref may hold slashes (rc/1.5), but commits/{ref}/status and friends belong to other modules.
-    r.add_get("/repos/{owner}/{repo}/commits/{ref:[^/]+(?:/(?!(?:status|statuses|check-runs|check-suites|pulls|comments)$)[^/]+)*}", get_commit)
+    r.add_get(
+        "/repos/{owner}/{repo}/commits/{ref:[^/]+(?:/(?!(?:status|statuses|check-runs|check-suites|pulls|comments)$)[^/]+)*}",
+        get_commit,
+    )
     r.add_get("/repos/{owner}/{repo}/branches", list_branches)
     r.add_get("/repos/{owner}/{repo}/branches/{branch:.+}", get_branch)
     r.add_get("/repos/{owner}/{repo}/compare/{basehead:.+}", compare)
     r.add_post("/repos/{owner}/{repo}/merges", merge)
-
