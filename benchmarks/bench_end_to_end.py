@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
-import scenario  # noqa: E402
-from scenario import FULL  # noqa: E402
+import scenario
+from scenario import FULL
 
-from bot.sandbox import seed  # noqa: E402
-from bot.sandbox.app import REQUEST_LOG  # noqa: E402
-from bot.sandbox.harness import World  # noqa: E402
+from bot.sandbox import seed
+from bot.sandbox.app import REQUEST_LOG
+from bot.sandbox.harness import World
 
 ROUNDS = 10
 

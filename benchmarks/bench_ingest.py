@@ -251,10 +251,11 @@ def measure(
     wait_port(port)
     figures = {} if open_loop_only else run_wrk(port, body_file, signature, workdir, event)
     # The open-loop generator runs in its own process on CPU 1.
+    args = (str(Path(__file__).parent), str(body_file), port, signature, RATE, min(DURATION, 6.0), event)
     code = (
-        "import asyncio, json, sys; sys.path.insert(0, %r); from bench_ingest import open_loop; "
-        "body = open(%r, 'rb').read(); print(json.dumps(asyncio.run(open_loop(%d, body, %r, %d, %f, %r))))"
-    ) % (str(Path(__file__).parent), str(body_file), port, signature, RATE, min(DURATION, 6.0), event)
+        "import asyncio, json, sys; sys.path.insert(0, {!r}); from bench_ingest import open_loop; "
+        "body = open({!r}, 'rb').read(); print(json.dumps(asyncio.run(open_loop({:d}, body, {!r}, {:d}, {:f}, {!r}))))"
+    ).format(*args)
     out = subprocess.run(
         ["taskset", "-c", "1", sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
@@ -367,7 +368,7 @@ def main() -> None:
                 fresh = measure(name, port, body, body_file, signature, workdir, event, open_loop_only=True)
                 if isinstance(results.get(name), dict):
                     results[name].update({f"fresh_server_{k}": v for k, v in fresh.items() if k.startswith("p")})  # type: ignore[union-attr]
-            except Exception:  # noqa: BLE001 - the main figures stand without it
+            except Exception:
                 pass
             finally:
                 stop(proc)

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ingest import SECRET, free_port, payload_bytes, wait_port  # noqa: E402
+from bench_ingest import SECRET, free_port, payload_bytes, wait_port
 
 FIRST = int(os.environ.get("BENCH_FIRST", "10000"))
 TOTAL = int(os.environ.get("BENCH_TOTAL", "50000"))

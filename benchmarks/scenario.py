@@ -67,7 +67,7 @@ async def merged_fix(
 
 async def tracking_issue(world: World) -> int:
     issues = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=release-train&state=open")).body
-    return int([i for i in issues if "pull_request" not in i][0]["number"])
+    return int(next(i for i in issues if "pull_request" not in i)["number"])
 
 
 async def head(world: World, branch: str) -> str:

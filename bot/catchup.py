@@ -108,7 +108,7 @@ class CatchUp:
             raise
         except (TransientError, gidgethub.HTTPException, OSError) as exc:
             log.warning("%s could not finish: %s", round_fn.__name__, exc)
-        except Exception:  # noqa: BLE001 - a failed round must not end the loop
+        except Exception:
             log.exception("%s failed", round_fn.__name__)
         return None
 
@@ -199,7 +199,7 @@ async def run_sweeps(ctx: Context) -> list[str]:
             await hook(ctx)
         except TransientError:
             raise  # the job runs again later
-        except Exception:  # noqa: BLE001 - one concern's bug must not keep the others from catching up
+        except Exception:
             log.exception("sweep of %s by %s failed", ctx.full_name, module.__name__)
             failed.append(module.__name__)
     return failed

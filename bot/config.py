@@ -259,7 +259,7 @@ class _Invalid:
 _INVALID = _Invalid()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

@@ -502,7 +502,7 @@ async def play(quiet: bool = False, state_dir: Path | None = None) -> int:
                 tracking = await cut_rc(demo)
                 await regression_cycle(demo, tracking)
                 await promote(demo, tracking)
-            except (AssertionError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            except (TimeoutError, AssertionError, aiohttp.ClientError) as exc:
                 demo.failures.append(f"the demo could not go on: {exc}")
                 demo.say(f"  ✘ the demo could not go on: {exc}")
             finally:

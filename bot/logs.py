@@ -8,7 +8,10 @@ import sys
 
 import orjson
 
-delivery_context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("delivery_context", default={})
+delivery_context: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar(
+    "delivery_context",
+    default={},  # noqa: B039 (never mutated: jobs set a fresh dict)
+)
 
 
 class _ContextFilter(logging.Filter):

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-
 from bot.github.auth import GitHubApp
 from bot.rules import cherry_pick as rules
 from bot.sandbox import seed
@@ -179,7 +178,7 @@ async def test_order_of_merge_verify_and_target_does_not_matter(world: World) ->
         numbers[order] = await fix_pr(world, f"fix/{order}", {f"{order}.txt": f"{order}\n"}, title=f"Fix {order}")
     # Every PR takes its first step, then its second, then its third.
     for step_index in range(3):
-        for order, number in numbers.items():
+        for number in numbers.values():
             step = ORDERS[order][step_index]
             if step == "verify":
                 await seed.add_labels(world, "quinn", FULL, number, "qa/verified")
@@ -192,7 +191,7 @@ async def test_order_of_merge_verify_and_target_does_not_matter(world: World) ->
         await world.settle()
         if step_index < 2:
             assert await pick_prs(world) == []
-    for order, number in numbers.items():
+    for number in numbers.values():
         merged = await pull(world, number)
         await assert_one_pick(world, number, shas=[merged["merge_commit_sha"]])
 

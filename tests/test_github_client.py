@@ -134,7 +134,7 @@ async def test_writes_are_paced_per_installation_one_at_a_time(sandbox: World) -
     issue = (await sandbox.call("alice", "POST", "/repos/acme/app/issues", {"title": "paced"})).body
     clock = VirtualClock()
     pacer = CountingPacer(5, 12, clock=clock, sleeper=clock.sleep)
-    gh, inst = await client_for(sandbox, "acme", pacer=pacer)
+    gh, _inst = await client_for(sandbox, "acme", pacer=pacer)
     url_vars = {"owner": "acme", "repo": "app", "number": issue["number"]}
     await asyncio.gather(
         *(
@@ -168,7 +168,7 @@ async def test_a_failed_write_releases_its_pacing_slot(sandbox: World) -> None:
             await closed.post("/repos/{owner}/{repo}/issues", {"owner": "o", "repo": "r"}, data={"title": "t"})
     assert not pacer.in_flight(7)
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
-    gh, inst = await client_for(sandbox, "acme", pacer=pacer)
+    gh, _inst = await client_for(sandbox, "acme", pacer=pacer)
     gh.installation_id = 7  # the same installation's slot as the failed write
     made = await gh.post(
         "/repos/{owner}/{repo}/issues", {"owner": "acme", "repo": "app"}, data={"title": "after a failure"}

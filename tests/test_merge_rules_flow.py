@@ -83,7 +83,7 @@ async def test_fr_into_devel_flips_as_children_merge_devel_moves_and_pdm_signs_o
         "failure",
         "0 of 1 rules pass: title does not name FR-123",
     )
-    status, conclusion, title = verdict(await check(world, parent))
+    _status, conclusion, title = verdict(await check(world, parent))
     assert (conclusion, title) == ("failure", "1 of 3 rules pass: 1 open PR into fr/FR-123-login (+1 more)")
     summary = (await check(world, parent))["output"]["summary"]
     assert f"/pull/{child}" in summary and "| rule | state | how to fix |" in summary

@@ -171,7 +171,7 @@ async def test_promote_tags_releases_fast_forwards_deploys_and_hands_off(world: 
 
 
 async def test_promote_refuses_when_production_cannot_fast_forward(world: World) -> None:
-    number, head = await promotable(world)
+    number, _head = await promotable(world)
     await seed.commit(world, "alice", FULL, "production", {"hotfix.txt": "prod only\n"}, "Hotfix on production")
     await world.settle()
     since = world.last_seq()

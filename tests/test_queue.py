@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import logging
 import random
-from http import HTTPStatus
 import sqlite3
+from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -297,14 +297,14 @@ def test_retry_after_is_honoured_and_backoff_grows_with_jitter() -> None:
     assert outcome.delay >= 42.0
     rng = random.Random(3)
     delays = [backoff(n, 1.0, 60.0, rng) for n in range(1, 9)]
-    assert all(min(60.0, 2 ** (n - 1)) / 2 <= d <= min(60.0, 2 ** (n - 1)) for n, d in zip(range(1, 9), delays))
+    assert all(
+        min(60.0, 2 ** (n - 1)) / 2 <= d <= min(60.0, 2 ** (n - 1)) for n, d in zip(range(1, 9), delays, strict=False)
+    )
     assert delays[-1] <= 60.0
 
 
 # a real crash ------------------------------------------------------------------------------------
-def serve_subprocess(
-    world: "World", port: int, db: Path, log_path: Path, **env_extra: str
-) -> "subprocess.Popen[bytes]":
+def serve_subprocess(world: World, port: int, db: Path, log_path: Path, **env_extra: str) -> subprocess.Popen[bytes]:
     import os
     import subprocess
     import sys
@@ -334,7 +334,7 @@ def serve_subprocess(
 
 
 async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_once(
-    sandbox: "World", tmp_path: Path
+    sandbox: World, tmp_path: Path
 ) -> None:
     """A burst of real webhooks across 20 repositories; the bot is killed -9 in the middle and restarted.
 
@@ -445,7 +445,7 @@ async def test_kill_9_mid_burst_then_restart_processes_every_delivery_exactly_on
     assert repeated_comments == 0
 
 
-async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_or_issue(world: "World") -> None:
+async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_or_issue(world: World) -> None:
     import json
 
     from bot.sandbox import seed
@@ -478,7 +478,7 @@ async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_
     assert "@alice" not in notices[0]["body"]  # people's text repeated by the bot pings no one
 
 
-async def test_a_flaky_github_and_misbehaving_deliveries_still_process_each_delivery_once(world: "World") -> None:
+async def test_a_flaky_github_and_misbehaving_deliveries_still_process_each_delivery_once(world: World) -> None:
     """10% of the app's API answers fail (502s and secondary limits, some after the change was made);
     deliveries are delayed, duplicated and reordered. Counted without relying on any handler."""
     from bot.sandbox import seed

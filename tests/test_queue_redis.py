@@ -257,7 +257,7 @@ async def test_pacing_is_shared_between_replicas(redis_url: str, prefix: str) ->
 
 # three `release-train serve` replicas behind one webhook URL ---------------------------------------
 async def test_three_served_replicas_one_killed_mid_burst_every_delivery_processed_once(
-    redis_url: str, prefix: str, sandbox: "World", tmp_path: Path
+    redis_url: str, prefix: str, sandbox: World, tmp_path: Path
 ) -> None:
     import json
     import signal

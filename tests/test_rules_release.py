@@ -299,7 +299,7 @@ def test_gate_verdict(kw, state, bad):
     verdict = r.gate_verdict(facts(**kw))
     assert verdict.state == state
     assert [row.requirement for row in verdict.rows if row.state in (r.FAIL, r.PENDING)] == bad
-    status, conclusion, title, summary = r.gate_check_output(verdict, "rc/1.5")
+    status, conclusion, _title, summary = r.gate_check_output(verdict, "rc/1.5")
     assert (status, conclusion) == {
         r.PASS: ("completed", "success"),
         r.FAIL: ("completed", "failure"),

@@ -14,7 +14,6 @@ from aiohttp import web
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
 
-
 # --- helpers shared by the S2 sandbox tests -------------------------------------------------
 
 

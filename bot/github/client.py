@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -203,7 +203,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             attempt += 1
             try:
                 status, resp_headers, resp_body = await super()._request(method, url, headers, body)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
                 if self.observer is not None:
                     self.observer(method, url, 0)
                 if not repeatable(method, url) or attempt > self.max_retries:

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gidgethub
@@ -16,7 +16,7 @@ from gidgethub.sansio import Event
 
 from bot import reconcile
 from bot.config import RepoConfig, rc_branch_name, rc_version_of
-from bot.github.cherry_pick import BranchExists, PickOutcome, Picker, SourceCommit
+from bot.github.cherry_pick import BranchExists, Picker, PickOutcome, SourceCommit
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -333,7 +333,7 @@ async def _pick_target(
         source = sources[outcome.conflict_sha or plan.shas[0]]
         files = await _files_both_sides_changed(ctx, source, rc[0])
         await reconcile.add_labels(
-            ctx, number, [config.labels.conflict], present=[l["name"] for l in pr.get("labels", [])]
+            ctx, number, [config.labels.conflict], present=[label["name"] for label in pr.get("labels", [])]
         )
         file_lines = (
             "\n".join(f"- `{inline(f)}`" for f in files)
@@ -499,7 +499,7 @@ async def sweep(ctx: Context) -> None:
     costs no further call; the others run the webhook handler's path (which keeps recorded states).
     """
     config = await ctx.config()
-    horizon = datetime.now(timezone.utc) - timedelta(hours=ctx.settings.sweep_lookback_hours)
+    horizon = datetime.now(UTC) - timedelta(hours=ctx.settings.sweep_lookback_hours)
     candidates: list[dict[str, Any]] = []
     pick_heads: set[str] = set()
     async for listed in ctx.gh.getiter(
@@ -529,8 +529,8 @@ async def sweep(ctx: Context) -> None:
 
 def _parse_time(text: str | None) -> datetime:
     if not text:
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.min.replace(tzinfo=UTC)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 @router.register("pull_request", action="closed")

@@ -93,7 +93,7 @@ async def attempt(
                 exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
             )
             log.warning("job attempt failed: delivery %s (%s): %s", delivery.id, delivery.event, exc)
-        except Exception as exc:  # noqa: BLE001 - a handler's bug must not take the worker down
+        except Exception as exc:
             outcome = after_failure(
                 exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
             )
@@ -146,5 +146,5 @@ async def tell_people(reporter: FailureReporter, delivery: Delivery, error: str,
     """Run the failure reporter; telling people is best effort, and the log keeps the record either way."""
     try:
         await reporter(delivery, error, dead)
-    except Exception:  # noqa: BLE001 - a reporter's failure must not take the worker down
+    except Exception:
         log.exception("reporting the failure of delivery %s failed", delivery.id)

@@ -150,7 +150,7 @@ class RedisQueue:
         self._reporter = reporter
         try:
             await self.redis.ping()
-        except Exception as exc:  # noqa: BLE001 - any connection failure means the same thing here
+        except Exception as exc:
             raise StoreUnavailable(f"Redis at {self.settings.state_url} cannot be reached: {exc}") from exc
         loop = asyncio.get_running_loop()
         for _ in range(max(1, self.settings.concurrency)):
@@ -178,7 +178,7 @@ class RedisQueue:
             remember = int(self.settings.finished_retention_seconds + REMEMBER_IDS_SECONDS)
             try:
                 return bool(await self.redis.set(self._k("seen", delivery.id), "ignored", nx=True, ex=remember))
-            except Exception as exc:  # noqa: BLE001 - the server answers 503 and GitHub redelivers later
+            except Exception as exc:
                 raise StoreUnavailable(f"Redis could not store the delivery: {exc}") from exc
         try:
             fresh = await self._script(
@@ -200,7 +200,7 @@ class RedisQueue:
                     time.time(),
                 ],
             )
-        except Exception as exc:  # noqa: BLE001 - the server answers 503 and GitHub redelivers later
+        except Exception as exc:
             raise StoreUnavailable(f"Redis could not store the delivery: {exc}") from exc
         if fresh:
             self._wakeup.set()
@@ -242,7 +242,7 @@ class RedisQueue:
                 )
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Redis may come back; keep trying, slowly
+            except Exception:
                 log.exception("taking a job from Redis failed")
                 await asyncio.sleep(1.0)
                 continue
@@ -250,7 +250,7 @@ class RedisQueue:
                 self._wakeup.clear()
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), idle_wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 idle_wait = min(0.25, idle_wait * 2)
                 continue
@@ -260,7 +260,7 @@ class RedisQueue:
             self._running.add(finished)
             try:
                 await self._run(repo_key, delivery_id)
-            except Exception:  # noqa: BLE001 - Redis trouble: the lease runs out and the job runs again
+            except Exception:
                 log.exception("the queue could not record the outcome of delivery %s", delivery_id)
             finally:
                 self._running.discard(finished)

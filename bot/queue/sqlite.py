@@ -196,7 +196,7 @@ class SqliteQueue:
     ) -> None:
         self._writing = False
         self._turn_asked = False
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=False):
             if future.done():
                 continue
             if isinstance(result, BaseException):
@@ -221,7 +221,7 @@ class SqliteQueue:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting coroutine
+        except Exception as exc:
             if len(ops) == 1:
                 return [exc]
             return [self._apply_sync([op])[0] for op in ops]
@@ -252,7 +252,7 @@ class SqliteQueue:
         conn.execute("PRAGMA busy_timeout=5000")
         # Checkpoints (and their fsync) belong to the checkpointer thread, never to a commit.
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.execute("PRAGMA journal_size_limit=%d" % (4 * CHECKPOINT_WAL_BYTES))
+        conn.execute(f"PRAGMA journal_size_limit={4 * CHECKPOINT_WAL_BYTES}")
         conn.executescript(SCHEMA)
         self._conn = conn
         self._checkpointer = _Checkpointer(self.path)
@@ -504,7 +504,7 @@ class SqliteQueue:
             self._running[repo_key] = finished
             try:
                 await self._run_head(repo_key)
-            except Exception:  # noqa: BLE001 - the worker must outlive any bookkeeping failure
+            except Exception:
                 log.exception("the queue could not record the outcome of a job for %s; it will run again", repo_key)
                 self._later(max(1.0, self.settings.retry_base_seconds), repo_key)
             finally:

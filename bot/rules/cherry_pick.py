@@ -168,7 +168,7 @@ def _same(landed: Sequence[LandedCommit], pr_commits: Sequence[LandedCommit]) ->
     return len(landed) == len(pr_commits) and all(
         (a.message.strip(), a.author_name, a.author_email.lower())
         == (b.message.strip(), b.author_name, b.author_email.lower())
-        for a, b in zip(landed, pr_commits)
+        for a, b in zip(landed, pr_commits, strict=False)
     )
 
 

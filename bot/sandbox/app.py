@@ -235,11 +235,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
             if isinstance(exc, FaultError) and exc.kind == "secondary":
                 response.headers["Retry-After"] = str(exc.retry_after)
         except web.HTTPException as exc:
-            if exc.status == 404:
-                response = respond(
-                    {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404
-                )
-            elif exc.status == 405:
+            if exc.status == 404 or exc.status == 405:
                 response = respond(
                     {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, status=404
                 )

@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 NULL_SHA = "0" * 40
@@ -77,13 +77,13 @@ class MergeOutcome:
 
 
 def iso_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_to_git(value: str) -> str:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     offset = moment.utcoffset() or (moment - moment)
     minutes = int(offset.total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
@@ -92,7 +92,7 @@ def iso_to_git(value: str) -> str:
 
 def git_to_iso(stamp: str) -> str:
     seconds, _, _zone = stamp.partition(" ")
-    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_sha(value: str) -> bool:
@@ -274,7 +274,7 @@ class GitRepos:
         if missing:
             _, raw = await self.run(full_name, "cat-file", "--batch", stdin=("\n".join(missing) + "\n").encode())
             pos = 0
-            for sha in missing:
+            for _sha in missing:
                 end = raw.index(b"\n", pos)
                 parts = raw[pos:end].decode().split(" ")
                 if len(parts) != 3:  # "<name> missing"

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +73,7 @@ def push_repository(st: Store, repository: dict[str, Any]) -> dict[str, Any]:
     shaped["owner"] = owner
     for key in ("created_at", "pushed_at"):
         if isinstance(shaped.get(key), str):
-            shaped[key] = int(
-                datetime.strptime(shaped[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
-            )
+            shaped[key] = int(datetime.strptime(shaped[key], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
     return shaped
 
 
@@ -286,7 +284,7 @@ class Hooks:
                     response_headers = dict(resp.headers)
                     response_body = (await resp.text(errors="replace"))[:2000]
                 status = "OK" if 200 <= status_code < 300 else f"Invalid HTTP Response: {status_code}"
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 status = "timed out"
             except (aiohttp.ClientError, OSError) as exc:
                 response_body = f"{exc.__class__.__name__}: {exc}"

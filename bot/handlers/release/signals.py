@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-
 from bot import reconcile
 from bot.config import RepoConfig, rc_branch_name, rc_label
 from bot.handlers.commands import CommandReply, CommandSet

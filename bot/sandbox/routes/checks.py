@@ -22,8 +22,8 @@ from aiohttp import web
 from bot.sandbox import render
 from bot.sandbox.common import (
     SANDBOX,
-    ApiError,
     Actor,
+    ApiError,
     actor,
     git,
     hooks,
@@ -403,7 +403,7 @@ async def _update_run(request: web.Request, repo: dict[str, Any], app_id: int, s
     suite = repo["check_suites"][str(record["check_suite_id"])]
     if suite["app"]["id"] != app_id:
         raise ApiError(
-            403, "Invalid app_id `%d` - check run can only be modified by the GitHub App that created it." % app_id
+            403, f"Invalid app_id `{app_id}` - check run can only be modified by the GitHub App that created it."
         )
     body = await read_json(request)
     was = record["status"]

@@ -16,8 +16,8 @@ from aiohttp import web
 from bot.sandbox import render
 from bot.sandbox.common import (
     PERMISSION_RANK,
-    ApiError,
     Actor,
+    ApiError,
     actor,
     check_app_permission,
     hooks,

@@ -19,9 +19,8 @@ from aiohttp import web
 from bot.sandbox import render
 from bot.sandbox.common import (
     PERMISSION_RANK,
-    ApiError,
     Actor,
-    actor,
+    ApiError,
     check_app_permission,
     no_content,
     not_found,

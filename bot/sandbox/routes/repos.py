@@ -595,7 +595,7 @@ async def compare(request: web.Request) -> web.Response:
 
 def _page_links(request: web.Request, page: int, per_page: int, total: int) -> dict[str, str] | None:
     last = max(1, (total + per_page - 1) // per_page)
-    if "page" not in request.query and "per_page" not in request.query or last == 1:
+    if ("page" not in request.query and "per_page" not in request.query) or last == 1:
         return None
 
     def url_for(number: int) -> str:
