@@ -10,6 +10,8 @@ import pytest
 
 from bot.sandbox.harness import World, start_world
 
+pytest_plugins = ("browser",)  # the session's one headless Chromium (tests/browser.py)
+
 REFERENCE = Path(__file__).parent / "reference"
 
 
