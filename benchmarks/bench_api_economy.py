@@ -20,10 +20,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
 import scenario
-from scenario import FULL
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
+from scenario import FULL
 
 
 def count(world: World, since: int, effect: tuple[str, str] | None) -> dict[str, Any]:

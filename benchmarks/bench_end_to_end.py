@@ -21,11 +21,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
 import scenario
-from scenario import FULL
-
 from bot.sandbox import seed
 from bot.sandbox.app import REQUEST_LOG
 from bot.sandbox.harness import World
+from scenario import FULL
 
 ROUNDS = 10
 

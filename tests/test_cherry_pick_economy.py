@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from test_cherry_pick_flow import FULL, TEXT, pick_prs, release_repo
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
+from test_cherry_pick_flow import FULL, TEXT, pick_prs, release_repo
 
 SINGLE_BUDGET = 12
 PER_EXTRA_COMMIT = 4

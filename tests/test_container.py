@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from fault_scenarios import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

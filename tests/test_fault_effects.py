@@ -10,6 +10,9 @@ import signal
 from pathlib import Path
 
 import pytest
+
+from bot.sandbox.common import HOOKS
+from bot.sandbox.harness import World
 from fault_scenarios import (
     Tally,
     burst_actions,
@@ -31,9 +34,6 @@ from fault_scenarios import (
 from sweeps import sweep_context
 from test_catchup import app_jwt
 from test_queue_redis import redis_url  # noqa: F401 (the module's Redis server)
-
-from bot.sandbox.common import HOOKS
-from bot.sandbox.harness import World
 
 
 async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: World) -> None:
@@ -288,6 +288,7 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
     redis_url: str, sandbox: World, tmp_path: Path
 ) -> None:
     import redis.asyncio as aioredis
+
     from load_balancer import round_robin
 
     sandbox.point_webhooks_at(None)
@@ -349,9 +350,8 @@ async def test_three_replicas_on_one_redis_one_killed_mid_burst_make_every_effec
 
 
 async def test_the_cherry_pick_sweep_picks_a_missed_verified_pr_once_and_then_costs_one_listing(world: World) -> None:
-    from fault_scenarios import pick_actions
-
     from bot.handlers import cherry_pick
+    from fault_scenarios import pick_actions
 
     await world.stop_bot()
     await world.start_bot(world.bot_settings(state_url=world.bot_settings().state_url, **FAST_WRITES))
@@ -383,10 +383,10 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
     from http import HTTPStatus
 
     import gidgethub
-    from fault_scenarios import pick_actions
 
     from bot.github.cherry_pick import SIBLING_MESSAGE, Picker
     from bot.handlers import cherry_pick
+    from fault_scenarios import pick_actions
 
     plan = await prepare_repo(world, "cut")
     await world.settle()

@@ -8,12 +8,11 @@ import json
 import uuid
 from typing import Any
 
-from test_cut_rc import FULL, cut, gate_run, labels_of, release_repo, reply_to, say, tracking_issues
-
 from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import WEBHOOK_SECRET, World
+from test_cut_rc import FULL, cut, gate_run, labels_of, release_repo, reply_to, say, tracking_issues
 
 CONFIG = """\
 roles:
@@ -243,9 +242,8 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
 
 
 async def test_the_sweep_repairs_a_gate_whose_events_were_missed(world: World) -> None:
-    from sweeps import sweep_context
-
     from bot.handlers import release
+    from sweeps import sweep_context
 
     number, head = await cut_15(world)
     await all_green(world, number, head)

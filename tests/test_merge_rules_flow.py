@@ -285,9 +285,8 @@ async def test_the_sweep_repairs_fr_prs_whose_events_were_missed(sandbox: World)
     await sandbox.start_bot(sandbox.bot_settings(redelivery_interval_seconds=0, sweep_interval_seconds=0))
     assert await check(sandbox, parent) is None
 
-    from sweeps import sweep_context
-
     from bot.handlers import merge_rules
+    from sweeps import sweep_context
 
     ctx = await sweep_context(sandbox, "app")
     await merge_rules.sweep(ctx)

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from test_people_text import assert_no_pings, people_wrote
-
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
+from test_people_text import assert_no_pings, people_wrote
 
 BOT_CODE = Path(__file__).resolve().parent.parent / "bot"
 ORG, NAME = "acme", "app"

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, say, tracking_issues
-from test_gate import all_green, gate_state
-from test_promote import PROMOTE_CONFIG
-
 from bot.rules import release as release_rules
 from bot.rules.text import inline, marker, no_pings, plain_line, quoted
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
+from test_cut_rc import FULL, cut, gate_run, new_issue, release_repo, reply_to, say, tracking_issues
+from test_gate import all_green, gate_state
+from test_promote import PROMOTE_CONFIG
 
 BOT = "release-train[bot]"
 ORG, NAME = FULL.split("/")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_cut_rc import FULL, cut, labels_of, release_repo, reply_to, say, tag, tracking_issues
-from test_gate import all_green, ci_check, gate_state
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
+from test_cut_rc import FULL, cut, labels_of, release_repo, reply_to, say, tag, tracking_issues
+from test_gate import all_green, ci_check, gate_state
 
 # What /promote needs; the people-text stories promote with it too.
 PROMOTE_CONFIG = """\

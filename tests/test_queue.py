@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 import gidgethub
 import pytest
-from fault_scenarios import free_port, wait_until
 
 from bot.github.client import TransientError
 from bot.queue import Delivery, QueueStopping
@@ -26,6 +25,7 @@ from bot.queue.fair import FairTurns
 from bot.queue.jobs import after_failure, backoff
 from bot.queue.sqlite import SqliteQueue, sqlite_path
 from bot.settings import Settings
+from fault_scenarios import free_port, wait_until
 
 SETTINGS = Settings(
     app_id=1,

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_scenarios import free_port, stop_served, wait_until
 
 from bot.github.client import TransientError
 from bot.github.pacing import RedisWritePacer
 from bot.queue import Delivery
 from bot.queue.redis import RedisQueue
 from bot.settings import Settings
+from fault_scenarios import free_port, stop_served, wait_until
 
 if TYPE_CHECKING:
     from bot.sandbox.harness import World
@@ -264,10 +264,10 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
     import sys
 
     import aiohttp
-    from load_balancer import round_robin
 
     from bot.sandbox import seed
     from bot.sandbox.common import HOOKS
+    from load_balancer import round_robin
 
     repos = [f"svc{n}" for n in range(10)]
     for name in repos:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from bot.sandbox.runner import start_sandbox
+from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
 
 
 async def head_of(world: World, branch: str = "main") -> str:

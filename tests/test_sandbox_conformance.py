@@ -24,11 +24,11 @@ import pytest
 import yaml
 from aiohttp import web
 from gidgethub import apps
-from reference.vendor import aiohttp_template, template_key
 
 from bot.sandbox.app import DEFAULT_MANIFEST, REQUEST_LOG
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
+from reference.vendor import aiohttp_template, template_key
 
 REFERENCE = Path(__file__).parent / "reference"
 # What the sandbox sends (issue 2, section 4): event and action (None for events without one).

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_sandbox_issues import as_app, installation_token, make_repo
-
 from bot.sandbox.harness import World
 from bot.sandbox.runner import start_sandbox
+from test_sandbox_issues import as_app, installation_token, make_repo
 
 
 async def test_an_org_admin_builds_teams_and_the_app_reads_them(sandbox: World) -> None:

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from test_sandbox_git import real_git
 
 from bot.sandbox import seed
 from bot.sandbox.common import GIT
 from bot.sandbox.git import GitRepos
 from bot.sandbox.harness import World
+from test_sandbox_git import real_git
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 REPO = "acme/app"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
+from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
 
 BUILD_WORKFLOW = """\
 name: Build images

@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from test_sandbox_git import real_git
-from test_sandbox_pulls import receiver  # noqa: F401 (the webhook receiver fixture)
-
 from bot.sandbox import seed
 from bot.sandbox.common import GIT, HOOKS
 from bot.sandbox.harness import World
+from test_sandbox_git import real_git
+from test_sandbox_pulls import receiver  # noqa: F401 (the webhook receiver fixture)
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 
