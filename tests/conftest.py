@@ -1,4 +1,4 @@
-"""Shared fixtures: a sandbox GitHub on loopback, with or without the bot receiving its webhooks."""
+"""Shared fixtures: a sandbox GitHub on loopback, with or without the bot receiving its webhooks, or a test catching them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from bot.sandbox import seed
 from bot.sandbox.harness import World, start_world
+from sandbox_calls import HookLog
 
-pytest_plugins = ("browser",)  # the session's one headless Chromium (tests/browser.py)
+pytest_plugins = (
+    "browser",  # the session's one headless Chromium (tests/browser.py)
+    "redis_server",  # a redis-server per test module that asks for one (tests/redis_server.py)
+)
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -39,3 +45,29 @@ async def world(tmp_path: Path, session: aiohttp.ClientSession) -> AsyncIterator
         yield world
     finally:
         await world.close()
+
+
+@pytest.fixture
+async def hook_log(sandbox: World) -> AsyncIterator[HookLog]:
+    log = HookLog()
+    app = web.Application()
+    app.router.add_post("/hook", log.receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sandbox.point_webhooks_at(f"http://127.0.0.1:{port}/hook")
+    try:
+        yield log
+    finally:
+        sandbox.point_webhooks_at(None)
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def receiver(sandbox: World) -> AsyncIterator[seed.WebhookReceiver]:
+    receiver = seed.WebhookReceiver()
+    await receiver.start(sandbox)
+    yield receiver
+    await receiver.close()

@@ -12,6 +12,7 @@ from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import World
 from bot.server import CATCHUP, METRICS, QUEUE
+from sandbox_calls import app_jwt_headers
 
 CLOSED_PORT = "http://127.0.0.1:9/webhook"
 
@@ -87,7 +88,7 @@ async def test_redeliveries_produce_no_new_effects(world: World) -> None:
     assert records
     for record in records:
         answer = await world.call(
-            None, "POST", f"/app/hook/deliveries/{record['id']}/attempts", headers=await app_jwt(world)
+            None, "POST", f"/app/hook/deliveries/{record['id']}/attempts", headers=await app_jwt_headers(world)
         )
         assert answer.status == 202
     await world.settle()
@@ -105,15 +106,6 @@ async def test_redeliveries_produce_no_new_effects(world: World) -> None:
     print(
         f"redeliveries: expected 0 new jobs, seen {jobs_after - jobs_before}, acknowledged as duplicates {duplicates:.0f}"
     )
-
-
-async def app_jwt(world: World) -> dict[str, str]:
-    from pathlib import Path
-
-    from gidgethub.apps import get_jwt
-
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {get_jwt(app_id=str(world.sandbox.config.app_id), private_key=key)}"}
 
 
 async def test_the_sweep_visits_every_repository_once_per_period_through_the_queue(

@@ -8,11 +8,11 @@ from bot.rules import cherry_pick as rules
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
-from tests.test_cherry_pick_flow import (
-    CONFIG,
+from pick_story import (
     FULL,
     NAME,
     ORG,
+    PICK_REPO_CONFIG,
     TEXT,
     app_client,
     check_states,
@@ -24,7 +24,7 @@ from tests.test_cherry_pick_flow import (
     send_again,
 )
 
-AUTO_SQUASH = CONFIG + "cherry_pick:\n  auto_merge: true\n  auto_merge_method: squash\n"
+AUTO_SQUASH = PICK_REPO_CONFIG + "cherry_pick:\n  auto_merge: true\n  auto_merge_method: squash\n"
 
 
 async def allow_auto_merge(world: World) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from test_cherry_pick_flow import FULL, TEXT, pick_prs, release_repo
+from pick_story import FULL, TEXT, pick_prs, release_repo
 
 SINGLE_BUDGET = 12
 PER_EXTRA_COMMIT = 4

@@ -10,7 +10,7 @@ from bot.config import CONFIG_PATH
 from bot.handlers.config_check import config_verdict, push_touches_config
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from tests.test_guards import FULL, NAME, ORG
+from guard_story import FULL, NAME, ORG
 
 VALID = "roles:\n  qa: [quinn]\n"
 BROKEN = """\

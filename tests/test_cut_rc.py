@@ -7,58 +7,7 @@ from typing import Any
 from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-
-ORG, NAME = "acme", "app"
-FULL = f"{ORG}/{NAME}"
-CONFIG = """\
-roles:
-  qa: [quinn]
-  rte: [rita]
-  pdm: [pam]
-gate:
-  required_checks: [sanity, regression]
-release:
-  handoff: ["@acme/rops", "@acme/fe"]
-"""
-
-
-async def release_repo(world: World, config: str = CONFIG) -> None:
-    """acme/app on devel; RTE rita, QA quinn, PdM pam, developer dana; rc/1.4 cut and promoted as v1.4.0."""
-    await seed.create_org_repo(
-        world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n", "README.md": "# app\n"}, default_branch="devel"
-    )
-    await seed.put_config(world, "alice", FULL, config)
-    for login in ("dana", "quinn", "rita", "pam", "olga"):
-        await seed.grant(world, FULL, login, "write")
-    sha = await seed.create_branch(world, "alice", FULL, "rc/1.4", "devel")
-    await tag(world, "v1.4.0", sha)
-    await world.settle()
-
-
-async def tag(world: World, name: str, sha: str) -> None:
-    made = await world.call(
-        "alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"}
-    )
-    assert made.status == 201, made.body
-    ref = await world.call(
-        "alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]}
-    )
-    assert ref.status == 201, ref.body
-
-
-async def say(world: World, login: str, number: int, body: str) -> dict[str, Any]:
-    """login comments a command, and the bot finishes everything it causes."""
-    made = await seed.comment(world, login, FULL, number, body)
-    await world.settle()
-    return made
-
-
-async def reply_to(world: World, number: int, comment: dict[str, Any]) -> str:
-    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}/comments?per_page=100")
-    key = f"<!-- release-train:reply:{comment['id']}:"
-    replies = [c["body"] for c in answer.body if key in c["body"]]
-    assert len(replies) == 1, [c["body"] for c in answer.body]
-    return replies[0]
+from release_story import FULL, cut, gate_run, labels_of, new_issue, release_repo, reply_to, say, tracking_issues
 
 
 async def reactions(world: World, comment: dict[str, Any]) -> set[str]:
@@ -69,34 +18,6 @@ async def reactions(world: World, comment: dict[str, Any]) -> set[str]:
 async def branch_sha(world: World, branch: str) -> str | None:
     answer = await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/{branch}")
     return answer.body["object"]["sha"] if answer.status == 200 else None
-
-
-async def tracking_issues(world: World) -> list[dict[str, Any]]:
-    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=release-train&state=all&per_page=100")
-    return sorted(answer.body, key=lambda i: i["number"])
-
-
-async def gate_run(world: World, sha: str) -> dict[str, Any] | None:
-    answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/gate")
-    runs = answer.body["check_runs"]
-    return max(runs, key=lambda r: r["id"]) if runs else None
-
-
-async def new_issue(world: World, login: str = "dana", title: str = "Where we talk") -> int:
-    answer = await world.call(login, "POST", f"/repos/{FULL}/issues", {"title": title})
-    assert answer.status == 201, answer.body
-    return int(answer.body["number"])
-
-
-async def cut(world: World, args: str = "") -> tuple[int, dict[str, Any]]:
-    """rita cuts an RC from a fresh issue; (that issue, her comment)."""
-    number = await new_issue(world)
-    made = await say(world, "rita", number, f"/cut-rc {args}".strip())
-    return number, made
-
-
-def labels_of(issue: dict[str, Any]) -> set[str]:
-    return {label["name"] for label in issue["labels"]}
 
 
 def writes(world: World, since: int) -> list[dict[str, Any]]:

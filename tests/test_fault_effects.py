@@ -31,9 +31,8 @@ from fault_scenarios import (
     stop_served,
     wait_until,
 )
+from sandbox_calls import app_jwt_headers
 from sweeps import sweep_context
-from test_catchup import app_jwt
-from test_queue_redis import redis_url  # noqa: F401 (the module's Redis server)
 
 
 async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: World) -> None:
@@ -46,7 +45,7 @@ async def test_redeliveries_of_every_delivery_produce_no_new_effects(world: Worl
     sizes = footprint(world, plans)
     hooks = world.app[HOOKS]
     records = list(hooks.deliveries)
-    jwt = await app_jwt(world)
+    jwt = await app_jwt_headers(world)
     for record in records:
         answer = await world.call(None, "POST", f"/app/hook/deliveries/{record['id']}/attempts", headers=jwt)
         assert answer.status == 202, answer.body

@@ -12,7 +12,20 @@ from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import WEBHOOK_SECRET, World
-from test_cut_rc import FULL, cut, gate_run, labels_of, release_repo, reply_to, say, tracking_issues
+from release_story import (
+    FULL,
+    all_green,
+    ci_check,
+    cut,
+    gate_run,
+    gate_state,
+    labels_of,
+    release_repo,
+    reply_to,
+    say,
+    status,
+    tracking_issues,
+)
 
 CONFIG = """\
 roles:
@@ -37,23 +50,6 @@ async def cut_15(world: World) -> tuple[int, str]:
     return int(issue["number"]), head
 
 
-async def ci_check(world: World, sha: str, name: str, conclusion: str = "success", app: str = "ci") -> None:
-    answer = await world.call(
-        None,
-        "POST",
-        f"/_sandbox/ci/{FULL}/check-runs",
-        {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": app},
-    )
-    assert answer.status == 201, answer.body
-    await world.settle()
-
-
-async def status(world: World, login: str, sha: str, context: str, state: str = "success") -> None:
-    answer = await world.call(login, "POST", f"/repos/{FULL}/statuses/{sha}", {"state": state, "context": context})
-    assert answer.status == 201, answer.body
-    await world.settle()
-
-
 async def gate_rows(world: World, sha: str) -> dict[str, str]:
     """requirement -> the state icon's word, read back from the gate check's summary table."""
     run = await gate_run(world, sha)
@@ -65,19 +61,6 @@ async def gate_rows(world: World, sha: str) -> dict[str, str]:
             icon = cells[1].split(" ", 1)[0]
             rows[cells[0]] = {"✅": "pass", "❌": "fail", "⏳": "pending", "ℹ️": "info"}.get(icon, icon)
     return rows
-
-
-async def gate_state(world: World, sha: str) -> str:
-    run = await gate_run(world, sha)
-    assert run is not None
-    return run["conclusion"] if run["status"] == "completed" else run["status"]
-
-
-async def all_green(world: World, number: int, head: str) -> None:
-    await ci_check(world, head, "sanity")
-    await status(world, "dana", head, "nightly")
-    await say(world, "quinn", number, "/regression pass")
-    await say(world, "pam", number, "/signoff")
 
 
 async def replay(world: World, event: str, match: Any) -> None:

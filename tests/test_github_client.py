@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import gidgethub
 import pytest
 
-from bot.github.auth import REQUESTER, GitHubApp
+from bot.github.auth import REQUESTER
 from bot.github.client import GitHubClient, TransientError, retry_delay
 from bot.github.pacing import WritePacer, is_paced_write, wait_needed
 from bot.sandbox import seed
 from bot.sandbox.harness import World
+from sandbox_calls import client_for, faults
 
 
 class VirtualClock:
@@ -50,29 +50,6 @@ class CountingPacer(WritePacer):
     async def release(self, installation_id: int | None) -> None:
         self.holders -= 1
         await super().release(installation_id)
-
-
-async def client_for(world: World, owner: str, **kwargs: Any) -> tuple[GitHubClient, int]:
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    github = GitHubApp(world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url)
-    inst = int((await github.app_client().getitem("/orgs/{org}/installation", {"org": owner}))["id"])
-    token = await github.installation_token(inst)
-    slept: list[float] = []
-
-    async def no_wait(seconds: float) -> None:
-        slept.append(seconds)
-
-    kwargs.setdefault("sleeper", no_wait)
-    gh = GitHubClient(
-        world.session, REQUESTER, oauth_token=token, base_url=world.api_url, installation_id=inst, **kwargs
-    )
-    gh.slept = slept  # type: ignore[attr-defined]
-    return gh, inst
-
-
-async def faults(world: World, **values: float) -> None:
-    answer = await world.call(None, "POST", "/_sandbox/faults", values)
-    assert answer.status == 200, answer.body
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from urllib.parse import quote
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
-from test_people_text import assert_no_pings, people_wrote
+from people_text_checks import assert_no_pings, people_wrote
+from release_story import ci_check, new_issue, reply_to, say, tracking_issues
 
 BOT_CODE = Path(__file__).resolve().parent.parent / "bot"
 ORG, NAME = "acme", "app"
@@ -360,9 +361,6 @@ gate:
 
 
 async def test_an_odd_rc_is_cut_held_released_and_promoted_onto_an_odd_production_branch(world: World) -> None:
-    from test_cut_rc import new_issue, reply_to, say, tracking_issues
-    from test_gate import ci_check
-
     await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n"}, default_branch="devel")
     await seed.put_config(world, "alice", FULL, RELEASE_CONFIG)
     for login in ("dana", "quinn", "rita", "pam"):

@@ -6,26 +6,21 @@ from typing import Any
 
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from test_cut_rc import FULL, cut, labels_of, release_repo, reply_to, say, tag, tracking_issues
-from test_gate import all_green, ci_check, gate_state
+from release_story import (
+    FULL,
+    PROMOTE_CONFIG,
+    all_green,
+    ci_check,
+    cut,
+    gate_state,
+    labels_of,
+    release_repo,
+    reply_to,
+    say,
+    tag,
+    tracking_issues,
+)
 
-# What /promote needs; the people-text stories promote with it too.
-PROMOTE_CONFIG = """\
-roles:
-  qa: [quinn]
-  rte: [rita]
-  pdm: [pam]
-branches:
-  production: production
-gate:
-  required_checks:
-    - {name: sanity, app: ci}
-    - nightly
-    - {name: regression, app: release-train}
-  require_signoff: true
-release:
-  handoff: ["@acme/rops", "@acme/fe"]
-"""
 CONFIG = (
     PROMOTE_CONFIG
     + """\

@@ -8,7 +8,7 @@ from bot.config import CONFIG_PATH, RepoConfig
 from bot.repo_config import ConfigStore, LoadedConfig, decode_config_file
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from tests.test_guards import FULL, NAME, ORG, bot_comments, bot_context, labels_on, open_fix
+from guard_story import FULL, NAME, ORG, bot_comments, bot_context, labels_on, open_fix
 
 VALID = "roles:\n  qa: [quinn]\n  rte: [rita]\n"
 BROKEN = "roles:\n  qa: [quinn]\n  rte: [rita]\nlabels:\n  verfied: done\n"

@@ -8,7 +8,7 @@ from bot.config import CONFIG_PATH, RepoConfig, parse_config
 from bot.roles import RoleResolver, describe_role
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from tests.test_guards import FULL, NAME, ORG, bot_context
+from guard_story import FULL, NAME, ORG, bot_context
 
 CONFIG = parse_config('roles:\n  qa: ["@acme/qa", "@carol", dave]\n  rte: [rita]\n  pdm: "@acme/pdm"\n').config
 

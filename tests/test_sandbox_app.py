@@ -8,46 +8,15 @@ from typing import Any
 import jwt
 import pytest
 
+from app_auth import as_app, installation_token
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
-
-
-def app_jwt(world: World, *, iss: Any = None, lifetime: int = 540) -> str:
-    import time
-
-    now = int(time.time())
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    claims = {
-        "iat": now - 60,
-        "exp": now + lifetime,
-        "iss": str(iss if iss is not None else world.sandbox.config.app_id),
-    }
-    return jwt.encode(claims, key, algorithm="RS256")
-
-
-async def as_app(world: World, method: str, path: str, body: Any = None, **kw: Any) -> Answer:
-    return await world.call(None, method, path, body, headers={"Authorization": f"Bearer {app_jwt(world, **kw)}"})
 
 
 async def as_installation(
     world: World, token: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
 ) -> Answer:
     return await world.call(None, method, path, body, headers={"Authorization": f"token {token}", **(headers or {})})
-
-
-async def installation_token(world: World, owner: str, permissions: dict[str, str] | None = None) -> str:
-    found = await as_app(world, "GET", f"/users/{owner}/installation")
-    if found.status == 404:
-        found = await as_app(world, "GET", f"/orgs/{owner}/installation")
-    assert found.status == 200, found.body
-    answer = await as_app(
-        world,
-        "POST",
-        f"/app/installations/{found.body['id']}/access_tokens",
-        {"permissions": permissions} if permissions else None,
-    )
-    assert answer.status == 201, answer.body
-    return answer.body["token"]
 
 
 async def make_repo(world: World, org: str, name: str) -> dict[str, Any]:

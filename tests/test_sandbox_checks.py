@@ -8,7 +8,7 @@ from typing import Any
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from bot.sandbox.runner import start_sandbox
-from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
+from sandbox_calls import HookLog, as_app, installation_token, make_repo, settle_hooks
 
 
 async def head_of(world: World, branch: str = "main") -> str:
@@ -57,7 +57,7 @@ async def test_commit_statuses_combine_to_the_latest_per_context(sandbox: World,
     assert (await sandbox.call("bob", "POST", f"/repos/acme/app/statuses/{sha}", {"state": "success"})).status == 403
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/commits/no-such-branch/status")).status == 404
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     status_hooks = hook_log.of("status")
     assert [(p["context"], p["state"]) for p in status_hooks] == [
         ("ci/sanity", "pending"),
@@ -171,7 +171,7 @@ async def test_the_app_runs_a_check_and_the_suite_completes(sandbox: World, hook
         )
     ).status == 422
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     assert [(p["action"], p["check_run"]["id"]) for p in hook_log.of("check_run")] == [
         ("created", run["id"]),
         ("completed", run["id"]),
@@ -237,7 +237,7 @@ async def test_other_ci_apps_post_their_own_runs(sandbox: World, hook_log: HookL
     assert sorted(s["app"]["slug"] for s in suites.body["check_suites"]) == ["jenkins", "nightly-bot"]
     assert all(s["status"] == "completed" and s["head_branch"] == "rc/1.5" for s in suites.body["check_suites"])
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     by_sender = {(p["check_run"]["name"], p["action"], p["sender"]["login"]) for p in hook_log.of("check_run")}
     assert ("sanity", "completed", "jenkins[bot]") in by_sender
     assert ("nightly", "created", "nightly-bot[bot]") in by_sender

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.git import EMPTY_TREE, NULL_SHA, GitRepos, Person, TreeEntry, valid_ref_name
+from git_cli import real_git
 
 ALICE = Person("alice", "alice@example.com", "2024-05-01T10:00:00Z")
 BOB = Person("bob", "bob@example.com", "2024-05-02T11:30:00Z")
 REPO = "acme/app"
-
-
-def real_git(cwd: Path, *args: str) -> str:
-    """The git CLI in a work tree, as a person would run it."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise AssertionError(f"git {args}: {done.stderr}")
-    return done.stdout.strip()
 
 
 async def commit_files(

@@ -7,12 +7,12 @@ from typing import Any
 import gidgethub
 import pytest
 
+from app_auth import as_app, installation_token
 from bot.github.client import TransientError, graphql_endpoint
 from bot.sandbox import seed
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.routes.graphql import QueryRefused, mutation_input
-from tests.test_github_client import client_for, faults
-from tests.test_sandbox_app import as_app, installation_token
+from sandbox_calls import client_for, faults
 
 REPO = "acme/app"
 BY_INPUT = """

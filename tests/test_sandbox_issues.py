@@ -2,87 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import jwt
-import pytest
-from aiohttp import web
-
 from bot.sandbox.harness import Answer, World
 from bot.sandbox.runner import start_sandbox
-
-# --- helpers shared by the S2 sandbox tests -------------------------------------------------
-
-
-async def make_repo(
-    world: World, org: str = "acme", name: str = "app", *, admin: str = "alice", files: dict[str, str] | None = None
-) -> dict[str, Any]:
-    try:
-        from bot.sandbox import seed
-    except ImportError:  # until the seed helpers land: the same REST call they make
-        answer = await world.call(admin, "POST", f"/orgs/{org}/repos", {"name": name, "auto_init": True})
-        assert answer.status == 201, answer.body
-        return dict(answer.body)
-    return await seed.create_org_repo(world, org, name, admin=admin, files=files or {"README.md": "hello\n"})
-
-
-def app_jwt(world: World) -> str:
-    now = int(time.time())
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
-    return jwt.encode(
-        {"iat": now - 60, "exp": now + 540, "iss": str(world.sandbox.config.app_id)}, key, algorithm="RS256"
-    )
-
-
-async def installation_token(world: World, owner: str) -> str:
-    """A real installation token, obtained as the bot does: JWT, then POST .../access_tokens."""
-    bearer = {"Authorization": f"Bearer {app_jwt(world)}"}
-    found = await world.call(None, "GET", f"/orgs/{owner}/installation", headers=bearer)
-    if found.status == 404:
-        found = await world.call(None, "GET", f"/users/{owner}/installation", headers=bearer)
-    assert found.status == 200, found.body
-    token = await world.call(None, "POST", f"/app/installations/{found.body['id']}/access_tokens", headers=bearer)
-    assert token.status == 201, token.body
-    return str(token.body["token"])
-
-
-async def as_app(world: World, token: str, method: str, path: str, body: Any = None) -> Answer:
-    return await world.call(None, method, path, body, headers={"Authorization": f"token {token}"})
-
-
-class HookLog:
-    """A tiny webhook receiver: every delivery the sandbox sends, as (event, payload)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-
-    async def receive(self, request: web.Request) -> web.Response:
-        self.received.append((request.headers["X-GitHub-Event"], await request.json()))
-        return web.Response(status=202)
-
-    def of(self, event: str, action: str | None = None) -> list[dict[str, Any]]:
-        return [p for e, p in self.received if e == event and (action is None or p.get("action") == action)]
-
-
-@pytest.fixture
-async def hook_log(sandbox: World) -> AsyncIterator[HookLog]:
-    log = HookLog()
-    app = web.Application()
-    app.router.add_post("/hook", log.receive)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    sandbox.point_webhooks_at(f"http://127.0.0.1:{port}/hook")
-    try:
-        yield log
-    finally:
-        sandbox.point_webhooks_at(None)
-        await runner.cleanup()
+from sandbox_calls import HookLog, as_app, installation_token, make_repo, settle_hooks
 
 
 async def grant(world: World, full_name: str, login: str, permission: str) -> None:
@@ -129,7 +54,7 @@ async def test_an_issue_is_opened_edited_closed_and_reopened(sandbox: World, hoo
     assert got.status == 200 and got.body["title"] == "Login fails on Safari"
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/issues/999")).status == 404
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     actions = [p["action"] for p in hook_log.of("issues")]
     assert actions == ["opened", "labeled", "labeled", "edited", "closed", "reopened"]
     edited_hook = hook_log.of("issues", "edited")[0]
@@ -150,12 +75,6 @@ async def test_an_issue_is_opened_edited_closed_and_reopened(sandbox: World, hoo
     ]
     assert events.body[0]["label"]["name"] == "bug"
     assert events.body[2]["rename"] == {"from": "Login fails", "to": "Login fails on Safari"}
-
-
-async def _idle(world: World) -> None:
-    from bot.sandbox.common import HOOKS
-
-    await world.app[HOOKS].wait_idle()
 
 
 async def test_validation_and_access_on_issues(sandbox: World) -> None:
@@ -292,7 +211,7 @@ async def test_labels_are_added_set_and_removed_with_who_did_it(sandbox: World, 
         ("unlabeled", "cherry-pick/1.4", "alice"),
         ("unlabeled", "cherry-pick/1.5", "alice"),
     ]
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     assert [(p["action"], p["label"]["name"]) for p in hook_log.of("issues") if p["action"] != "opened"] == [
         (e["event"], e["label"]["name"]) for e in events
     ]
@@ -370,7 +289,7 @@ async def test_comments_and_reactions(sandbox: World, hook_log: HookLog) -> None
     assert (await sandbox.call("bob", "DELETE", f"/repos/acme/app/issues/comments/{comment['id']}")).status == 204
     assert (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/comments/{comment['id']}")).status == 404
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     hooks = hook_log.of("issue_comment")
     assert [p["action"] for p in hooks] == ["created", "created", "edited", "deleted"]
     assert hooks[0]["comment"]["body"] == "/cut-rc 1.5" and hooks[0]["issue"]["number"] == n
@@ -449,7 +368,7 @@ async def test_a_pull_request_answers_as_an_issue_and_its_label_changes_are_pull
     reopen = await sandbox.call("alice", "PATCH", f"/repos/acme/app/issues/{n}", {"state": "open"})
     assert reopen.status == 422  # a merged pull request stays closed
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     assert hook_log.of("issues") == []
     labeled = hook_log.of("pull_request", "labeled")
     assert (
@@ -533,7 +452,7 @@ async def test_milestones_gather_issues(sandbox: World, hook_log: HookLog) -> No
         for e in (await sandbox.call("bob", "GET", f"/repos/acme/app/issues/{other}/events")).body
     ]
     assert events == [("milestoned", "Release 1.5"), ("demilestoned", "Release 1.5")]
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     assert [p["action"] for p in hook_log.of("issues") if p["issue"]["number"] == other] == [
         "opened",
         "milestoned",

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.sandbox.harness import World
 from bot.sandbox.runner import start_sandbox
-from test_sandbox_issues import as_app, installation_token, make_repo
+from sandbox_calls import as_app, installation_token, make_repo
 
 
 async def test_an_org_admin_builds_teams_and_the_app_reads_them(sandbox: World) -> None:

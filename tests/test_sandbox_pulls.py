@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.sandbox import seed
 from bot.sandbox.common import GIT
 from bot.sandbox.git import GitRepos
 from bot.sandbox.harness import World
-from test_sandbox_git import real_git
+from git_cli import real_git
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 REPO = "acme/app"
-
-
-@pytest.fixture
-async def receiver(sandbox: World) -> AsyncIterator[seed.WebhookReceiver]:
-    receiver = seed.WebhookReceiver()
-    await receiver.start(sandbox)
-    yield receiver
-    await receiver.close()
 
 
 async def feature_repo(world: World) -> dict[str, str]:

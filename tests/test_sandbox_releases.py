@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from test_sandbox_issues import HookLog, _idle, as_app, hook_log, installation_token, make_repo  # noqa: F401
+from sandbox_calls import HookLog, as_app, installation_token, make_repo, settle_hooks
 
 BUILD_WORKFLOW = """\
 name: Build images
@@ -111,7 +111,7 @@ async def test_releases_tag_the_target_and_notes_list_the_merged_prs(sandbox: Wo
     assert [r["tag_name"] for r in listed.body] == ["v1.1.0", "v1.0.0"]
     assert (await sandbox.call("bob", "GET", "/repos/acme/app/releases/latest")).body["tag_name"] == "v1.1.0"
 
-    await _idle(sandbox)
+    await settle_hooks(sandbox)
     creates = [(p["ref"], p["ref_type"]) for p in hook_log.of("create")]
     assert ("v1.0.0", "tag") in creates and ("v1.1.0", "tag") in creates
 

@@ -10,8 +10,7 @@ from typing import Any
 from bot.sandbox import seed
 from bot.sandbox.common import GIT, HOOKS
 from bot.sandbox.harness import World
-from test_sandbox_git import real_git
-from test_sandbox_pulls import receiver  # noqa: F401 (the webhook receiver fixture)
+from git_cli import real_git
 
 EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
 

@@ -1,0 +1,136 @@
+"""The release story the RC tests tell: acme/app and its people, cutting an RC, reading its gate, and what /promote needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.sandbox import seed
+from bot.sandbox.harness import World
+
+ORG, NAME = "acme", "app"
+FULL = f"{ORG}/{NAME}"
+RELEASE_REPO_CONFIG = """\
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+gate:
+  required_checks: [sanity, regression]
+release:
+  handoff: ["@acme/rops", "@acme/fe"]
+"""
+# What /promote needs; the promote and people-text stories promote with it.
+PROMOTE_CONFIG = """\
+roles:
+  qa: [quinn]
+  rte: [rita]
+  pdm: [pam]
+branches:
+  production: production
+gate:
+  required_checks:
+    - {name: sanity, app: ci}
+    - nightly
+    - {name: regression, app: release-train}
+  require_signoff: true
+release:
+  handoff: ["@acme/rops", "@acme/fe"]
+"""
+
+
+async def release_repo(world: World, config: str = RELEASE_REPO_CONFIG) -> None:
+    """acme/app on devel; RTE rita, QA quinn, PdM pam, developer dana; rc/1.4 cut and promoted as v1.4.0."""
+    await seed.create_org_repo(
+        world, ORG, NAME, admin="alice", files={"app.py": "x = 1\n", "README.md": "# app\n"}, default_branch="devel"
+    )
+    await seed.put_config(world, "alice", FULL, config)
+    for login in ("dana", "quinn", "rita", "pam", "olga"):
+        await seed.grant(world, FULL, login, "write")
+    sha = await seed.create_branch(world, "alice", FULL, "rc/1.4", "devel")
+    await tag(world, "v1.4.0", sha)
+    await world.settle()
+
+
+async def tag(world: World, name: str, sha: str) -> None:
+    made = await world.call(
+        "alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"}
+    )
+    assert made.status == 201, made.body
+    ref = await world.call(
+        "alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]}
+    )
+    assert ref.status == 201, ref.body
+
+
+async def say(world: World, login: str, number: int, body: str) -> dict[str, Any]:
+    """login comments a command, and the bot finishes everything it causes."""
+    made = await seed.comment(world, login, FULL, number, body)
+    await world.settle()
+    return made
+
+
+async def reply_to(world: World, number: int, comment: dict[str, Any]) -> str:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}/comments?per_page=100")
+    key = f"<!-- release-train:reply:{comment['id']}:"
+    replies = [c["body"] for c in answer.body if key in c["body"]]
+    assert len(replies) == 1, [c["body"] for c in answer.body]
+    return replies[0]
+
+
+async def tracking_issues(world: World) -> list[dict[str, Any]]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=release-train&state=all&per_page=100")
+    return sorted(answer.body, key=lambda i: i["number"])
+
+
+async def gate_run(world: World, sha: str) -> dict[str, Any] | None:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/gate")
+    runs = answer.body["check_runs"]
+    return max(runs, key=lambda r: r["id"]) if runs else None
+
+
+async def new_issue(world: World, login: str = "dana", title: str = "Where we talk") -> int:
+    answer = await world.call(login, "POST", f"/repos/{FULL}/issues", {"title": title})
+    assert answer.status == 201, answer.body
+    return int(answer.body["number"])
+
+
+async def cut(world: World, args: str = "") -> tuple[int, dict[str, Any]]:
+    """rita cuts an RC from a fresh issue; (that issue, her comment)."""
+    number = await new_issue(world)
+    made = await say(world, "rita", number, f"/cut-rc {args}".strip())
+    return number, made
+
+
+def labels_of(issue: dict[str, Any]) -> set[str]:
+    return {label["name"] for label in issue["labels"]}
+
+
+async def ci_check(world: World, sha: str, name: str, conclusion: str = "success", app: str = "ci") -> None:
+    answer = await world.call(
+        None,
+        "POST",
+        f"/_sandbox/ci/{FULL}/check-runs",
+        {"name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion, "app_slug": app},
+    )
+    assert answer.status == 201, answer.body
+    await world.settle()
+
+
+async def status(world: World, login: str, sha: str, context: str, state: str = "success") -> None:
+    answer = await world.call(login, "POST", f"/repos/{FULL}/statuses/{sha}", {"state": state, "context": context})
+    assert answer.status == 201, answer.body
+    await world.settle()
+
+
+async def gate_state(world: World, sha: str) -> str:
+    run = await gate_run(world, sha)
+    assert run is not None
+    return run["conclusion"] if run["status"] == "completed" else run["status"]
+
+
+async def all_green(world: World, number: int, head: str) -> None:
+    """Every requirement of a gate like PROMOTE_CONFIG's met on head: CI's sanity, a nightly status, QA's pass, the sign-off."""
+    await ci_check(world, head, "sanity")
+    await status(world, "dana", head, "nightly")
+    await say(world, "quinn", number, "/regression pass")
+    await say(world, "pam", number, "/signoff")
