@@ -11,7 +11,7 @@ from bot.sandbox.git import GitRepos
 from bot.sandbox.harness import World
 from git_cli import real_git
 
-EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
+EXAMPLES = Path(__file__).parent / "reference" / "webhook-examples.json"
 REPO = "acme/app"
 
 

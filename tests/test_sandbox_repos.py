@@ -12,7 +12,8 @@ from bot.sandbox.common import GIT, HOOKS
 from bot.sandbox.harness import World
 from git_cli import real_git
 
-EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
+REFERENCE = Path(__file__).parent / "reference"
+EXAMPLES = REFERENCE / "webhook-examples.json"
 
 
 def b64(text: str) -> str:
@@ -342,7 +343,7 @@ async def test_default_branch_update(sandbox: World) -> None:
 async def test_repository_carries_every_key_github_sends(sandbox: World) -> None:
     await seed.create_org_repo(sandbox, "acme", "app", admin="alice")
     answer = (await sandbox.call("alice", "GET", "/repos/acme/app")).body
-    openapi = json.loads(Path("/work/shared/reference/github-rest-openapi.json").read_text())
+    openapi = json.loads((REFERENCE / "openapi-operations.json").read_text())
     required = set(openapi["components"]["schemas"]["full-repository"]["required"])
     assert required <= set(answer), sorted(required - set(answer))
     for event in json.loads(EXAMPLES.read_text()):

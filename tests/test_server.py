@@ -20,7 +20,7 @@ import pytest
 from bot.sandbox.harness import WEBHOOK_SECRET, World
 from bot.server import METRICS, QUEUE, signature_ok
 
-EXAMPLES = Path("/work/shared/reference/github-webhook-examples.json")
+EXAMPLES = Path(__file__).parent / "reference" / "webhook-payloads.json"  # every event's examples
 PROJECT = Path(__file__).resolve().parents[1]
 
 

@@ -8,7 +8,8 @@ It writes, next to this file:
 - openapi-paths.json: every path template in the description with its methods (for "does this route exist");
 - openapi-operations.json: each operation the sandbox serves (found by walking the sandbox's router), with
   its request-body and response schemas, and the component schemas they reach (kept as local $refs);
-- webhook-examples.json: GitHub's example payloads for the events the sandbox sends.
+- webhook-examples.json: GitHub's example payloads for the events the sandbox sends;
+- webhook-payloads.json: GitHub's example payloads for every event (the bot is fed each of them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import re
 import sys
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +195,14 @@ def vendor_openapi(
     return {"paths": paths}, vendored, missing
 
 
-def vendor_webhooks(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def vendor_webhooks(
+    examples: list[dict[str, Any]], events: Collection[str] | None = WEBHOOK_EVENTS
+) -> list[dict[str, Any]]:
+    """The examples of these events (of every event when None), in GitHub's order."""
     return [
         {"name": entry["name"], "actions": entry.get("actions", []), "examples": entry.get("examples", [])}
         for entry in examples
-        if entry["name"] in WEBHOOK_EVENTS
+        if events is None or entry["name"] in events
     ]
 
 
@@ -217,11 +222,15 @@ def main() -> int:
     operations["source"]["sha256"] = digest
     (HERE / "openapi-paths.json").write_text(json.dumps(paths, indent=0, sort_keys=True) + "\n")
     (HERE / "openapi-operations.json").write_text(json.dumps(operations, sort_keys=True, separators=(",", ":")) + "\n")
-    webhooks = vendor_webhooks(json.loads(webhooks_file.read_text()))
+    examples = json.loads(webhooks_file.read_text())
+    webhooks = vendor_webhooks(examples)
     (HERE / "webhook-examples.json").write_text(json.dumps(webhooks, sort_keys=True, separators=(",", ":")) + "\n")
+    payloads = vendor_webhooks(examples, events=None)
+    (HERE / "webhook-payloads.json").write_text(json.dumps(payloads, sort_keys=True, separators=(",", ":")) + "\n")
     print(
         f"{len(operations['operations'])} operations, {len(operations['components']['schemas'])} schemas, "
-        f"{len(webhooks)} webhook events vendored"
+        f"{len(webhooks)} webhook events vendored; {sum(len(e['examples']) for e in payloads)} example payloads "
+        f"of {len(payloads)} events"
     )
     for route in missing:
         print(f"not in GitHub's description: {route}", file=sys.stderr)
