@@ -75,8 +75,8 @@ class CatchUp:
         self.services = services
         self.queue = queue
         self.metrics = metrics
-        self._tasks: list[asyncio.Task] = []
-        self.first_round: asyncio.Task | None = None  # the startup redelivery round
+        self._tasks: list[asyncio.Task[None]] = []
+        self.first_round: asyncio.Task[None] | None = None  # the startup redelivery round
         self._asked: dict[str, float] = {}  # guid -> when we asked, so one round does not ask twice
 
     async def start(self) -> None:

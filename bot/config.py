@@ -279,7 +279,7 @@ class _Reader:
     def convert(self, node: yaml.Node, tp: Any, key: str) -> Any:
         self.lines[key] = _line(node)
         origin = typing.get_origin(tp)
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.dataclass(node, tp, key)
         if origin in (typing.Union, types.UnionType):
             options = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -659,7 +659,7 @@ def config_to_dict(config: RepoConfig) -> dict[str, Any]:
 
 
 def _plain(value: Any, tp: Any) -> Any:
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         hints = _hints(type(value))
         return {f.name: _plain(getattr(value, f.name), hints[f.name]) for f in dataclasses.fields(value)}
     if isinstance(value, tuple):

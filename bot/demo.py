@@ -263,7 +263,7 @@ async def feature_work(demo: Demo) -> None:
     demo.act("dev", f"merges the child PR #{child['number']} into the FR branch")
     await seed.merge_pr(world, "dev", FULL, child["number"], "merge")
     await demo.settle()
-    fr_head = await demo.head("fr/FR-7-coupons")
+    fr_head = await demo.head("fr/FR-7-coupons") or ""
     run = await demo.check(fr_head, "release-train/merge-rules")
     demo.expect(
         run is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Callable
 
 import orjson
 
@@ -28,14 +29,20 @@ def _install_record_factory() -> None:
     if getattr(previous, "release_train", False):
         return
 
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
+    logging.setLogRecordFactory(_RecordFactory(previous))
+
+
+class _RecordFactory:
+    release_train = True  # marks the factory installed, so a second import does not wrap it again
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: object, **kwargs: object) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
         for key, value in delivery_context.get().items():
             setattr(record, key, value)
         return record
-
-    factory.release_train = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 _install_record_factory()

@@ -67,7 +67,9 @@ class RoleResolver:
     def __init__(
         self, ttl_seconds: float = 300.0, max_entries: int = 20000, timer: Callable[[], float] = time.monotonic
     ) -> None:
-        self._cache: cachetools.TTLCache[tuple, bool | str] = cachetools.TTLCache(max_entries, ttl_seconds, timer=timer)
+        self._cache: cachetools.TTLCache[tuple[str | int | None, ...], bool | str] = cachetools.TTLCache(
+            max_entries, ttl_seconds, timer=timer
+        )
 
     def forget(self, installation_id: int | None = None) -> None:
         """Drop cached answers (for one installation), e.g. on /refresh after a team change."""
@@ -79,7 +81,7 @@ class RoleResolver:
         """The person's role on the repository: admin, maintain, write, triage, read or none."""
         key = ("perm", ctx.installation_id, ctx.full_name.lower(), login.lower())
         if key in self._cache:
-            return self._cache[key]  # type: ignore[return-value]
+            return str(self._cache[key])
         try:
             answer = await ctx.gh.getitem(
                 "/repos/{owner}/{repo}/collaborators/{username}/permission", {**ctx.repo_vars, "username": login}

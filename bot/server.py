@@ -28,13 +28,13 @@ from aiohttp import web
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot.catchup import SWEEP_EVENT
+from bot.catchup import SWEEP_EVENT, CatchUp
 from bot.github.auth import GitHubApp
 from bot.github.pacing import WritePacer
 from bot.handlers import build_router
 from bot.handlers.context import Services
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.queue import Delivery, StoreUnavailable, open_queue
+from bot.queue import Delivery, StoreUnavailable, WorkQueue, open_queue
 from bot.repo_config import ConfigStore
 from bot.roles import RoleResolver
 from bot.settings import Settings
@@ -44,11 +44,11 @@ log = logging.getLogger("release_train.server")
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
-QUEUE = web.AppKey("queue", Any)  # a bot.queue.WorkQueue
+QUEUE: web.AppKey[WorkQueue] = web.AppKey("queue")
 METRICS = web.AppKey("metrics", Metrics)
-CATCHUP = web.AppKey("catchup", Any)  # a bot.catchup.CatchUp, set while the app runs
+CATCHUP = web.AppKey("catchup", CatchUp)  # set while the app runs
 ROUTER = web.AppKey("router", routing.Router)
-HEAD_READER = web.AppKey("head_reader", Any)  # a PayloadHeadReader built from ROUTER
+HEAD_READER: web.AppKey[PayloadHeadReader] = web.AppKey("head_reader")  # built from ROUTER
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -207,7 +207,7 @@ async def webhook(request: web.Request) -> web.Response:
     return _answer(request, 202, {"ok": True, "queued": fresh}, event, "queued" if fresh else "duplicate", started)
 
 
-async def _depth(queue: Any) -> int:
+async def _depth(queue: WorkQueue) -> int:
     # The Redis queue's depth is shared by every replica and lives in Redis.
     pending = getattr(queue, "pending", None)
     try:
@@ -239,8 +239,6 @@ def create_app(settings: Settings) -> web.Application:
     app[HEAD_READER] = PayloadHeadReader(router)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        from bot.catchup import CatchUp
-
         timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             shared_pacer = getattr(queue, "write_pacer", None)

@@ -42,7 +42,7 @@ async def round_robin(ports: Sequence[int]) -> AsyncIterator[str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook"  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
     finally:
         await runner.cleanup()
         await session.close()

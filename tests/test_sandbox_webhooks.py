@@ -40,7 +40,7 @@ class Receiver:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)
         await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        bound = self.runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{bound}/webhook"
 
     async def stop(self) -> None:
@@ -356,7 +356,7 @@ async def test_a_bot_that_does_not_answer_in_time_gets_a_timed_out_delivery(sand
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    sandbox.point_webhooks_at(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")  # type: ignore[union-attr]
+    sandbox.point_webhooks_at(f"http://127.0.0.1:{runner.addresses[0][1]}/webhook")
     sandbox.app[HOOKS].timeout = 0.2  # GitHub waits 10 seconds; the test need not
     try:
         emit(sandbox, "slow")

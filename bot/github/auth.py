@@ -60,7 +60,9 @@ class GitHubApp:
         self._tokens: dict[int, tuple[str, float]] = {}
         self._token_locks: dict[int, asyncio.Lock] = {}
         self._etag_entries = etag_entries_per_installation
-        self._caches: cachetools.LRUCache[int, cachetools.LRUCache] = cachetools.LRUCache(max_installations_cached)
+        self._caches: cachetools.LRUCache[int, cachetools.LRUCache[str, Any]] = cachetools.LRUCache(
+            max_installations_cached
+        )
         self._slug: str | None = None
         self._app_gh: GitHubClient | None = None
 
@@ -86,7 +88,7 @@ class GitHubApp:
             self._app_gh = self._client(app_id=str(self.app_id), private_key=self._private_key)
         return self._app_gh
 
-    def etag_cache(self, installation_id: int) -> cachetools.LRUCache:
+    def etag_cache(self, installation_id: int) -> cachetools.LRUCache[str, Any]:
         cache = self._caches.get(installation_id)
         if cache is None:
             cache = cachetools.LRUCache(self._etag_entries)
@@ -110,7 +112,7 @@ class GitHubApp:
                 {"installation_id": installation_id},
                 data=b"",
             )
-            token = answer["token"]
+            token = str(answer["token"])
             self._tokens[installation_id] = (token, _expiry(answer["expires_at"]))
             log.debug("new installation token for installation %s", installation_id)
             return token

@@ -92,7 +92,8 @@ class Picker:
             body["author"] = dict(author)
         if self.committer:
             body["committer"] = dict(self.committer)
-        return await self._post("/repos/{owner}/{repo}/git/commits", {}, body)
+        commit: dict[str, Any] = await self._post("/repos/{owner}/{repo}/git/commits", {}, body)
+        return commit
 
     async def _move(self, branch: str, sha: str) -> None:
         self.requests += 1

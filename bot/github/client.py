@@ -186,14 +186,14 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         # Pacing wraps one HTTP exchange, so its slot is released however the exchange ends.
-        paced = self.pacer is not None and is_paced_write(method, url)
-        if paced:
-            await self.pacer.acquire(self.installation_id, url)
+        pacer = self.pacer if is_paced_write(method, url) else None
+        if pacer is not None:
+            await pacer.acquire(self.installation_id, url)
         try:
             return await self._exchange(method, url, headers, body)
         finally:
-            if paced:
-                await self.pacer.release(self.installation_id)
+            if pacer is not None:
+                await pacer.release(self.installation_id)
 
     async def _exchange(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes

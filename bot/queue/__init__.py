@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -59,7 +59,7 @@ class WorkQueue(Protocol):
     async def wait_idle(self) -> None: ...
 
 
-def open_queue(settings: Settings, metrics: Metrics | None = None) -> Any:
+def open_queue(settings: Settings, metrics: Metrics | None = None) -> WorkQueue:
     url = settings.state_url
     if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
         from bot.queue.redis import RedisQueue

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
 
-from bot.queue import Delivery
+from bot.queue import Delivery, FailureReporter, JobProcessor
 
 log = logging.getLogger("release_train.queue")
-
-Processor = Callable[[Delivery], Awaitable[None]]
 
 
 class MemoryQueue:
@@ -21,13 +18,13 @@ class MemoryQueue:
         self._remember = remember
         self._pending: dict[str, deque[Delivery]] = {}
         self._running: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
-        self._processor: Processor | None = None
+        self._processor: JobProcessor | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def start(self, processor: Processor, reporter: object = None) -> None:
+    async def start(self, processor: JobProcessor, reporter: FailureReporter | None = None) -> None:
         self._processor = processor
         self._slots = asyncio.Semaphore(self._concurrency)
 

@@ -109,7 +109,7 @@ class RedisQueue:
         self.replica = uuid.uuid4().hex[:12]
         self._processor: JobProcessor | None = None
         self._reporter: FailureReporter | None = None
-        self._workers: list[asyncio.Task] = []
+        self._workers: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Future[None]] = set()
         self._wakeup = asyncio.Event()
         self._stopping = False

@@ -136,13 +136,13 @@ class SqliteQueue:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._workers: list[asyncio.Task] = []
+        self._workers: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._running: dict[str, asyncio.Future[None]] = {}  # repository -> its job in flight
         self._stopping = False
         self._processor: JobProcessor | None = None
         self._reporter: FailureReporter | None = None
-        self._prune_task: asyncio.Task | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._opened = False
         # Group commit: writes asked for while the writer is busy go together in its next transaction.
         self._batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
@@ -478,7 +478,7 @@ class SqliteQueue:
         handle: asyncio.TimerHandle | None = None
 
         def fire() -> None:
-            self._timers.discard(handle)  # type: ignore[arg-type]
+            self._timers.discard(handle)
             self._turns.finish(repo_key)
             if self._pending.get(repo_key):
                 self._turns.make_ready(repo_key, self._installation_of.get(repo_key, "?"))

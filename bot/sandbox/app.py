@@ -7,7 +7,7 @@ import importlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,9 +247,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
             request.method == "GET"
             and response.status == 200
             and isinstance(response, web.Response)
-            and response.body is not None
+            and isinstance(response.body, (bytes, bytearray))
         ):
-            body = response.body if isinstance(response.body, bytes) else bytes(response.body)  # type: ignore[arg-type]
+            body = bytes(response.body)
             etag = 'W/"' + hashlib.sha256(body).hexdigest()[:40] + '"'
             response.headers["ETag"] = etag
             if request.headers.get("If-None-Match") == etag:
@@ -296,7 +296,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
 
     app[GIT] = GitRepos(state_dir / "git")
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await hooks.start()
         yield
         await hooks.close()

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from bot.sandbox.app import SandboxConfig
     from bot.sandbox.git import GitRepos
     from bot.sandbox.state import Store
     from bot.sandbox.webhooks import Hooks
@@ -64,23 +65,23 @@ class Actor:
 
 ACTOR = web.RequestKey("actor", Actor)
 
-# App keys are set by app.py; declared here so route modules can import them without a cycle.
-STORE = web.AppKey("sandbox_store", object)
-GIT = web.AppKey("sandbox_git", object)
-HOOKS = web.AppKey("sandbox_hooks", object)
-SANDBOX = web.AppKey("sandbox_config", object)
+# App keys are set by app.py; declared here, typed by name, so route modules can import them without a cycle.
+STORE: web.AppKey[Store] = web.AppKey("sandbox_store")
+GIT: web.AppKey[GitRepos] = web.AppKey("sandbox_git")
+HOOKS: web.AppKey[Hooks] = web.AppKey("sandbox_hooks")
+SANDBOX: web.AppKey[SandboxConfig] = web.AppKey("sandbox_config")
 
 
 def store(request: web.Request) -> Store:
-    return request.app[STORE]  # type: ignore[return-value]
+    return request.app[STORE]
 
 
 def git(request: web.Request) -> GitRepos:
-    return request.app[GIT]  # type: ignore[return-value]
+    return request.app[GIT]
 
 
 def hooks(request: web.Request) -> Hooks:
-    return request.app[HOOKS]  # type: ignore[return-value]
+    return request.app[HOOKS]
 
 
 def actor(request: web.Request) -> Actor:

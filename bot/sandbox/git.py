@@ -8,11 +8,34 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 NULL_SHA = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+_T = TypeVar("_T")
+
+
+class _Answers(Generic[_T]):
+    """Answers about shas alone, which never change; forgotten all at once past a size."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._answers: dict[tuple[object, ...], _T] = {}
+        self._limit = limit
+
+    def __contains__(self, key: tuple[object, ...]) -> bool:
+        return key in self._answers
+
+    def __getitem__(self, key: tuple[object, ...]) -> _T:
+        return self._answers[key]
+
+    def remember(self, key: tuple[object, ...], value: _T) -> None:
+        if len(self._answers) >= self._limit:
+            self._answers.clear()
+        self._answers[key] = value
 
 
 class GitError(Exception):
@@ -147,7 +170,12 @@ class GitRepos:
         # forgotten on each write; reads between writes cost no process.
         self._refs: dict[str, list[tuple[str, str, str]]] = {}
         self._ref_generation: dict[str, int] = {}  # bumped around each ref write, so a read that raced one is not kept
-        self._memo: dict[tuple, object] = {}  # answers about shas alone, which never change
+        self._trees: _Answers[tuple[TreeEntry, ...]] = _Answers()
+        self._ancestry: _Answers[bool] = _Answers()
+        self._bases: _Answers[str | None] = _Answers()
+        self._revs: _Answers[tuple[str, ...]] = _Answers()
+        self._merges: _Answers[MergeOutcome] = _Answers()
+        self._diffs: _Answers[tuple[ChangedFile, ...]] = _Answers()
         self._env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.root),
@@ -160,11 +188,6 @@ class GitRepos:
             "GIT_COMMITTER_NAME": "sandbox",
             "GIT_COMMITTER_EMAIL": "sandbox@localhost",
         }
-
-    def _remember(self, key: tuple, value: object) -> None:
-        if len(self._memo) > 50_000:
-            self._memo.clear()
-        self._memo[key] = value
 
     # paths and processes -------------------------------------------------------------------
     def path(self, full_name: str) -> Path:
@@ -268,6 +291,13 @@ class GitRepos:
         self._commits[(full_name.lower(), sha)] = commit
         return commit
 
+    async def tree_of(self, full_name: str, sha: str) -> str:
+        """The tree of a commit known to exist (a branch head, say); GitError when it does not."""
+        commit = await self.read_commit(full_name, sha)
+        if commit is None:
+            raise GitError(("cat-file", "commit", sha), 128, f"{sha} is not a commit")
+        return commit.tree
+
     async def read_commits(self, full_name: str, shas: list[str]) -> list[Commit]:
         repo_key = full_name.lower()
         missing = [s for s in dict.fromkeys(shas) if (repo_key, s) not in self._commits and is_sha(s)]
@@ -332,8 +362,8 @@ class GitRepos:
         self, full_name: str, treeish: str, *, recursive: bool = False, path: str | None = None
     ) -> list[TreeEntry]:
         key = ("ls-tree", full_name.lower(), treeish, recursive, path)
-        if is_sha(treeish) and key in self._memo:
-            return list(self._memo[key])  # type: ignore[call-overload]
+        if is_sha(treeish) and key in self._trees:
+            return list(self._trees[key])
         args = ["ls-tree", "-l", "-z"]
         if recursive:
             args += ["-r", "-t"]
@@ -355,7 +385,7 @@ class GitRepos:
                 )
             )
         if is_sha(treeish):
-            self._remember(key, tuple(entries))
+            self._trees.remember(key, tuple(entries))
         return entries
 
     async def entry_at(self, full_name: str, treeish: str, path: str) -> TreeEntry | None:
@@ -443,7 +473,10 @@ class GitRepos:
         if every is None:
             generation = self._ref_generation.get(key, 0)
             raw = await self.out(full_name, "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)")
-            every = [tuple(line.split("\0")) for line in raw.splitlines()]  # type: ignore[misc]
+            every = []
+            for line in raw.splitlines():
+                ref, sha, kind = line.split("\0", 2)
+                every.append((ref, sha, kind))
             if self._ref_generation.get(key, 0) == generation:  # no write began meanwhile, so this is current
                 self._refs[key] = every
         return [entry for entry in every if entry[0].startswith(prefix)]
@@ -470,22 +503,22 @@ class GitRepos:
     # history -------------------------------------------------------------------------------
     async def is_ancestor(self, full_name: str, ancestor: str, descendant: str) -> bool:
         key = ("is-ancestor", full_name.lower(), ancestor, descendant)
-        if key not in self._memo:
+        if key not in self._ancestry:
             status, _ = await self.run(full_name, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1))
             if not (is_sha(ancestor) and is_sha(descendant)):
                 return status == 0
-            self._remember(key, status == 0)
-        return bool(self._memo[key])
+            self._ancestry.remember(key, status == 0)
+        return self._ancestry[key]
 
     async def merge_base(self, full_name: str, a: str, b: str) -> str | None:
         key = ("merge-base", full_name.lower(), a, b)
-        if key not in self._memo:
+        if key not in self._bases:
             status, raw = await self.run(full_name, "merge-base", a, b, ok=(0, 1))
             found = raw.decode().strip() if status == 0 else None
             if not (is_sha(a) and is_sha(b)):
                 return found
-            self._remember(key, found)
-        return self._memo[key]  # type: ignore[return-value]
+            self._bases.remember(key, found)
+        return self._bases[key]
 
     async def rev_list(
         self,
@@ -500,8 +533,8 @@ class GitRepos:
     ) -> list[str]:
         key = ("rev-list", full_name.lower(), include, exclude, reverse, limit, skip, first_parent)
         immutable = is_sha(include) and (exclude is None or is_sha(exclude))
-        if immutable and key in self._memo:
-            return list(self._memo[key])  # type: ignore[call-overload]
+        if immutable and key in self._revs:
+            return list(self._revs[key])
         args = ["rev-list"]
         if reverse:
             args.append("--reverse")
@@ -516,7 +549,7 @@ class GitRepos:
             args.append(f"^{exclude}")
         shas = (await self.out(full_name, *args)).split()
         if immutable:
-            self._remember(key, tuple(shas))
+            self._revs.remember(key, tuple(shas))
         return shas
 
     async def count(self, full_name: str, include: str, exclude: str | None = None) -> int:
@@ -527,8 +560,8 @@ class GitRepos:
     async def merge_trees(self, full_name: str, ours: str, theirs: str) -> MergeOutcome:
         """git merge-tree --write-tree: the merged tree, and whether it merged cleanly."""
         key = ("merge-tree", full_name.lower(), ours, theirs)
-        if key in self._memo:
-            return self._memo[key]  # type: ignore[return-value]
+        if key in self._merges:
+            return self._merges[key]
         status, raw = await self.run(
             full_name, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, theirs, ok=(0, 1, 128)
         )
@@ -539,7 +572,7 @@ class GitRepos:
         conflicts = tuple(p for p in parts[1:] if p)
         outcome = MergeOutcome(tree=tree, clean=status == 0, conflicts=conflicts)
         if is_sha(ours) and is_sha(theirs):
-            self._remember(key, outcome)
+            self._merges.remember(key, outcome)
         return outcome
 
     async def cherry_pick_tree(self, full_name: str, onto: str, picked: str, *, committer: Person) -> MergeOutcome:
@@ -574,8 +607,8 @@ class GitRepos:
         """Files changed from old to new (trees or commits; old None = the empty tree), as GitHub lists them."""
         old = old or EMPTY_TREE
         key = ("diff", full_name.lower(), old, new, patches)
-        if is_sha(old) and is_sha(new) and key in self._memo:
-            return list(self._memo[key])  # type: ignore[call-overload]
+        if is_sha(old) and is_sha(new) and key in self._diffs:
+            return list(self._diffs[key])
         raw_status = await self.out(
             full_name, "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--raw", "--numstat", old, new
         )
@@ -616,18 +649,19 @@ class GitRepos:
                     r"(?m)^--- a/(.*)$", header
                 )
                 if match and hunk_at >= 0:
-                    name = match.group(1) or re.search(r"(?m)^--- a/(.*)$", header).group(1)  # type: ignore[union-attr]
+                    removed = re.search(r"(?m)^--- a/(.*)$", header)
+                    name = match.group(1) or (removed.group(1) if removed else "")
                     patch_of[name] = chunk[hunk_at + 1 :].rstrip("\n")
         kinds = {"A": "added", "D": "removed", "M": "modified", "T": "changed", "R": "renamed", "C": "copied"}
         files = []
         for letter, path, new_sha, previous in statuses:
-            added, deleted, binary = numbers.get(path, (0, 0, False))
+            additions, deletions, binary = numbers.get(path, (0, 0, False))
             files.append(
                 ChangedFile(
                     filename=path,
                     status=kinds.get(letter, "modified"),
-                    additions=added,
-                    deletions=deleted,
+                    additions=additions,
+                    deletions=deletions,
                     sha=None if letter == "D" else new_sha,
                     previous_filename=previous,
                     patch=None if binary else patch_of.get(path),
@@ -635,5 +669,5 @@ class GitRepos:
                 )
             )
         if is_sha(old) and is_sha(new):
-            self._remember(key, tuple(files))
+            self._diffs.remember(key, tuple(files))
         return files

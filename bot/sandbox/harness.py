@@ -70,7 +70,10 @@ class World:
 
     # the bot -------------------------------------------------------------------------------
     def bot_settings(self, **overrides: Any) -> Settings:
-        key = Path(self.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+        key_path = self.sandbox.config.private_key_path
+        if key_path is None:
+            raise RuntimeError("the sandbox has not written the app's private key")
+        key = key_path.read_text()
         base = Settings(
             app_id=self.sandbox.config.app_id,
             private_key=key,
@@ -98,7 +101,7 @@ class World:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         self.bot_app, self.bot_runner = app, runner
         self.bot_url = f"http://127.0.0.1:{port}/webhook"
         self.point_webhooks_at(self.bot_url)

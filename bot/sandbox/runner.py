@@ -62,8 +62,7 @@ async def start_sandbox(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    sockets = site._server.sockets  # type: ignore[union-attr]
-    bound_port = sockets[0].getsockname()[1]
+    bound_port = runner.addresses[0][1]
     api_url = f"http://{host}:{bound_port}"
     set_base_url(config, api_url)
     running = RunningSandbox(app, runner, config, api_url)

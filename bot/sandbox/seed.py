@@ -20,7 +20,7 @@ def _expect(answer: Answer, *statuses: int, doing: str) -> Any:
 
 def _admin_of(world: World, owner: str) -> str:
     """Who acts for an owner: the user itself, or an organisation's first admin."""
-    record = world.app[STORE].find_user(owner) or {}  # type: ignore[attr-defined]
+    record = world.app[STORE].find_user(owner) or {}
     return str((record.get("admins") or [owner])[0])
 
 
@@ -281,7 +281,7 @@ class WebhookReceiver:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self.runner.addresses[0][1]
         world.point_webhooks_at(f"http://127.0.0.1:{port}/webhook")
 
     def of(self, event: str) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ class Store:
         self.path = self.root / "state.json"
         self._lock = threading.Lock()
         self._dirty = False
-        self._flush_task: asyncio.Task | None = None
+        self._flush_task: asyncio.Task[None] | None = None
         if self.path.exists():
             self.data: dict[str, Any] = json.loads(self.path.read_text())
         else:

@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -90,7 +91,7 @@ class Hooks:
         self.down = False  # the app's URL refuses connections: each attempt is recorded as failed
         self.timeout = DELIVERY_TIMEOUT  # seconds the app has to answer
         self._queues: dict[str, deque[dict[str, Any]]] = {}
-        self._senders: dict[str, asyncio.Task] = {}
+        self._senders: dict[str, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._wake = asyncio.Event()
         self._in_flight = 0
@@ -117,7 +118,7 @@ class Hooks:
                 target.truncate(offset)
 
     def _index(self, record: dict[str, Any], offset: int) -> None:
-        entry = {k: record.get(k) for k in INDEX_KEYS}
+        entry: dict[str, Any] = {k: record.get(k) for k in INDEX_KEYS}
         entry["offset"] = offset
         self.deliveries.append(entry)
         self._by_id[entry["id"]] = entry
@@ -313,7 +314,7 @@ class Hooks:
         return record
 
     # reading the record ---------------------------------------------------------------------
-    def delivery_items(self, *, before: int | None = None):  # type: ignore[no-untyped-def]
+    def delivery_items(self, *, before: int | None = None) -> Iterator[dict[str, Any]]:
         """Index entries, newest first (GitHub's order), optionally only those older than id `before`."""
         for entry in reversed(self.deliveries):
             if before is not None and entry["id"] >= before:

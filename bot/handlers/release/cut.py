@@ -346,7 +346,7 @@ async def _close_previous(ctx: Context, config: RepoConfig, version: str, number
             and (rules.parse_version(other) or (0, 0)) < here
             and "pull_request" not in issue
         ):
-            older.append((rules.parse_version(other), issue))
+            older.append((rules.parse_version(other) or (0, 0), issue))
     if not older:
         return None
     _, previous = max(older, key=lambda pair: pair[0])

@@ -62,7 +62,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     ]
     done: set[str] = set()
     if on_head:
-        tag = max(on_head, key=lambda t: rules.parse_tag(config.release.tag, t.name)[1]).name  # type: ignore[index]
+        tag = max(on_head, key=lambda t: (rules.parse_tag(config.release.tag, t.name) or ("", 0))[1]).name
         if await _release_for(ctx, tag):
             done.add("release")
         if production_sha == head:

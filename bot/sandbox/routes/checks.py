@@ -176,8 +176,8 @@ def own_app(request: web.Request) -> dict[str, Any]:
         "name": record["name"],
         "owner": "release-train-owner",
         "created_at": record.get("created_at"),
-        "permissions": dict(config.permissions),  # type: ignore[attr-defined]
-        "events": sorted(config.events),  # type: ignore[attr-defined]
+        "permissions": dict(config.permissions),
+        "events": sorted(config.events),
     }
 
 

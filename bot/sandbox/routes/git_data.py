@@ -103,7 +103,7 @@ async def create_tree(request: web.Request) -> web.Response:
         if kind not in ("tree", "commit"):
             raise validation_failed("Tree", "base_tree", "invalid", "base_tree is not a valid tree")
         if kind == "commit":
-            base_tree = (await repos.read_commit(full, base_tree)).tree  # type: ignore[union-attr]
+            base_tree = await repos.tree_of(full, base_tree)
     changes: dict[str, TreeEntry | None] = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"].strip("/"):
@@ -126,11 +126,11 @@ async def create_tree(request: web.Request) -> web.Response:
         else:
             sha = item.get("sha")
             actual = await repos.object_type(full, sha) if isinstance(sha, str) else None
-            if kind != "commit" and actual != kind:
+            if not isinstance(sha, str) or (kind != "commit" and actual != kind):
                 raise validation_failed(
                     "Tree", f"tree[{index}].sha", "invalid", f"tree.sha {sha} is not a valid {kind}"
                 )
-            changes[path] = TreeEntry(mode, kind, sha, path)  # type: ignore[arg-type]
+            changes[path] = TreeEntry(mode, kind, sha, path)
     sha = await repos.write_tree(full, base_tree, changes)
     return respond(tree_body(repo, sha, await repos.ls_tree(full, sha)), status=201)
 

@@ -152,15 +152,15 @@ def mutation_input(query: str, variables: dict[str, Any]) -> dict[str, Any]:
     if body_start < 0:
         raise QueryRefused("Parse error: the mutation has no selection", extensions={"code": "parseError"})
     selection = text[body_start : _balanced(text, body_start, "{", "}")]
-    field = re.match(r"\{\s*(?:[_A-Za-z][_0-9A-Za-z]*\s*:\s*)?([_A-Za-z][_0-9A-Za-z]*)", selection)
-    if field is None or field.group(1) != MUTATION:
-        name = field.group(1) if field else "?"
+    chosen = re.match(r"\{\s*(?:[_A-Za-z][_0-9A-Za-z]*\s*:\s*)?([_A-Za-z][_0-9A-Za-z]*)", selection)
+    if chosen is None or chosen.group(1) != MUTATION:
+        name = chosen.group(1) if chosen else "?"
         raise QueryRefused(
             f"Field '{name}' doesn't exist on type 'Mutation'",
             extensions={"code": "undefinedField", "typeName": "Mutation", "fieldName": name},
         )
-    args_start = selection.find("(", field.end(1))
-    if args_start < 0 or selection[field.end(1) : args_start].strip():
+    args_start = selection.find("(", chosen.end(1))
+    if args_start < 0 or selection[chosen.end(1) : args_start].strip():
         raise QueryRefused(
             f"Field '{MUTATION}' is missing required arguments: input", extensions={"code": "missingRequiredArguments"}
         )

@@ -124,7 +124,7 @@ async def create_release(request: web.Request) -> web.Response:
     if any(r["tag_name"] == tag for r in repo["releases"].values()):
         raise validation_failed("Release", "tag_name", "already_exists")  # made while this one awaited git
     stamp = now_iso()
-    record = {
+    record: dict[str, Any] = {
         "id": st.new_id(),
         "tag_name": tag,
         "target_commitish": target,
@@ -312,7 +312,7 @@ async def auto_merge_default(request: web.Request, repo: dict[str, Any], branch:
     if head is None or base is None or await repos.is_ancestor(full, base, head):
         return None
     if await repos.is_ancestor(full, head, base):
-        outcome_tree = (await repos.read_commit(full, base)).tree  # type: ignore[union-attr]
+        outcome_tree = await repos.tree_of(full, base)
     else:
         outcome = await repos.merge_trees(full, head, base)
         if not outcome.clean:
@@ -456,7 +456,7 @@ async def dispatch_workflow(request: web.Request) -> web.Response:
     )
     if not has_dispatch:
         raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
-    declared = {}
+    declared: dict[str, Any] = {}
     if isinstance(triggers, dict) and isinstance(triggers.get("workflow_dispatch"), dict):
         declared = triggers["workflow_dispatch"].get("inputs") or {}
     inputs = body.get("inputs") or {}
@@ -475,7 +475,7 @@ async def dispatch_workflow(request: web.Request) -> web.Response:
         elif spec.get("required"):
             raise ApiError(422, f"Required input '{name}' not provided")
     number = len(repo["workflow_runs"]) + 1
-    run = {
+    run: dict[str, Any] = {
         "id": st.new_id(),
         "run_number": number,
         "workflow": workflow_id,

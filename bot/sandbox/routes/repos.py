@@ -419,7 +419,7 @@ async def put_contents(request: web.Request) -> web.Response:
         if existing is not None and given_sha != existing.sha:
             raise ApiError(409, f"{path} does not match {given_sha}")
         blob = await repos.write_blob(full, content)
-        base_tree = (await repos.read_commit(full, parent)).tree if parent else None  # type: ignore[union-attr]
+        base_tree = await repos.tree_of(full, parent) if parent else None
         tree = await repos.write_tree(
             full, base_tree, {path: TreeEntry(existing.mode if existing else "100644", "blob", blob, path)}
         )
@@ -456,7 +456,7 @@ async def delete_contents(request: web.Request) -> web.Response:
             raise not_found()
         if body["sha"] != existing.sha:
             raise ApiError(409, f"{path} does not match {body['sha']}")
-        base_tree = (await repos.read_commit(full, parent)).tree  # type: ignore[union-attr]
+        base_tree = await repos.tree_of(full, parent)
         tree = await repos.write_tree(full, base_tree, {path: None})
         sha = await repos.commit_tree(
             full,
