@@ -102,6 +102,9 @@ def reference_errata(node: Any) -> Any:
       nothing can satisfy; components/schemas/installation itself says anyOf, and that is what GitHub sends.
     - A pull request's `labels[].description` is typed string, but a label without a description is
       null there as everywhere else (components/schemas/label says nullable).
+    - Branch protection's `required_status_checks` request lists the deprecated `contexts` as
+      required, but GitHub takes exactly one of `contexts` and `checks` (both, or neither, is its
+      422 "More than one subschema in \"oneOf\" matched"; github/rest-api-description has no fix yet).
     """
     if isinstance(node, list):
         return [reference_errata(n) for n in node]
@@ -115,6 +118,10 @@ def reference_errata(node: Any) -> Any:
     label_props = ((labels or {}).get("items") or {}).get("properties") if isinstance(labels, dict) else None
     if isinstance(label_props, dict) and isinstance(label_props.get("description"), dict):
         label_props["description"] = {**label_props["description"], "nullable": True}
+    props = fixed.get("properties") if isinstance(fixed.get("properties"), dict) else {}
+    if set(props) >= {"strict", "contexts", "checks"} and fixed.get("required") == ["strict", "contexts"]:
+        fixed["required"] = ["strict"]
+        fixed["oneOf"] = [{"required": ["contexts"]}, {"required": ["checks"]}]
     return fixed
 
 
@@ -954,6 +961,38 @@ async def drive_releases_and_dispatches(s: Scenario) -> None:
     await s.bot("acme", "GET", "/repos/acme/app/deployments?environment=production", expect=200)
 
 
+async def drive_protection(s: Scenario) -> None:
+    """Classic branch protection on a branch of its own: set, read, enforced (a refused merge and push), removed."""
+    main = await s.user("alice", "GET", "/repos/acme/app/git/ref/heads/main", expect=200)
+    sha = main.body["object"]["sha"]
+    await s.user("alice", "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/guarded", "sha": sha}, expect=201)
+    path = "/repos/acme/app/branches/guarded/protection"
+    await s.user("alice", "GET", path, expect=404)
+    body = {
+        "required_status_checks": {"strict": True, "checks": [{"context": "ci/test", "app_id": -1}]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 0,
+            "bypass_pull_request_allowances": {"users": [], "teams": [], "apps": ["release-train"]},
+        },
+        "restrictions": {"users": ["alice"], "teams": [], "apps": ["release-train"]},
+    }
+    await s.user("carol", "PUT", path, body, expect=404)
+    await s.user("alice", "PUT", path, {**body, "restrictions": {"users": []}}, expect=422)
+    await s.user("alice", "PUT", path, body, expect=200)
+    await s.user(
+        "alice", "PUT", path, {**body, "required_status_checks": {"strict": False, "contexts": ["ci/test"]}}, expect=200
+    )
+    await s.user("alice", "GET", path, expect=200)
+    await s.user("alice", "GET", "/repos/acme/app/branches/guarded", expect=200)
+    await s.user("alice", "GET", "/repos/acme/app/branches?protected=true", expect=200)
+    await s.bot("acme", "GET", path, expect=403)
+    await s.user("alice", "PATCH", "/repos/acme/app/git/refs/heads/guarded", {"sha": sha, "force": True}, expect=200)
+    await s.user("alice", "DELETE", "/repos/acme/app/git/refs/heads/guarded", expect=422)
+    await s.user("alice", "DELETE", path, expect=204)
+    await s.user("alice", "DELETE", path, expect=404)
+
+
 def fill(template: str) -> str:
     """A path for a route with every parameter naming something that does not exist."""
     values = {"owner": "nobody", "repo": "nothing", "org": "no-such-org", "username": "no-such-user"}
@@ -984,6 +1023,7 @@ async def drive_everything(s: Scenario) -> None:
     await drive_pull_request_life(s)
     await drive_checks_and_statuses(s)
     await drive_releases_and_dispatches(s)
+    await drive_protection(s)
     await drive_deliveries(s)
     await drive_error_sweep(s)
     await s.world.settle()

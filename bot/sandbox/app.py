@@ -36,6 +36,7 @@ ROUTE_MODULES = (
     "bot.sandbox.routes.admin",
     "bot.sandbox.routes.apps",
     "bot.sandbox.routes.repos",
+    "bot.sandbox.routes.protection",
     "bot.sandbox.routes.git_data",
     "bot.sandbox.routes.pulls",
     "bot.sandbox.routes.issues",

@@ -324,18 +324,14 @@ def push_commit(st: Store, repo: dict[str, Any], commit: Any, files: list[Any]) 
     }
 
 
-def branch(st: Store, repo: dict[str, Any], name: str, head: Any) -> dict[str, Any]:
-    """`GET branches/{branch}`: the branch with its head commit (no protection in the sandbox)."""
+def branch(st: Store, repo: dict[str, Any], name: str, head: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """`GET branches/{branch}`: the branch with its head commit and its protection summary (`protected`, `protection`)."""
     full = repo["full_name"]
     return {
         "name": name,
         "commit": commit(st, repo, head),
         "_links": {"self": api(f"/repos/{full}/branches/{name}"), "html": html(f"/{full}/tree/{name}")},
-        "protected": False,
-        "protection": {
-            "enabled": False,
-            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
-        },
+        **summary,
         "protection_url": api(f"/repos/{full}/branches/{name}/protection"),
     }
 

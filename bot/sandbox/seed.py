@@ -263,6 +263,83 @@ async def put_config(
     return str(answer["commit"]["sha"])
 
 
+async def ci_check_run(
+    world: World, full_name: str, sha: str, name: str, conclusion: str | None = "success", *, app_slug: str = "ci"
+) -> dict[str, Any]:
+    """A check run by another CI app (`app_slug`, made on first use), completed with conclusion (None: in progress)."""
+    body: dict[str, Any] = {"name": name, "head_sha": sha, "app_slug": app_slug}
+    body.update({"status": "completed", "conclusion": conclusion} if conclusion else {"status": "in_progress"})
+    return _expect(
+        await world.call(None, "POST", f"/_sandbox/ci/{full_name}/check-runs", body),
+        201,
+        doing=f"{app_slug} runs {name} on {sha[:7]}",
+    )
+
+
+def app_id_of(world: World, slug: str) -> int:
+    """The id of this sandbox's app (its slug) or of a CI app that has posted a check run."""
+    st = world.app[STORE]
+    own = st.data["app"]
+    if slug == own["slug"]:
+        return int(own["id"])
+    return int(st.data["ci_apps"][slug.lower()]["id"])
+
+
+async def protect_branch(
+    world: World,
+    full_name: str,
+    branch: str,
+    *,
+    checks: list[str | tuple[str, int]] | None = None,
+    strict: bool = False,
+    enforce_admins: bool = False,
+    pull_requests: bool = False,
+    push_apps: list[str] | None = None,
+    push_users: list[str] | None = None,
+    bypass_apps: list[str] | None = None,
+    admin: str | None = None,
+) -> dict[str, Any]:
+    """Classic branch protection, set by the repository's admin through PUT .../protection.
+
+    checks: required check names, or (name, app_id) pinned to an app; pull_requests: changes only
+    through pull requests (no approvals asked), with bypass_apps allowed around that; push_apps /
+    push_users: restrict who may push at all (None: no restriction).
+    """
+    acting = admin or _admin_of(world, full_name.partition("/")[0])
+    required = None
+    if checks is not None:
+        required = {
+            "strict": strict,
+            "checks": [
+                {"context": c, "app_id": -1} if isinstance(c, str) else {"context": c[0], "app_id": c[1]}
+                for c in checks
+            ],
+        }
+    reviews: dict[str, Any] | None = None
+    if pull_requests:
+        reviews = {"required_approving_review_count": 0}
+        if bypass_apps:
+            reviews["bypass_pull_request_allowances"] = {"apps": list(bypass_apps)}
+    restrictions = None
+    if push_apps is not None or push_users is not None:
+        restrictions = {"users": list(push_users or []), "teams": [], "apps": list(push_apps or [])}
+    return _expect(
+        await world.call(
+            acting,
+            "PUT",
+            f"{_repo_path(full_name)}/branches/{quote(branch, safe='')}/protection",
+            {
+                "required_status_checks": required,
+                "enforce_admins": enforce_admins,
+                "required_pull_request_reviews": reviews,
+                "restrictions": restrictions,
+            },
+        ),
+        200,
+        doing=f"protect {branch} of {full_name}",
+    )
+
+
 class WebhookReceiver:
     """A webhook endpoint on loopback that keeps what the sandbox sends it, in order (for tests without the bot)."""
 

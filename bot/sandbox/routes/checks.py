@@ -101,6 +101,8 @@ async def create_status(request: web.Request) -> web.Response:
         "description": description,
         "target_url": body.get("target_url"),
         "creator": sender,
+        # An app's commit statuses count for a required check pinned to that app (bot/sandbox/protection.py).
+        "app_id": int(store(request).data["app"]["id"]) if actor(request).kind == "installation" else None,
         "created_at": stamp,
         "updated_at": stamp,
     }

@@ -22,6 +22,7 @@ from bot.sandbox.common import (
     validation_failed,
 )
 from bot.sandbox.git import NULL_SHA, TreeEntry, is_sha, valid_ref_name
+from bot.sandbox.protection import guard_ref
 from bot.sandbox.routes.repos import move_ref, person, person_from_body, publish_ref_change
 
 TREE_MODES = {"100644": "blob", "100755": "blob", "040000": "tree", "160000": "commit", "120000": "blob"}
@@ -261,6 +262,9 @@ async def create_ref(request: web.Request) -> web.Response:
     if kind is None or (ref.startswith("refs/heads/") and kind != "commit"):
         raise ApiError(422, "Object does not exist")
     async with repos.lock(full):
+        if await repos.ref(full, ref) is not None:
+            raise ApiError(422, "Reference already exists")
+        await guard_ref(request, repo, ref, None, sha)
         if not await repos.update_ref(full, ref, sha, NULL_SHA):
             raise ApiError(422, "Reference already exists")
         await publish_ref_change(request, repo, ref, None, sha)
@@ -316,6 +320,7 @@ async def delete_ref(request: web.Request) -> web.Response:
         current = await repos.ref(full, ref)
         if current is None:
             raise ApiError(422, "Reference does not exist")
+        await guard_ref(request, repo, ref, current, None)
         if not await repos.delete_ref(full, ref, current):
             raise ApiError(409, "Reference cannot be updated")
         await publish_ref_change(request, repo, ref, current, None)

@@ -22,6 +22,7 @@ from bot.sandbox.common import (
     validation_failed,
 )
 from bot.sandbox.git import GitRepos, Person, iso_now, valid_ref_name
+from bot.sandbox.protection import guard_merge, merge_state
 from bot.sandbox.routes.issues import issue_collections, record_issue_event
 from bot.sandbox.routes.repos import move_ref, person
 from bot.sandbox.state import now_iso
@@ -58,11 +59,11 @@ async def refresh_pull(repos: GitRepos, repo: dict[str, Any], pr: dict[str, Any]
 
 
 async def compute_mergeable(repos: GitRepos, repo: dict[str, Any], pr: dict[str, Any]) -> None:
-    """GitHub's test merge, by merge-tree: clean or dirty (a conflict)."""
+    """GitHub's test merge, by merge-tree: clean or dirty (a conflict); blocked or behind when protection stops it."""
     full = repo["full_name"]
     outcome = await repos.merge_trees(full, pr["base_sha"], pr["head_sha"])
     pr["mergeable"] = outcome.clean
-    pr["mergeable_state"] = "clean" if outcome.clean else "dirty"
+    pr["mergeable_state"] = ((await merge_state(repos, repo, pr)) or "clean") if outcome.clean else "dirty"
     pr["rebaseable"] = outcome.clean
 
 
@@ -393,6 +394,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         if base_sha is None:
             raise ApiError(405, "Base branch was deleted")
         pr["base_sha"] = base_sha
+        await guard_merge(request, repo, pr)
         merger = person(st, sender)
         title = issue_record["title"]
         replayed: list[str] = []
@@ -460,7 +462,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
         st.touch()
         try:
-            await move_ref(request, repo, base_ref, new_sha, base_sha)
+            await move_ref(request, repo, base_ref, new_sha, base_sha, api=None)
         except ApiError:
             pr.update(merged=False, merged_at=None, merged_by=None, merge_commit_sha=None, merge_method=None)
             issue_record.update(state="open", closed_at=None, closed_by=None)

@@ -74,7 +74,7 @@ async def create_tag_if_missing(request: web.Request, repo: dict[str, Any], tag:
     sha = await git(request).resolve_commit(repo["full_name"], target_commitish)
     if sha is None:
         raise validation_failed("Release", "target_commitish", "invalid", "Target commitish is invalid")
-    await move_ref(request, repo, f"refs/tags/{tag}", sha, None)
+    await move_ref(request, repo, f"refs/tags/{tag}", sha, None, api="release")
 
 
 def emit_release(

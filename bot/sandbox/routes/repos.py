@@ -27,6 +27,7 @@ from bot.sandbox.common import (
     validation_failed,
 )
 from bot.sandbox.git import NULL_SHA, Person, TreeEntry, iso_now, iso_to_git, valid_ref_name
+from bot.sandbox.protection import guard_ref, protection_summary
 from bot.sandbox.state import Store, now_iso
 
 DEFAULT_LABELS = (
@@ -159,9 +160,17 @@ async def publish_ref_change(
         await branch_moved(request, repo, short, before, after)
 
 
-async def move_ref(request: web.Request, repo: dict[str, Any], ref: str, new: str, old: str | None) -> None:
-    """Compare-and-swap a ref (old None: must not exist), then publish the change; 409 when it moved."""
+async def move_ref(
+    request: web.Request, repo: dict[str, Any], ref: str, new: str, old: str | None, *, api: str | None = "refs"
+) -> None:
+    """Compare-and-swap a ref (old None: must not exist), then publish the change; 409 when it moved.
+
+    api names the door the change came through, so that protection refuses it in that door's words
+    (bot/sandbox/protection.guard_ref); None when the caller already held it to protection (a PR merge).
+    """
     repos = git(request)
+    if api is not None:
+        await guard_ref(request, repo, ref, old, new, api=api)
     if not await repos.update_ref(repo["full_name"], ref, new, old or NULL_SHA):
         raise ApiError(409, "Reference cannot be updated")
     await publish_ref_change(request, repo, ref, old, new)
@@ -426,7 +435,7 @@ async def put_contents(request: web.Request) -> web.Response:
         sha = await repos.commit_tree(
             full, tree, [parent] if parent else [], body["message"], author=author, committer=committer
         )
-        await move_ref(request, repo, ref, sha, parent)
+        await move_ref(request, repo, ref, sha, parent, api="contents")
     commit = await repos.read_commit(full, sha)
     entry = await repos.entry_at(full, sha, path)
     assert commit is not None and entry is not None
@@ -466,7 +475,7 @@ async def delete_contents(request: web.Request) -> web.Response:
             author=person_from_body(st, body.get("author"), caller, "author"),
             committer=person_from_body(st, body.get("committer"), caller, "committer"),
         )
-        await move_ref(request, repo, ref, sha, parent)
+        await move_ref(request, repo, ref, sha, parent, api="contents")
     commit = await repos.read_commit(full, sha)
     assert commit is not None
     return respond({"content": None, "commit": render.git_commit(st, repo, commit)})
@@ -518,22 +527,22 @@ async def get_branch(request: web.Request) -> web.Response:
     if sha is None:
         raise ApiError(404, "Branch not found")
     head = await repos.read_commit(repo["full_name"], sha)
-    return respond(render.branch(st, repo, name, head))
+    return respond(render.branch(st, repo, name, head, protection_summary(repo, name)))
 
 
 async def list_branches(request: web.Request) -> web.Response:
     repo = repo_for(request, scope="contents", level="read")
     full = repo["full_name"]
+    wanted = request.query.get("protected")
     branches = []
     for ref, sha, _ in await git(request).refs(full, "refs/heads/"):
         name = ref[len("refs/heads/") :]
-        branches.append(
-            {
-                "name": name,
-                "commit": {"sha": sha, "url": render.api(f"/repos/{full}/commits/{sha}")},
-                "protected": False,
-            }
-        )
+        summary = protection_summary(repo, name)
+        if wanted in ("true", "false") and summary["protected"] != (wanted == "true"):
+            continue
+        branch = {"name": name, "commit": {"sha": sha, "url": render.api(f"/repos/{full}/commits/{sha}")}, **summary}
+        branch["protection_url"] = render.api(f"/repos/{full}/branches/{name}/protection")
+        branches.append(branch)
     return paginate(request, branches)
 
 
@@ -678,6 +687,6 @@ def setup(app: web.Application) -> None:
         get_commit,
     )
     r.add_get("/repos/{owner}/{repo}/branches", list_branches)
-    r.add_get("/repos/{owner}/{repo}/branches/{branch:.+}", get_branch)
+    r.add_get("/repos/{owner}/{repo}/branches/{branch:.+(?<!/protection)}", get_branch)
     r.add_get("/repos/{owner}/{repo}/compare/{basehead:.+}", compare)
     r.add_post("/repos/{owner}/{repo}/merges", merge)
