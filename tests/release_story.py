@@ -51,13 +51,14 @@ async def release_repo(world: World, config: str = RELEASE_REPO_CONFIG) -> None:
     await world.settle()
 
 
-async def tag(world: World, name: str, sha: str) -> None:
+async def tag(world: World, name: str, sha: str, login: str = "alice") -> None:
+    """login makes an annotated tag at sha."""
     made = await world.call(
-        "alice", "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"}
+        login, "POST", f"/repos/{FULL}/git/tags", {"tag": name, "message": name, "object": sha, "type": "commit"}
     )
     assert made.status == 201, made.body
     ref = await world.call(
-        "alice", "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]}
+        login, "POST", f"/repos/{FULL}/git/refs", {"ref": f"refs/tags/{name}", "sha": made.body["sha"]}
     )
     assert ref.status == 201, ref.body
 

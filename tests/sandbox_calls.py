@@ -1,7 +1,13 @@
-"""Calling the sandbox as the installed app or through the bot's own client, with API faults switched on, and catching its webhooks."""
+"""Calling the sandbox as the installed app or through the bot's own client, with API faults and outages, catching its webhooks, replaying them."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +19,8 @@ from bot.github.auth import REQUESTER, GitHubApp
 from bot.github.client import GitHubClient
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
-from bot.sandbox.harness import Answer, World
+from bot.sandbox.harness import WEBHOOK_SECRET, Answer, World
+from bot.sandbox.state import now_iso
 
 
 async def make_repo(
@@ -84,4 +91,43 @@ async def client_for(world: World, owner: str, **kwargs: Any) -> tuple[GitHubCli
 
 async def faults(world: World, **values: float) -> None:
     answer = await world.call(None, "POST", "/_sandbox/faults", values)
+    assert answer.status == 200, answer.body
+
+
+def captured(world: World, event: str, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The payload of the newest delivery of event the sandbox sent that match accepts (what an eavesdropper keeps)."""
+    hooks = world.app[HOOKS]
+    for entry in reversed(hooks.deliveries):
+        if entry["event"] == event:
+            record = hooks.delivery(entry["id"])
+            if record is not None and match(record["request"]["payload"]):
+                return dict(record["request"]["payload"])
+    raise AssertionError(f"no {event} delivery matched")
+
+
+async def send_again(world: World, event: str, payload: dict[str, Any]) -> None:
+    """POST a captured payload to the bot, correctly signed, under a new X-GitHub-Delivery, and wait for the bot."""
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature,
+    }
+    assert world.bot_url is not None
+    async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
+        assert resp.status == 202, await resp.text()
+    await world.settle()
+
+
+async def next_second(after: str) -> None:
+    """Wait until GitHub's clock (whole seconds, as in created_at) has passed the timestamp after."""
+    while now_iso() <= after:
+        await asyncio.sleep(0.05)
+
+
+async def outage(world: World, *routes: str) -> None:
+    """The app's calls to routes ("POST /repos/o/r/releases") answer 502 until outage(world) lifts them."""
+    answer = await world.call(None, "POST", "/_sandbox/outages", {"routes": list(routes)})
     assert answer.status == 200, answer.body

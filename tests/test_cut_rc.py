@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.harness import World
@@ -216,3 +218,52 @@ async def test_open_prs_in_the_releases_milestone_are_listed_as_not_in_this_rc(w
     assert "Cut `rc/1.5`" in await reply_to(world, number, made)
     [issue] = await tracking_issues(world)
     assert rules.read_state(issue["body"]).not_in_rc == (aimed,)
+
+
+ADOPTED = "/cut-rc adopts an RC branch that someone else made"
+
+
+@pytest.mark.xfail(strict=True, reason=ADOPTED)
+async def test_cut_rc_does_not_adopt_a_developers_rc_branch(world: World) -> None:
+    await release_repo(world)
+    await seed.create_branch(world, "dana", FULL, "rc/1.5", "devel")
+    own = await seed.commit(world, "dana", FULL, "rc/1.5", {"backdoor.py": "open = True\n"}, "Quick tweak")
+    await world.settle()
+    since = world.last_seq()
+
+    number, made = await cut(world, "1.5")
+    reply = await reply_to(world, number, made)
+    assert "`rc/1.5`" in reply and "@dana" in reply and "/adopt-rc 1.5" in reply
+    assert await tracking_issues(world) == [] and await gate_run(world, own) is None
+    assert not [w for w in writes(world, since) if w["path"].endswith("/issues") or "/check-runs" in w["path"]]
+    assert "-1" in await reactions(world, made)
+
+    # a developer cannot take it over either
+    denied = await say(world, "dana", number, "/adopt-rc 1.5")
+    assert "reserved for the RTE" in await reply_to(world, number, denied)
+    assert await tracking_issues(world) == []
+
+
+@pytest.mark.xfail(strict=True, reason="there is no /adopt-rc")
+async def test_the_rte_adopts_an_rc_cut_by_hand_before_the_app_was_installed(world: World) -> None:
+    await release_repo(world)
+    world.point_webhooks_at(None)  # the app is not installed yet: nobody hears the branch being made
+    sha = await seed.create_branch(world, "alice", FULL, "rc/1.5", "devel")
+    await world.settle()
+    assert world.bot_url is not None
+    world.point_webhooks_at(world.bot_url)
+
+    number, made = await cut(world, "1.5")
+    reply = await reply_to(world, number, made)
+    assert "/adopt-rc 1.5" in reply and await tracking_issues(world) == []
+
+    # control: the RTE takes it over explicitly; the record says who and at which head
+    made = await say(world, "rita", number, "/adopt-rc 1.5")
+    reply = await reply_to(world, number, made)
+    assert "Adopted `rc/1.5`" in reply and sha[:7] in reply
+    [issue] = await tracking_issues(world)
+    assert labels_of(issue) == {"release-train", "rc/1.5"} and "adopted by @rita" in issue["body"]
+    assert await gate_run(world, sha) is not None
+    number, made = await cut(world, "1.5")
+    assert "already exists" in await reply_to(world, number, made)
+    assert len(await tracking_issues(world)) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from release_story import (
@@ -20,6 +22,7 @@ from release_story import (
     tag,
     tracking_issues,
 )
+from sandbox_calls import outage
 
 CONFIG = (
     PROMOTE_CONFIG
@@ -186,3 +189,62 @@ async def test_promote_resumes_after_a_crash_between_steps(world: World) -> None
     assert len(await deployments(world)) == 1 and await sha_of(world, "heads/production") == head
     [issue] = await tracking_issues(world)
     assert "released" in labels_of(issue)
+
+
+FOREIGN_TAG = "a release tag someone else made at the RC head is taken for the bot's own and promoted"
+UNCHECKED_RESUME = "a resumed promotion does not re-evaluate the gate"
+
+
+async def deleted_tag(world: World, name: str) -> None:
+    assert (await world.call("alice", "DELETE", f"/repos/{FULL}/git/refs/tags/{name}")).status == 204
+    await world.settle()
+
+
+@pytest.mark.xfail(strict=True, reason=FOREIGN_TAG)
+async def test_a_developers_tag_at_the_rc_head_does_not_promote_past_a_red_gate(world: World) -> None:
+    number, head = await promotable(world)
+    await ci_check(world, head, "sanity", conclusion="failure")
+    assert await gate_state(world, head) == "failure"
+    production = await sha_of(world, "heads/production")
+    await tag(world, "v1.5.0", head, login="dana")  # dana, with write access, tags the RC head herself
+
+    made = await say(world, "rita", number, "/promote")
+    reply = await reply_to(world, number, made)
+    assert await releases(world) == [] and await deployments(world) == []
+    assert await sha_of(world, "heads/production") == production
+    assert "`v1.5.0`" in reply and "dana" in reply
+
+    # the gate goes green, but the tag is still dana's: still nothing is published
+    await ci_check(world, head, "sanity")
+    assert await gate_state(world, head) == "success"
+    made = await say(world, "rita", number, "/promote")
+    assert "`v1.5.0`" in await reply_to(world, number, made)
+    assert await releases(world) == [] and await deployments(world) == []
+
+    # control: an admin deletes dana's tag, and the RTE's /promote makes its own
+    await deleted_tag(world, "v1.5.0")
+    made = await say(world, "rita", number, "/promote")
+    assert "v1.5.0" in await reply_to(world, number, made)
+    assert await peeled(world, "v1.5.0") == ("tag", head)
+    assert [r["tag_name"] for r in await releases(world)] == ["v1.5.0"]
+    assert len(await deployments(world)) == 1 and await sha_of(world, "heads/production") == head
+
+
+@pytest.mark.xfail(strict=True, reason=UNCHECKED_RESUME)
+async def test_a_resumed_promotion_re_evaluates_the_gate(world: World) -> None:
+    number, head = await promotable(world)
+    await outage(world, f"POST /repos/{FULL}/releases")  # GitHub fails the release step, again and again
+    await say(world, "rita", number, "/promote")
+    assert await peeled(world, "v1.5.0") == ("tag", head) and await releases(world) == []
+    await outage(world)
+    await ci_check(world, head, "sanity", conclusion="failure")  # then CI finds a problem on the head
+
+    made = await say(world, "rita", number, "/promote")
+    assert "I did not promote" in await reply_to(world, number, made)
+    assert await releases(world) == [] and await deployments(world) == []
+
+    await ci_check(world, head, "sanity")  # control: CI passes again, and the promotion finishes
+    made = await say(world, "rita", number, "/promote")
+    assert "v1.5.0" in await reply_to(world, number, made)
+    assert [r["tag_name"] for r in await releases(world)] == ["v1.5.0"]
+    assert len(await deployments(world)) == 1 and await sha_of(world, "heads/production") == head

@@ -59,6 +59,7 @@ class ApiFaults:
     kinds: tuple[str, ...] = ("502", "secondary")  # 502 Bad Gateway, 403 secondary rate limit
     retry_after: int = 1
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    outages: frozenset[tuple[str, str]] = frozenset()  # (method, path) the app's calls to which get 502, until lifted
 
 
 @dataclass
@@ -221,6 +222,9 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 raise ApiError(403, _exhausted_message(who))
             faults = config.api_faults
             planned = None
+            if who.is_app_side and (request.method, request.path) in faults.outages:
+                fault = "502-outage"
+                raise FaultError("502", faults.retry_after)
             if who.is_app_side and faults.rate and faults.rng.random() < faults.rate:
                 planned = faults.rng.choice(faults.kinds)
                 if faults.rng.random() >= faults.after:

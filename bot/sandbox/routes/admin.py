@@ -1,4 +1,4 @@
-"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection, holding deliveries, expiring tokens, spending rate limits, waiting for quiet."""
+"""Sandbox-only endpoints under /_sandbox/: the request log, fault injection and outages, holding deliveries, expiring tokens, spending rate limits, waiting for quiet."""
 
 from __future__ import annotations
 
@@ -91,6 +91,17 @@ async def set_faults(request: web.Request) -> web.Response:
         raise ApiError(422, f"bad fault settings: {exc}") from None
 
 
+async def set_outages(request: web.Request) -> web.Response:
+    """POST {"routes": ["POST /repos/acme/app/releases"]}: the app's calls to those answer 502 until {"routes": []}."""
+    body = await read_json(request)
+    routes = body.get("routes")
+    if not isinstance(routes, list) or not all(isinstance(r, str) and " /" in r for r in routes):
+        raise ApiError(422, 'bad outages: expected {"routes": ["METHOD /path", ...]}')
+    config = request.app[SANDBOX]
+    config.api_faults.outages = frozenset(tuple(r.split(" ", 1)) for r in routes)  # type: ignore[misc]
+    return respond({"routes": sorted(f"{m} {p}" for m, p in config.api_faults.outages)})
+
+
 async def pause(request: web.Request) -> web.Response:
     """POST {"paused": true} holds deliveries until {"paused": false};
     {"down": true} makes the app's URL unreachable: each delivery is attempted and recorded as failed."""
@@ -146,5 +157,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/_sandbox/idle", idle)
     app.router.add_post("/_sandbox/faults", set_faults)
     app.router.add_post("/_sandbox/pause", pause)
+    app.router.add_post("/_sandbox/outages", set_outages)
     app.router.add_post("/_sandbox/tokens/expire", expire_tokens)
     app.router.add_post("/_sandbox/rate-limit", set_rate_limit)
