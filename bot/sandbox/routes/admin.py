@@ -98,7 +98,7 @@ async def set_outages(request: web.Request) -> web.Response:
     if not isinstance(routes, list) or not all(isinstance(r, str) and " /" in r for r in routes):
         raise ApiError(422, 'bad outages: expected {"routes": ["METHOD /path", ...]}')
     config = request.app[SANDBOX]
-    config.api_faults.outages = frozenset(tuple(r.split(" ", 1)) for r in routes)  # type: ignore[misc]
+    config.api_faults.outages = frozenset((m, p) for m, _, p in (r.partition(" ") for r in routes))
     return respond({"routes": sorted(f"{m} {p}" for m, p in config.api_faults.outages)})
 
 
