@@ -37,6 +37,8 @@ ROUTE_MODULES = (
     "bot.sandbox.routes.apps",
     "bot.sandbox.routes.repos",
     "bot.sandbox.routes.protection",
+    "bot.sandbox.routes.rulesets",
+    "bot.sandbox.routes.environments",
     "bot.sandbox.routes.git_data",
     "bot.sandbox.routes.pulls",
     "bot.sandbox.routes.issues",

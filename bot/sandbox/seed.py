@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.sandbox.common import STORE
+from bot.sandbox.common import HOOKS, STORE
 from bot.sandbox.harness import Answer, World
 
 
@@ -337,6 +337,90 @@ async def protect_branch(
         ),
         200,
         doing=f"protect {branch} of {full_name}",
+    )
+
+
+async def create_ruleset(
+    world: World,
+    full_name: str,
+    name: str,
+    *,
+    include: list[str],
+    rules: list[dict[str, Any]],
+    target: str = "branch",
+    exclude: list[str] | None = None,
+    bypass_app_ids: list[int] | None = None,
+    enforcement: str = "active",
+    admin: str | None = None,
+) -> dict[str, Any]:
+    """A repository ruleset, made by the repository's admin through POST .../rulesets.
+
+    include/exclude are ref patterns (refs/heads/rc/*, refs/tags/v*, ~DEFAULT_BRANCH, ~ALL); the
+    apps in bypass_app_ids (seed.app_id_of) may always bypass it.
+    """
+    acting = admin or _admin_of(world, full_name.partition("/")[0])
+    body = {
+        "name": name,
+        "target": target,
+        "enforcement": enforcement,
+        "conditions": {"ref_name": {"include": include, "exclude": exclude or []}},
+        "rules": rules,
+        "bypass_actors": [
+            {"actor_id": app_id, "actor_type": "Integration", "bypass_mode": "always"}
+            for app_id in bypass_app_ids or []
+        ],
+    }
+    return _expect(
+        await world.call(acting, "POST", f"{_repo_path(full_name)}/rulesets", body),
+        201,
+        doing=f"ruleset {name} on {full_name}",
+    )
+
+
+def pull_request_rule(approvals: int = 0) -> dict[str, Any]:
+    """A ruleset rule: changes only through pull requests, with this many approvals."""
+    return {
+        "type": "pull_request",
+        "parameters": {
+            "dismiss_stale_reviews_on_push": False,
+            "require_code_owner_review": False,
+            "require_last_push_approval": False,
+            "required_approving_review_count": approvals,
+            "required_review_thread_resolution": False,
+        },
+    }
+
+
+def required_checks_rule(*checks: str | tuple[str, int], strict: bool = False) -> dict[str, Any]:
+    """A ruleset rule: these checks must pass (a (name, app_id) pair pins one to an app's integration_id)."""
+    return {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": strict,
+            "required_status_checks": [
+                {"context": c} if isinstance(c, str) else {"context": c[0], "integration_id": c[1]} for c in checks
+            ],
+        },
+    }
+
+
+def subscribe(world: World, event: str) -> None:
+    """The app subscribes to one more webhook event, as its settings page allows."""
+    world.sandbox.config.events.add(event)
+    world.app[HOOKS].events.add(event)
+
+
+async def require_app_for_environment(
+    world: World, full_name: str, environment: str, app_id: int, *, admin: str | None = None
+) -> dict[str, Any]:
+    """The environment (made if new) with a custom deployment protection rule by the app, set by the admin."""
+    acting = admin or _admin_of(world, full_name.partition("/")[0])
+    path = f"{_repo_path(full_name)}/environments/{quote(environment, safe='')}"
+    _expect(await world.call(acting, "PUT", path, {}), 200, doing=f"environment {environment}")
+    return _expect(
+        await world.call(acting, "POST", f"{path}/deployment_protection_rules", {"integration_id": app_id}),
+        201,
+        doing=f"protection rule of app {app_id} on {environment}",
     )
 
 

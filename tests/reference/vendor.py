@@ -9,7 +9,9 @@ It writes, next to this file:
 - openapi-operations.json: each operation the sandbox serves (found by walking the sandbox's router), with
   its request-body and response schemas, and the component schemas they reach (kept as local $refs);
 - webhook-examples.json: GitHub's example payloads for the events the sandbox sends;
-- webhook-payloads.json: GitHub's example payloads for every event (the bot is fed each of them).
+- webhook-payloads.json: GitHub's example payloads for every event (the bot is fed each of them);
+- openapi-webhooks.json: the `x-webhooks` schemas of the events the sandbox sends that the examples
+  file has no payload for (deployment_protection_rule), with the component schemas they reach.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ WEBHOOK_EVENTS = (
 )
 
 
+# Events the sandbox sends with no example payload: their payloads are held to the x-webhooks schemas.
+WEBHOOK_SCHEMAS = ("deployment-protection-rule-requested",)
+
 # Areas of the API the sandbox serves or is about to: their operations are vendored even before a
 # route exists, so that a new route finds its schema without a refresh.
 AREAS = tuple(
@@ -68,7 +73,7 @@ AREAS = tuple(
         r"^/users/\{username\}(/installation)?$",
         r"^/orgs/\{org\}(/repos|/installation|/teams.*|/members.*|/memberships.*)?$",
         r"^/repos/\{owner\}/\{repo\}(/(issues|pulls|git|contents|commits|branches|compare|merges|check-runs|check-suites"
-        r"|statuses|releases|deployments|actions|environments|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
+        r"|statuses|releases|deployments|actions|environments|rulesets|rules|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
         r"^/teams/",
     )
 )
@@ -195,6 +200,27 @@ def vendor_openapi(
     return {"paths": paths}, vendored, missing
 
 
+def vendor_webhook_schemas(spec: dict[str, Any], names: Collection[str] = WEBHOOK_SCHEMAS) -> dict[str, Any]:
+    """The request-body schema of each named x-webhook, and every component schema it reaches."""
+    webhooks = {}
+    for name in names:
+        webhooks[name] = {"schema": json_schema_of(spec, spec["x-webhooks"][name]["post"]["requestBody"])}
+    wanted: set[str] = set()
+    collect_refs(webhooks, wanted)
+    schemas: dict[str, Any] = {}
+    queue = sorted(wanted)
+    while queue:
+        ref = queue.pop()
+        name = ref.rsplit("/", 1)[-1]
+        if name in schemas:
+            continue
+        schemas[name] = resolve(spec, ref)
+        more: set[str] = set()
+        collect_refs(schemas[name], more)
+        queue.extend(sorted(more))
+    return {"source": {"info": spec.get("info")}, "webhooks": webhooks, "components": {"schemas": schemas}}
+
+
 def vendor_webhooks(
     examples: list[dict[str, Any]], events: Collection[str] | None = WEBHOOK_EVENTS
 ) -> list[dict[str, Any]]:
@@ -222,6 +248,8 @@ def main() -> int:
     operations["source"]["sha256"] = digest
     (HERE / "openapi-paths.json").write_text(json.dumps(paths, indent=0, sort_keys=True) + "\n")
     (HERE / "openapi-operations.json").write_text(json.dumps(operations, sort_keys=True, separators=(",", ":")) + "\n")
+    hooks = vendor_webhook_schemas(spec)
+    (HERE / "openapi-webhooks.json").write_text(json.dumps(hooks, sort_keys=True, separators=(",", ":")) + "\n")
     examples = json.loads(webhooks_file.read_text())
     webhooks = vendor_webhooks(examples)
     (HERE / "webhook-examples.json").write_text(json.dumps(webhooks, sort_keys=True, separators=(",", ":")) + "\n")
