@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.rules.names import label_names
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import World, start_world
@@ -147,7 +148,7 @@ class Demo:
 
     async def labels(self, number: int) -> set[str]:
         issue = await self.get(f"/issues/{number}")
-        return {label["name"] for label in issue["labels"]} if issue else set()
+        return set(label_names(issue)) if issue else set()
 
     async def issues(self, labels: str, state: str = "open") -> list[dict[str, Any]]:
         found = await self.get(f"/issues?labels={labels}&state={state}&per_page=100") or []
@@ -333,7 +334,7 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
     await demo.comment("quinn", tracking, "/regression fail Discount codes are ignored at checkout")
     bugs = await demo.issues("release-blocker,rc/1.5")
     demo.expect(
-        len(bugs) == 1 and "bug" in {label["name"] for label in bugs[0]["labels"]},
+        len(bugs) == 1 and "bug" in label_names(bugs[0]),
         "a blocker bug labeled bug, release-blocker and rc/1.5 was opened",
     )
     demo.expect(

@@ -16,14 +16,7 @@ from bot.config import (
     fr_ticket,
     glob_regex,
     is_feature_branch,
-    is_version,
     parse_config,
-    rc_branch_name,
-    rc_label,
-    rc_version_of,
-    rc_version_of_label,
-    release_tag,
-    target_version_of_label,
 )
 
 FULL = """\
@@ -372,22 +365,22 @@ CUSTOM = parse_config(FULL).config
     [(DEFAULT, "1.5", "rc/1.5"), (CUSTOM, "2.10", "release/2.10")],
 )
 def test_rc_branch_name_round_trips(config, version, branch):
-    assert rc_branch_name(config, version) == branch
-    assert rc_version_of(config, branch) == version
-    assert rc_version_of(config, "refs/heads/" + branch) == version
+    assert config.names.rc_branch(version) == branch
+    assert config.names.rc_version_of(branch) == version
+    assert config.names.rc_version_of("refs/heads/" + branch) == version
 
 
 @pytest.mark.parametrize(
     "branch", ["rc/1", "rc/1.5.1", "rc/a.b", "rc/1.5-hotfix", "xrc/1.5", "devel", "rc/", "release/1.5"]
 )
 def test_rc_version_of_other_branches(branch):
-    assert rc_version_of(DEFAULT, branch) is None
+    assert DEFAULT.names.rc_version_of(branch) is None
 
 
 def test_rc_template_with_regex_characters_is_literal():
     config = parse_config("branches:\n  release_candidate: 'rc+{version}.x'\n").config
-    assert rc_version_of(config, "rc+1.5.x") == "1.5"
-    assert rc_version_of(config, "rcc1.5.x") is None
+    assert config.names.rc_version_of("rc+1.5.x") == "1.5"
+    assert config.names.rc_version_of("rcc1.5.x") is None
 
 
 @pytest.mark.parametrize(
@@ -434,17 +427,17 @@ def test_fr_ticket(branch, ticket):
     ],
 )
 def test_target_version_of_label(label, version):
-    assert target_version_of_label(DEFAULT, label) == version
+    assert DEFAULT.names.target_version_of(label) == version
 
 
 def test_rc_labels_and_tags():
-    assert rc_label(DEFAULT, "1.5") == "rc/1.5"
-    assert rc_label(CUSTOM, "1.5") == "for/1.5"
-    assert rc_version_of_label(DEFAULT, "rc/1.5") == "1.5"
-    assert rc_version_of_label(DEFAULT, "rc/next") is None
-    assert release_tag(DEFAULT, "1.5", 0) == "v1.5.0"
-    assert release_tag(CUSTOM, "1.5", 2) == "release-1.5-2"
-    assert is_version("1.5") and not is_version("1.5.0") and not is_version("v1.5")
+    assert DEFAULT.names.rc_label("1.5") == "rc/1.5"
+    assert CUSTOM.names.rc_label("1.5") == "for/1.5"
+    assert DEFAULT.names.rc_version_of_label("rc/1.5") == "1.5"
+    assert DEFAULT.names.rc_version_of_label("rc/next") is None
+    assert DEFAULT.names.tag("1.5", 0) == "v1.5.0"
+    assert CUSTOM.names.tag("1.5", 2) == "release-1.5-2"
+    assert CUSTOM.names.parse_tag("release-1.5-2") == ("1.5", 2)
 
 
 @pytest.mark.parametrize("config", [RepoConfig(), CUSTOM], ids=["defaults", "custom"])

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 import gidgethub
 import pytest
 
-from bot.github.client import TransientError
+from bot.github.client import TransientError, backoff
 from bot.queue import Delivery, QueueStopping
 from bot.queue.fair import FairTurns
-from bot.queue.jobs import after_failure, backoff
+from bot.queue.jobs import after_failure
 from bot.queue.sqlite import SqliteQueue, sqlite_path
 from bot.settings import Settings
 from fault_scenarios import free_port, wait_until

@@ -17,42 +17,6 @@ from bot.rules.cherry_pick import (
 )
 
 
-@pytest.mark.parametrize(
-    "labels, expected",
-    [
-        (["cherry-pick/1.5"], ("1.5",)),
-        (["cherry-pick/1.10", "cherry-pick/1.5", "bug"], ("1.5", "1.10")),
-        (["cherry-pick/1.5", "cherry-pick/1.5"], ("1.5",)),
-        (["cherry-pick/conflict", "cherry-pick/1", "cherry-pick/1.5.2", "cherry-pick/01.5"], ()),
-        (["cherry-pick", "qa/verified"], ()),
-        (["Cherry-Pick/1.5"], ("1.5",)),
-    ],
-)
-def test_targets_from_labels(labels: list[str], expected: tuple[str, ...]) -> None:
-    assert rules.targets_from_labels(labels, "cherry-pick/") == expected
-
-
-@pytest.mark.parametrize(
-    "args, versions, rejected",
-    [
-        (("1.5",), ("1.5",), ()),
-        (("1.5", "1.4,", "v1.3", "rc/1.2"), ("1.2", "1.3", "1.4", "1.5"), ()),
-        (("1.5", "latest", "1"), ("1.5",), ("latest", "1")),
-        ((), (), ()),
-    ],
-)
-def test_parse_versions(args: tuple[str, ...], versions: tuple[str, ...], rejected: tuple[str, ...]) -> None:
-    assert rules.parse_versions(args) == (versions, rejected)
-
-
-@pytest.mark.parametrize(
-    "number, rc, expected",
-    [(42, "rc/1.5", "cherry-pick/42-to-rc-1.5"), (7, "release/v2/1.0", "cherry-pick/7-to-release-v2-1.0")],
-)
-def test_pick_branch(number: int, rc: str, expected: str) -> None:
-    assert rules.pick_branch(number, rc) == expected
-
-
 def test_pick_title() -> None:
     assert rules.pick_title("rc/1.5", "Fix login", 12) == "[rc/1.5] Fix login (#12)"
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bot.config import MergeRules, RepoConfig, rc_version_of
+from bot.config import MergeRules, RepoConfig
 from bot.rules import merge_rules as mr
 from bot.rules.merge_rules import ChildPr, LabelSignoff, PullFacts
 
@@ -233,7 +233,7 @@ def test_facts_needed_follow_the_toggles() -> None:
     [("rc/1.5", "1.5"), ("rc/10.22", "10.22"), ("rc/1.5.1", None), ("rc/next", None), ("xrc/1.5", None)],
 )
 def test_rc_version_of(branch: str, version: str | None) -> None:
-    assert rc_version_of(DEFAULT, branch) == version
+    assert DEFAULT.names.rc_version_of(branch) == version
 
 
 def test_check_names_and_combined_verdict() -> None:

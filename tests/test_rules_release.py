@@ -13,35 +13,6 @@ C = "c" * 40
 D = "d" * 40
 
 
-@pytest.mark.parametrize(
-    ("rcs", "tags", "expected"),
-    [
-        ((), (), "1.0"),
-        (("1.4", "1.5"), (), "1.6"),
-        (("1.4",), ("1.9",), "1.10"),
-        (("1.10", "1.9"), (), "1.11"),
-        (("2.0", "nonsense"), ("1.3",), "2.1"),
-    ],
-)
-def test_next_version(rcs, tags, expected):
-    assert r.next_version(rcs, tags) == expected
-
-
-@pytest.mark.parametrize(
-    ("template", "tag", "expected"),
-    [
-        ("v{version}.{patch}", "v1.5.0", ("1.5", 0)),
-        ("v{version}.{patch}", "v1.5.12", ("1.5", 12)),
-        ("v{version}.{patch}", "1.5.0", None),
-        ("v{version}.{patch}", "v1.5", None),
-        ("release-{version}-p{patch}", "release-2.0-p3", ("2.0", 3)),
-        ("v{version}", "v1.5", ("1.5", 0)),
-    ],
-)
-def test_parse_tag(template, tag, expected):
-    assert r.parse_tag(template, tag) == expected
-
-
 def line(version, head, promoted, *missing):
     return r.RcLine(version, f"rc/{version}", head, promoted, tuple(missing))
 

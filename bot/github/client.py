@@ -73,6 +73,12 @@ def retry_delay(exc: HTTPException) -> float | None:
     return None
 
 
+def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter for the given 1-based attempt, for requests and for jobs alike."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
 def graphql_endpoint(api_url: str) -> str:
     """GitHub's GraphQL URL for a REST base URL: `<base>/graphql`, or `https://host/api/graphql` on Enterprise Server (pure)."""
     base = api_url.rstrip("/")
@@ -149,10 +155,6 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         if self.retry_observer is not None:
             self.retry_observer(reason)
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)
-
     async def manage_rate_limit(self, *, method: str, url: str) -> None:
         # gidgethub counts down `rate_limit.remaining` before each request; once the primary limit is
         # spent, wait for its reset here, or hand the wait to the job queue when it is long.
@@ -174,7 +176,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             raise TransientError(
                 f"{method} {url} answered {int(exception.status_code)}", retry_after=delay
             ) from exception
-        wait = max(delay, self._backoff(attempt))
+        wait = max(delay, backoff(attempt, self.backoff_base, self.backoff_cap))
         if wait > self.max_wait:
             raise TransientError(f"{method} {url}: rate limited for {wait:.0f}s", retry_after=wait) from exception
         self._count_retry("http")
@@ -209,7 +211,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 if not repeatable(method, url) or attempt > self.max_retries:
                     raise TransientError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
                 self._count_retry("network")
-                await self.sleep(self._backoff(attempt))
+                await self.sleep(backoff(attempt, self.backoff_base, self.backoff_cap))
                 continue
             if self.observer is not None:
                 self.observer(method, url, status)

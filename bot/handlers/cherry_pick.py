@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,12 +14,13 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name, rc_version_of
+from bot.config import RepoConfig
 from bot.github.cherry_pick import BranchExists, Picker, PickOutcome, SourceCommit
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as rules
+from bot.rules import names
 from bot.rules.commands import Command
 from bot.rules.text import inline, marker, no_pings
 
@@ -28,8 +28,6 @@ log = logging.getLogger("release_train.cherry_pick")
 
 router = routing.Router()
 commands = CommandSet()
-
-_PICK_HEAD = re.compile(r"^cherry-pick/(\d+)-to-")
 
 
 # -- gathering facts ---------------------------------------------------------------------------------
@@ -283,7 +281,7 @@ async def _pick_target(
     config: RepoConfig,
 ) -> rules.PickState:
     number = pr["number"]
-    branch = rules.pick_branch(number, rc_branch)
+    branch = names.pick_branch(number, rc_branch)
     picker = Picker(
         ctx.gh,
         ctx.owner,
@@ -332,9 +330,7 @@ async def _pick_target(
     if outcome.outcome == "conflict":
         source = sources[outcome.conflict_sha or plan.shas[0]]
         files = await _files_both_sides_changed(ctx, source, rc[0])
-        await reconcile.add_labels(
-            ctx, number, [config.labels.conflict], present=[label["name"] for label in pr.get("labels", [])]
-        )
+        await reconcile.add_labels(ctx, number, [config.labels.conflict], present=names.label_names(pr))
         file_lines = (
             "\n".join(f"- `{inline(f)}`" for f in files)
             or "- (GitHub did not list any; see `git status` after the pick)"
@@ -383,10 +379,10 @@ async def reconcile_picks(
     withdrawn: a target label was just removed, so the recorded states are read even with no target left.
     """
     config = await ctx.config()
-    labels = [label["name"] for label in pr.get("labels", [])]
+    labels = names.label_names(pr)
     targets = sorted(
-        set(rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)) | set(extra_targets),
-        key=rules.version_key,
+        set(config.names.targets_of(labels)) | set(extra_targets),
+        key=names.version_key,
     )
     if not targets and not withdrawn:
         return {}
@@ -398,7 +394,7 @@ async def reconcile_picks(
     plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
     states: dict[str, rules.PickState] = {}
     for version in targets:
-        rc_branch = rc_branch_name(config, version)
+        rc_branch = config.names.rc_branch(version)
         previous = recorded.get(version)
         if refresh and previous is not None and previous.state == rules.OPENED and previous.pr is not None:
             previous = await _pick_pr_state(ctx, previous)
@@ -509,19 +505,19 @@ async def sweep(ctx: Context) -> None:
         if _parse_time(listed.get("updated_at")) < horizon:
             break
         head_ref = (listed.get("head") or {}).get("ref") or ""
-        if _PICK_HEAD.match(head_ref):
+        if names.pick_source(head_ref) is not None:
             pick_heads.add(head_ref)
             continue
         merged_at = listed.get("merged_at")
-        labels = [label["name"] for label in listed.get("labels", [])]
+        labels = names.label_names(listed)
         if not merged_at or _parse_time(merged_at) < horizon or config.labels.verified not in labels:
             continue
-        if rules.targets_from_labels(labels, config.labels.cherry_pick_prefix):
+        if config.names.targets_of(labels):
             candidates.append(listed)
     for listed in candidates:
-        labels = [label["name"] for label in listed.get("labels", [])]
-        targets = rules.targets_from_labels(labels, config.labels.cherry_pick_prefix)
-        branches = {rules.pick_branch(listed["number"], rc_branch_name(config, v)) for v in targets}
+        labels = names.label_names(listed)
+        targets = config.names.targets_of(labels)
+        branches = {names.pick_branch(listed["number"], config.names.rc_branch(v)) for v in targets}
         if branches <= pick_heads:
             continue
         await reconcile_picks(ctx, await _pull_of(ctx, listed))
@@ -536,9 +532,9 @@ def _parse_time(text: str | None) -> datetime:
 @router.register("pull_request", action="closed")
 async def on_closed(event: Event, ctx: Context) -> None:
     pr = event.data["pull_request"]
-    match = _PICK_HEAD.match((pr.get("head") or {}).get("ref") or "")
-    if match and ctx.is_bot((pr.get("user") or {}).get("login")):
-        await _record_pick_closed(ctx, pr, int(match.group(1)))
+    source = names.pick_source((pr.get("head") or {}).get("ref") or "")
+    if source is not None and ctx.is_bot((pr.get("user") or {}).get("login")):
+        await _record_pick_closed(ctx, pr, source)
         return
     if pr.get("merged"):
         await reconcile_picks(ctx, pr)
@@ -568,12 +564,12 @@ async def on_branch_created(event: Event, ctx: Context) -> None:
     if event.data.get("ref_type") != "branch":
         return
     config = await ctx.config()
-    version = rc_version_of(config, event.data.get("ref") or "")
+    version = config.names.rc_version_of(event.data.get("ref") or "")
     if version is None:
         return
     waiting = await ctx.gh.getitem(
         "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
-        {**ctx.repo_vars, "labels": config.labels.cherry_pick_prefix + version, "state": "closed", "per_page": 100},
+        {**ctx.repo_vars, "labels": config.names.target_label(version), "state": "closed", "per_page": 100},
     )
     for issue in waiting:
         if "pull_request" in issue and (issue["pull_request"] or {}).get("merged_at"):
@@ -584,7 +580,7 @@ async def on_branch_created(event: Event, ctx: Context) -> None:
 async def on_unlabeled(event: Event, ctx: Context) -> None:
     label = event.data["label"]["name"]
     config = await ctx.config()
-    if rules.version_of_label(label, config.labels.cherry_pick_prefix) is not None:
+    if config.names.target_version_of(label) is not None:
         await reconcile_picks(ctx, event.data["pull_request"], withdrawn=True)
 
 
@@ -598,11 +594,11 @@ async def on_labeled(event: Event, ctx: Context) -> None:
         if ctx.is_bot(sender) or not await ctx.has_role(sender, "qa"):
             return  # the guard removes it and says who may apply it
         await reconcile_picks(ctx, pr, verifier=sender)
-    elif rules.version_of_label(label, config.labels.cherry_pick_prefix) is not None:
+    elif config.names.target_version_of(label) is not None:
         if ctx.is_bot(sender):
             return  # /cherry-pick labelled it and picks itself
         await reconcile_picks(ctx, pr)
-    elif rules.unreadable_target(label, config.labels.cherry_pick_prefix) and not ctx.is_bot(sender):
+    elif config.names.names_no_target(label) and not ctx.is_bot(sender):
         # The key is a digest: a label name may hold `-->`, which would end the hidden marker early.
         key = "target-label:" + hashlib.sha256(label.encode()).hexdigest()[:16]
         await reconcile.post_once(
@@ -622,7 +618,7 @@ def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], nu
         state = states.get(version)
         if state is not None:
             lines.append(
-                f"- `{state.rc_branch}`: {rules.describe_state(state, rules.pick_branch(number, state.rc_branch))}"
+                f"- `{state.rc_branch}`: {rules.describe_state(state, names.pick_branch(number, state.rc_branch))}"
             )
     return "\n".join(lines)
 
@@ -637,17 +633,15 @@ def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], nu
 async def cherry_pick_command(
     ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]
 ) -> CommandReply:
-    versions, rejected = rules.parse_versions(cmd.args)
+    config = await ctx.config()
+    versions, rejected = config.names.command_versions(cmd.args)
     if not versions:
         return CommandReply(
             False,
             "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).",
         )
-    config = await ctx.config()
-    present = [label["name"] for label in issue.get("labels", [])]
-    await reconcile.add_labels(
-        ctx, issue["number"], [config.labels.cherry_pick_prefix + v for v in versions], present=present
-    )
+    present = names.label_names(issue)
+    await reconcile.add_labels(ctx, issue["number"], [config.names.target_label(v) for v in versions], present=present)
     pr = await _pull_of(ctx, issue)
     states = await reconcile_picks(ctx, pr, asked_again=versions, extra_targets=versions)
     message = f"Cherry-pick targets of #{issue['number']}:\n" + _state_words(states, versions, issue["number"])
@@ -665,13 +659,13 @@ async def cherry_pick_command(
 )
 async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     config = await ctx.config()
-    labels = [label["name"] for label in issue.get("labels", [])]
-    if "pull_request" not in issue or not rules.targets_from_labels(labels, config.labels.cherry_pick_prefix):
+    labels = names.label_names(issue)
+    if "pull_request" not in issue or not config.names.targets_of(labels):
         return CommandReply(True, "")
     pr = await _pull_of(ctx, issue)
     states = await reconcile_picks(ctx, pr, refresh=True)
     if not states:
         return CommandReply(True, "")
     return CommandReply(
-        True, "Cherry-picks:\n" + _state_words(states, sorted(states, key=rules.version_key), issue["number"])
+        True, "Cherry-picks:\n" + _state_words(states, sorted(states, key=names.version_key), issue["number"])
     )

@@ -15,6 +15,7 @@ from bot import reconcile
 from bot.handlers.context import Context
 from bot.roles import describe_role
 from bot.rules.commands import Command, parse_commands
+from bot.rules.names import label_names
 from bot.rules.text import inline
 
 log = logging.getLogger("release_train.commands")
@@ -87,8 +88,7 @@ def build_router(*sets: CommandSet) -> routing.Router:
             return CommandReply(False, f"`/{cmd.name}` works on pull requests only.")
         if spec.where == "tracking":
             config = await ctx.config()
-            names = {label["name"] for label in issue.get("labels", [])}
-            if config.labels.tracking not in names:
+            if config.labels.tracking not in label_names(issue):
                 return CommandReply(
                     False,
                     f"`/{cmd.name}` works on a release tracking issue (labeled `{config.labels.tracking}`).",

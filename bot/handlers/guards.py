@@ -16,6 +16,7 @@ from bot.handlers.context import Context
 from bot.roles import describe_role
 from bot.rules import guards as rules
 from bot.rules.commands import Command
+from bot.rules.names import label_names
 
 log = logging.getLogger("release_train.guards")
 
@@ -55,7 +56,7 @@ async def _signed_by(ctx: Context, number: int, labels: Iterable[Any], pick: int
     if loaded.config is None:
         return None  # no one can be shown to hold the role
     guard = rules.guarded_labels(loaded.config)[pick]
-    if guard.name.lower() not in rules.label_names(labels):
+    if guard.name.lower() not in {name.lower() for name in label_names(labels)}:
         return None
     login = await label_applied_by(ctx, number, guard.name)
     if login and not ctx.is_bot(login) and await _holds_any(ctx, login, guard.roles):

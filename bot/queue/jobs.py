@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import gidgethub
 
-from bot.github.client import TransientError
+from bot.github.client import TransientError, backoff
 from bot.logs import delivery_context
 from bot.queue import Delivery, FailureReporter, JobProcessor
 
@@ -26,12 +26,6 @@ class Outcome:
     kind: str  # "done" | "ignored" | "retry" | "failed" (permanent, not retried) | "dead" (out of attempts)
     delay: float = 0.0
     error: str | None = None
-
-
-def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter for the given 1-based attempt (pure but for the jitter source)."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 def after_failure(

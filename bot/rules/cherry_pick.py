@@ -1,17 +1,17 @@
-"""What to cherry-pick where: targets from labels, the commits a merge landed, branch names and each target's next step (pure)."""
+"""What to cherry-pick where: the commits a merge landed, the recorded state and each target's next step (pure)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.rules.names import is_version, pick_branch, version_key
 from bot.rules.text import no_pings
 
-VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 STATE_TAG = "release-train:cherry-pick-state"
 _STATE_LINE = re.compile(r"<!-- " + re.escape(STATE_TAG) + r" (\{.*?\}) -->")
 
@@ -32,59 +32,16 @@ STOPPED = frozenset({CLOSED, CONFLICT, BRANCH_TAKEN})  # only a new /cherry-pick
 NEEDS_PEOPLE = frozenset({CONFLICT, BRANCH_TAKEN, MISSING_RC, FAILED})
 
 
-def version_of_label(label: str, prefix: str) -> str | None:
-    """`cherry-pick/1.5` -> "1.5"; anything under the prefix that is not MAJOR.MINOR is no target."""
-    # GitHub compares label names without regard to case.
-    if not prefix or not label.lower().startswith(prefix.lower()):
-        return None
-    version = label[len(prefix) :]
-    return version if VERSION.match(version) else None
-
-
-def unreadable_target(label: str, prefix: str) -> bool:
-    """A label under the target prefix that names no version (`cherry-pick/1.5 ; rm`, `cherry-pick/next`)."""
-    return bool(prefix) and label.lower().startswith(prefix.lower()) and version_of_label(label, prefix) is None
-
-
 def unreadable_target_note(label: str, prefix: str) -> str:
-    """What the bot says about such a label; the name is shown in code, where it neither renders nor pings."""
+    """What the bot says about a label under the target prefix that names no version.
+
+    The name is shown in code, where it neither renders nor pings.
+    """
     shown = "`" + label.replace("`", "'") + "`"
     return (
         f"The label {shown} names no RC, so I ignore it: a target label is `{prefix}` followed by a version "
-        f"MAJOR.MINOR, such as `{prefix}1.5`."
+        f"MAJOR.MINOR without leading zeros, such as `{prefix}1.5`."
     )
-
-
-def version_key(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")
-    return int(major), int(minor)
-
-
-def targets_from_labels(labels: Iterable[str], prefix: str) -> tuple[str, ...]:
-    """The versions asked for by target labels, oldest first, each once."""
-    versions = {v for v in (version_of_label(name, prefix) for name in labels) if v is not None}
-    return tuple(sorted(versions, key=version_key))
-
-
-def parse_versions(args: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """`/cherry-pick 1.5 v1.4 rc/1.3 x` -> (("1.3", "1.4", "1.5"), ("x",)): versions and words that are not."""
-    good: set[str] = set()
-    bad: list[str] = []
-    for word in args:
-        candidate = word.strip().strip(",")
-        for prefix in ("rc/", "v"):
-            if candidate.startswith(prefix):
-                candidate = candidate[len(prefix) :]
-        if VERSION.match(candidate):
-            good.add(candidate)
-        elif word.strip(","):
-            bad.append(word)
-    return tuple(sorted(good, key=version_key)), tuple(bad)
-
-
-def pick_branch(pr_number: int, rc_branch: str) -> str:
-    """The deterministic pick branch: PR 42 into rc/1.5 -> `cherry-pick/42-to-rc-1.5`."""
-    return f"cherry-pick/{pr_number}-to-{rc_branch.replace('/', '-')}"
 
 
 TITLE_LIMIT = 256  # GitHub refuses longer issue and PR titles
@@ -217,7 +174,7 @@ def decode_states(text: str | None) -> dict[str, PickState]:
         return {}
     states: dict[str, PickState] = {}
     for version, entry in (blob.get("targets") or {}).items():
-        if not isinstance(entry, dict) or not VERSION.match(str(version)):
+        if not isinstance(entry, dict) or not is_version(str(version)):
             continue
         pr = entry.get("pr")
         states[str(version)] = PickState(

@@ -98,11 +98,6 @@ def _label_name(label: Any) -> str:
     return str(label)
 
 
-def label_names(labels: Iterable[Any]) -> set[str]:
-    """Lower-cased names, from label objects or plain names."""
-    return {_label_name(label).lower() for label in labels}
-
-
 def last_label_event(issue_events: Iterable[Mapping[str, Any]], label: str) -> tuple[str, str | None] | None:
     """("labeled" or "unlabeled", actor login) of the newest event about the label, or None."""
     wanted = label.lower()

@@ -35,7 +35,7 @@ from typing import Any
 
 import re2
 
-from bot.config import RepoConfig, fr_ticket, is_feature_branch, rc_version_of
+from bot.config import RepoConfig, fr_ticket, is_feature_branch
 from bot.rules.text import inline, no_pings
 
 PASS, FAIL, UNKNOWN, OFF = "pass", "fail", "unknown", "off"
@@ -165,7 +165,7 @@ def kind_of(config: RepoConfig, base_ref: str, head_ref: str) -> str:
         return FR_INTO_DEVEL if is_feature_branch(config, head_ref) else INTO_DEVEL
     if is_feature_branch(config, base_ref):
         return INTO_FR
-    if rc_version_of(config, base_ref) is not None:
+    if config.names.rc_version_of(base_ref) is not None:
         return INTO_RC
     return NONE
 

@@ -1,4 +1,4 @@
-"""Pure decisions of the RC lifecycle: versions, forward-port gaps, the gate, the promote plan and the dashboard."""
+"""Pure decisions of the RC lifecycle: forward-port gaps, the gate, the promote plan and the dashboard."""
 
 from __future__ import annotations
 
@@ -10,56 +10,15 @@ from dataclasses import dataclass, field
 
 from bot.config import RequiredCheck
 from bot.rules import cherry_pick as picks
+from bot.rules.names import parse_tag, tag_name, version_key
 from bot.rules.text import inline
 
 DASHBOARD_START = "<!-- release-train:dashboard:start -->"
 DASHBOARD_END = "<!-- release-train:dashboard:end -->"
 _STATE = re.compile(r"<!-- release-train:state (\{.*?\}) -->", re.S)
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
 _PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
 _PR_REFS = re.compile(r"\(#(\d+)\)|^Merge pull request #(\d+)\b")
 _HUNK = re.compile(r"^@@ [^@]* @@")
-
-
-# versions ------------------------------------------------------------------------------------
-def parse_version(text: str) -> tuple[int, int] | None:
-    """ "1.5" -> (1, 5); anything else -> None."""
-    match = _VERSION.match(text.strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def version_text(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
-
-
-def _template_regex(template: str, fields: dict[str, str]) -> re.Pattern[str]:
-    pattern = ""
-    for part in re.split(r"(\{[a-z]+\})", template):
-        name = part[1:-1] if part.startswith("{") and part.endswith("}") else None
-        pattern += f"(?P<{name}>{fields[name]})" if name in fields else re.escape(part)
-    return re.compile(f"^{pattern}$")
-
-
-def tag_name(template: str, version: str, patch: int) -> str:
-    return template.replace("{version}", version).replace("{patch}", str(patch))
-
-
-def parse_tag(template: str, tag: str) -> tuple[str, int] | None:
-    """v1.5.2 -> ("1.5", 2) under the template "v{version}.{patch}"."""
-    match = _template_regex(template, {"version": r"\d+\.\d+", "patch": r"\d+"}).match(tag)
-    if not match:
-        return None
-    patch = match.groupdict().get("patch")
-    return match.group("version"), int(patch) if patch is not None else 0
-
-
-def next_version(rc_versions: Iterable[str], tagged_versions: Iterable[str]) -> str:
-    """The next minor after the highest RC branch or production tag; 1.0 for a first release."""
-    known = [v for v in (parse_version(t) for t in [*rc_versions, *tagged_versions]) if v is not None]
-    if not known:
-        return "1.0"
-    major, minor = max(known)
-    return f"{major}.{minor + 1}"
 
 
 # forward-port gaps ---------------------------------------------------------------------------
@@ -94,7 +53,7 @@ class Gap:
 
 def lines_in_use(lines: Iterable[RcLine]) -> tuple[RcLine, ...]:
     """The newest line (promoted or not) and every older line with commits since its last promotion."""
-    ordered = sorted(lines, key=lambda line: parse_version(line.version) or (0, 0))
+    ordered = sorted(lines, key=lambda line: version_key(line.version))
     if not ordered:
         return ()
     newest = ordered[-1]
@@ -469,12 +428,13 @@ class PromotePlan:
 
 
 def previous_tag(template: str, tags: Iterable[TagFact], version: str, patch: int) -> str | None:
-    here = (parse_version(version), patch)
+    """The newest production tag before version and patch (the release notes start there)."""
+    here = (version_key(version), patch)
     earlier = []
     for tag in tags:
         parsed = parse_tag(template, tag.name)
-        if parsed and parse_version(parsed[0]) is not None and (parse_version(parsed[0]), parsed[1]) < here:
-            earlier.append(((parse_version(parsed[0]), parsed[1]), tag.name))
+        if parsed and (version_key(parsed[0]), parsed[1]) < here:
+            earlier.append(((version_key(parsed[0]), parsed[1]), tag.name))
     return max(earlier)[1] if earlier else None
 
 

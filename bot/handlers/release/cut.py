@@ -10,7 +10,7 @@ from typing import Any
 import gidgethub
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name, rc_label
+from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release.facts import (
@@ -23,6 +23,7 @@ from bot.handlers.release.facts import (
     version_of_tracking,
 )
 from bot.handlers.release.gate import evaluate_gate
+from bot.rules import names
 from bot.rules import release as rules
 from bot.rules.commands import Command
 from bot.rules.text import inline
@@ -49,7 +50,7 @@ def parse_cut_args(args: tuple[str, ...]) -> CutArgs:
             force = True
         elif word == "--dry-run":
             dry_run = True
-        elif rules.parse_version(word) and version is None:
+        elif names.is_version(word) and version is None:
             version = word
         else:
             unknown.append(word)
@@ -88,10 +89,10 @@ async def forward_port_check(
     devel = config.branches.devel
     promoted: dict[str, tuple[int, str]] = {}
     for tag in tags:
-        parsed = rules.parse_tag(config.release.tag, tag.name)
+        parsed = config.names.parse_tag(tag.name)
         if parsed and parsed[1] >= promoted.get(parsed[0], (-1, ""))[0]:
             promoted[parsed[0]] = (parsed[1], tag.sha)
-    bare = [rules.RcLine(v, rc_branch_name(config, v), sha, promoted.get(v, (0, None))[1]) for v, sha in heads.items()]
+    bare = [rules.RcLine(v, config.names.rc_branch(v), sha, promoted.get(v, (0, None))[1]) for v, sha in heads.items()]
     in_use = rules.lines_in_use(bare)
     if not in_use:
         return ()
@@ -137,7 +138,7 @@ async def forward_port_check(
 
 async def _not_in_rc(ctx: Context, config: RepoConfig, version: str) -> list[dict[str, Any]]:
     """Open PRs aimed at this release (the RC label or a milestone named after the version)."""
-    found = {i["number"]: i for i in await labeled_issues(ctx, [rc_label(config, version)]) if "pull_request" in i}
+    found = {i["number"]: i for i in await labeled_issues(ctx, [config.names.rc_label(version)]) if "pull_request" in i}
     try:
         async for milestone in ctx.gh.getiter(
             "/repos/{owner}/{repo}/milestones{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}
@@ -177,10 +178,10 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
         )
     heads = await rc_heads(ctx, config)
     tags = await release_tags(ctx, config)
-    version = args.version or rules.next_version(
-        heads, [(rules.parse_tag(config.release.tag, t.name) or ("",))[0] for t in tags]
-    )
-    branch = rc_branch_name(config, version)
+    version = args.version or names.next_version([*heads, *(config.names.tag_version(t.name) or "" for t in tags)])
+    if version is None:
+        return CommandReply(False, "No version can follow the highest RC. Name the next one: `/cut-rc X.Y`.")
+    branch = config.names.rc_branch(version)
     tracking = await find_tracking_issue(ctx, config, version)
     if version in heads:
         state = rules.read_state(tracking.get("body")) if tracking else None
@@ -267,7 +268,7 @@ async def _finish_cut(
     resumed: bool,
 ) -> CommandReply:
     """The cut's steps after the branch exists; each one checks whether it is already done."""
-    branch = rc_branch_name(config, version)
+    branch = config.names.rc_branch(version)
     fresh = rules.TrackingState(
         version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc)
     )
@@ -290,7 +291,7 @@ async def _finish_cut(
             data={
                 "title": _fill(config.release.tracking_title, version, sha),
                 "body": body,
-                "labels": [config.labels.tracking, rc_label(config, version)],
+                "labels": [config.labels.tracking, config.names.rc_label(version)],
             },
         )
     number = tracking["number"]
@@ -336,17 +337,12 @@ async def _finish_cut(
 
 
 async def _close_previous(ctx: Context, config: RepoConfig, version: str, number: int) -> int | None:
-    here = rules.parse_version(version) or (0, 0)
+    here = names.version_key(version)
     older = []
     for issue in await labeled_issues(ctx, [config.labels.tracking]):
         other = version_of_tracking(config, issue)
-        if (
-            issue["number"] != number
-            and other
-            and (rules.parse_version(other) or (0, 0)) < here
-            and "pull_request" not in issue
-        ):
-            older.append((rules.parse_version(other) or (0, 0), issue))
+        if issue["number"] != number and other and names.version_key(other) < here and "pull_request" not in issue:
+            older.append((names.version_key(other), issue))
     if not older:
         return None
     _, previous = max(older, key=lambda pair: pair[0])

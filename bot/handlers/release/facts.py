@@ -9,11 +9,12 @@ import cachetools
 import gidgethub
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name, rc_label, rc_version_of, rc_version_of_label
+from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import release as rules
+from bot.rules.names import label_names
 
 REGRESSION_CHECK = "regression"
 
@@ -37,7 +38,7 @@ async def rc_heads(ctx: Context, config: RepoConfig) -> dict[str, str]:
     """version -> head SHA of every RC branch."""
     heads: dict[str, str] = {}
     async for branch in ctx.gh.getiter("/repos/{owner}/{repo}/branches{?per_page}", {**ctx.repo_vars, "per_page": 100}):
-        version = rc_version_of(config, branch["name"])
+        version = config.names.rc_version_of(branch["name"])
         if version:
             heads[version] = branch["commit"]["sha"]
     return heads
@@ -53,7 +54,7 @@ async def release_tags(ctx: Context, config: RepoConfig) -> tuple[rules.TagFact,
     found = []
     for ref in refs:
         name = ref["ref"][len("refs/tags/") :]
-        if not rules.parse_tag(config.release.tag, name):
+        if config.names.parse_tag(name) is None:
             continue
         target = ref["object"]
         sha = target["sha"]
@@ -79,10 +80,6 @@ async def labeled_issues(ctx: Context, labels: list[str], state: str = "open") -
     ]
 
 
-def label_names(issue: dict[str, Any]) -> set[str]:
-    return {(label["name"] if isinstance(label, dict) else str(label)) for label in issue.get("labels") or []}
-
-
 def item_ref(item: dict[str, Any]) -> rules.ItemRef:
     return rules.ItemRef(item["number"], item.get("title") or "", item.get("html_url") or "")
 
@@ -92,7 +89,7 @@ async def find_tracking_issue(ctx: Context, config: RepoConfig, version: str) ->
     (a person's issue may carry a copy of the section)."""
     candidates = [
         issue
-        for issue in await labeled_issues(ctx, [config.labels.tracking, rc_label(config, version)], state="all")
+        for issue in await labeled_issues(ctx, [config.labels.tracking, config.names.rc_label(version)], state="all")
         if "pull_request" not in issue
         and (issue.get("user") or {}).get("login") == ctx.bot_login
         and (rules.read_state(issue.get("body")) or rules.TrackingState("")).version == version
@@ -107,7 +104,7 @@ def version_of_tracking(config: RepoConfig, issue: dict[str, Any]) -> str | None
     if state is not None:
         return state.version
     for name in label_names(issue):
-        version = rc_version_of_label(config, name)
+        version = config.names.rc_version_of_label(name)
         if version:
             return version
     return None
@@ -205,7 +202,7 @@ async def tracking_context(ctx: Context, issue: dict[str, Any]) -> tuple[RepoCon
     version = version_of_tracking(config, issue)
     if version is None:
         return CommandReply(False, "I could not tell which RC this tracking issue belongs to (no RC label).")
-    head = await branch_head(ctx, rc_branch_name(config, version))
+    head = await branch_head(ctx, config.names.rc_branch(version))
     if head is None:
-        return CommandReply(False, f"The RC branch `{rc_branch_name(config, version)}` does not exist.")
+        return CommandReply(False, f"The RC branch `{config.names.rc_branch(version)}` does not exist.")
     return config, version, head

@@ -9,7 +9,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name, rc_label, rc_version_of, rc_version_of_label, target_version_of_label
+from bot.config import RepoConfig
 from bot.handlers.context import Context
 from bot.handlers.release.facts import (
     REGRESSION_CHECK,
@@ -18,7 +18,6 @@ from bot.handlers.release.facts import (
     check_results,
     find_tracking_issue,
     item_ref,
-    label_names,
     labeled_issues,
     rc_heads,
     release_tags,
@@ -27,7 +26,9 @@ from bot.handlers.release.facts import (
     web_url,
 )
 from bot.rules import cherry_pick as pick_rules
+from bot.rules import names
 from bot.rules import release as rules
+from bot.rules.names import label_names
 
 router = routing.Router()
 
@@ -54,7 +55,7 @@ async def evaluate_gate(
     heads: dict[str, str] | None = None,
 ) -> Evaluation | None:
     """Gather the gate's facts for an RC, post the gate check on its head and refresh the dashboard."""
-    branch = rc_branch_name(config, version)
+    branch = config.names.rc_branch(version)
     head_sha = head_sha or await branch_head(ctx, branch)
     if head_sha is None:
         return None
@@ -64,7 +65,7 @@ async def evaluate_gate(
     state = state or (rules.read_state(tracking.get("body")) if tracking else None) or rules.TrackingState(version)
     runs, results = await check_results(ctx, head_sha)
     signoff = bot_run(ctx, runs, config.checks.signoff)
-    label = rc_label(config, version)
+    label = config.names.rc_label(version)
     blockers = [i for i in await labeled_issues(ctx, [config.labels.blocker, label]) if "pull_request" not in i]
     pulls = [
         pr
@@ -73,7 +74,7 @@ async def evaluate_gate(
             {**ctx.repo_vars, "base": branch, "state": "all", "per_page": 100},
         )
     ]
-    target_label = f"{config.labels.cherry_pick_prefix}{version}"
+    target_label = config.names.target_label(version)
     # Each source's own per-target state: a pick that conflicts for another RC says nothing about this one.
     sources = [i for i in await labeled_issues(ctx, [target_label], state="all") if "pull_request" in i]
     by_head: dict[str, dict[str, Any]] = {}
@@ -83,7 +84,7 @@ async def evaluate_gate(
             by_head[ref] = pr
     source_picks = tuple(
         [
-            await source_pick(ctx, config, version, i, by_head.get(pick_rules.pick_branch(i["number"], branch)))
+            await source_pick(ctx, config, version, i, by_head.get(names.pick_branch(i["number"], branch)))
             for i in sources
         ]
     )
@@ -121,7 +122,7 @@ async def evaluate_gate(
     status, conclusion, title, summary = rules.gate_check_output(verdict, branch)
     # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
     sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
-    if not sharing or max(sharing, key=lambda v: rules.parse_version(v) or (0, 0)) == version:
+    if not sharing or max(sharing, key=names.version_key) == version:
         await reconcile.ensure_check_run(
             ctx,
             name=config.checks.gate,
@@ -149,7 +150,7 @@ async def evaluate_gate(
             ],
             source_picks,
         )
-        released = tuple(t.name for t in tags if (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version)
+        released = tuple(t.name for t in tags if config.names.tag_version(t.name) == version)
         section = rules.dashboard(
             rules.DashboardFacts(
                 state,
@@ -191,7 +192,7 @@ async def _open_versions(ctx: Context, config: RepoConfig) -> list[str]:
         version = version_of_tracking(config, issue)
         if version and "pull_request" not in issue:
             versions.append(version)
-    return sorted(set(versions), key=lambda v: rules.parse_version(v) or (0, 0))
+    return list(names.sorted_versions(versions))
 
 
 async def sweep(ctx: Context) -> None:
@@ -204,7 +205,7 @@ async def sweep(ctx: Context) -> None:
 async def _gates_at(ctx: Context, config: RepoConfig, sha: str, branch_hints: list[str] | None = None) -> None:
     """Re-evaluate the gate of every RC whose head is sha."""
     if branch_hints is not None:  # a status lists every branch whose head it is on
-        if not any(rc_version_of(config, b) for b in branch_hints):
+        if not any(config.names.rc_version_of(b) for b in branch_hints):
             return
     heads = await rc_heads(ctx, config)
     for version, head in sorted(heads.items()):
@@ -217,7 +218,7 @@ async def on_push(event: Event, ctx: Context) -> None:
     if event.data.get("deleted"):
         return
     config = await ctx.config()
-    version = rc_version_of(config, event.data.get("ref", ""))
+    version = config.names.rc_version_of(event.data.get("ref", ""))
     if version:
         await evaluate_gate(ctx, config, version, head_sha=event.data["after"])
 
@@ -260,16 +261,16 @@ async def on_issue_change(event: Event, ctx: Context) -> None:
         return  # tracking issues, holds and regression bugs: the command that changed them re-evaluated
     issue = event.data["issue"]
     config = await ctx.config()
-    names = label_names(issue)
+    labels = set(label_names(issue))
     changed = (event.data.get("label") or {}).get("name")
     if changed:
-        names.add(changed)
-    if not names & {config.labels.blocker, config.labels.tracking, config.labels.hold} and not (
-        changed and rc_version_of_label(config, changed)
+        labels.add(changed)
+    if not labels & {config.labels.blocker, config.labels.tracking, config.labels.hold} and not (
+        changed and config.names.rc_version_of_label(changed)
     ):
         return
-    versions = {v for v in (rc_version_of_label(config, n) for n in names) if v}
-    for version in sorted(versions):
+    versions = {v for v in (config.names.rc_version_of_label(n) for n in labels) if v}
+    for version in names.sorted_versions(versions):
         await evaluate_gate(ctx, config, version)
 
 
@@ -281,19 +282,19 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     pr = event.data["pull_request"]
     config = await ctx.config()
     versions = set()
-    base_version = rc_version_of(config, pr["base"]["ref"])
+    base_version = config.names.rc_version_of(pr["base"]["ref"])
     if base_version and event.data["action"] in ("opened", "closed", "reopened"):
         versions.add(base_version)
     if event.data["action"] in ("labeled", "unlabeled", "closed"):
-        names = label_names(pr) | {(event.data.get("label") or {}).get("name") or ""}
-        targets = {v for v in (target_version_of_label(config, n) for n in names) if v}
+        labels = {*label_names(pr), (event.data.get("label") or {}).get("name") or ""}
+        targets = set(config.names.targets_of(labels))
         changed = (event.data.get("label") or {}).get("name")
         # QA's verified label and the conflict label reach the gate through the source's cherry-pick
         # check run, which records what they changed for each target.
-        if event.data["action"] == "closed" or (changed and target_version_of_label(config, changed)):
+        if event.data["action"] == "closed" or (changed and config.names.target_version_of(changed)):
             versions |= targets
     heads = await rc_heads(ctx, config) if versions else {}
-    for version in sorted(versions):
+    for version in names.sorted_versions(versions):
         if version in heads:
             await evaluate_gate(ctx, config, version, head_sha=heads[version], heads=heads)
 

@@ -7,13 +7,14 @@ from typing import Any
 import gidgethub
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name
+from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
-from bot.handlers.release.facts import branch_head, is_on, label_names, release_tags, tracking_context
+from bot.handlers.release.facts import branch_head, is_on, release_tags, tracking_context
 from bot.handlers.release.gate import evaluate_gate
 from bot.rules import release as rules
 from bot.rules.commands import Command
+from bot.rules.names import label_names
 from bot.rules.text import no_pings
 
 commands = CommandSet()
@@ -57,12 +58,10 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     can_ff = True
     if production and production_sha and production_sha != head:
         can_ff = await is_on(ctx, production_sha, head)
-    on_head = [
-        t for t in tags if t.sha == head and (rules.parse_tag(config.release.tag, t.name) or ("",))[0] == version
-    ]
+    on_head = [t for t in tags if t.sha == head and config.names.tag_version(t.name) == version]
     done: set[str] = set()
     if on_head:
-        tag = max(on_head, key=lambda t: (rules.parse_tag(config.release.tag, t.name) or ("", 0))[1]).name
+        tag = max(on_head, key=lambda t: (config.names.parse_tag(t.name) or ("", 0))[1]).name
         if await _release_for(ctx, tag):
             done.add("release")
         if production_sha == head:
@@ -93,7 +92,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     if not plan.ok:
         return CommandReply(
             False,
-            f"I did not promote `{rc_branch_name(config, version)}` at `{head[:7]}`; nothing was changed. What is missing:\n\n"
+            f"I did not promote `{config.names.rc_branch(version)}` at `{head[:7]}`; nothing was changed. What is missing:\n\n"
             + rules.refusal_table(plan.refusals),
         )
     if plan.already_promoted and not plan.steps:
@@ -151,7 +150,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     done_words = ", ".join(plan.steps)
     return CommandReply(
         True,
-        f"{'Finished promoting' if plan.already_promoted else 'Promoted'} `{rc_branch_name(config, version)}` at `{head[:7]}` as `{plan.tag}` ({done_words}).",
+        f"{'Finished promoting' if plan.already_promoted else 'Promoted'} `{config.names.rc_branch(version)}` at `{head[:7]}` as `{plan.tag}` ({done_words}).",
     )
 
 

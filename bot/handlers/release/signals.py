@@ -6,12 +6,11 @@ import dataclasses
 from typing import Any
 
 from bot import reconcile
-from bot.config import RepoConfig, rc_branch_name, rc_label
+from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release.facts import (
     REGRESSION_CHECK,
-    label_names,
     labeled_issues,
     tracking_context,
     version_of_tracking,
@@ -20,6 +19,7 @@ from bot.handlers.release.facts import (
 from bot.handlers.release.gate import Evaluation, evaluate_gate
 from bot.rules import release as rules
 from bot.rules.commands import Command
+from bot.rules.names import label_names
 from bot.rules.text import inline, marker, plain_line, quoted
 
 commands = CommandSet()
@@ -55,7 +55,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
             title=f"Regression passed (QA: @{login})",
             summary=f"Recorded by `/regression pass` from @{login} on #{issue['number']} for `{short}`.",
         )
-        message = f"Recorded regression **passed** on `{rc_branch_name(config, version)}` at `{short}`."
+        message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at `{short}`."
     else:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
         await reconcile.ensure_check_run(
@@ -83,14 +83,14 @@ async def _regression_bug(
 ) -> dict[str, Any]:
     """The bug a failed regression opens, exactly once per command comment."""
     key = marker(f"regression-bug:{comment['id']}")
-    labels = [config.labels.bug, config.labels.blocker, rc_label(config, version)]
+    labels = [config.labels.bug, config.labels.blocker, config.names.rc_label(version)]
     for existing in await labeled_issues(ctx, labels, state="all"):
         # A person's issue may carry a copy of the marker; only the bot's own bug counts.
         if key in (existing.get("body") or "") and (existing.get("user") or {}).get("login") == ctx.bot_login:
             return existing
     login = comment["user"]["login"]
     body = (
-        f"{key}\nRegression failed on `{rc_branch_name(config, version)}` at [`{head[:7]}`]({web_url(ctx, f'/commit/{head}')}).\n\n"
+        f"{key}\nRegression failed on `{config.names.rc_branch(version)}` at [`{head[:7]}`]({web_url(ctx, f'/commit/{head}')}).\n\n"
         f"Found by QA: @{login} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
         f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
     )
@@ -98,7 +98,7 @@ async def _regression_bug(
         "/repos/{owner}/{repo}/issues",
         ctx.repo_vars,
         data={
-            "title": f"Regression on {rc_branch_name(config, version)}: {plain_line(summary, 120)}",
+            "title": f"Regression on {config.names.rc_branch(version)}: {plain_line(summary, 120)}",
             "body": body,
             "labels": labels,
         },
@@ -133,7 +133,7 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
     return CommandReply(
         True,
-        f"Signed off `{rc_branch_name(config, version)}` at `{head[:7]}`; a new commit will need a new sign-off."
+        f"Signed off `{config.names.rc_branch(version)}` at `{head[:7]}`; a new commit will need a new sign-off."
         + _gate_line(evaluation),
     )
 
@@ -161,7 +161,7 @@ async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
     return CommandReply(
         True,
-        f"`{rc_branch_name(config, version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it."
+        f"`{config.names.rc_branch(version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it."
         + _gate_line(evaluation),
     )
 
@@ -184,7 +184,7 @@ async def unhold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
         ],
     }
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
-    return CommandReply(True, f"Hold released on `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
+    return CommandReply(True, f"Hold released on `{config.names.rc_branch(version)}`." + _gate_line(evaluation))
 
 
 @commands.command(
@@ -202,4 +202,4 @@ async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     if version is None:
         return CommandReply(True, "")
     evaluation = await evaluate_gate(ctx, config, version, tracking=issue)
-    return CommandReply(True, f"Re-evaluated the gate of `{rc_branch_name(config, version)}`." + _gate_line(evaluation))
+    return CommandReply(True, f"Re-evaluated the gate of `{config.names.rc_branch(version)}`." + _gate_line(evaluation))

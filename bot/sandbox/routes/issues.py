@@ -171,7 +171,7 @@ def parse_since(value: str | None) -> str | None:
 # --- labels on an issue ---------------------------------------------------------------------
 
 
-def label_names(body: Any) -> list[str]:
+def requested_labels(body: Any) -> list[str]:
     """`{"labels": [...]}`, a bare list, or `{"labels": [{"name": ...}]}` as GitHub accepts them."""
     raw = body.get("labels") if isinstance(body, dict) else body
     if raw is None:
@@ -235,7 +235,7 @@ async def add_issue_labels(request: web.Request) -> web.Response:
     require_triage(st, repo, actor(request))
     record = the_issue(repo, request.match_info["issue_number"])
     body = await _read_any_json(request)
-    names = label_names(body)
+    names = requested_labels(body)
     if not names:
         raise validation_failed("Label", "labels", "missing_field")
     apply_labels(request, repo, record["number"], names, replace=False)
@@ -248,7 +248,7 @@ async def set_issue_labels(request: web.Request) -> web.Response:
     require_triage(st, repo, actor(request))
     record = the_issue(repo, request.match_info["issue_number"])
     body = await _read_any_json(request)
-    apply_labels(request, repo, record["number"], label_names(body), replace=True)
+    apply_labels(request, repo, record["number"], requested_labels(body), replace=True)
     return respond(labels_answer(st, repo, record["number"]))
 
 
@@ -346,7 +346,7 @@ async def create_issue(request: web.Request) -> web.Response:
         raise validation_failed("Issue", "title", "missing_field")
     # People without triage access may open issues, but GitHub drops their labels and assignees.
     may_triage = PERMISSION_RANK[permission_of(st, repo, who)] >= PERMISSION_RANK["triage"]
-    labels = label_names(body) if may_triage else []
+    labels = requested_labels(body) if may_triage else []
     assignees = _assignees(body) if may_triage else []
     milestone = _milestone(repo, body.get("milestone")) if may_triage else None
     number = st.next_number(repo)
@@ -491,7 +491,7 @@ async def update_issue(request: web.Request) -> web.Response:
                 )
                 emit_milestone_event(request, repo, number, "milestoned", sender, new_milestone)
     if may_triage and "labels" in body:
-        apply_labels(request, repo, number, label_names(body), replace=True)
+        apply_labels(request, repo, number, requested_labels(body), replace=True)
     if may_triage and ("assignees" in body or "assignee" in body):
         _apply_assignees(
             request, repo, number, _assignees(body) if body.get("assignees") or body.get("assignee") else []
