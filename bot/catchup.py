@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import gidgethub
 import orjson
 
+from bot.github.auth import TokenScope
 from bot.github.client import TransientError
 from bot.queue import Delivery
 
@@ -166,7 +167,7 @@ class CatchUp:
             inst_id = installation.get("id")
             if not isinstance(inst_id, int):
                 continue
-            gh = await github.installation_client(inst_id)
+            gh = await github.installation_client(inst_id, TokenScope.of({"metadata": "read"}))
             async for repo in gh.getiter(
                 "/installation/repositories{?per_page}", {"per_page": 100}, iterable_key="repositories"
             ):

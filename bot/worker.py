@@ -11,6 +11,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.catchup import SWEEP_EVENT
+from bot.github.auth import TokenScope
 from bot.handlers.context import Context, Services
 from bot.queue import Delivery
 
@@ -55,11 +56,19 @@ class Processor:
         self.services = services
         self.router = router
 
-    async def _context(self, payload: dict[str, Any], event: Event, inst: int) -> Context:
+    async def _context(
+        self, payload: dict[str, Any], event: Event, inst: int, permissions: dict[str, str] | None = None
+    ) -> Context:
+        """The job's context, with a token for this one repository and the permissions the job needs."""
+        from bot.handlers import permissions_for
+
         github = self.services.github
-        owner, name = payload["repository"]["full_name"].split("/", 1)
+        repository = payload["repository"]
+        owner, name = repository["full_name"].split("/", 1)
+        grant = permissions if permissions is not None else permissions_for(event)
+        ids = (repository["id"],) if isinstance(repository.get("id"), int) else ()
         return Context(
-            gh=await github.installation_client(inst),
+            gh=await github.installation_client(inst, TokenScope.of(grant, *ids)),
             event=event,
             owner=owner,
             repo=name,
@@ -139,7 +148,10 @@ class Processor:
             "or ask the app's operators to check this delivery."
         )
         try:
-            ctx = await self._context(payload, Event(payload, event=delivery.event, delivery_id=delivery.id), inst)
+            from bot.handlers import FAILURE_REPORT_PERMISSIONS
+
+            failed = Event(payload, event=delivery.event, delivery_id=delivery.id)
+            ctx = await self._context(payload, failed, inst, FAILURE_REPORT_PERMISSIONS)
             await post_once(ctx, number, f"job-failed:{delivery.id}", body)
         except Exception:
             log.exception("could not tell anyone that delivery %s was given up", delivery.id)

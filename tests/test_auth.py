@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.github.auth import TOKEN_MARGIN_SECONDS, GitHubApp
+from bot.github.auth import TOKEN_MARGIN_SECONDS, GitHubApp, TokenScope
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 
@@ -37,12 +37,12 @@ async def test_installation_tokens_are_cached_until_a_few_minutes_before_expiry(
         await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "app"})
     assert len(token_requests(sandbox, since)) == 1
     # Within the margin before expiry, the next client gets a fresh token.
-    token, _ = github._tokens[inst]
-    github._tokens[inst] = (token, time.time() + TOKEN_MARGIN_SECONDS - 1)
+    token, _ = github._tokens[(inst, TokenScope())]
+    github._tokens[(inst, TokenScope())] = (token, time.time() + TOKEN_MARGIN_SECONDS - 1)
     gh = await github.installation_client(inst)
     await gh.getitem("/repos/{owner}/{repo}", {"owner": "acme", "repo": "app"})
     assert len(token_requests(sandbox, since)) == 2
-    assert github._tokens[inst][0] != token
+    assert github._tokens[(inst, TokenScope())][0] != token
     assert github.token_requests == 2
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from gidgethub import routing
+from gidgethub.sansio import Event
 
+from bot.github.auth import union
 from bot.handlers import cherry_pick, commands, config_check, guards, merge_rules, release
 
 # config_check first: its push handler drops a changed config before the others act on that push.
@@ -13,6 +15,33 @@ CONCERNS = (config_check, guards, merge_rules, cherry_pick, release)
 def build_router() -> routing.Router:
     command_router = commands.build_router(*(concern.commands for concern in CONCERNS))
     return routing.Router(command_router, *(concern.router for concern in CONCERNS))
+
+
+# What every job reads: the repository, its config file, and who holds a role.
+BASE_PERMISSIONS = {"metadata": "read", "contents": "read", "members": "read"}
+# Telling people that a job was given up (a comment).
+FAILURE_REPORT_PERMISSIONS = {"metadata": "read", "issues": "write"}
+
+
+def permissions_for(event: Event) -> dict[str, str]:
+    """The least permissions a job for this event needs: the base, and every concern routed for it.
+
+    A comment may hold any concern's command; a sweep runs every concern that sweeps.
+    """
+    from bot.catchup import SWEEP_EVENT
+
+    if event.event == SWEEP_EVENT:
+        routed = [c.PERMISSIONS for c in CONCERNS if hasattr(c, "sweep")]
+    else:
+        routed = [c.PERMISSIONS for c in CONCERNS if c.router.fetch(event)]
+        if event.event == "issue_comment":
+            routed += [commands.PERMISSIONS, *(c.PERMISSIONS for c in CONCERNS if c.commands.specs)]
+    return union(BASE_PERMISSIONS, *routed)
+
+
+def all_permissions() -> dict[str, str]:
+    """Everything some job may ask for: what app.yml must grant, and no more."""
+    return union(BASE_PERMISSIONS, FAILURE_REPORT_PERMISSIONS, commands.PERMISSIONS, *(c.PERMISSIONS for c in CONCERNS))
 
 
 def handled_events(router: routing.Router) -> set[str]:

@@ -27,6 +27,8 @@ from bot.rules.text import inline, marker, no_pings
 log = logging.getLogger("release_train.cherry_pick")
 
 router = routing.Router()
+# The installation permissions this concern's jobs need: it commits the pick and its branch, opens the pick PR, labels and comments, posts cherry-pick.
+PERMISSIONS = {"contents": "write", "pull_requests": "write", "issues": "write", "checks": "write"}
 commands = CommandSet()
 
 

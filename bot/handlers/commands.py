@@ -23,6 +23,10 @@ log = logging.getLogger("release_train.commands")
 ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM", "write": "write access"}
 
 
+# Reading a command and answering it: a reaction and a reply on the issue or PR.
+PERMISSIONS = {"issues": "write"}
+
+
 @dataclass(frozen=True)
 class CommandReply:
     ok: bool

@@ -20,6 +20,8 @@ from bot.rules.text import inline
 log = logging.getLogger("release_train.config_check")
 
 router = routing.Router()
+# The installation permissions this concern's jobs need: it reads the config file on a PR's head and posts the config check.
+PERMISSIONS = {"contents": "read", "pull_requests": "read", "checks": "write"}
 commands = CommandSet()
 
 # GitHub lists at most 20 commits in a push payload; a longer push may hide a change to the file.

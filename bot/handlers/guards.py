@@ -21,6 +21,8 @@ from bot.rules.names import label_names
 log = logging.getLogger("release_train.guards")
 
 router = routing.Router()
+# The installation permissions this concern's jobs need: it takes a label off (with a note) and reads who applied it.
+PERMISSIONS = {"issues": "write", "pull_requests": "read"}
 commands = CommandSet()
 
 ISSUE_EVENTS_URL = "/repos/{owner}/{repo}/issues/{issue_number}/events"

@@ -33,6 +33,8 @@ from bot.rules.text import inline
 log = logging.getLogger("release_train.merge_rules")
 
 router = routing.Router()
+# The installation permissions this concern's jobs need: it reads PRs and compares branches, posts merge-rules.
+PERMISSIONS = {"checks": "write", "pull_requests": "read", "contents": "read"}
 commands = CommandSet()
 
 _QUEUE_PR = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")

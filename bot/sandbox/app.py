@@ -147,6 +147,7 @@ def identify(request: web.Request, st: Store, config: SandboxConfig) -> Actor:
                 installation_id=inst["id"],
                 installation_account=inst["account"].lower(),
                 permissions=dict(token.get("permissions") or config.permissions),
+                repository_ids=frozenset(token["repository_ids"]) if token.get("repository_ids") is not None else None,
             )
         if not credential or any(c in credential for c in " /\\"):
             raise ApiError(401, "Bad credentials")

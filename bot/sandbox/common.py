@@ -57,6 +57,13 @@ class Actor:
     installation_id: int | None = None
     installation_account: str | None = None  # lower-case owner login the installation belongs to
     permissions: dict[str, str] = field(default_factory=dict)  # the app's permissions, for installations
+    repository_ids: frozenset[int] | None = None  # the repositories a scoped installation token may touch
+
+    def reaches(self, repo: dict[str, Any]) -> bool:
+        """Whether an installation token may touch this repository (its owner's, and in its scope if scoped)."""
+        if (self.installation_account or "").lower() != repo["owner"]["login"].lower():
+            return False
+        return self.repository_ids is None or int(repo["id"]) in self.repository_ids
 
     @property
     def is_app_side(self) -> bool:
@@ -124,6 +131,8 @@ def check_app_permission(who: Actor, scope: str, level: str) -> None:
     """GitHub's 403 for an installation that lacks a permission from its manifest."""
     if who.kind != "installation":
         return
+    if scope == "metadata" and level == "read":
+        return  # every token may read metadata, as on GitHub
     granted = who.permissions.get(scope, "none")
     need = 2 if level == "write" else 1
     have = {"none": 0, "read": 1, "write": 2, "admin": 2}.get(granted, 0)
@@ -147,6 +156,8 @@ def repo_for(request: web.Request, *, scope: str = "contents", level: str = "rea
     if who.kind == "installation":
         if (who.installation_account or "").lower() != repo["owner"]["login"].lower():
             raise not_found()
+        if not who.reaches(repo):
+            raise ApiError(403, "Resource not accessible by integration")
         check_app_permission(who, scope, level)
     elif who.kind == "user":
         perm = user_permission(st, repo, who.login or "")

@@ -11,10 +11,22 @@ from bot.handlers.release.gate import Evaluation, evaluate_gate, sweep
 
 # Only the gate reacts to events; the other steps are commands.
 router = routing.Router(gate.router)
+# The gate posts its check and reads statuses and PRs; the commands cut the RC branch, tag, release,
+# deploy, dispatch workflows and open the tracking issue and bugs.
+PERMISSIONS = {
+    "checks": "write",
+    "contents": "write",
+    "issues": "write",
+    "pull_requests": "read",
+    "statuses": "read",
+    "actions": "write",
+    "deployments": "write",
+}
 # In this order in /help: cut, QA's and PdM's word, promote.
 commands = CommandSet([*cut.commands.specs, *signals.commands.specs, *promote.commands.specs])
 
 __all__ = [
+    "PERMISSIONS",
     "REGRESSION_CHECK",
     "Evaluation",
     "commands",

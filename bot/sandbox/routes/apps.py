@@ -136,11 +136,13 @@ async def get_installation(request: web.Request) -> web.Response:
 
 
 async def create_access_token(request: web.Request) -> web.Response:
-    """A new installation token (`ghs_...`), valid for an hour and optionally narrowed to fewer permissions."""
+    """A new installation token (`ghs_...`), valid for an hour, optionally narrowed to some repositories
+    (`repository_ids` or `repositories` by name) and to fewer permissions."""
     require_jwt(request)
     st = store(request)
     inst = _installation_or_404(st, request.match_info["installation_id"])
     body = await read_json(request)
+    scoped = _scoped_repositories(st, inst, body)
     granted = dict(request.app[SANDBOX].permissions)
     wanted = body.get("permissions")
     if wanted is not None:
@@ -154,13 +156,49 @@ async def create_access_token(request: web.Request) -> web.Response:
         granted = {str(k): str(v) for k, v in wanted.items()}
     token = "ghs_" + secrets.token_hex(18)
     expires = unix_now() + TOKEN_LIFETIME
-    st.data["tokens"][token] = {"installation_id": inst["id"], "expires_at": expires, "permissions": granted}
+    st.data["tokens"][token] = {
+        "installation_id": inst["id"],
+        "expires_at": expires,
+        "permissions": granted,
+        "repository_ids": None if scoped is None else [r["id"] for r in scoped],
+    }
     _forget_expired(st)
     st.touch()
-    return respond(
-        {"token": token, "expires_at": _iso(expires), "permissions": granted, "repository_selection": "all"},
-        status=201,
-    )
+    answer: dict[str, Any] = {
+        "token": token,
+        "expires_at": _iso(expires),
+        "permissions": granted,
+        "repository_selection": "all" if scoped is None else "selected",
+    }
+    if scoped is not None:
+        answer["repositories"] = [render.repository(st, r) for r in scoped]
+    return respond(answer, status=201)
+
+
+def _scoped_repositories(st: Store, inst: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The repositories a token request names (None: all of the installation's), or GitHub's 422."""
+    ids, names = body.get("repository_ids"), body.get("repositories")
+    if ids is None and names is None:
+        return None
+    owned = [r for r in st.data["repos"].values() if r["owner"]["login"].lower() == inst["account"].lower()]
+    chosen: dict[int, dict[str, Any]] = {}
+    for given, key in ((ids, "id"), (names, "name")):
+        if given is None:
+            continue
+        if not isinstance(given, list):
+            raise validation_failed("Installation", "repository_ids" if key == "id" else "repositories", "invalid")
+        for wanted in given:
+            found = next(
+                (r for r in owned if (r["id"] == wanted if key == "id" else r["name"].lower() == str(wanted).lower())),
+                None,
+            )
+            if found is None:
+                raise ApiError(
+                    422,
+                    "There is at least one repository that does not exist or is not accessible to the parent installation.",
+                )
+            chosen[int(found["id"])] = found
+    return sorted(chosen.values(), key=lambda r: r["id"])
 
 
 def _forget_expired(st: Store) -> None:
@@ -206,9 +244,10 @@ async def installation_repositories(request: web.Request) -> web.Response:
     repos = [
         render.repository(st, repo)
         for repo in sorted(st.data["repos"].values(), key=lambda r: r["id"])
-        if repo["owner"]["login"].lower() == who.installation_account
+        if who.reaches(repo)
     ]
-    return paginate(request, repos, wrap="repositories", extra={"repository_selection": "all"})
+    selection = "all" if who.repository_ids is None else "selected"
+    return paginate(request, repos, wrap="repositories", extra={"repository_selection": selection})
 
 
 # deliveries -------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def may_enable(request: web.Request, st: Store, repo: dict[str, Any]) -> None:
     """GitHub's refusals for a caller that cannot see the PR (NOT_FOUND) or may not change it (FORBIDDEN)."""
     who = actor(request)
     if who.kind == "installation":
-        if (who.installation_account or "").lower() != repo["owner"]["login"].lower():
+        if not who.reaches(repo):
             raise LookupError
         granted = who.permissions.get("pull_requests", "none")
         if granted not in ("write", "admin"):

@@ -54,6 +54,8 @@ def admin_repo(request: web.Request, level: str) -> dict[str, Any]:
     if who.kind == "installation":
         if (who.installation_account or "") != repo["owner"]["login"].lower():
             raise not_found()
+        if not who.reaches(repo):
+            raise ApiError(403, "Resource not accessible by integration")
         check_app_permission(who, "administration", level)
     elif who.kind == "user":
         if PERMISSION_RANK[user_permission(st, repo, who.login or "")] < PERMISSION_RANK["admin"]:
