@@ -4,7 +4,7 @@
 #          -e STATE_URL=sqlite:////data/release-train.db -v rt-data:/data release-train
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

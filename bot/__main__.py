@@ -1,4 +1,4 @@
-"""Command line: release-train serve | sandbox | demo | check-config."""
+"""Command line: release-train serve | setup | manifest | sandbox | demo | check-config | healthcheck."""
 
 from __future__ import annotations
 
@@ -9,15 +9,30 @@ import sys
 def _serve(args: argparse.Namespace) -> int:
     from bot.logs import setup_logging
     from bot.server import serve
-    from bot.settings import Settings, SettingsError
+    from bot.settings import Settings, SettingsError, environment
 
+    env = environment()
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(env)
     except SettingsError as exc:
-        print(f"release-train: {exc}", file=sys.stderr)
+        # No APP_ID at all: nothing is registered yet, and `setup` is the way to do it.
+        hint = "" if env.get("APP_ID") else " (no GitHub App is configured here: `release-train setup` registers one)"
+        print(f"release-train: {exc}{hint}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_format)
     serve(settings)
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    """Print the manifest that `setup` posts, for registering the app by other means."""
+    from bot.manifest import ManifestError, manifest_for, manifest_json, read_manifest
+
+    try:
+        print(manifest_json(manifest_for(read_manifest(), args.url, args.setup_page)))
+    except ManifestError as exc:
+        print(f"release-train manifest: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -61,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the webhook server (settings come from the environment)")
     serve.set_defaults(fn=_serve)
+    manifest = sub.add_parser("manifest", help="print the app manifest (app.yml as JSON, with this host's URLs)")
+    manifest.add_argument("--url", required=True, help="the public URL GitHub delivers webhooks to")
+    manifest.add_argument(
+        "--setup-page",
+        default="http://127.0.0.1:3000",
+        help="where GitHub sends the person back (redirect_url, setup_url); default: `setup`'s own page",
+    )
+    manifest.set_defaults(fn=_manifest)
     sandbox = sub.add_parser("sandbox", help="run a local GitHub for trying the bot out")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0)

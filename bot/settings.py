@@ -8,6 +8,9 @@ RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOU
 REDELIVERY_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, SWEEP_LOOKBACK_HOURS, MEMBERSHIP_TTL_SECONDS,
 CONFIG_TTL_SECONDS.
 
+`release-train serve` reads them from the environment over a `.env` file in the working directory,
+when there is one (as `release-train setup` writes it): a variable set in the environment wins.
+
 WEBHOOK_SECRET may hold several secrets separated by commas, during a rotation: "new,old". A
 delivery signed with any of them is accepted. Secrets therefore cannot contain a comma; spaces
 around each secret are ignored. Remove the old one once GitHub signs with the new one.
@@ -19,6 +22,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 
 class SettingsError(Exception):
@@ -45,7 +50,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _api_url(env: Mapping[str, str]) -> str:
+def environment(env_file: Path = Path(".env"), env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment over the variables of `env_file` when it exists; a variable set in the environment wins."""
+    from_file = dotenv_values(env_file, interpolate=False) if env_file.is_file() else {}
+    return {**{k: v for k, v in from_file.items() if v is not None}, **(os.environ if env is None else env)}
+
+
+def api_url_from_env(env: Mapping[str, str]) -> str:
     url = env.get("GITHUB_API_URL", "")
     if not url and env.get("GHE_HOST"):
         # Probot's name: GitHub Enterprise Server serves its REST API under /api/v3.
@@ -120,7 +131,7 @@ class Settings:
             app_id=app_id,
             private_key=private_key,
             webhook_secrets=secrets,
-            github_api_url=_api_url(env),
+            github_api_url=api_url_from_env(env),
             host=env.get("HOST", "0.0.0.0"),
             port=_int(env, "PORT", 3000),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),

@@ -65,7 +65,9 @@ def test_cmd_serves_and_healthcheck_reports_healthy(tmp_path: Path) -> None:
     }
     # Before the server is up, the health check fails.
     assert subprocess.run(health, env=env, capture_output=True, timeout=30).returncode != 0
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    server = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 30
         healthy = False

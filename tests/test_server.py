@@ -322,7 +322,7 @@ def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missi
     )
     env.pop(missing)
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], env=env, cwd=PROJECT, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]

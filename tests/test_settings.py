@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, environment
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
 BASE = {"APP_ID": "12", "PRIVATE_KEY": PEM, "WEBHOOK_SECRET": "s3cret"}
@@ -100,3 +100,23 @@ def test_queue_and_pacing_settings() -> None:
     assert (settings.writes_per_minute, settings.writes_per_hour) == (10, 100)
     assert settings.retry_base_seconds == 0.5
     assert settings.log_format == "json"
+
+
+# .env ------------------------------------------------------------------------------------------
+def test_a_dotenv_file_fills_in_what_the_environment_does_not_set(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# written by release-train setup\nAPP_ID=4242\nWEBHOOK_SECRET='from file'\nPORT=3000\nLOG_LEVEL=${HOME}\n"
+    )
+    merged = environment(env_file, {"PORT": "8080", "OTHER": "x"})
+    assert merged["APP_ID"] == "4242"
+    assert merged["WEBHOOK_SECRET"] == "from file"
+    assert merged["PORT"] == "8080"  # the environment wins
+    assert merged["OTHER"] == "x"
+    assert merged["LOG_LEVEL"] == "${HOME}"  # taken as written, never expanded
+
+
+def test_no_dotenv_file_means_the_environment_alone(tmp_path: Path) -> None:
+    assert environment(tmp_path / ".env", {"APP_ID": "1"}) == {"APP_ID": "1"}
+    (tmp_path / "dir.env").mkdir()
+    assert environment(tmp_path / "dir.env", {}) == {}

@@ -34,12 +34,13 @@ def run(args: argparse.Namespace) -> int:
             manifest=manifest,
             faults=faults,
         )
-        sys.stdout.write(json.dumps(sandbox.info) + "\n")
-        sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # Only once a signal stops it cleanly: whoever reads this line may send one at once.
+        sys.stdout.write(json.dumps(sandbox.info) + "\n")
+        sys.stdout.flush()
         await stop.wait()
         await sandbox.stop()
 

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.manifest import MANIFEST_FILE
 from bot.sandbox import render
 from bot.sandbox.common import ACTOR, GIT, HOOKS, SANDBOX, STORE, Actor, ApiError, respond
 from bot.sandbox.state import Store, unix_now
@@ -25,8 +27,7 @@ from bot.sandbox.webhooks import Hooks
 
 log = logging.getLogger("release_train.sandbox")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MANIFEST = PROJECT_ROOT / "app.yml"
+DEFAULT_MANIFEST = MANIFEST_FILE
 APP_SLUG = "release-train"
 RATE_LIMIT = 5000
 TOKEN_LIFETIME = 3600
@@ -69,7 +70,7 @@ class SandboxConfig:
     state_dir: Path
     webhook_url: str | None
     webhook_secret: str
-    manifest_path: Path = DEFAULT_MANIFEST
+    manifest_path: Path | Traversable = DEFAULT_MANIFEST
     base_url: str = "http://127.0.0.1"  # set once the port is known
     app_id: int = 1
     private_key_path: Path | None = None
@@ -79,8 +80,8 @@ class SandboxConfig:
     api_faults: ApiFaults = field(default_factory=ApiFaults)
 
 
-def load_manifest(path: Path) -> tuple[dict[str, str], set[str], str]:
-    manifest = yaml.safe_load(Path(path).read_text()) or {}
+def load_manifest(path: Path | Traversable) -> tuple[dict[str, str], set[str], str]:
+    manifest = yaml.safe_load(path.read_text()) or {}
     permissions = {str(k): str(v) for k, v in (manifest.get("default_permissions") or {}).items()}
     events = {str(e) for e in (manifest.get("default_events") or [])}
     return permissions, events, str(manifest.get("name") or "Release Train")
