@@ -18,11 +18,10 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bot.sandbox.harness import start_world  # noqa: E402
-from tests.test_merge_rules_scale import CALLS_PER_PR, call_bound, scenario  # noqa: E402
+from bot.sandbox.harness import start_world
+from merge_rules_scale import CALLS_PER_PR, call_bound, scenario
 
 PRS = int(os.environ.get("BENCH_PRS", "200"))
 

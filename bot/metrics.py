@@ -34,6 +34,12 @@ class Metrics:
             registry=r,
         )
         self.jobs = Counter("release_train_jobs_total", "Job attempts, by outcome", ["outcome"], registry=r)
+        self.job_crashes = Counter(
+            "release_train_job_crashes_total",
+            "Job attempts that raised neither GitHub's answer nor a transient failure (a bug), by event and exception",
+            ["event", "exception"],
+            registry=r,
+        )
         self.queue_depth = Gauge("release_train_queue_depth", "Jobs stored and not finished", registry=r)
         self.github_calls = Counter(
             "release_train_github_calls_total",

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import random
 import sqlite3
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ import gidgethub
 import pytest
 
 from bot.github.client import TransientError, backoff
+from bot.metrics import Metrics
 from bot.queue import Delivery, QueueStopping
 from bot.queue.fair import FairTurns
 from bot.queue.jobs import after_failure
@@ -74,8 +76,10 @@ class Recorder:
             self.in_flight[d.repo_key] -= 1
 
 
-async def started(tmp_path: Path, processor: object, reporter: object = None, **overrides: object) -> SqliteQueue:
-    queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, **overrides))
+async def started(
+    tmp_path: Path, processor: object, reporter: object = None, metrics: Metrics | None = None, **overrides: object
+) -> SqliteQueue:
+    queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, **overrides), metrics)
     await queue.start(processor, reporter)  # type: ignore[arg-type]
     return queue
 
@@ -126,7 +130,8 @@ async def test_transient_failures_are_retried_then_dead_lettered_and_people_told
     async def reporter(d: Delivery, error: str, dead: bool) -> None:
         told.append((d.id, dead))
 
-    queue = await started(tmp_path, recorder, reporter)
+    metrics = Metrics()
+    queue = await started(tmp_path, recorder, reporter, metrics)
     recorder.failures["d-acme/app-1"] = [TransientError("502", retry_after=0.01), TransientError("502")]
     recorder.failures["d-acme/app-2"] = [RuntimeError("handler bug") for _ in range(5)]
     for n in (1, 2, 3):
@@ -138,9 +143,17 @@ async def test_transient_failures_are_retried_then_dead_lettered_and_people_told
     assert state["d-acme/app-1"] == ("done", 3)
     assert state["d-acme/app-2"] == ("dead", 3)
     assert told == [("d-acme/app-2", True)]
-    crash_logs = [r for r in caplog.records if "job attempt raised" in r.getMessage()]
-    assert len(crash_logs) == 3 and all(getattr(r, "delivery_id", None) == "d-acme/app-2" for r in crash_logs)
-    assert any("job dead" in r.getMessage() and "d-acme/app-2" in r.getMessage() for r in caplog.records)
+    failures = [
+        (getattr(r, "delivery_id", None), r.job_failure, r.exception)
+        for r in caplog.records
+        if hasattr(r, "job_failure")
+    ]
+    assert (
+        failures
+        == [("d-acme/app-1", "transient", "TransientError")] * 2 + [("d-acme/app-2", "crash", "RuntimeError")] * 3
+    )
+    assert metrics.value("release_train_job_crashes_total", {"event": "issues", "exception": "RuntimeError"}) == 3
+    assert metrics.value("release_train_dead_letters_total", {"event": "issues"}) == 1
     # A redelivery of the dead letter queues it again; of a finished one, does not.
     recorder.failures.pop("d-acme/app-2")
     assert await queue.put(delivery(2))
@@ -229,12 +242,14 @@ async def test_a_crash_mid_job_runs_the_job_again_after_restart(tmp_path: Path) 
 
 async def test_shutdown_finishes_short_jobs_releases_long_ones_and_refuses_new_ones(tmp_path: Path) -> None:
     long_started = asyncio.Event()
+    quick_started = asyncio.Event()
 
     async def processor(d: Delivery) -> str:
         if d.repo_key == "acme/slow":
             long_started.set()
             await asyncio.sleep(30)
         else:
+            quick_started.set()
             await asyncio.sleep(0.05)
         return "done"
 
@@ -242,7 +257,7 @@ async def test_shutdown_finishes_short_jobs_releases_long_ones_and_refuses_new_o
     await queue.put(delivery(1, "acme/slow"))
     await long_started.wait()
     await queue.put(delivery(1, "acme/quick"))
-    await asyncio.sleep(0.01)
+    await quick_started.wait()
     await queue.stop(grace=0.3)
     state = rows(tmp_path / "q.db")
     assert state["d-acme/quick-1"] == ("done", 1)
@@ -255,7 +270,10 @@ async def test_finished_payloads_are_pruned_after_retention(tmp_path: Path) -> N
     queue = await started(tmp_path, Recorder(), finished_retention_seconds=0.0)
     await queue.put(delivery(1))
     await queue.wait_idle()
-    await asyncio.sleep(0.01)
+    with sqlite3.connect(tmp_path / "q.db") as conn:
+        (finished_at,) = conn.execute("SELECT finished_at FROM jobs").fetchone()
+    while time.time() <= finished_at:  # a retention of 0 prunes what finished before now
+        await asyncio.sleep(0.001)
     emptied, _ = await queue.prune()
     await queue.stop()
     with sqlite3.connect(tmp_path / "q.db") as conn:

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("release_train.queue")
 
 
+# How a job attempt failed, in its log record's `job_failure` field.
+TRANSIENT = "transient"  # GitHub could not be reached or answered with a temporary failure
+GITHUB = "github"  # GitHub answered with a refusal (a 4xx, a rate limit)
+CRASH = "crash"  # anything else: a bug in the bot, also counted in release_train_job_crashes_total
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # "done" | "ignored" | "retry" | "failed" (permanent, not retried) | "dead" (out of attempts)
@@ -86,12 +92,26 @@ async def attempt(
             outcome = after_failure(
                 exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
             )
-            log.warning("job attempt failed: delivery %s (%s): %s", delivery.id, delivery.event, exc)
+            log.warning(
+                "job attempt failed: delivery %s (%s): %s",
+                delivery.id,
+                delivery.event,
+                exc,
+                extra={"job_failure": TRANSIENT, "exception": exc.__class__.__name__},
+            )
         except Exception as exc:
             outcome = after_failure(
                 exc, attempts=attempt_number, max_attempts=max_attempts, base=retry_base, cap=retry_cap
             )
-            log.exception("job attempt raised: delivery %s (%s)", delivery.id, delivery.event)
+            failure = GITHUB if isinstance(exc, gidgethub.HTTPException) else CRASH
+            log.exception(
+                "job attempt raised: delivery %s (%s)",
+                delivery.id,
+                delivery.event,
+                extra={"job_failure": failure, "exception": exc.__class__.__name__},
+            )
+            if failure == CRASH and metrics is not None:
+                metrics.job_crashes.labels(delivery.event, exc.__class__.__name__).inc()
         if outcome.kind == "retry":
             log.info("job will retry: delivery %s in %.2fs", delivery.id, outcome.delay)
         elif outcome.kind not in ("done", "ignored"):  # finished jobs are logged once stored: log_recorded()
