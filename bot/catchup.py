@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import gidgethub
 import orjson
 
-from bot.github.auth import TokenScope
 from bot.github.client import TransientError
+from bot.github.installations import AppAPI, HookDelivery
 from bot.queue import Delivery
 
 if TYPE_CHECKING:
@@ -43,22 +43,20 @@ SWEEP_EVENT = "release_train_sweep"
 SWEEP_RATE_FLOOR = 500
 
 
-def deliveries_to_redeliver(attempts: list[dict[str, Any]], processed: set[str]) -> list[dict[str, Any]]:
+def deliveries_to_redeliver(attempts: list[HookDelivery], processed: set[str]) -> list[HookDelivery]:
     """Per guid, the newest attempt, when no attempt succeeded and the queue has not processed it (pure).
 
     `attempts` is GitHub's list of delivery attempts (newest first, as GitHub lists them).
     """
     succeeded: set[str] = set()
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, HookDelivery] = {}
     for item in attempts:
-        guid = item.get("guid")
-        if not guid:
+        if not item.guid:
             continue
-        code = item.get("status_code") or 0
-        if 200 <= int(code) < 300:
-            succeeded.add(guid)
-        if guid not in newest or int(item.get("id", 0)) > int(newest[guid].get("id", 0)):
-            newest[guid] = item
+        if 200 <= item.status_code < 300:
+            succeeded.add(item.guid)
+        if item.guid not in newest or item.id > newest[item.guid].id:
+            newest[item.guid] = item
     return [item for guid, item in newest.items() if guid not in succeeded and guid not in processed]
 
 
@@ -126,29 +124,29 @@ class CatchUp:
     # redelivery -----------------------------------------------------------------------------
     async def redeliver_failed(self) -> int:
         """One catch-up round; returns how many redeliveries were requested."""
-        gh = self.services.github.app_client()
+        app = AppAPI(self.services.github)
         horizon = time.time() - self.services.settings.sweep_lookback_hours * 3600
-        attempts: list[dict[str, Any]] = []
-        async for item in gh.getiter("/app/hook/deliveries{?per_page}", {"per_page": 100}):
-            delivered = _parse_time(item.get("delivered_at"))
+        attempts: list[HookDelivery] = []
+        async for item in app.hook_deliveries():
+            delivered = _parse_time(item.delivered_at)
             if delivered is not None and delivered < horizon:
                 break
             attempts.append(item)
-        guids = {item["guid"] for item in attempts if item.get("guid")}
+        guids = {item.guid for item in attempts if item.guid}
         processed = {guid for guid in guids if await self.queue.seen(guid)}
         now = time.time()
         recent = self.services.settings.redelivery_interval_seconds or 60.0
         self._asked = {g: t for g, t in self._asked.items() if t > now - recent}
         asked = 0
         for item in deliveries_to_redeliver(attempts, processed):
-            if item["guid"] in self._asked:
+            if item.guid in self._asked:
                 continue
             try:
-                await gh.post("/app/hook/deliveries/{delivery_id}/attempts", {"delivery_id": item["id"]}, data=b"")
+                await app.redeliver(item.id)
             except gidgethub.HTTPException as exc:
-                log.warning("redelivery of %s (%s) refused: %s", item["guid"], item.get("event"), exc)
+                log.warning("redelivery of %s (%s) refused: %s", item.guid, item.event, exc)
                 continue
-            self._asked[item["guid"]] = now
+            self._asked[item.guid] = now
             asked += 1
             if self.metrics is not None:
                 self.metrics.redeliveries.inc()
@@ -159,20 +157,17 @@ class CatchUp:
     # sweep -----------------------------------------------------------------------------------
     async def queue_sweeps(self) -> int:
         """Put one sweep job per repository on the queue; returns how many were new."""
-        github = self.services.github
+        app = AppAPI(self.services.github)
         settings = self.services.settings
         period = int(time.time() // max(1.0, settings.sweep_interval_seconds))
         queued = 0
-        async for installation in github.app_client().getiter("/app/installations{?per_page}", {"per_page": 100}):
-            inst_id = installation.get("id")
-            if not isinstance(inst_id, int):
-                continue
-            gh = await github.installation_client(inst_id, TokenScope.of({"metadata": "read"}))
-            async for repo in gh.getiter(
-                "/installation/repositories{?per_page}", {"per_page": 100}, iterable_key="repositories"
-            ):
-                if gh.rate_limit is not None and gh.rate_limit.remaining < SWEEP_RATE_FLOOR:
-                    log.info("sweep of installation %s postponed: %d requests left", inst_id, gh.rate_limit.remaining)
+        async for installation in app.installations():
+            inst_id = installation.id
+            repos = await app.installation(inst_id)
+            async for repo in repos.repositories():
+                left = repos.requests_left
+                if left is not None and left < SWEEP_RATE_FLOOR:
+                    log.info("sweep of installation %s postponed: %d requests left", inst_id, left)
                     break
                 payload = {"action": "sweep", "repository": repo, "installation": {"id": inst_id}}
                 delivery = Delivery(

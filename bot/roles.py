@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cachetools
-import gidgethub
 
 from bot.config import CONFIG_PATH, RepoConfig
 
-if TYPE_CHECKING:
-    from bot.handlers.context import Context
 
-log = logging.getLogger("release_train.roles")
+class PeopleAPI(Protocol):
+    """What the roles read from GitHub: a person's permission and their team membership."""
+
+    @property
+    def full_name(self) -> str: ...
+
+    async def permission(self, login: str) -> str: ...
+
+    async def is_team_member(self, org: str, team_slug: str, login: str) -> bool: ...
+
+
+class RoleAsker(Protocol):
+    """Whom the question is for: the repository's API and the installation whose answers are cached."""
+
+    @property
+    def api(self) -> PeopleAPI: ...
+
+    @property
+    def installation_id(self) -> int: ...
+
 
 ROLE_NAMES = ("qa", "rte", "pdm")
 _RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
@@ -77,52 +92,22 @@ class RoleResolver:
             if installation_id is None or key[1] == installation_id:
                 self._cache.pop(key, None)
 
-    async def permission(self, ctx: Context, login: str) -> str:
+    async def permission(self, ctx: RoleAsker, login: str) -> str:
         """The person's role on the repository: admin, maintain, write, triage, read or none."""
-        key = ("perm", ctx.installation_id, ctx.full_name.lower(), login.lower())
-        if key in self._cache:
-            return str(self._cache[key])
-        try:
-            answer = await ctx.gh.getitem(
-                "/repos/{owner}/{repo}/collaborators/{username}/permission", {**ctx.repo_vars, "username": login}
-            )
-            # role_name reports maintain; the older `permission` field reports it as write.
-            level = str(answer.get("role_name") or answer.get("permission") or "none")
-        except gidgethub.BadRequest as exc:
-            if isinstance(exc, gidgethub.RateLimitExceeded):
-                raise  # not an answer about the person: the job is retried later
-            if int(exc.status_code) in (404, 403, 422):
-                level = "none"
-            else:
-                raise
-        self._cache[key] = level
+        key = ("perm", ctx.installation_id, ctx.api.full_name.lower(), login.lower())
+        level = self._cache.get(key)
+        if not isinstance(level, str):
+            level = await ctx.api.permission(login)
+            self._cache[key] = level
         return level
 
-    async def in_team(self, ctx: Context, org: str, team_slug: str, login: str) -> bool:
+    async def in_team(self, ctx: RoleAsker, org: str, team_slug: str, login: str) -> bool:
         key = ("team", ctx.installation_id, org.lower(), team_slug.lower(), login.lower())
-        if key in self._cache:
-            return bool(self._cache[key])
-        try:
-            answer = await ctx.gh.getitem(
-                "/orgs/{org}/teams/{team_slug}/memberships/{username}",
-                {"org": org, "team_slug": team_slug, "username": login},
-            )
-            # A pending invitation does not make anyone a member yet.
-            member = answer.get("state") == "active"
-        except gidgethub.BadRequest as exc:
-            if isinstance(exc, gidgethub.RateLimitExceeded):
-                raise  # not an answer about the person: the job is retried later
-            status = int(exc.status_code)
-            if status == 403:
-                log.warning("cannot read @%s/%s membership (403): does the app have members:read?", org, team_slug)
-            if status in (404, 403):
-                member = False
-            else:
-                raise
-        self._cache[key] = member
-        return member
+        if key not in self._cache:
+            self._cache[key] = await ctx.api.is_team_member(org, team_slug, login)
+        return bool(self._cache[key])
 
-    async def has_role(self, ctx: Context, config: RepoConfig | None, login: str, role: str) -> bool:
+    async def has_role(self, ctx: RoleAsker, config: RepoConfig | None, login: str, role: str) -> bool:
         """role: "qa", "rte", "pdm" (from the config), or a repository permission ("write", "maintain", "admin")."""
         if role in _RANK:
             return _RANK.get(await self.permission(ctx, login), 0) >= _RANK[role]

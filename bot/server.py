@@ -260,7 +260,7 @@ def create_app(settings: Settings) -> web.Application:
             services = Services(
                 settings=settings,
                 github=github,
-                config_store=ConfigStore(),
+                config_store=ConfigStore(settings.config_ttl_seconds),
                 roles=RoleResolver(settings.membership_ttl_seconds),
                 metrics=metrics,
             )

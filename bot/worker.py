@@ -14,6 +14,7 @@ from bot.catchup import SWEEP_EVENT
 from bot.github.auth import TokenScope
 from bot.handlers.context import Context, Services
 from bot.queue import Delivery
+from bot.repo_config import asks_for_refresh, makes_config_stale
 
 log = logging.getLogger("release_train.worker")
 
@@ -107,8 +108,19 @@ class Processor:
                 )
                 return "ignored"
             raise
+        await self._forget_stale(ctx, delivery.event, payload)
         await self.router.dispatch(event, ctx)
         return "done"
+
+    async def _forget_stale(self, ctx: Context, event: str, payload: dict[str, Any]) -> None:
+        """Drop what this delivery makes stale before any handler runs, so no handler depends on another's order."""
+        if makes_config_stale(event, payload):
+            ctx.forget_config()
+        if asks_for_refresh(event, payload):
+            sender = (payload.get("sender") or {}).get("login")
+            # Membership answers are many; only someone who may run /refresh empties their cache.
+            if isinstance(sender, str) and await ctx.has_role(sender, "write"):
+                ctx.services.roles.forget(ctx.installation_id)
 
     async def _sweep(self, payload: dict[str, Any], event: Event) -> str:
         from bot.catchup import run_sweeps
@@ -127,7 +139,6 @@ class Processor:
 
     async def report_failure(self, delivery: Delivery, error: str, dead: bool) -> None:
         """Tell the people on the PR or issue that the bot gave up on this event (once per delivery)."""
-        from bot.reconcile import post_once
         from bot.rules.text import inline
 
         try:
@@ -152,6 +163,6 @@ class Processor:
 
             failed = Event(payload, event=delivery.event, delivery_id=delivery.id)
             ctx = await self._context(payload, failed, inst, FAILURE_REPORT_PERMISSIONS)
-            await post_once(ctx, number, f"job-failed:{delivery.id}", body)
+            await ctx.api.post_once(number, f"job-failed:{delivery.id}", body)
         except Exception:
             log.exception("could not tell anyone that delivery %s was given up", delivery.id)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bot.catchup import SWEEP_EVENT, deliveries_to_redeliver
+from bot.github.installations import HookDelivery
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import World
@@ -17,8 +18,8 @@ from sandbox_calls import app_jwt_headers
 CLOSED_PORT = "http://127.0.0.1:9/webhook"
 
 
-def attempt(id: int, guid: str, status: int) -> dict[str, Any]:
-    return {"id": id, "guid": guid, "status_code": status, "event": "issues"}
+def attempt(id: int, guid: str, status: int) -> HookDelivery:
+    return HookDelivery(id=id, guid=guid, status_code=status, event="issues")
 
 
 @pytest.mark.parametrize(
@@ -33,10 +34,8 @@ def attempt(id: int, guid: str, status: int) -> dict[str, Any]:
         ([attempt(3, "b", 0), attempt(2, "a", 401), attempt(1, "c", 302)], set(), [3, 2, 1]),
     ],
 )
-def test_which_deliveries_are_redelivered(
-    attempts: list[dict[str, Any]], processed: set[str], wanted: list[int]
-) -> None:
-    assert [item["id"] for item in deliveries_to_redeliver(attempts, processed)] == wanted
+def test_which_deliveries_are_redelivered(attempts: list[HookDelivery], processed: set[str], wanted: list[int]) -> None:
+    assert [item.id for item in deliveries_to_redeliver(attempts, processed)] == wanted
 
 
 def failed_guids(world: World) -> set[str]:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from bot.config import CONFIG_PATH
-from bot.handlers.config_check import config_verdict, push_touches_config
+from bot.handlers.config_check import config_verdict
+from bot.repo_config import push_touches_config
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from guard_story import FULL, NAME, ORG

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config import CONFIG_PATH, RepoConfig
+from bot.github.repo import ContentFile
 from bot.repo_config import ConfigStore, LoadedConfig, decode_config_file
 from bot.sandbox import seed
 from bot.sandbox.harness import World
@@ -33,13 +34,13 @@ def config_reads(world: World, since: int) -> list[dict[str, Any]]:
 
 
 def test_decode_config_file():
-    assert decode_config_file({"type": "file", "encoding": "base64", "content": "cm9sZXM6IHt9\n"}) == (
+    assert decode_config_file(ContentFile(type="file", encoding="base64", content="cm9sZXM6IHt9\n")) == (
         "roles: {}",
         None,
     )
-    assert "not a file" in decode_config_file([{"name": "a"}])[1].message
-    assert "too large" in decode_config_file({"type": "file", "encoding": "none", "content": ""})[1].message
-    assert "UTF-8" in decode_config_file({"type": "file", "encoding": "base64", "content": "/w=="})[1].message
+    assert "not a file" in decode_config_file(ContentFile(type="dir"))[1].message
+    assert "too large" in decode_config_file(ContentFile(type="file", encoding="none", content=""))[1].message
+    assert "UTF-8" in decode_config_file(ContentFile(type="file", encoding="base64", content="/w=="))[1].message
 
 
 def test_loaded_config_messages():
@@ -60,7 +61,7 @@ def test_loaded_config_messages():
 async def test_missing_file_means_defaults(world: World):
     await repo(world)
     ctx = await bot_context(world)
-    loaded = await ConfigStore(ttl_seconds=0).load(ctx)
+    loaded = await ConfigStore(ttl_seconds=0).load(ctx.api)
     assert loaded == LoadedConfig(RepoConfig())
 
 
@@ -69,9 +70,9 @@ async def test_second_read_is_a_304_that_costs_no_rate_limit(world: World):
     ctx = await bot_context(world)
     store = ConfigStore(ttl_seconds=0)  # no TTL: every load goes to GitHub
     since = world.last_seq()
-    first = await store.load(ctx)
+    first = await store.load(ctx.api)
     used = (await ctx.gh.getitem("/rate_limit"))["resources"]["core"]["used"]
-    second = await store.load(ctx)
+    second = await store.load(ctx.api)
     assert (await ctx.gh.getitem("/rate_limit"))["resources"]["core"]["used"] == used
     assert first == second and first.config.roles.qa == ("quinn",)
     # The bot's handlers may have read the file already (same ETag cache): then the first is a 304 too.
@@ -84,21 +85,21 @@ async def test_within_the_ttl_a_load_costs_no_request_and_invalidate_reads_again
     clock = [1000.0]
     store = ConfigStore(ttl_seconds=60, clock=lambda: clock[0])
     since = world.last_seq()
-    await store.load(ctx)
+    await store.load(ctx.api)
     clock[0] += 59
-    await store.load(ctx)
+    await store.load(ctx.api)
     assert len(config_reads(world, since)) == 1
     clock[0] += 2
-    await store.load(ctx)
+    await store.load(ctx.api)
     assert [r["status"] for r in config_reads(world, since)][1:] == [304]
     await seed.put_config(world, "alice", FULL, "roles:\n  qa: [erin]\n")
     # The running bot reads the new file on that push, with the same installation's ETag cache:
     # let it finish, so the reads counted below are this store's alone.
     await world.settle()
-    assert (await store.load(ctx)).config.roles.qa == ("quinn",), "within the TTL"
+    assert (await store.load(ctx.api)).config.roles.qa == ("quinn",), "within the TTL"
     mark = world.last_seq()
     store.invalidate(FULL)
-    assert (await store.load(ctx)).config.roles.qa == ("erin",)
+    assert (await store.load(ctx.api)).config.roles.qa == ("erin",)
     assert len(config_reads(world, mark)) == 1, "invalidate makes the next load read GitHub once"
 
 
@@ -106,14 +107,14 @@ async def test_a_broken_config_keeps_the_last_valid_one(world: World):
     await repo(world, {"README.md": "# app\n", CONFIG_PATH: VALID})
     ctx = await bot_context(world)
     store = ConfigStore(ttl_seconds=0)
-    assert (await store.load(ctx)).errors == ()
+    assert (await store.load(ctx.api)).errors == ()
     await seed.put_config(world, "alice", FULL, BROKEN)
-    loaded = await store.load(ctx)
+    loaded = await store.load(ctx.api)
     assert loaded.usable and loaded.stale
     assert loaded.config.roles.qa == ("quinn",)
     assert [str(e) for e in loaded.errors] == ["line 5: labels.verfied: unknown key (did you mean 'verified'?)"]
     # A store that never saw a valid one has nothing to fall back on.
-    fresh = await ConfigStore(ttl_seconds=0).load(ctx)
+    fresh = await ConfigStore(ttl_seconds=0).load(ctx.api)
     assert fresh.config is None and not fresh.stale and fresh.errors == loaded.errors
 
 

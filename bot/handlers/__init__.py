@@ -8,7 +8,8 @@ from gidgethub.sansio import Event
 from bot.github.auth import union
 from bot.handlers import cherry_pick, commands, config_check, guards, merge_rules, release
 
-# config_check first: its push handler drops a changed config before the others act on that push.
+# gidgethub's Router.fetch answers a frozenset, so handlers of one event run in no set order and
+# none may depend on another having run (the processor drops a stale config before any of them).
 CONCERNS = (config_check, guards, merge_rules, cherry_pick, release)
 
 

@@ -13,9 +13,9 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.github.cherry_pick import BranchExists, Picker, PickOutcome, SourceCommit
+from bot.github.repo import CheckRun
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -206,8 +206,7 @@ async def _ensure_auto_merge(
         # GraphQL refusals come with HTTP 200 and the reason in the body (a repository that does not allow
         # auto-merge, a PR with no required check left to wait for, a missing permission).
         log.warning("auto-merge of pick #%s refused: %s", pick_number, exc)
-        await reconcile.post_once(
-            ctx,
+        await ctx.api.post_once(
             pick_number,
             f"cherry-pick-auto-merge:{pick_number}",
             f"`cherry_pick.auto_merge` is on, but GitHub refused to turn on auto-merge ({method}) for this pick: "
@@ -306,8 +305,7 @@ async def _pick_target(
             return replace(state, state=rules.OPENED, pr=decision.pr)
         if decision.action == "leave":
             people = ", ".join(no_pings("@" + p) for p in decision.people)
-            await reconcile.ensure_comment(
-                ctx,
+            await ctx.api.ensure_comment(
                 number,
                 f"cherry-pick-branch:{version}",
                 f"I did not pick #{number} into `{rc_branch}`: the branch `{branch}` already holds commits by "
@@ -322,8 +320,7 @@ async def _pick_target(
         except BranchExists:
             return replace(state, state=rules.BRANCH_TAKEN, detail="pushed to while picking")
     if outcome.outcome == "empty":
-        await reconcile.post_once(
-            ctx,
+        await ctx.api.post_once(
             number,
             f"cherry-pick-present:{version}",
             f"The changes of #{number} are already on `{rc_branch}`: picking them changes nothing, so I opened no PR.",
@@ -332,7 +329,7 @@ async def _pick_target(
     if outcome.outcome == "conflict":
         source = sources[outcome.conflict_sha or plan.shas[0]]
         files = await _files_both_sides_changed(ctx, source, rc[0])
-        await reconcile.add_labels(ctx, number, [config.labels.conflict], present=names.label_names(pr))
+        await ctx.api.add_labels(number, [config.labels.conflict], present=names.label_names(pr))
         file_lines = (
             "\n".join(f"- `{inline(f)}`" for f in files)
             or "- (GitHub did not list any; see `git status` after the pick)"
@@ -344,7 +341,7 @@ async def _pick_target(
             + f"\n```\n\nThen open a PR from `{branch}` into `{rc_branch}`. Files changed on both sides:\n{file_lines}\n\n"
             f"Once a prerequisite has landed on `{rc_branch}`, `/cherry-pick {version}` tries again."
         )
-        await reconcile.ensure_comment(ctx, number, f"cherry-pick-conflict:{version}", body)
+        await ctx.api.ensure_comment(number, f"cherry-pick-conflict:{version}", body)
         return replace(state, state=rules.CONFLICT, detail=", ".join(files))
     pick_number, fresh = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, verifier, config)
     await _link_pick(ctx, number, version, rc_branch, pick_number, fresh=fresh)
@@ -362,7 +359,7 @@ async def _link_pick(ctx: Context, number: int, version: str, rc_branch: str, pi
             data={"body": f"{marker(key)}\n{link}"},
         )
     else:
-        await reconcile.post_once(ctx, number, key, link)
+        await ctx.api.post_once(number, key, link)
 
 
 async def reconcile_picks(
@@ -389,8 +386,8 @@ async def reconcile_picks(
     if not targets and not withdrawn:
         return {}
     head_sha = pr["head"]["sha"]
-    existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
-    recorded = rules.decode_states(((existing or {}).get("output") or {}).get("text"))
+    existing = await ctx.api.latest_check_run(head_sha, config.checks.cherry_pick)
+    recorded = rules.decode_states(existing.output.text if existing else None)
     merged = bool(pr.get("merged"))
     verified: bool | None = True if verifier else None
     plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
@@ -418,8 +415,7 @@ async def reconcile_picks(
         elif decision.action in (rules.WAIT, rules.MISSING):
             states[version] = rules.PickState(version, decision.state or "", rc_branch)
             if decision.action == rules.MISSING:
-                await reconcile.post_once(
-                    ctx,
+                await ctx.api.post_once(
                     pr["number"],
                     f"cherry-pick-missing:{version}",
                     f"#{pr['number']} asks for a cherry-pick into `{rc_branch}`, but that branch does not exist. "
@@ -439,8 +435,7 @@ async def reconcile_picks(
                     raise
                 log.warning("cherry-pick of #%s into %s refused: %s", pr["number"], rc_branch, exc)
                 states[version] = rules.PickState(version, rules.FAILED, rc_branch, detail=inline(str(exc)))
-                await reconcile.ensure_comment(
-                    ctx,
+                await ctx.api.ensure_comment(
                     pr["number"],
                     f"cherry-pick-failed:{version}",
                     f"I could not pick #{pr['number']} into `{rc_branch}`: GitHub answered "
@@ -454,7 +449,7 @@ async def reconcile_picks(
     if not states and existing is None:
         return states
     if config.labels.conflict in labels and not any(s.state == rules.CONFLICT for s in states.values()):
-        await reconcile.remove_label(ctx, pr["number"], config.labels.conflict)
+        await ctx.api.remove_label(pr["number"], config.labels.conflict)
     await _write_check(ctx, config, head_sha, pr["number"], states, existing)
     return states
 
@@ -469,11 +464,15 @@ async def _pick_pr_state(ctx: Context, state: rules.PickState) -> rules.PickStat
 
 
 async def _write_check(
-    ctx: Context, config: RepoConfig, head_sha: str, number: int, states: dict[str, rules.PickState], existing: Any
+    ctx: Context,
+    config: RepoConfig,
+    head_sha: str,
+    number: int,
+    states: dict[str, rules.PickState],
+    existing: CheckRun | None,
 ) -> None:
     output = rules.check_output(states, number)
-    await reconcile.ensure_check_run(
-        ctx,
+    await ctx.api.ensure_check_run(
         name=config.checks.cherry_pick,
         head_sha=head_sha,
         status=output.status,
@@ -549,8 +548,8 @@ async def _record_pick_closed(ctx: Context, pick: dict[str, Any], original_numbe
         "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": original_number}
     )
     head_sha = original["head"]["sha"]
-    existing = await reconcile.latest_check_run(ctx, head_sha, config.checks.cherry_pick)
-    states = rules.decode_states(((existing or {}).get("output") or {}).get("text"))
+    existing = await ctx.api.latest_check_run(head_sha, config.checks.cherry_pick)
+    states = rules.decode_states(existing.output.text if existing else None)
     changed = False
     for version, state in list(states.items()):
         if state.pr == pick["number"]:
@@ -603,8 +602,8 @@ async def on_labeled(event: Event, ctx: Context) -> None:
     elif config.names.names_no_target(label) and not ctx.is_bot(sender):
         # The key is a digest: a label name may hold `-->`, which would end the hidden marker early.
         key = "target-label:" + hashlib.sha256(label.encode()).hexdigest()[:16]
-        await reconcile.post_once(
-            ctx, pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix)
+        await ctx.api.post_once(
+            pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix)
         )
 
 
@@ -643,7 +642,7 @@ async def cherry_pick_command(
             "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).",
         )
     present = names.label_names(issue)
-    await reconcile.add_labels(ctx, issue["number"], [config.names.target_label(v) for v in versions], present=present)
+    await ctx.api.add_labels(issue["number"], [config.names.target_label(v) for v in versions], present=present)
     pr = await _pull_of(ctx, issue)
     states = await reconcile_picks(ctx, pr, asked_again=versions, extra_targets=versions)
     message = f"Cherry-pick targets of #{issue['number']}:\n" + _state_words(states, versions, issue["number"])

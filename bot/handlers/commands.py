@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
+from bot.github.repo import Comment
 from bot.handlers.context import Context
 from bot.roles import describe_role
 from bot.rules.commands import Command, parse_commands
@@ -25,6 +25,14 @@ ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM", "write": "write access"}
 
 # Reading a command and answering it: a reaction and a reply on the issue or PR.
 PERMISSIONS = {"issues": "write"}
+
+
+class CommandsAPI(Protocol):
+    """What reading commands does to GitHub: react to the comment, and reply once."""
+
+    async def react(self, comment_id: int, content: str) -> None: ...
+
+    async def post_once(self, number: int, key: str, body: str) -> Comment: ...
 
 
 @dataclass(frozen=True)
@@ -141,13 +149,14 @@ def build_router(*sets: CommandSet) -> routing.Router:
         if not commands:
             return
         issue = event.data["issue"]
-        await reconcile.react(ctx, comment["id"], "eyes")
+        api: CommandsAPI = ctx.api
+        await api.react(comment["id"], "eyes")
         all_ok = True
         for cmd in commands:
             reply = await run_one(ctx, cmd, issue, comment)
             all_ok = all_ok and reply.ok
             if reply.message:
-                await reconcile.post_once(ctx, issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message)
-        await reconcile.react(ctx, comment["id"], "+1" if all_ok else "-1")
+                await api.post_once(issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message)
+        await api.react(comment["id"], "+1" if all_ok else "-1")
 
     return router

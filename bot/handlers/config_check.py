@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
 from bot.config import CONFIG_PATH, ConfigError, parse_config
+from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, read
 from bot.handlers.commands import CommandSet
 from bot.handlers.context import Context
-from bot.repo_config import decode_config_file
+from bot.repo_config import decode_config_file, push_touches_config
 from bot.rules.text import inline
 
 log = logging.getLogger("release_train.config_check")
@@ -24,9 +25,35 @@ router = routing.Router()
 PERMISSIONS = {"contents": "read", "pull_requests": "read", "checks": "write"}
 commands = CommandSet()
 
-# GitHub lists at most 20 commits in a push payload; a longer push may hide a change to the file.
-PUSH_COMMITS_LISTED = 20
 ANNOTATIONS_PER_REQUEST = 50
+
+
+class ConfigCheckAPI(Protocol):
+    """What the config check does to GitHub: read the file at a commit, list a PR's files, write its check."""
+
+    async def file(self, path: str, *, ref: str | None = ...) -> ContentFile | None: ...
+
+    def pull_files(self, number: int) -> AsyncIterator[ChangedFile]: ...
+
+    async def latest_check_run(self, sha: str, name: str) -> CheckRun | None: ...
+
+    async def ensure_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        conclusion: str | None = ...,
+        title: str,
+        summary: str,
+        text: str | None = ...,
+        annotations: Sequence[Mapping[str, Any]] = ...,
+        details_url: str | None = ...,
+        external_id: str | None = ...,
+        existing: CheckRun | None = ...,
+        existing_known: bool = ...,
+        update_completed: bool = ...,
+    ) -> CheckRun: ...
 
 
 @dataclass(frozen=True)
@@ -71,73 +98,46 @@ def config_verdict(
     return ConfigVerdict("failure", f"Configuration has {count}", summary, annotations)
 
 
-def push_touches_config(push: dict[str, Any]) -> bool | None:
-    """Whether a push changed the config file: True, False, or None when the payload cannot tell (pure)."""
-    commits = push.get("commits")
-    if push.get("forced") or push.get("created") or not isinstance(commits, list) or not commits:
-        return None
-    if len(commits) >= PUSH_COMMITS_LISTED:
-        return None
-    unknown = False
-    for commit in commits:
-        lists = [commit.get(k) for k in ("added", "modified", "removed")]
-        if not all(isinstance(files, list) for files in lists):
-            unknown = True
-            continue
-        if any(CONFIG_PATH in files for files in lists):
-            return True
-    return None if unknown else False
-
-
-async def read_config_at(ctx: Context, ref: str) -> tuple[str | None, ConfigError | None, bool]:
+async def read_config_at(api: ConfigCheckAPI, ref: str) -> tuple[str | None, ConfigError | None, bool]:
     """(text, problem, removed) of the config file at a commit."""
-    try:
-        answer = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/contents/{+path}{?ref}", {**ctx.repo_vars, "path": CONFIG_PATH, "ref": ref}
-        )
-    except gidgethub.BadRequest as exc:
-        if int(exc.status_code) == 404:
-            return None, None, True
-        raise
+    answer = await api.file(CONFIG_PATH, ref=ref)
+    if answer is None:
+        return None, None, True
     text, problem = decode_config_file(answer)
     return text, problem, False
 
 
-async def _pr_touches_config(ctx: Context, pr: dict[str, Any]) -> bool:
+async def _pr_touches_config(api: ConfigCheckAPI, pr: PullRequest) -> bool:
     try:
-        async for changed in ctx.gh.getiter(
-            "/repos/{owner}/{repo}/pulls/{pull_number}/files{?per_page}",
-            {**ctx.repo_vars, "pull_number": pr["number"], "per_page": 100},
-        ):
-            if CONFIG_PATH in (changed.get("filename"), changed.get("previous_filename")):
+        async for changed in api.pull_files(pr.number):
+            if CONFIG_PATH in (changed.filename, changed.previous_filename):
                 return True
         return False
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) != 404:
             raise
     # Without the files endpoint: compare the file at both ends.
-    head = await read_config_at(ctx, pr["head"]["sha"])
-    base = await read_config_at(ctx, pr["base"]["sha"])
+    head = await read_config_at(api, pr.head.sha)
+    base = await read_config_at(api, pr.base.sha)
     return head != base
 
 
 async def _post_verdict(
     ctx: Context, sha: str, text: str | None, problem: ConfigError | None, removed: bool, default_branch: str
 ) -> None:
+    api: ConfigCheckAPI = ctx.api
     verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch)
     # The check name comes from the config in force (the one branch protection knows).
     config = await ctx.config()
-    existing = await reconcile.latest_check_run(ctx, sha, config.checks.config)
-    output = (existing or {}).get("output") or {}
+    existing = await api.latest_check_run(sha, config.checks.config)
     if (
         existing is not None
-        and existing.get("conclusion") == verdict.conclusion
-        and output.get("title") == verdict.title
-        and output.get("summary") == verdict.summary
+        and existing.conclusion == verdict.conclusion
+        and existing.output.title == verdict.title
+        and existing.output.summary == verdict.summary
     ):
         return  # said already (the summary lists every error, so the annotations match too)
-    await reconcile.ensure_check_run(
-        ctx,
+    await api.ensure_check_run(
         existing=existing,
         existing_known=True,
         name=config.checks.config,
@@ -154,18 +154,18 @@ async def _post_verdict(
 @router.register("pull_request", action="reopened")
 @router.register("pull_request", action="synchronize")
 async def check_pull_request(event: Event, ctx: Context) -> None:
-    pr = event.data["pull_request"]
+    pr = read(PullRequest, event.data["pull_request"])
     default_branch = event.data["repository"].get("default_branch") or "main"
-    if ctx.is_bot((pr.get("user") or {}).get("login")):
+    if ctx.is_bot(pr.author):
         return
     # Only the default branch's file is read; devel is where changes head for it. PRs into RC and
     # feature branches cannot change what the bot does, so they are spared the files request.
-    if pr["base"]["ref"] not in (default_branch, (await ctx.config()).branches.devel):
+    if pr.base.ref not in (default_branch, (await ctx.config()).branches.devel):
         return
-    if not await _pr_touches_config(ctx, pr):
+    if not await _pr_touches_config(ctx.api, pr):
         return
-    sha = pr["head"]["sha"]
-    text, problem, removed = await read_config_at(ctx, sha)
+    sha = pr.head.sha
+    text, problem, removed = await read_config_at(ctx.api, sha)
     await _post_verdict(ctx, sha, text, problem, removed, default_branch)
 
 
@@ -175,14 +175,9 @@ async def check_push(event: Event, ctx: Context) -> None:
     default_branch = (push.get("repository") or {}).get("default_branch")
     if not default_branch or push.get("ref") != f"refs/heads/{default_branch}" or push.get("deleted"):
         return
-    touched = push_touches_config(push)
-    if touched is False:
-        return
-    # The next event reads the file again (a conditional GET: 200 with the new file).
-    ctx.services.config_store.invalidate(ctx.full_name)
-    ctx._loaded = None
-    if touched is None:
+    # The processor dropped the cached config before dispatch when the push may have changed it.
+    if push_touches_config(push) is not True:
         return
     sha = push["after"]
-    text, problem, removed = await read_config_at(ctx, sha)
+    text, problem, removed = await read_config_at(ctx.api, sha)
     await _post_verdict(ctx, sha, text, problem, removed, default_branch)

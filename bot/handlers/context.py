@@ -1,4 +1,4 @@
-"""What a handler receives: the installation's client, the event, the repository and its config."""
+"""What a handler receives: the repository's API, the event, and the repository's config and roles."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gidgethub.sansio import Event
 
 from bot.github.client import GitHubClient
+from bot.github.repo import RepoAPI
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ class Services:
 
 @dataclass
 class Context:
+    """One job's view: `api` is the door to the repository; `gh` is the installation client under it."""
+
     gh: GitHubClient
     event: Event
     owner: str
@@ -37,7 +40,11 @@ class Context:
     installation_id: int
     bot_login: str
     services: Services
+    api: RepoAPI = field(init=False, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.api = RepoAPI(self.gh, self.owner, self.repo, app_id=self.services.github.app_id, bot_login=self.bot_login)
 
     @property
     def full_name(self) -> str:
@@ -54,8 +61,13 @@ class Context:
 
     async def loaded_config(self) -> LoadedConfig:
         if self._loaded is None:
-            self._loaded = await self.services.config_store.load(self)
+            self._loaded = await self.services.config_store.load(self.api)
         return self._loaded
+
+    def forget_config(self) -> None:
+        """Read the config from GitHub again on next use (the processor calls it before dispatch)."""
+        self.services.config_store.invalidate(self.full_name)
+        self._loaded = None
 
     async def config(self) -> RepoConfig:
         """The config to act on: the current one, or the last valid one, or the defaults.

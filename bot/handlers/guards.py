@@ -9,7 +9,6 @@ from typing import Any
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -130,10 +129,10 @@ async def guard_label(event: Event, ctx: Context) -> None:
     decision = rules.decide(guard, facts, who_may_apply(loaded.config, guard), problem)
     if decision.remove:
         log.info("removing %r from %s#%s: applied by %s without the role", label, ctx.full_name, number, sender)
-        await reconcile.remove_label(ctx, number, label)
+        await ctx.api.remove_label(number, label)
         _forget_events(ctx, number)
     if decision.comment:
-        await reconcile.post_once(ctx, number, f"guard:{event.delivery_id}", decision.comment)
+        await ctx.api.post_once(number, f"guard:{event.delivery_id}", decision.comment)
 
 
 @commands.command(
@@ -144,9 +143,6 @@ async def guard_label(event: Event, ctx: Context) -> None:
     where="any",
 )
 async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
-    # Registered first among the concerns, so the other /refresh handlers see the fresh config.
-    ctx.services.config_store.invalidate(ctx.full_name)
-    ctx.services.roles.forget(ctx.installation_id)
-    ctx._loaded = None
+    # The processor dropped the cached config and membership before any /refresh handler ran.
     loaded = await ctx.loaded_config()
     return CommandReply(True, loaded.notice() or "")

@@ -12,19 +12,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
-import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
 from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
+from bot.github.repo import CheckRun, Comparison, PullRequest, read
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
-from bot.handlers.config_check import push_touches_config
 from bot.handlers.context import Context
+from bot.repo_config import push_touches_config
 from bot.rules import merge_rules as rules
 from bot.rules.commands import Command
 from bot.rules.merge_rules import ChildPr, LabelSignoff, PullFacts, Verdict
@@ -41,125 +40,133 @@ _QUEUE_PR = re.compile(r"/pr-([0-9]+)-[0-9a-f]+$")
 PR_ACTIONS = ("opened", "edited", "synchronize", "reopened", "labeled", "unlabeled", "ready_for_review", "closed")
 
 
+class MergeRulesAPI(Protocol):
+    """What the merge rules do to GitHub: list and read PRs, compare with devel, read and write their checks."""
+
+    owner: str
+
+    @property
+    def full_name(self) -> str: ...
+
+    def pulls(
+        self,
+        *,
+        state: str = ...,
+        head: str | None = ...,
+        base: str | None = ...,
+        sort: str | None = ...,
+        direction: str | None = ...,
+    ) -> AsyncIterator[PullRequest]: ...
+
+    async def open_pulls(self, *, head: str | None = ..., base: str | None = ...) -> list[PullRequest]: ...
+
+    async def pull(self, number: int) -> PullRequest: ...
+
+    async def compare(self, base: str, head: str, *, per_page: int | None = ...) -> Comparison | None: ...
+
+    async def my_check_runs(self, sha: str) -> dict[str, CheckRun]: ...
+
+    async def latest_check_run(self, sha: str, name: str) -> CheckRun | None: ...
+
+    async def ensure_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        conclusion: str | None = ...,
+        title: str,
+        summary: str,
+        text: str | None = ...,
+        annotations: Sequence[Mapping[str, Any]] = ...,
+        details_url: str | None = ...,
+        external_id: str | None = ...,
+        existing: CheckRun | None = ...,
+        existing_known: bool = ...,
+        update_completed: bool = ...,
+    ) -> CheckRun: ...
+
+
 class Round:
     """The facts of one evaluation, each fetched at most once."""
 
     def __init__(
-        self, ctx: Context, config: RepoConfig, open_pulls: list[dict[str, Any]] | None = None, notice: str = ""
+        self, ctx: Context, config: RepoConfig, open_pulls: list[PullRequest] | None = None, notice: str = ""
     ) -> None:
-        self.ctx = ctx
+        self.ctx = ctx  # for who signed off (the guards' answer)
+        self.api: MergeRulesAPI = ctx.api
         self.config = config
         self.open_pulls = open_pulls  # every open PR, when a sweep listed them
         self.notice = notice  # said on top of every check of this round (a broken config)
         self._behind: dict[str, int | None] = {}
         self._children: dict[str, tuple[ChildPr, ...] | None] = {}
-        self._runs: dict[str, dict[str, dict[str, Any]]] = {}
-        self._by_head: dict[str, list[dict[str, Any]]] = {}
+        self._runs: dict[str, dict[str, CheckRun]] = {}
+        self._by_head: dict[str, list[PullRequest]] = {}
         self.verdicts: dict[int, Verdict] = {}
 
-    async def _list(self, **query: str) -> list[dict[str, Any]]:
-        return [
-            pull
-            async for pull in self.ctx.gh.getiter(
-                "/repos/{owner}/{repo}/pulls{?state,head,base,per_page}",
-                {**self.ctx.repo_vars, "state": "open", "per_page": 100, **query},
-            )
-        ]
-
-    async def _from_head(self, label: str) -> list[dict[str, Any]]:
+    async def _from_head(self, label: str) -> list[PullRequest]:
         """The open PRs from one head branch ("owner:branch"), listed once per round."""
         if self.open_pulls is not None:
             return self.open_pulls
         if label not in self._by_head:
-            self._by_head[label] = await self._list(head=label)
+            self._by_head[label] = await self.api.open_pulls(head=label)
         return self._by_head[label]
 
-    async def head_group(self, pull: dict[str, Any]) -> list[dict[str, Any]]:
+    async def head_group(self, pull: PullRequest) -> list[PullRequest]:
         """Every open PR whose head is this PR's head commit (fresh copies, this one included when open)."""
-        sha = pull["head"]["sha"]
-        candidates = await self._from_head(pull["head"].get("label") or f"{self.ctx.owner}:{pull['head']['ref']}")
-        return sorted((p for p in candidates if p["head"]["sha"] == sha), key=lambda p: p["number"])
+        candidates = await self._from_head(pull.head.label or f"{self.api.owner}:{pull.head.ref}")
+        return sorted((p for p in candidates if p.head.sha == pull.head.sha), key=lambda p: p.number)
 
-    async def fr_into_devel(self, fr_branch: str) -> list[dict[str, Any]]:
+    async def fr_into_devel(self, fr_branch: str) -> list[PullRequest]:
         """The open PRs that take this FR branch into devel (a child PR's parents)."""
         devel = self.config.branches.devel
-        found = await self._from_head(f"{self.ctx.owner}:{fr_branch}")
-        return [
-            p for p in found if p["head"]["ref"] == fr_branch and p["base"]["ref"] == devel and _same_repo(self.ctx, p)
-        ]
+        found = await self._from_head(f"{self.api.owner}:{fr_branch}")
+        return [p for p in found if p.head.ref == fr_branch and p.base.ref == devel and p.head_in(self.api.full_name)]
 
     async def children(self, fr_branch: str) -> tuple[ChildPr, ...] | None:
         if fr_branch not in self._children:
             if self.open_pulls is not None:
-                found = [p for p in self.open_pulls if p["base"]["ref"] == fr_branch]
+                found = [p for p in self.open_pulls if p.base.ref == fr_branch]
             else:
-                found = await self._list(base=fr_branch)
+                found = await self.api.open_pulls(base=fr_branch)
             self._children[fr_branch] = tuple(
-                ChildPr(p["number"], p.get("title") or "", p.get("html_url") or "")
-                for p in sorted(found, key=lambda p: p["number"])
+                ChildPr(p.number, p.title, p.html_url) for p in sorted(found, key=lambda p: p.number)
             )
         return self._children[fr_branch]
 
-    async def behind_by(self, pull: dict[str, Any]) -> int | None:
+    async def behind_by(self, pull: PullRequest) -> int | None:
         """How many commits of devel the PR's head branch lacks; None when git cannot say (branch gone)."""
-        head = pull["head"]["ref"] if _same_repo(self.ctx, pull) else pull["head"]["label"]
+        head = pull.head.ref if pull.head_in(self.api.full_name) else pull.head.label
         if head not in self._behind:
-            try:
-                answer = await self.ctx.gh.getitem(
-                    "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
-                    {**self.ctx.repo_vars, "basehead": f"{self.config.branches.devel}...{head}", "per_page": 1},
-                )
-                self._behind[head] = int(answer["behind_by"])
-            except gidgethub.BadRequest as exc:
-                if int(exc.status_code) not in (404, 422):
-                    raise
-                self._behind[head] = None
+            comparison = await self.api.compare(self.config.branches.devel, head, per_page=1)
+            self._behind[head] = comparison.behind_by if comparison is not None else None
         return self._behind[head]
 
-    async def check_runs(self, head_sha: str) -> dict[str, dict[str, Any]]:
+    async def check_runs(self, head_sha: str) -> dict[str, CheckRun]:
         """This app's newest check run per name on the commit (one read, conditional via ETag)."""
         if head_sha not in self._runs:
-            answer = await self.ctx.gh.getitem(
-                "/repos/{owner}/{repo}/commits/{ref}/check-runs{?app_id,filter,per_page}",
-                {
-                    **self.ctx.repo_vars,
-                    "ref": head_sha,
-                    "app_id": self.ctx.services.github.app_id,
-                    "filter": "latest",
-                    "per_page": 100,
-                },
-            )
-            newest: dict[str, dict[str, Any]] = {}
-            for run in answer.get("check_runs", []):
-                if (run.get("app") or {}).get("id") != self.ctx.services.github.app_id:
-                    continue
-                name = run.get("name") or ""
-                key = (run.get("started_at") or "", run.get("id") or 0)
-                if name not in newest or key > (newest[name].get("started_at") or "", newest[name].get("id") or 0):
-                    newest[name] = run
-            self._runs[head_sha] = newest
+            self._runs[head_sha] = await self.api.my_check_runs(head_sha)
         return self._runs[head_sha]
 
-    async def signoff(self, pull: dict[str, Any], label: str) -> LabelSignoff:
+    async def signoff(self, pull: PullRequest, label: str) -> LabelSignoff:
         """Whether the label is on the PR and which role holder applied it (the guard's own answer)."""
-        names = {lbl["name"].lower() for lbl in pull.get("labels", [])}
-        if label.lower() not in names:
+        if label.lower() not in {name.lower() for name in pull.label_names}:
             return LabelSignoff(False)
         signed_by = guards.ready_by if label == self.config.labels.fr_ready else guards.verified_by
-        return LabelSignoff(True, await signed_by(self.ctx, pull["number"], pull.get("labels", [])))
+        return LabelSignoff(True, await signed_by(self.ctx, pull.number, pull.label_names))
 
-    async def facts(self, pull: dict[str, Any]) -> PullFacts:
-        base, head = pull["base"]["ref"], pull["head"]["ref"]
-        by_bot = (pull.get("user") or {}).get("login") == self.ctx.bot_login
+    async def facts(self, pull: PullRequest) -> PullFacts:
+        base, head = pull.base.ref, pull.head.ref
+        by_bot = pull.author == self.ctx.bot_login
         needed = rules.facts_needed(self.config, base, head, by_bot)
         facts = PullFacts(
-            number=pull["number"],
-            title=pull.get("title") or "",
-            body=pull.get("body") or "",
+            number=pull.number,
+            title=pull.title,
+            body=pull.body or "",
             head_ref=head,
             base_ref=base,
             opened_by_bot=by_bot,
-            html_url=pull.get("html_url") or "",
+            html_url=pull.html_url,
         )
         extra: dict[str, Any] = {}
         if rules.NEED_CHILDREN in needed:
@@ -172,19 +179,19 @@ class Round:
             extra["verified"] = await self.signoff(pull, self.config.labels.verified)
         return dataclasses.replace(facts, **extra)
 
-    async def evaluate_group(self, group: list[dict[str, Any]]) -> None:
+    async def evaluate_group(self, group: list[PullRequest]) -> None:
         """Decide every open PR on one head commit and write the checks that changed."""
         if not group:
             return
-        head_sha = group[0]["head"]["sha"]
+        head_sha = group[0].head.sha
         name = self.config.checks.merge_rules
         shared = len(group) > 1
         wanted: list[tuple[str, rules.CheckOutput]] = []
         entries: list[tuple[Verdict, str]] = []
         for pull in group:
             verdict = rules.evaluate(self.config, await self.facts(pull))
-            self.verdicts[pull["number"]] = verdict
-            entries.append((verdict, pull.get("html_url") or ""))
+            self.verdicts[pull.number] = verdict
+            entries.append((verdict, pull.html_url))
             wanted.append((rules.check_name(name, verdict.base_ref, shared_head=shared), rules.check_output(verdict)))
         if shared:
             wanted.append((name, rules.combined_output(entries)))
@@ -199,19 +206,13 @@ class Round:
             if check.startswith(f"{name} (") and check not in names:
                 wanted.append((check, rules.retired_output(check[len(name) + 2 : -1])))
         for check, output in wanted:
-            await write_check(self.ctx, head_sha, check, output, existing.get(check))
-
-
-def _same_repo(ctx: Context, pull: dict[str, Any]) -> bool:
-    repo = pull["head"].get("repo") or {}
-    return (repo.get("full_name") or "").lower() == ctx.full_name.lower()
+            await write_check(self.api, head_sha, check, output, existing.get(check))
 
 
 async def write_check(
-    ctx: Context, head_sha: str, name: str, output: rules.CheckOutput, existing: dict[str, Any] | None
-) -> dict[str, Any]:
-    return await reconcile.ensure_check_run(
-        ctx,
+    api: MergeRulesAPI, head_sha: str, name: str, output: rules.CheckOutput, existing: CheckRun | None
+) -> CheckRun:
+    return await api.ensure_check_run(
         name=name,
         head_sha=head_sha,
         status=output.status,
@@ -227,7 +228,7 @@ async def write_check(
 # --- what to re-evaluate ----------------------------------------------------------------------
 
 
-async def new_round(ctx: Context, open_pulls: list[dict[str, Any]] | None = None) -> Round:
+async def new_round(ctx: Context, open_pulls: list[PullRequest] | None = None) -> Round:
     """A round on the config to act on; a broken config is said on every check, never passed over."""
     loaded = await ctx.loaded_config()
     notice = ""
@@ -238,39 +239,30 @@ async def new_round(ctx: Context, open_pulls: list[dict[str, Any]] | None = None
     return Round(ctx, await ctx.config(), open_pulls, notice)
 
 
-async def evaluate_pulls(ctx: Context, pulls: Iterable[dict[str, Any]], round_: Round | None = None) -> Round:
+async def evaluate_pulls(ctx: Context, pulls: Iterable[PullRequest], round_: Round | None = None) -> Round:
     """Re-evaluate these PRs (and every open PR sharing a head with one of them)."""
     round_ = round_ or await new_round(ctx)
     done: set[str] = set()
     for pull in pulls:
-        if pull["head"]["sha"] in done:
+        if pull.head.sha in done:
             continue
-        done.add(pull["head"]["sha"])
+        done.add(pull.head.sha)
         await round_.evaluate_group(await round_.head_group(pull))
     return round_
 
 
-async def list_open_pulls(ctx: Context) -> list[dict[str, Any]]:
-    return [
-        pull
-        async for pull in ctx.gh.getiter(
-            "/repos/{owner}/{repo}/pulls{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}
-        )
-    ]
-
-
 async def refresh_fr_into_devel(ctx: Context) -> Round:
     """Every open FR → devel PR (devel moved, so "behind" may have changed)."""
-    open_pulls = await list_open_pulls(ctx)
+    open_pulls = await ctx.api.open_pulls()
     round_ = await new_round(ctx, open_pulls)
     config = round_.config
-    chosen = [p for p in open_pulls if rules.kind_of(config, p["base"]["ref"], p["head"]["ref"]) == rules.FR_INTO_DEVEL]
+    chosen = [p for p in open_pulls if rules.kind_of(config, p.base.ref, p.head.ref) == rules.FR_INTO_DEVEL]
     return await evaluate_pulls(ctx, chosen, round_)
 
 
 async def refresh_all(ctx: Context) -> Round:
     """Every open PR (the config changed, or someone asked)."""
-    open_pulls = await list_open_pulls(ctx)
+    open_pulls = await ctx.api.open_pulls()
     round_ = await new_round(ctx, open_pulls)
     return await evaluate_pulls(ctx, open_pulls, round_)
 
@@ -285,7 +277,7 @@ async def sweep(ctx: Context) -> None:
 
 async def on_pull_request(event: Event, ctx: Context) -> None:
     action = event.data.get("action")
-    pull = event.data["pull_request"]
+    pull = read(PullRequest, event.data["pull_request"])
     round_ = await new_round(ctx)
     config = round_.config
     if action == "edited":
@@ -300,7 +292,7 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
     )
     if not child_moves:
         return
-    fr_branches = {pull["base"]["ref"]}
+    fr_branches = {pull.base.ref}
     old_base = ((event.data.get("changes") or {}).get("base") or {}).get("ref", {}).get("from")
     if old_base:
         fr_branches.add(old_base)
@@ -321,10 +313,7 @@ async def on_push(event: Event, ctx: Context) -> None:
     branch = ref[len("refs/heads/") :]
     default = (event.data.get("repository") or {}).get("default_branch")
     if branch == default and push_touches_config(event.data) is not False:
-        # This handler may run before config_check's: read the new file now, not the cached one.
-        ctx.services.config_store.invalidate(ctx.full_name)
-        ctx._loaded = None
-        await refresh_all(ctx)
+        await refresh_all(ctx)  # the processor dropped the cached config before dispatch
         return
     config = await ctx.config()
     if branch == config.branches.devel:
@@ -349,13 +338,13 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
         )
     else:
         number = int(match.group(1))
-        pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls{/number}", {**ctx.repo_vars, "number": number})
-        if pull.get("state") != "open":
+        pull = await ctx.api.pull(number)
+        if pull.state != "open":
             output = rules.CheckOutput(
                 "completed",
                 "failure",
                 f"#{number} is not open",
-                f"The merge group adds #{number}, which is {pull.get('state')}.",
+                f"The merge group adds #{number}, which is {pull.state}.",
             )
         else:
             round_ = await evaluate_pulls(ctx, [pull])
@@ -366,10 +355,10 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
                 own.status,
                 own.conclusion,
                 f"#{number}: {own.title}",
-                f"Merge group for [#{number}]({pull.get('html_url')}).\n\n{own.summary}",
+                f"Merge group for [#{number}]({pull.html_url}).\n\n{own.summary}",
             )
-    existing = await reconcile.latest_check_run(ctx, group["head_sha"], name)
-    await write_check(ctx, group["head_sha"], name, output, existing)
+    existing = await ctx.api.latest_check_run(group["head_sha"], name)
+    await write_check(ctx.api, group["head_sha"], name, output, existing)
 
 
 @commands.command(
@@ -383,11 +372,11 @@ async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], com
     if "pull_request" not in issue:
         round_ = await refresh_all(ctx)
         return CommandReply(True, f"Merge rules re-evaluated on {len(round_.verdicts)} open PRs.")
-    pull = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls{/number}", {**ctx.repo_vars, "number": issue["number"]})
-    if pull.get("state") != "open":
+    pull = await ctx.api.pull(issue["number"])
+    if pull.state != "open":
         return CommandReply(True, "")
     round_ = await evaluate_pulls(ctx, [pull])
-    verdict = round_.verdicts.get(pull["number"])
+    verdict = round_.verdicts.get(pull.number)
     if verdict is None:
         return CommandReply(True, "")
     out = rules.check_output(verdict)

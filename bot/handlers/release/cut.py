@@ -9,7 +9,6 @@ from typing import Any
 
 import gidgethub
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -314,8 +313,7 @@ async def _finish_cut(
             errors = getattr(exc, "errors", None)
             if errors:
                 answer += " " + inline(str(errors), 300)
-            await reconcile.post_once(
-                ctx,
+            await ctx.api.post_once(
                 number,
                 f"dispatch:{version}:{dispatch.workflow}",
                 f"⚠️ GitHub refused to dispatch workflow `{inline(dispatch.workflow)}` on `{ref}` "
@@ -346,8 +344,7 @@ async def _close_previous(ctx: Context, config: RepoConfig, version: str, number
     if not older:
         return None
     _, previous = max(older, key=lambda pair: pair[0])
-    await reconcile.post_once(
-        ctx,
+    await ctx.api.post_once(
         previous["number"],
         f"superseded:{version}",
         f"Release {version} was cut (#{number}); closing this tracking issue.",

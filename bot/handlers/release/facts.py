@@ -8,8 +8,8 @@ from typing import Any
 import cachetools
 import gidgethub
 
-from bot import reconcile
 from bot.config import RepoConfig
+from bot.github.repo import CheckRun
 from bot.handlers.commands import CommandReply
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
@@ -110,37 +110,32 @@ def version_of_tracking(config: RepoConfig, issue: dict[str, Any]) -> str | None
     return None
 
 
-async def check_results(ctx: Context, sha: str) -> tuple[list[dict[str, Any]], tuple[rules.CheckResult, ...]]:
-    runs_answer = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/commits/{ref}/check-runs{?per_page}", {**ctx.repo_vars, "ref": sha, "per_page": 100}
-    )
-    runs = runs_answer.get("check_runs", [])
-    statuses = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/commits/{ref}/statuses{?per_page}", {**ctx.repo_vars, "ref": sha, "per_page": 100}
-    )
+async def check_results(ctx: Context, sha: str) -> tuple[tuple[CheckRun, ...], tuple[rules.CheckResult, ...]]:
+    runs = await ctx.api.check_runs(sha)
+    statuses = await ctx.api.statuses(sha)
     app_id = ctx.services.github.app_id
     results = [
         rules.CheckResult(
-            name=run["name"],
+            name=run.name,
             kind="check_run",
-            state=run.get("status") or "queued",
-            conclusion=run.get("conclusion"),
-            app_slug=(run.get("app") or {}).get("slug"),
-            by_bot=(run.get("app") or {}).get("id") == app_id,
-            at=run.get("completed_at") or run.get("started_at") or "",
-            order=int(run.get("id") or 0),
-            url=run.get("html_url") or "",
+            state=run.status or "queued",
+            conclusion=run.conclusion,
+            app_slug=run.app.slug if run.app else None,
+            by_bot=run.app_id == app_id,
+            at=run.completed_at or run.started_at or "",
+            order=run.id,
+            url=run.html_url or "",
         )
         for run in runs
     ]
     results += [
         rules.CheckResult(
-            name=status["context"],
+            name=status.context,
             kind="status",
-            state=status.get("state") or "pending",
-            at=status.get("updated_at") or status.get("created_at") or "",
-            order=int(status.get("id") or 0),
-            url=status.get("target_url") or "",
+            state=status.state or "pending",
+            at=status.updated_at or status.created_at or "",
+            order=status.id,
+            url=status.target_url or "",
         )
         for status in statuses
     ]
@@ -169,20 +164,20 @@ async def source_pick(
         "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]}
     )
     try:
-        run = await reconcile.latest_check_run(ctx, pull["head"]["sha"], config.checks.cherry_pick)
+        run = await ctx.api.latest_check_run(pull["head"]["sha"], config.checks.cherry_pick)
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) not in (404, 422):
             raise
         run = None  # the head commit is gone: nothing recorded that this RC can read
-    recorded = pick_rules.decode_states(((run or {}).get("output") or {}).get("text")).get(version)
+    recorded = pick_rules.decode_states(run.output.text if run else None).get(version)
     if recorded is None:
         return pick
     return dataclasses.replace(pick, state=recorded.state, pick_pr=recorded.pr)
 
 
-def bot_run(ctx: Context, runs: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    mine = [r for r in runs if r["name"] == name and (r.get("app") or {}).get("id") == ctx.services.github.app_id]
-    return max(mine, key=lambda r: (r.get("started_at") or "", r.get("id") or 0)) if mine else None
+def bot_run(ctx: Context, runs: tuple[CheckRun, ...], name: str) -> CheckRun | None:
+    mine = [r for r in runs if r.name == name and r.app_id == ctx.services.github.app_id]
+    return max(mine, key=lambda r: r.recency) if mine else None
 
 
 async def is_on(ctx: Context, sha: str, branch: str) -> bool:

@@ -8,7 +8,6 @@ from typing import Any
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.handlers.context import Context
 from bot.handlers.release.facts import (
@@ -93,7 +92,7 @@ async def evaluate_gate(
         # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
         hold_labeled = config.labels.hold in label_names(tracking)
         if state.hold_reason is not None and not hold_labeled:
-            await reconcile.add_labels(ctx, tracking["number"], [config.labels.hold])
+            await ctx.api.add_labels(tracking["number"], [config.labels.hold])
         if state.hold_reason is not None or hold_labeled:
             hold = state.hold_reason or f"the `{config.labels.hold}` label is set"
     tracking_url = (tracking or {}).get("html_url", "")
@@ -109,9 +108,7 @@ async def evaluate_gate(
         hold=hold,
         require_signoff=config.gate.require_signoff,
         runs_only=frozenset({REGRESSION_CHECK}),
-        signoff_by=(signoff.get("external_id") or "PdM")
-        if signoff and signoff.get("conclusion") == "success"
-        else None,
+        signoff_by=(signoff.external_id or "PdM") if signoff and signoff.conclusion == "success" else None,
         links={
             "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
             "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
@@ -123,8 +120,7 @@ async def evaluate_gate(
     # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
     sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
     if not sharing or max(sharing, key=names.version_key) == version:
-        await reconcile.ensure_check_run(
-            ctx,
+        await ctx.api.ensure_check_run(
             name=config.checks.gate,
             head_sha=head_sha,
             status=status,

@@ -6,7 +6,6 @@ from typing import Any
 
 import gidgethub
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -68,7 +67,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
             done.add("production")
         if await _deployment_for(ctx, config, head, tag):
             done.add("deployment")
-        if await reconcile.find_bot_comment(ctx, tracking["number"], f"handoff:{tag}"):
+        if await ctx.api.find_bot_comment(tracking["number"], f"handoff:{tag}"):
             done.add("handoff")
         if config.labels.released in label_names(tracking):
             done.add("released_label")
@@ -136,8 +135,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         elif step == "handoff":
             teams = " ".join(t if t.startswith("@") else f"@{t}" for t in config.release.handoff)
             release_url = release_url or ((await _release_for(ctx, plan.tag)) or {}).get("html_url", "")
-            await reconcile.post_once(
-                ctx,
+            await ctx.api.post_once(
                 tracking["number"],
                 f"handoff:{plan.tag}",
                 f"🚀 `{plan.tag}` is promoted (`{head[:7]}`), released{f' ({release_url})' if release_url else ''} and a "
@@ -145,7 +143,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
                 + (f"\n\n{teams}: over to you for the production deployment." if teams else ""),
             )
         elif step == "released_label":
-            await reconcile.add_labels(ctx, tracking["number"], [config.labels.released], present=label_names(tracking))
+            await ctx.api.add_labels(tracking["number"], [config.labels.released], present=label_names(tracking))
     await evaluate_gate(ctx, config, version, head_sha=head, tracking=tracking)
     done_words = ", ".join(plan.steps)
     return CommandReply(

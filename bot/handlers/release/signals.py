@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from bot import reconcile
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -46,8 +45,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
     login = comment["user"]["login"]
     short = head[:7]
     if verb == "pass":
-        await reconcile.ensure_check_run(
-            ctx,
+        await ctx.api.ensure_check_run(
             name=REGRESSION_CHECK,
             head_sha=head,
             status="completed",
@@ -58,8 +56,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
         message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at `{short}`."
     else:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
-        await reconcile.ensure_check_run(
-            ctx,
+        await ctx.api.ensure_check_run(
             name=REGRESSION_CHECK,
             head_sha=head,
             status="completed",
@@ -120,8 +117,7 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         return found
     config, version, head = found
     login = comment["user"]["login"]
-    await reconcile.ensure_check_run(
-        ctx,
+    await ctx.api.ensure_check_run(
         name=config.checks.signoff,
         head_sha=head,
         status="completed",
@@ -156,7 +152,7 @@ async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[
     # The reason lives in the tracking issue's body, which GitHub caps at 65536 characters.
     reason = cmd.text if len(cmd.text) <= HOLD_REASON_LIMIT else cmd.text[: HOLD_REASON_LIMIT - 1] + "…"
     state = dataclasses.replace(state, hold_reason=reason, hold_by=login)
-    await reconcile.add_labels(ctx, issue["number"], [config.labels.hold], present=label_names(issue))
+    await ctx.api.add_labels(issue["number"], [config.labels.hold], present=label_names(issue))
     issue = {**issue, "labels": [*issue.get("labels", []), {"name": config.labels.hold}]}
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
     return CommandReply(
@@ -174,7 +170,7 @@ async def unhold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     config, version, head = found
     state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
     state = dataclasses.replace(state, hold_reason=None, hold_by=None)
-    await reconcile.remove_label(ctx, issue["number"], config.labels.hold)
+    await ctx.api.remove_label(issue["number"], config.labels.hold)
     issue = {
         **issue,
         "labels": [

@@ -1,0 +1,30 @@
+"""Repository contents: one file at a ref, as the contents API gives it."""
+
+from __future__ import annotations
+
+from bot.github.repo.base import Record, RepoBase, or_none, read
+
+
+class ContentFile(Record):
+    path: str = ""
+    type: str = "file"  # file, dir, symlink or submodule
+    sha: str | None = None
+    size: int = 0
+    encoding: str | None = None  # "base64", or "none" for a file over 1 MB
+    content: str | None = None
+
+
+class Contents(RepoBase):
+    async def file(self, path: str, *, ref: str | None = None) -> ContentFile | None:
+        """The file at ref (the default branch when None), or None when there is nothing at path.
+
+        Without ref the URL has no query, so the client's ETag cache makes a re-read conditional.
+        """
+        answer = await or_none(
+            self.gh.getitem("/repos/{owner}/{repo}/contents/{+path}{?ref}", self._vars(path=path, ref=ref))
+        )
+        if answer is None:
+            return None
+        if isinstance(answer, list):  # a directory lists its entries
+            return ContentFile(path=path, type="dir")
+        return read(ContentFile, answer)
