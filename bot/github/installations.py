@@ -10,7 +10,7 @@ from bot.github.client import GitHubClient
 from bot.github.repo.base import Record, read
 
 
-class HookDelivery(Record):
+class HookDelivery(Record, frozen=True, kw_only=True):
     """One attempt to deliver a webhook, as `GET /app/hook/deliveries` lists it."""
 
     id: int
@@ -22,7 +22,7 @@ class HookDelivery(Record):
     redelivery: bool = False
 
 
-class Installation(Record):
+class Installation(Record, frozen=True, kw_only=True):
     id: int
 
 

@@ -16,13 +16,13 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     """A small frozen record of a GitHub answer; fields GitHub does not send take their defaults."""
 
 
-class User(Record):
+class User(Record, frozen=True, kw_only=True):
     login: str = ""
     id: int = 0
     type: str = "User"  # "User", "Bot" or "Organization"
 
 
-class Label(Record):
+class Label(Record, frozen=True, kw_only=True):
     name: str
 
 

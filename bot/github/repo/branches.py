@@ -10,37 +10,37 @@ import msgspec
 from bot.github.repo.base import Record, RepoBase, User, or_none, read
 
 
-class Branch(Record):
+class Branch(Record, frozen=True, kw_only=True):
     name: str
     sha: str
     tree_sha: str | None = None  # only a single-branch read says
 
 
-class GitPerson(Record):
+class GitPerson(Record, frozen=True, kw_only=True):
     name: str = ""
     email: str = ""
     date: str | None = None
 
 
-class ShaRef(Record):
+class ShaRef(Record, frozen=True, kw_only=True):
     sha: str
 
 
-class CommitDetails(Record):
+class CommitDetails(Record, frozen=True, kw_only=True):
     message: str = ""
     author: GitPerson | None = None
     committer: GitPerson | None = None
     tree: ShaRef | None = None
 
 
-class ChangedFile(Record):
+class ChangedFile(Record, frozen=True, kw_only=True):
     filename: str
     status: str = ""
     previous_filename: str | None = None
     patch: str | None = None
 
 
-class Commit(Record):
+class Commit(Record, frozen=True, kw_only=True):
     """A commit as the commits, compare and pull-commits listings show it."""
 
     sha: str
@@ -60,7 +60,7 @@ class Commit(Record):
         return tuple(parent.sha for parent in self.parents)
 
 
-class Comparison(Record):
+class Comparison(Record, frozen=True, kw_only=True):
     status: str = ""  # ahead, behind, diverged or identical
     ahead_by: int = 0
     behind_by: int = 0

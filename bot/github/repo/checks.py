@@ -13,18 +13,18 @@ CHECK_SUMMARY_LIMIT = 65535
 ANNOTATIONS_PER_REQUEST = 50
 
 
-class AppRef(Record):
+class AppRef(Record, frozen=True, kw_only=True):
     id: int | None = None
     slug: str | None = None
 
 
-class CheckOutput(Record):
+class CheckOutput(Record, frozen=True, kw_only=True):
     title: str | None = None
     summary: str | None = None
     text: str | None = None
 
 
-class CheckRun(Record):
+class CheckRun(Record, frozen=True, kw_only=True):
     id: int
     name: str = ""
     head_sha: str = ""
@@ -48,7 +48,7 @@ class CheckRun(Record):
         return (self.started_at or "", self.id)
 
 
-class CommitStatus(Record):
+class CommitStatus(Record, frozen=True, kw_only=True):
     id: int = 0
     context: str = ""
     state: str = "pending"  # error, failure, pending, success

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.github.repo.base import Record, RepoBase, or_none, read
 
 
-class ContentFile(Record):
+class ContentFile(Record, frozen=True, kw_only=True):
     path: str = ""
     type: str = "file"  # file, dir, symlink or submodule
     sha: str | None = None

@@ -10,12 +10,12 @@ from bot.github.cherry_pick import Picker
 from bot.github.repo.base import Record, RepoBase, read
 
 
-class GitObject(Record):
+class GitObject(Record, frozen=True, kw_only=True):
     sha: str
     type: str = "commit"  # commit, tag, tree or blob
 
 
-class GitRef(Record):
+class GitRef(Record, frozen=True, kw_only=True):
     ref: str  # "refs/heads/devel", "refs/tags/v1.5.0"
     object: GitObject
 

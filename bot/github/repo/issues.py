@@ -9,11 +9,11 @@ from bot.github.repo.base import Label, Record, RepoBase, User, names_of, or_non
 from bot.rules.text import marker
 
 
-class IssuePullRef(Record):
+class IssuePullRef(Record, frozen=True, kw_only=True):
     merged_at: str | None = None
 
 
-class Issue(Record):
+class Issue(Record, frozen=True, kw_only=True):
     """An issue, or a PR as the issues API shows it (pull_request set)."""
 
     number: int
@@ -39,7 +39,7 @@ class Issue(Record):
         return names_of(self.labels)
 
 
-class Comment(Record):
+class Comment(Record, frozen=True, kw_only=True):
     id: int
     body: str | None = None
     user: User | None = None
@@ -50,7 +50,7 @@ class Comment(Record):
         return self.user.login if self.user is not None else None
 
 
-class IssueEvent(Record):
+class IssueEvent(Record, frozen=True, kw_only=True):
     id: int = 0
     event: str = ""  # labeled, unlabeled, closed, ...
     actor: User | None = None
@@ -58,7 +58,7 @@ class IssueEvent(Record):
     created_at: str | None = None
 
 
-class Milestone(Record):
+class Milestone(Record, frozen=True, kw_only=True):
     number: int
     title: str = ""
     state: str = "open"

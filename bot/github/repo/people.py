@@ -38,4 +38,4 @@ class People(RepoBase):
             if int(exc.status_code) in (404, 403):
                 return False
             raise
-        return answer.get("state") == "active"
+        return bool(answer.get("state") == "active")

@@ -8,23 +8,23 @@ from bot.github.repo.base import Label, Record, RepoBase, User, names_of, or_non
 from bot.github.repo.branches import ChangedFile, Commit
 
 
-class RepoRef(Record):
+class RepoRef(Record, frozen=True, kw_only=True):
     full_name: str = ""
 
 
-class PullEnd(Record):
+class PullEnd(Record, frozen=True, kw_only=True):
     ref: str
     sha: str
     label: str = ""  # "owner:branch"
     repo: RepoRef | None = None  # None when the fork was deleted
 
 
-class AutoMerge(Record):
+class AutoMerge(Record, frozen=True, kw_only=True):
     merge_method: str = ""
     enabled_by: User | None = None
 
 
-class PullRequest(Record):
+class PullRequest(Record, frozen=True, kw_only=True):
     number: int
     head: PullEnd
     base: PullEnd

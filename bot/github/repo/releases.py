@@ -10,7 +10,7 @@ import msgspec
 from bot.github.repo.base import Record, RepoBase, or_none, read
 
 
-class Release(Record):
+class Release(Record, frozen=True, kw_only=True):
     id: int
     tag_name: str = ""
     name: str | None = None
@@ -20,12 +20,12 @@ class Release(Record):
     prerelease: bool = False
 
 
-class ReleaseNotes(Record):
+class ReleaseNotes(Record, frozen=True, kw_only=True):
     name: str = ""
     body: str = ""
 
 
-class Deployment(Record):
+class Deployment(Record, frozen=True, kw_only=True):
     id: int
     sha: str = ""
     ref: str = ""
