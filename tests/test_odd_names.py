@@ -122,8 +122,9 @@ def test_handlers_rules_and_the_github_door_touch_no_files() -> None:
 GH_METHODS = {"getitem", "getiter", "getstatus", "post", "patch", "put", "delete", "_post", "_request_json"}
 # Reserved expansion ({+x}) lets `#`, `?` and `%XX` through unencoded; only constants may use it.
 RESERVED_ALLOWED = {
-    ("bot/repo_config.py", "path"),  # the config file's fixed path, whose slashes GitHub wants as they are
-    ("bot/handlers/config_check.py", "path"),
+    # A file's path and a ref prefix, whose slashes GitHub wants as they are: each segment is encoded first.
+    ("bot/github/repo/contents.py", "path"),
+    ("bot/github/repo/git.py", "ref"),
     ("bot/handlers/release/facts.py", "ref"),  # matching-refs/{+ref} with the constant "tags/"
 }
 

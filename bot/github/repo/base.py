@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Collection
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import gidgethub
 import msgspec
@@ -29,6 +30,11 @@ class Label(Record, frozen=True, kw_only=True):
 def read(kind: type[T], answer: Any) -> T:
     """A record from a decoded GitHub answer (unknown fields are left out; a wrong type raises)."""
     return msgspec.convert(answer, kind)
+
+
+def path_segments(path: str) -> str:
+    """A path for a reserved expansion ({+path}): each segment percent-encoded, the slashes kept."""
+    return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
 def names_of(labels: Collection[Label]) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.github.repo.base import Record, RepoBase, or_none, read
+from bot.github.repo.base import Record, RepoBase, or_none, path_segments, read
 
 
 class ContentFile(Record, frozen=True, kw_only=True):
@@ -21,7 +21,7 @@ class Contents(RepoBase):
         Without ref the URL has no query, so the client's ETag cache makes a re-read conditional.
         """
         answer = await or_none(
-            self.gh.getitem("/repos/{owner}/{repo}/contents/{+path}{?ref}", self._vars(path=path, ref=ref))
+            self.gh.getitem("/repos/{owner}/{repo}/contents/{+path}{?ref}", self._vars(path=path_segments(path), ref=ref))
         )
         if answer is None:
             return None

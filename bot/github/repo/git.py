@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import cachetools
 
 from bot.github.cherry_pick import Picker
-from bot.github.repo.base import Record, RepoBase, read
+from bot.github.repo.base import Record, RepoBase, path_segments, read
 
 
 class GitObject(Record, frozen=True, kw_only=True):
@@ -35,7 +35,7 @@ _PEELED: cachetools.LRUCache[tuple[str, str], str] = cachetools.LRUCache(20000)
 class Git(RepoBase):
     async def matching_refs(self, prefix: str) -> tuple[GitRef, ...]:
         """The refs whose name starts with prefix ("tags/", "heads/rc/")."""
-        answer = await self.gh.getitem("/repos/{owner}/{repo}/git/matching-refs/{+ref}", self._vars(ref=prefix))
+        answer = await self.gh.getitem("/repos/{owner}/{repo}/git/matching-refs/{+ref}", self._vars(ref=path_segments(prefix)))
         return read(tuple[GitRef, ...], answer)
 
     async def peeled(self, ref: GitRef) -> str:
