@@ -21,7 +21,9 @@ class Contents(RepoBase):
         Without ref the URL has no query, so the client's ETag cache makes a re-read conditional.
         """
         answer = await or_none(
-            self.gh.getitem("/repos/{owner}/{repo}/contents/{+path}{?ref}", self._vars(path=path_segments(path), ref=ref))
+            self.gh.getitem(
+                "/repos/{owner}/{repo}/contents/{+path}{?ref}", self._vars(path=path_segments(path), ref=ref)
+            )
         )
         if answer is None:
             return None

@@ -35,7 +35,9 @@ _PEELED: cachetools.LRUCache[tuple[str, str], str] = cachetools.LRUCache(20000)
 class Git(RepoBase):
     async def matching_refs(self, prefix: str) -> tuple[GitRef, ...]:
         """The refs whose name starts with prefix ("tags/", "heads/rc/")."""
-        answer = await self.gh.getitem("/repos/{owner}/{repo}/git/matching-refs/{+ref}", self._vars(ref=path_segments(prefix)))
+        answer = await self.gh.getitem(
+            "/repos/{owner}/{repo}/git/matching-refs/{+ref}", self._vars(ref=path_segments(prefix))
+        )
         return read(tuple[GitRef, ...], answer)
 
     async def peeled(self, ref: GitRef) -> str:
