@@ -36,6 +36,12 @@ def _manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup(args: argparse.Namespace) -> int:
+    from bot.setup.cli import run
+
+    return run(args)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.__main__ import run
 
@@ -76,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the webhook server (settings come from the environment)")
     serve.set_defaults(fn=_serve)
+    setup = sub.add_parser("setup", help="register the GitHub App in the browser (GitHub's manifest flow); writes .env")
+    setup.add_argument("--host", default="127.0.0.1", help="where the setup page listens (default 127.0.0.1)")
+    setup.add_argument("--port", type=int, default=3000)
+    setup.add_argument("--url", default=None, help="the public URL GitHub delivers webhooks to (the page asks for it)")
+    setup.add_argument("--dir", default=".", help="where .env and the private key are written (default: here)")
+    setup.set_defaults(fn=_setup)
     manifest = sub.add_parser("manifest", help="print the app manifest (app.yml as JSON, with this host's URLs)")
     manifest.add_argument("--url", required=True, help="the public URL GitHub delivers webhooks to")
     manifest.add_argument(

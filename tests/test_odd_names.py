@@ -100,7 +100,15 @@ def test_the_bot_spawns_no_process() -> None:
 # Only these modules touch files, at paths from settings or the command line (the queue's database, the private
 # key and .env, the file `check-config` is given, the demo's scratch directory, the manifest the package ships);
 # never at a path made from a webhook.
-FILE_TOUCHING = {"bot/settings.py", "bot/queue/sqlite.py", "bot/config_cli.py", "bot/demo.py", "bot/manifest.py"}
+FILE_TOUCHING = {
+    "bot/settings.py",
+    "bot/queue/sqlite.py",
+    "bot/config_cli.py",
+    "bot/demo.py",
+    "bot/manifest.py",
+    "bot/setup/cli.py",  # the directory `setup --dir` names
+    "bot/setup/credentials.py",  # the key and .env that setup writes there
+}
 FILE_CALLS = re.compile(
     r"(^|\.)(open|Path|read_text|read_bytes|write_text|write_bytes|mkdir|unlink|rmtree|mkstemp|TemporaryDirectory|NamedTemporaryFile)$"
 )

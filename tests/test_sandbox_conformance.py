@@ -27,6 +27,7 @@ from gidgethub import apps
 
 from bot.sandbox.app import DEFAULT_MANIFEST, REQUEST_LOG
 from bot.sandbox.harness import Answer, World
+from bot.sandbox.routes.manifests import WEB_PAGES
 from bot.sandbox.runner import start_sandbox
 from reference.vendor import aiohttp_template, template_key
 
@@ -363,7 +364,8 @@ async def played(tmp_path: Path, session: aiohttp.ClientSession) -> Played:
 
 # GraphQL's one endpoint is not a REST operation: the OpenAPI description has nothing to hold it to
 # (tests/test_sandbox_graphql.py holds it to GitHub's GraphQL answers instead).
-NOT_REST = frozenset({"/graphql"})
+# GitHub's web pages for the manifest flow are HTML forms, not REST operations either.
+NOT_REST = frozenset({"/graphql", *WEB_PAGES})
 
 
 def served_routes(world: World) -> set[tuple[str, str]]:
@@ -1110,6 +1112,28 @@ def fill(template: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "999999"), template)
 
 
+async def drive_manifest_flow(s: Scenario) -> None:
+    """Register the app from its manifest through the web pages, then convert the code (once) as the setup page does."""
+    manifest = yaml.safe_load(s.world.sandbox.config.manifest_path.read_text())
+    manifest.update(
+        {
+            "hook_attributes": {"url": s.world.sandbox.config.webhook_url},
+            "redirect_url": "http://127.0.0.1:9/callback",
+            "default_events": sorted(s.world.sandbox.config.events),
+        }
+    )
+    form = {"manifest": json.dumps(manifest), "confirm": "create", "name": "Release Train"}
+    async with s.world.session.post(
+        s.world.api_url + "/organizations/acme/settings/apps/new?state=st", data=form, allow_redirects=False
+    ) as resp:
+        assert resp.status == 302, await resp.text()
+        code = re.search(r"code=(\w+)", resp.headers["Location"]).group(1)  # type: ignore[union-attr]
+    created = await s.user(None, "POST", f"/app-manifests/{code}/conversions", expect=201)
+    assert {"pem", "webhook_secret", "client_id", "client_secret"} <= set(created.body)
+    await s.user(None, "POST", f"/app-manifests/{code}/conversions", expect=404)
+    await s.app("GET", "/app", expect=200)  # the new app's key signs for it
+
+
 # Sandbox convention: organisations, users and teams come into being on first use, so these
 # routes are asked with a body GitHub refuses instead.
 SWEEP_BODIES = {("PUT", "/orgs/{org}/teams/{team_slug}/memberships/{username}"): {"role": "boss"}}
@@ -1138,6 +1162,7 @@ async def drive_everything(s: Scenario) -> None:
     await drive_rulesets(s)
     await drive_environments(s)
     await drive_deliveries(s)
+    await drive_manifest_flow(s)
     await drive_error_sweep(s)
     await s.world.settle()
 

@@ -13,6 +13,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import aiohttp_jinja2
+import jinja2
 import jwt
 import yaml
 from aiohttp import web
@@ -47,6 +49,7 @@ ROUTE_MODULES = (
     "bot.sandbox.routes.people",
     "bot.sandbox.routes.releases",
     "bot.sandbox.routes.graphql",
+    "bot.sandbox.routes.manifests",
 )
 
 REQUEST_LOG = web.AppKey("sandbox_request_log", list)
@@ -111,8 +114,9 @@ def ensure_app_key(state_dir: Path) -> tuple[Path, bytes]:
     return key_path, public
 
 
-def bot_login() -> str:
-    return f"{APP_SLUG}[bot]"
+def bot_login(st: Store) -> str:
+    """The app's bot user: `<slug>[bot]`, as GitHub names it."""
+    return f"{st.data['app'].get('slug') or APP_SLUG}[bot]"
 
 
 def identify(request: web.Request, st: Store, config: SandboxConfig) -> Actor:
@@ -133,7 +137,7 @@ def identify(request: web.Request, st: Store, config: SandboxConfig) -> Actor:
             raise ApiError(401, "'Issuer' claim ('iss') must be the app's id")
         if claims["exp"] - claims["iat"] > 600 + 60:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
-        return Actor("app", login=bot_login())
+        return Actor("app", login=bot_login(st))
     if scheme in ("token", "bearer"):
         if credential.startswith("ghs_"):
             token = st.data["tokens"].get(credential)
@@ -144,7 +148,7 @@ def identify(request: web.Request, st: Store, config: SandboxConfig) -> Actor:
                 raise ApiError(401, "Bad credentials")
             return Actor(
                 "installation",
-                login=bot_login(),
+                login=bot_login(st),
                 installation_id=inst["id"],
                 installation_account=inst["account"].lower(),
                 permissions=dict(token.get("permissions") or config.permissions),
@@ -195,7 +199,13 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         )
         st.touch()
     config.app_id = int(app_record["id"])
-    st.user(bot_login(), kind="Bot")
+    registered = app_record.get("registration")
+    if registered:  # an app registered from a manifest keeps its hook, secret, permissions and events
+        config.permissions = dict(registered["permissions"])
+        config.events = set(registered["events"])
+        config.webhook_secret = registered["webhook_secret"]
+        config.webhook_url = config.webhook_url or registered["hook_url"]
+    st.user(bot_login(st), kind="Bot")
     hooks = Hooks(
         st, webhook_url=config.webhook_url, secret=config.webhook_secret, events=config.events, state_dir=state_dir
     )
@@ -312,6 +322,8 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         st.flush()
 
     app.cleanup_ctx.append(lifecycle)
+    # The web pages GitHub serves beside its API (the manifest flow's forms) come from bot/sandbox/templates.
+    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("bot.sandbox", "templates"), autoescape=True)
     for module_name in ROUTE_MODULES:
         try:
             module = importlib.import_module(module_name)

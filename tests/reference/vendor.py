@@ -67,6 +67,7 @@ AREAS = tuple(
     re.compile(pattern)
     for pattern in (
         r"^/app(/|$)",
+        r"^/app-manifests/",
         r"^/installation/repositories$",
         r"^/rate_limit$",
         r"^/user/repos$",
@@ -106,6 +107,7 @@ def sandbox_routes() -> set[tuple[str, str]]:
     """(METHOD, template) for every REST route the sandbox serves (its own /_sandbox/ and /_html pages aside)."""
     sys.path.insert(0, str(PROJECT))
     from bot.sandbox.app import SandboxConfig, create_sandbox_app
+    from bot.sandbox.routes.manifests import WEB_PAGES
 
     with tempfile.TemporaryDirectory() as state_dir:
         app = create_sandbox_app(SandboxConfig(state_dir=Path(state_dir), webhook_url=None, webhook_secret="x"))
@@ -113,6 +115,8 @@ def sandbox_routes() -> set[tuple[str, str]]:
         for route in app.router.routes():
             canonical = route.resource.canonical if route.resource is not None else ""
             if canonical.startswith(("/_sandbox/", "/_html")) or route.method in ("HEAD", "*"):
+                continue
+            if canonical in WEB_PAGES:  # GitHub's web pages, not REST operations
                 continue
             routes.add((route.method, aiohttp_template(canonical)))
     return routes

@@ -140,7 +140,7 @@ async def set_rate_limit(request: web.Request) -> web.Response:
     elif "login" in body:
         key = f"user:{str(body['login']).lower()}"
     elif body.get("app"):
-        key = f"app:{bot_login().lower()}"
+        key = f"app:{bot_login(request.app[STORE]).lower()}"
     else:
         raise ApiError(422, "name the caller: installation_id, login or app")
     try:
