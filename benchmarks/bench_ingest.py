@@ -367,7 +367,7 @@ def main() -> None:
             try:
                 fresh = measure(name, port, body, body_file, signature, workdir, event, open_loop_only=True)
                 if isinstance(results.get(name), dict):
-                    results[name].update({f"fresh_server_{k}": v for k, v in fresh.items() if k.startswith("p")})  # type: ignore[union-attr]
+                    results[name].update({f"fresh_server_{k}": v for k, v in fresh.items() if k.startswith("p")})
             except Exception:
                 pass
             finally:

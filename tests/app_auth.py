@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -14,7 +13,7 @@ def app_jwt(world: World, *, iss: Any = None, lifetime: int = 540) -> str:
     import time
 
     now = int(time.time())
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = world.private_key()
     claims = {
         "iat": now - 60,
         "exp": now + lifetime,

@@ -56,7 +56,7 @@ async def hook_log(sandbox: World) -> AsyncIterator[HookLog]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     sandbox.point_webhooks_at(f"http://127.0.0.1:{port}/hook")
     try:
         yield log

@@ -156,7 +156,7 @@ class Tally:
 
 
 def _store_repo(world: World, plan: RepoPlan) -> dict[str, Any]:
-    return world.app[STORE].repo(ORG, plan.name)  # type: ignore[attr-defined]
+    return world.app[STORE].repo(ORG, plan.name)
 
 
 def _head(repo: dict[str, Any], number: int) -> str:

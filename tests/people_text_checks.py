@@ -31,7 +31,7 @@ def bot_texts(world: World, people_wrote: dict[int, tuple[str, str]]) -> list[tu
 
     people_wrote: issue/PR number -> (title, body) as people wrote them; any other title or body is the bot's.
     """
-    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    repo = world.app[STORE].repo(ORG, NAME)
     texts: list[tuple[str, str]] = []
     for c in repo["comments"].values():
         if c["user"] == BOT:
@@ -60,5 +60,5 @@ def assert_no_pings(world: World, people_wrote: dict[int, tuple[str, str]]) -> l
 
 def people_wrote(world: World) -> dict[int, tuple[str, str]]:
     """Every issue and PR as it stands, to be taken as people's own text (call before the bot acts on them)."""
-    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    repo = world.app[STORE].repo(ORG, NAME)
     return {int(n): (i["title"], i["body"] or "") for n, i in repo["issues"].items() if i["user"] != BOT}

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 from bot.github.auth import GitHubApp
@@ -97,8 +96,8 @@ async def send_again(world: World, event: str, payload: dict[str, Any]) -> None:
         assert resp.status == 202, await resp.text()
 
 
-def app_client(world: World):  # type: ignore[no-untyped-def]
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+def app_client(world: World):
+    key = world.private_key()
     return GitHubApp(
         world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url
     ).app_client()

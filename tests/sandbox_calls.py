@@ -8,7 +8,6 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +30,7 @@ async def make_repo(
 
 async def app_jwt_headers(world: World) -> dict[str, str]:
     """The app's Authorization header, its JWT signed as the bot signs it (gidgethub)."""
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = world.private_key()
     return {"Authorization": f"Bearer {get_jwt(app_id=str(world.sandbox.config.app_id), private_key=key)}"}
 
 
@@ -72,7 +71,7 @@ async def settle_hooks(world: World) -> None:
 
 
 async def client_for(world: World, owner: str, **kwargs: Any) -> tuple[GitHubClient, int]:
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = world.private_key()
     github = GitHubApp(world.session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url)
     inst = int((await github.app_client().getitem("/orgs/{org}/installation", {"org": owner}))["id"])
     token = await github.installation_token(inst)

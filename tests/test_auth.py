@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import aiohttp
 
@@ -13,7 +12,7 @@ from bot.sandbox.harness import World
 
 
 def app_for(world: World, session: aiohttp.ClientSession) -> GitHubApp:
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = world.private_key()
     return GitHubApp(session, app_id=world.sandbox.config.app_id, private_key=key, base_url=world.api_url)
 
 
@@ -98,7 +97,7 @@ async def test_the_app_jwt_is_signed_once_for_many_token_requests(sandbox: World
     signed: list[str] = []
     real_get_jwt = gidgethub.apps.get_jwt
 
-    def counting_get_jwt(**kwargs):  # type: ignore[no-untyped-def]
+    def counting_get_jwt(**kwargs):
         token = real_get_jwt(**kwargs)
         signed.append(token)
         return token

@@ -39,7 +39,7 @@ def test_which_deliveries_are_redelivered(attempts: list[HookDelivery], processe
 
 
 def failed_guids(world: World) -> set[str]:
-    records = world.app[HOOKS].deliveries  # type: ignore[attr-defined]
+    records = world.app[HOOKS].deliveries
     ok = {r["guid"] for r in records if 200 <= r["status_code"] < 300}
     return {r["guid"] for r in records if r["guid"] not in ok}
 
@@ -82,8 +82,8 @@ async def test_redeliveries_produce_no_new_effects(world: World) -> None:
         metrics.value("release_train_jobs_total", {"outcome": k})
         for k in ("done", "ignored", "retry", "failed", "dead")
     )
-    comments_before = len(world.app[seed.STORE].repo("acme", "app")["comments"])  # type: ignore[attr-defined]
-    records = list(world.app[HOOKS].deliveries)  # type: ignore[attr-defined]
+    comments_before = len(world.app[seed.STORE].repo("acme", "app")["comments"])
+    records = list(world.app[HOOKS].deliveries)
     assert records
     for record in records:
         answer = await world.call(
@@ -99,8 +99,8 @@ async def test_redeliveries_produce_no_new_effects(world: World) -> None:
         "release_train_deliveries_total", {"event": "issues", "outcome": "duplicate"}
     ) + metrics.value("release_train_deliveries_total", {"event": "repository", "outcome": "duplicate"})
     assert jobs_after == jobs_before
-    assert len(world.app[seed.STORE].repo("acme", "app")["comments"]) == comments_before  # type: ignore[attr-defined]
-    redelivered = [r for r in world.app[HOOKS].deliveries if r["redelivery"]]  # type: ignore[attr-defined]
+    assert len(world.app[seed.STORE].repo("acme", "app")["comments"]) == comments_before
+    redelivered = [r for r in world.app[HOOKS].deliveries if r["redelivery"]]
     assert len(redelivered) == len(records) and all(r["status_code"] == 202 for r in redelivered)
     print(
         f"redeliveries: expected 0 new jobs, seen {jobs_after - jobs_before}, acknowledged as duplicates {duplicates:.0f}"

@@ -217,9 +217,9 @@ CORPUS: dict[str, tuple[Callable[[Work], History], str]] = {
 }
 
 
-async def installation_gh(sandbox: World):  # type: ignore[no-untyped-def]
-    installation = sandbox.app[STORE].installation_for(OWNER)  # type: ignore[attr-defined]
-    key = Path(sandbox.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+async def installation_gh(sandbox: World):
+    installation = sandbox.app[STORE].installation_for(OWNER)
+    key = sandbox.private_key()
     github = GitHubApp(sandbox.session, app_id=sandbox.sandbox.config.app_id, private_key=key, base_url=sandbox.api_url)
     return await github.installation_client(installation["id"])
 
@@ -229,7 +229,7 @@ async def test_engine_matches_git_cherry_pick(sandbox: World, tmp_path: Path, ca
     answer = await sandbox.call("alice", "POST", f"/orgs/{OWNER}/repos", {"name": NAME})
     assert answer.status == 201, answer.body
     repos = sandbox.app[GIT]
-    work = Work(tmp_path / "work", repos.path(FULL))  # type: ignore[attr-defined]
+    work = Work(tmp_path / "work", repos.path(FULL))
     base(work)
     build, expected_outcome = CORPUS[case]
     history = build(work)
@@ -291,7 +291,7 @@ async def test_engine_matches_git_cherry_pick(sandbox: World, tmp_path: Path, ca
 async def test_existing_branch_is_refused_then_reused_on_request(sandbox: World, tmp_path: Path) -> None:
     answer = await sandbox.call("alice", "POST", f"/orgs/{OWNER}/repos", {"name": NAME})
     assert answer.status == 201, answer.body
-    work = Work(tmp_path / "work", sandbox.app[GIT].path(FULL))  # type: ignore[attr-defined]
+    work = Work(tmp_path / "work", sandbox.app[GIT].path(FULL))
     base(work)
     history = squash_clean(work)
     work.git("branch", "cherry-pick/7-to-rc-1.5", "rc/1.5")

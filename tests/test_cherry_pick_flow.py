@@ -31,7 +31,7 @@ def labels_of(issue: dict[str, Any]) -> set[str]:
 
 def git_expected_tree(world: World, shas: list[str], mainline: bool, rc_branch: str = "rc/1.5") -> str | None:
     """The tree `git cherry-pick -x` makes of these commits on the RC, in a clone of the sandbox's repository."""
-    bare = world.app[GIT].path(FULL)  # type: ignore[attr-defined]
+    bare = world.app[GIT].path(FULL)
     with tempfile.TemporaryDirectory() as tmp:
 
         def git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""Issue 6's fault tests, measured by effects: pick PRs, checks and replies counted in the sandbox's records, each exactly once."""
+"""Fault tests, measured by effects: pick PRs, checks and replies counted in the sandbox's records, each exactly once."""
 
 from __future__ import annotations
 
@@ -397,7 +397,7 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
     pick_plan, sources = await cherry_pick._plan(ctx, pr)
 
     class CutShort(Picker):
-        async def _commit(self, message, tree, parents, author):  # type: ignore[no-untyped-def]
+        async def _commit(self, message, tree, parents, author):
             if message != SIBLING_MESSAGE:
                 raise gidgethub.GitHubBroken(HTTPStatus.BAD_GATEWAY)
             return await super()._commit(message, tree, parents, author)

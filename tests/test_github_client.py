@@ -69,7 +69,7 @@ def test_which_answers_are_worth_retrying(status: int, headers: dict[str, str], 
     from http import HTTPStatus
 
     exc = gidgethub.HTTPException(HTTPStatus(status))
-    exc.headers = headers  # type: ignore[attr-defined]
+    exc.headers = headers
     assert retry_delay(exc) == expected
 
 
@@ -77,7 +77,7 @@ def test_an_exhausted_primary_limit_waits_for_its_reset() -> None:
     from http import HTTPStatus
 
     exc = gidgethub.HTTPException(HTTPStatus(403))
-    exc.headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 30)}  # type: ignore[attr-defined]
+    exc.headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 30)}
     delay = retry_delay(exc)
     assert delay is not None and 25 <= delay <= 32
 

@@ -71,7 +71,7 @@ async def test_a_backlog_holds_few_bodies_in_memory_and_every_job_gets_its_own_b
 
 async def test_a_backlog_left_at_shutdown_runs_after_a_restart_with_its_bodies(tmp_path: Path) -> None:
     queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, concurrency=0))
-    await queue.start(lambda d: asyncio.sleep(0))  # type: ignore[arg-type, return-value]
+    await queue.start(lambda d: asyncio.sleep(0))
     for n in range(5):
         await queue.put(delivery(n, "acme/a" if n % 2 else "acme/b"))
     await queue.stop()
@@ -110,7 +110,7 @@ async def test_an_ignored_delivery_is_stored_as_its_id_only_and_deduped(tmp_path
 
 async def test_concurrent_deliveries_share_commits(tmp_path: Path) -> None:
     queue = SqliteQueue(tmp_path / "q.db", dataclasses.replace(SETTINGS, concurrency=0))
-    await queue.start(lambda d: asyncio.sleep(0))  # type: ignore[arg-type, return-value]
+    await queue.start(lambda d: asyncio.sleep(0))
     commits: list[str] = []
     assert queue._conn is not None
     conn = queue._conn

@@ -86,7 +86,7 @@ async def test_a_token_cannot_ask_for_more_than_the_installation_holds(sandbox: 
 async def test_tokens_and_etag_caches_are_kept_per_scope(sandbox: World) -> None:
     a = await seed.create_org_repo(sandbox, "acme", "a", admin="alice")
     b = await seed.create_org_repo(sandbox, "acme", "b", admin="alice")
-    key = Path(sandbox.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = sandbox.private_key()
     github = GitHubApp(sandbox.session, app_id=sandbox.sandbox.config.app_id, private_key=key, base_url=sandbox.api_url)
     inst = await installation_id(sandbox)
     for_a, for_b = TokenScope.of({"metadata": "read"}, a["id"]), TokenScope.of({"metadata": "read"}, b["id"])
@@ -113,7 +113,7 @@ async def test_each_of_the_bots_jobs_gets_a_token_for_its_one_repository(world: 
     # Control: the jobs did their work on those tokens.
     runs = await world.call("dev", "GET", f"/repos/acme/app/commits/{pr['head']['sha']}/check-runs")
     assert "release-train/merge-rules" in {r["name"] for r in runs.body["check_runs"]}
-    tokens = list(world.app[STORE].data["tokens"].values())  # type: ignore[attr-defined]
+    tokens = list(world.app[STORE].data["tokens"].values())
     assert tokens, "the bot asked for no token"
     granted = yaml.safe_load(MANIFEST.read_text())["default_permissions"]
     for token in tokens:

@@ -256,7 +256,7 @@ async def test_merge_group_gets_the_verdict_of_the_pr_it_adds(world: World) -> N
     group_sha = await seed.commit(world, "alice", REPO, queue_branch, {"queue.txt": "group\n"}, "Merge group")
     await world.settle()
     repository = (await world.call("alice", "GET", f"/repos/{REPO}")).body
-    installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
+    installation_id = world.app[STORE].installation_for("acme")["id"]
     body = json.dumps(_merge_group_payload(group_sha, parent, installation_id, repository)).encode()
     signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert world.bot_url is not None
@@ -308,7 +308,7 @@ async def test_a_pr_the_bot_opened_into_an_rc_is_exempt_from_verified_and_bug_re
     await seed.commit(world, "alice", REPO, "release-train/pick-1-rc-1.5", {"fix.py": "OK = 1\n"}, "Picked fix")
     assert world.bot_app is not None
     services = world.bot_app[SERVICES]
-    installation_id = world.app[STORE].installation_for("acme")["id"]  # type: ignore[attr-defined]
+    installation_id = world.app[STORE].installation_for("acme")["id"]
     token = await services.github.installation_token(installation_id)
     answer = await world.call(
         None,

@@ -170,7 +170,7 @@ async def odd_repo(world: World) -> None:
 
 
 def store_repo(world: World) -> dict[str, Any]:
-    return world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined,no-any-return]
+    return world.app[STORE].repo(ORG, NAME)
 
 
 def labels_on(world: World, number: int) -> set[str]:
@@ -187,7 +187,7 @@ def branch_heads(world: World) -> dict[str, str]:
 
     from bot.sandbox.common import GIT
 
-    bare = world.app[GIT].path(FULL)  # type: ignore[attr-defined]
+    bare = world.app[GIT].path(FULL)
     listing = subprocess.run(
         ["git", "for-each-ref", "--format=%(refname:strip=2) %(objectname)", "refs/heads"],
         cwd=bare,

@@ -309,7 +309,7 @@ async def test_the_longest_comment_keeps_the_bots_text_within_githubs_limits(wor
     held = await say(world, "rita", number, "/hold " + longest)
     for made in (failed, held):
         assert "GitHub refused" not in await reply_to(world, number, made)
-    repo = world.app[STORE].repo(ORG, NAME)  # type: ignore[attr-defined]
+    repo = world.app[STORE].repo(ORG, NAME)
     for issue in repo["issues"].values():
         assert len(issue["title"]) <= 256 and len(issue["body"] or "") <= 65536, issue["number"]
     for c in repo["comments"].values():

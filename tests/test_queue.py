@@ -480,7 +480,7 @@ async def test_people_are_told_once_when_the_bot_gives_up_on_their_pull_request_
         "action": "opened",
         "issue": {"number": issue["number"]},
         "repository": {"full_name": "acme/app"},
-        "installation": {"id": st.installation_for("acme")["id"]},  # type: ignore[attr-defined]
+        "installation": {"id": st.installation_for("acme")["id"]},
     }
     dead = Delivery(
         id="given-up-1", event="issues", body=json.dumps(payload).encode(), repo_key="acme/app", installation_id=None

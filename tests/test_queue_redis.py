@@ -60,7 +60,7 @@ class Ledger:
         self.in_flight: dict[str, int] = {}
         self.overlap_in_repo = False
 
-    def processor(self, replica: str, pause: float = 0.002):  # type: ignore[no-untyped-def]
+    def processor(self, replica: str, pause: float = 0.002):
         async def run(d: Delivery) -> str:
             self.in_flight[d.repo_key] = self.in_flight.get(d.repo_key, 0) + 1
             if self.in_flight[d.repo_key] > 1:

@@ -27,7 +27,7 @@ def pr(base: str, head: str, title: str = "", body: str = "", *, bot: bool = Fal
         opened_by_bot=bot,
         html_url="http://x/pull/7",
         **facts,
-    )  # type: ignore[arg-type]
+    )
 
 
 CHILD = ChildPr(12, "FR-123: half of the login form", "http://x/pull/12")

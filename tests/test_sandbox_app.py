@@ -40,7 +40,7 @@ async def test_app_answers_only_to_its_jwt(sandbox: World) -> None:
         {"iat": 1, "exp": 600, "iss": str(sandbox.sandbox.config.app_id)},
         Path(sandbox.sandbox.config.private_key_path).read_text(),
         algorithm="RS256",
-    )  # type: ignore[arg-type]
+    )
     assert (await sandbox.call(None, "GET", "/app", headers={"Authorization": f"Bearer {expired}"})).status == 401
     too_long = await as_app(sandbox, "GET", "/app", lifetime=3600)
     assert too_long.status == 401
@@ -108,7 +108,7 @@ async def test_a_narrower_token_and_the_manifest_limit_what_the_app_may_do(sandb
     assert greedy.status == 422
 
 
-async def test_manifest_permissions_are_enforced(tmp_path: Path, session) -> None:  # type: ignore[no-untyped-def]
+async def test_manifest_permissions_are_enforced(tmp_path: Path, session) -> None:
     manifest = tmp_path / "app.yml"
     manifest.write_text(
         "name: Narrow\ndefault_events: [issues]\ndefault_permissions:\n  metadata: read\n  issues: read\n  contents: write\n"

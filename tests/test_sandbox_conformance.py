@@ -32,7 +32,7 @@ from bot.sandbox.runner import start_sandbox
 from reference.vendor import aiohttp_template, template_key
 
 REFERENCE = Path(__file__).parent / "reference"
-# What the sandbox sends (issue 2, section 4): event and action (None for events without one).
+# What the sandbox sends: event and action (None for events without one).
 SENT_EVENTS = (
     *[("pull_request", a) for a in ("opened", "edited", "closed", "reopened", "synchronize", "labeled", "unlabeled")],
     *[("issues", a) for a in ("opened", "edited", "closed", "reopened", "labeled", "unlabeled")],
@@ -256,7 +256,7 @@ class Scenario:
         self._token: str | None = None
 
     def jwt(self) -> str:
-        key = Path(self.world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+        key = self.world.private_key()
         return apps.get_jwt(app_id=str(self.world.sandbox.config.app_id), private_key=key)
 
     async def user(
@@ -312,7 +312,7 @@ async def open_scenario(tmp_path: Path, session: aiohttp.ClientSession) -> Async
     await receiver_runner.setup()
     site = web.TCPSite(receiver_runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = receiver_runner.addresses[0][1]
     # The project's manifest, subscribed to every event GitHub has an example of, so that whatever the
     # sandbox sends is compared.
     manifest = yaml.safe_load(DEFAULT_MANIFEST.read_text())

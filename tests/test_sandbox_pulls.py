@@ -30,7 +30,7 @@ async def feature_repo(world: World) -> dict[str, str]:
 
 
 def repos_of(world: World) -> GitRepos:
-    return world.app[GIT]  # type: ignore[return-value]
+    return world.app[GIT]
 
 
 async def test_open_list_get_and_refusals(sandbox: World) -> None:

@@ -81,7 +81,7 @@ def emit(
 
 
 async def as_app(world: World, method: str, path: str) -> Answer:
-    key = Path(world.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = world.private_key()
     token = apps.get_jwt(app_id=str(world.sandbox.config.app_id), private_key=key)
     return await world.call(None, method, path, headers={"Authorization": f"Bearer {token}"})
 
@@ -203,7 +203,7 @@ async def test_deliveries_page_with_a_cursor(sandbox: World, receiver: Receiver)
     for n in range(7):
         emit(sandbox, n)
     await sandbox.settle()
-    key = Path(sandbox.sandbox.config.private_key_path).read_text()  # type: ignore[arg-type]
+    key = sandbox.private_key()
     headers = {"Authorization": f"Bearer {apps.get_jwt(app_id=str(sandbox.sandbox.config.app_id), private_key=key)}"}
     url: str | None = sandbox.api_url + "/app/hook/deliveries?per_page=3"
     pages: list[list[int]] = []

@@ -25,7 +25,7 @@ log = logging.getLogger("release_train.github")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 # Git objects (blobs, trees, commits, tag objects) are invisible until a ref points at them: a repeated
 # create at worst leaves an unreferenced object, so these POSTs are repeated at the HTTP level too
-# (a cherry-pick makes several; re-running its whole job for each failed one rarely got through a flaky GitHub).
+# (a cherry-pick makes several; re-running its whole job for each failed one would rarely get through a flaky GitHub).
 _GIT_OBJECT_CREATE = re.compile(r"/repos/[^/]+/[^/]+/git/(?:blobs|trees|commits|tags)/?$")
 
 

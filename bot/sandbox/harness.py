@@ -69,11 +69,15 @@ class World:
             return Answer(resp.status, dict(resp.headers), body)
 
     # the bot -------------------------------------------------------------------------------
-    def bot_settings(self, **overrides: Any) -> Settings:
+    def private_key(self) -> str:
+        """The app's private key (PEM), as the sandbox wrote it."""
         key_path = self.sandbox.config.private_key_path
         if key_path is None:
             raise RuntimeError("the sandbox has not written the app's private key")
-        key = key_path.read_text()
+        return key_path.read_text()
+
+    def bot_settings(self, **overrides: Any) -> Settings:
+        key = self.private_key()
         base = Settings(
             app_id=self.sandbox.config.app_id,
             private_key=key,

@@ -1,4 +1,4 @@
-"""The RC lifecycle of issue 5, one module per step, composed here into the concern's router and commands."""
+"""The RC lifecycle, one module per step, composed here into the concern's router and commands."""
 
 from __future__ import annotations
 
