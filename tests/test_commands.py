@@ -23,9 +23,6 @@ from release_story import (
 )
 from sandbox_calls import captured, next_second, send_again
 
-REPLAY = "a comment's command runs again when its signed delivery is sent under a new delivery id"
-STALE = "a command written before the RC head moved is carried out on the new head"
-
 
 async def rc_15(world: World) -> tuple[int, str]:
     """rc/1.5 cut by rita with PROMOTE_CONFIG's gate; (tracking issue, head)."""
@@ -72,7 +69,6 @@ async def replies(world: World, number: int, comment: dict[str, Any]) -> list[st
     return [c["body"] for c in answer.body if f"release-train:reply:{comment['id']}:" in c["body"]]
 
 
-@pytest.mark.xfail(strict=True, reason=REPLAY)
 async def test_a_replayed_regression_pass_records_nothing_on_a_newer_head(world: World) -> None:
     number, head = await rc_15(world)
     passed = await say(world, "quinn", number, "/regression pass")
@@ -90,7 +86,6 @@ async def test_a_replayed_regression_pass_records_nothing_on_a_newer_head(world:
     assert "passed" in await reply_to(world, number, again)
 
 
-@pytest.mark.xfail(strict=True, reason=REPLAY)
 async def test_a_replayed_unhold_does_not_lift_a_newer_hold(world: World) -> None:
     number, _head = await rc_15(world)
     await say(world, "pam", number, "/hold waiting for legal")
@@ -109,7 +104,6 @@ async def test_a_replayed_unhold_does_not_lift_a_newer_hold(world: World) -> Non
     assert "release-hold" not in labels_of(issue)
 
 
-@pytest.mark.xfail(strict=True, reason=REPLAY)
 async def test_a_replayed_cut_rc_cuts_nothing_more(world: World) -> None:
     await release_repo(world)
     number, made = await cut(world)
@@ -123,7 +117,6 @@ async def test_a_replayed_cut_rc_cuts_nothing_more(world: World) -> None:
     assert len(await replies(world, number, made)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=STALE)
 @pytest.mark.parametrize(("login", "command"), [("quinn", "/regression pass"), ("pam", "/signoff")])
 async def test_a_command_written_before_the_head_moved_is_refused_after_downtime(
     world: World, login: str, command: str
@@ -146,7 +139,6 @@ async def test_a_command_written_before_the_head_moved_is_refused_after_downtime
     assert await regression_on(world, fix) == "success" or await signed_off(world, fix)
 
 
-@pytest.mark.xfail(strict=True, reason=STALE)
 async def test_a_promote_written_before_the_head_moved_does_not_promote_the_new_head(world: World) -> None:
     number, _head = await rc_15(world)
     assert world.bot_app is not None

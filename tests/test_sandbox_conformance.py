@@ -503,6 +503,8 @@ async def drive_repos(s: Scenario) -> dict[str, str]:
     await s.user("alice", "GET", "/repos/acme/app/branches", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/branches/main", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/branches/nope", expect=404)
+    await s.user("alice", "GET", "/repos/acme/app/activity?ref=main&activity_type=push&per_page=1", expect=200)
+    await s.user("alice", "GET", "/repos/acme/app/activity?direction=sideways", expect=422)
     return {"main": main_sha}
 
 

@@ -1,8 +1,9 @@
-"""Slash commands in comments: read them, check the role, run them, react and reply once."""
+"""Slash commands in comments: read each comment once, check the role and the head it speaks of, run, react and reply once."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -11,10 +12,10 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot.github.repo import Comment
+from bot.github.repo import Activity, Comment, Reaction
 from bot.handlers.context import Context
 from bot.roles import describe_role
-from bot.rules.commands import Command, parse_commands
+from bot.rules.commands import Command, head_moved_after, parse_commands
 from bot.rules.names import label_names
 from bot.rules.text import inline
 
@@ -28,7 +29,12 @@ PERMISSIONS = {"issues": "write"}
 
 
 class CommandsAPI(Protocol):
-    """What reading commands does to GitHub: react to the comment, and reply once."""
+    """What reading commands does to GitHub: see whether a comment was answered, see when a head arrived, react to
+    the comment, and reply once."""
+
+    async def comment_reactions(self, comment_id: int) -> list[Reaction] | None: ...
+
+    async def branch_activity(self, branch: str) -> tuple[Activity, ...] | None: ...
 
     async def react(self, comment_id: int, content: str) -> None: ...
 
@@ -42,6 +48,10 @@ class CommandReply:
 
 
 CommandFn = Callable[[Context, Command, dict[str, Any], dict[str, Any]], Awaitable[CommandReply]]
+# The branch and head a command about a state speaks of, read as it runs; None when there is none.
+HeadOf = Callable[[Context, dict[str, Any]], Awaitable[tuple[str, str] | None]]
+# The bot's verdict on a comment it has answered; only the bot can take its own reaction back.
+VERDICTS = frozenset({"+1", "-1"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class CommandSpec:
     summary: str
     where: str  # "any", "pr" or "tracking" (the release tracking issue)
     fn: CommandFn
+    about_head: HeadOf | None = None  # refused when that head arrived after the comment was written
 
 
 @dataclass
@@ -61,10 +72,17 @@ class CommandSet:
     specs: list[CommandSpec] = field(default_factory=list)
 
     def command(
-        self, name: str, *, roles: tuple[str, ...], usage: str, summary: str, where: str = "any"
+        self,
+        name: str,
+        *,
+        roles: tuple[str, ...],
+        usage: str,
+        summary: str,
+        where: str = "any",
+        about_head: HeadOf | None = None,
     ) -> Callable[[CommandFn], CommandFn]:
         def register(fn: CommandFn) -> CommandFn:
-            self.specs.append(CommandSpec(name, roles, usage, summary, where, fn))
+            self.specs.append(CommandSpec(name, roles, usage, summary, where, fn, about_head))
             return fn
 
         return register
@@ -81,6 +99,46 @@ def help_text(specs: list[CommandSpec]) -> str:
         where = {"any": "any issue or PR", "pr": "a pull request", "tracking": "the release tracking issue"}[spec.where]
         rows.append(f"| `{spec.usage}` | {who} | {where} | {spec.summary} |")
     return "Release Train commands (at the start of a line):\n\n" + "\n".join(rows)
+
+
+async def head_arrived_at(api: CommandsAPI, branch: str, head: str) -> str | None:
+    """When GitHub saw head arrive on branch: the time of the newest push that left it there (the push
+    payload's `repository.pushed_at`, read back from the repository's activity); None when GitHub cannot tell."""
+    for item in await api.branch_activity(branch) or ():
+        if item.after == head:
+            return item.timestamp
+    return None
+
+
+async def answered(api: CommandsAPI, comment_id: int, bot_login: str) -> bool:
+    """Whether the bot has already given its verdict on this comment (or the comment is gone)."""
+    reactions = await api.comment_reactions(comment_id)
+    if reactions is None:
+        return True  # deleted: there is no one left to answer
+    return any(r.content in VERDICTS and r.user is not None and r.user.login == bot_login for r in reactions)
+
+
+def said(cmd: Command) -> str:
+    """The command and its verb (`/regression pass`), for a reply; the rest is people's text."""
+    verb = cmd.args[0] if cmd.args and re.fullmatch(r"[a-z][a-z-]*", cmd.args[0]) else ""
+    return f"/{cmd.name} {verb}".strip()
+
+
+async def stale(ctx: Context, spec: CommandSpec, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> str:
+    """Why a command about a head no longer speaks of the current one ("" when it does)."""
+    if spec.about_head is None:
+        return ""
+    found = await spec.about_head(ctx, issue)
+    if found is None:
+        return ""  # the command itself says what is missing
+    branch, head = found
+    api: CommandsAPI = ctx.api
+    if not head_moved_after(comment["created_at"], await head_arrived_at(api, branch, head)):
+        return ""
+    return (
+        f"`{branch}` moved to `{head[:7]}` after this comment was written, so `{said(cmd)}` may speak of a commit "
+        f"that is no longer its head. Nothing was changed. If it holds for `{head[:7]}`, say `{said(cmd)}` again."
+    )
 
 
 def build_router(*sets: CommandSet) -> routing.Router:
@@ -126,6 +184,9 @@ def build_router(*sets: CommandSet) -> routing.Router:
                 False,
                 f"Sorry @{login}, `/{cmd.name}` is reserved for the {who} role. Nothing was changed.",
             )
+        why_stale = await stale(ctx, spec, cmd, issue, comment)
+        if why_stale:
+            return CommandReply(False, f"@{login}, {why_stale}")
         messages: list[str] = []
         ok = True
         for handler in handlers:
@@ -150,6 +211,10 @@ def build_router(*sets: CommandSet) -> routing.Router:
             return
         issue = event.data["issue"]
         api: CommandsAPI = ctx.api
+        # Once per comment, whichever delivery carries it: a replay under a new delivery id finds the verdict.
+        if await answered(api, comment["id"], ctx.bot_login):
+            log.info("comment %s was answered before; delivery %s ignored", comment["id"], event.delivery_id)
+            return
         await api.react(comment["id"], "eyes")
         all_ok = True
         for cmd in commands:

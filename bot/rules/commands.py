@@ -1,9 +1,10 @@
-"""Reading slash commands out of a comment body (pure)."""
+"""Reading slash commands out of a comment body, and whether a command still speaks of the head it is about (pure)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 _COMMAND = re.compile(r"^/([a-z][a-z0-9-]*)(?:[ \t]+(.*))?$")
 _FENCE = re.compile(r"^(```|~~~)")
@@ -49,3 +50,18 @@ def parse_commands(body: str | None) -> tuple[Command, ...]:
         text = (match.group(2) or "").strip()
         commands.append(Command(name=name, args=tuple(text.split()), text=text, index=len(commands)))
     return tuple(commands)
+
+
+def _instant(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
+def head_moved_after(written_at: str, head_arrived_at: str | None) -> bool:
+    """Whether the head a command is about arrived after the comment was written, both on GitHub's clock.
+
+    GitHub's times are whole seconds: a head that arrived in the same second as the comment counts as
+    seen by its author. An arrival GitHub cannot tell (None) never refuses a command.
+    """
+    if head_arrived_at is None:
+        return False
+    return _instant(head_arrived_at) > _instant(written_at)

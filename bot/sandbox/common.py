@@ -22,7 +22,7 @@ PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4,
 class ApiError(Exception):
     """An answer in GitHub's error shape: {"message", "documentation_url"[, "errors"]}."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | list[str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message

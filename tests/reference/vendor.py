@@ -74,7 +74,7 @@ AREAS = tuple(
         r"^/users/\{username\}(/installation)?$",
         r"^/orgs/\{org\}(/repos|/installation|/teams.*|/members.*|/memberships.*)?$",
         r"^/repos/\{owner\}/\{repo\}(/(issues|pulls|git|contents|commits|branches|compare|merges|check-runs|check-suites"
-        r"|statuses|releases|deployments|actions|environments|rulesets|rules|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks)(/.*)?)?$",
+        r"|statuses|releases|deployments|actions|environments|rulesets|rules|dispatches|milestones|assignees|events|comments|collaborators|labels|installation|teams|tags|readme|hooks|activity)(/.*)?)?$",
         r"^/teams/",
     )
 )

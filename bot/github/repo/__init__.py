@@ -8,11 +8,11 @@ calls; a new call goes in the area it belongs to, a new area in a module of its 
 from __future__ import annotations
 
 from bot.github.repo.base import Label, Record, RepoBase, User, or_none, read
-from bot.github.repo.branches import Branch, Branches, ChangedFile, Commit, Comparison, GitPerson
+from bot.github.repo.branches import Activity, Branch, Branches, ChangedFile, Commit, Comparison, GitPerson
 from bot.github.repo.checks import CheckOutput, CheckRun, Checks, CommitStatus, newest_by_name
 from bot.github.repo.contents import ContentFile, Contents
 from bot.github.repo.git import Git, GitObject, GitRef
-from bot.github.repo.issues import Comment, Issue, IssueEvent, Issues, Milestone
+from bot.github.repo.issues import Comment, Issue, IssueEvent, Issues, Milestone, Reaction
 from bot.github.repo.people import People
 from bot.github.repo.pulls import PullEnd, PullRequest, Pulls
 from bot.github.repo.releases import Deployment, Release, ReleaseNotes, Releases
@@ -23,6 +23,7 @@ class RepoAPI(Branches, Pulls, Issues, Checks, Git, Releases, People, Contents):
 
 
 __all__ = [
+    "Activity",
     "Branch",
     "ChangedFile",
     "CheckOutput",
@@ -42,6 +43,7 @@ __all__ = [
     "Milestone",
     "PullEnd",
     "PullRequest",
+    "Reaction",
     "Record",
     "Release",
     "ReleaseNotes",

@@ -69,6 +69,18 @@ class Comparison(Record, frozen=True, kw_only=True):
     files: tuple[ChangedFile, ...] = ()
 
 
+class Activity(Record, frozen=True, kw_only=True):
+    """A change of a branch as the repository's activity lists it, on GitHub's clock."""
+
+    id: int = 0
+    before: str = ""
+    after: str = ""
+    ref: str = ""
+    timestamp: str
+    activity_type: str = "push"  # push, force_push, branch_creation, branch_deletion, pr_merge, merge_queue_merge
+    actor: User | None = None
+
+
 def _branch(answer: dict[str, Any]) -> Branch:
     commit = answer["commit"]
     tree = ((commit.get("commit") or {}).get("tree") or {}).get("sha")
@@ -88,6 +100,17 @@ class Branches(RepoBase):
     async def branches(self) -> AsyncIterator[Branch]:
         async for answer in self.gh.getiter("/repos/{owner}/{repo}/branches{?per_page}", self._vars(per_page=100)):
             yield _branch(answer)
+
+    async def branch_activity(self, branch: str, *, per_page: int = 30) -> tuple[Activity, ...] | None:
+        """The branch's newest changes, newest first; None where GitHub serves no activity (older Enterprise Servers)."""
+        answer = await or_none(
+            self.gh.getitem(
+                "/repos/{owner}/{repo}/activity{?ref,per_page}",
+                self._vars(ref=f"refs/heads/{branch}", per_page=per_page),
+            ),
+            missing=(403, 404),
+        )
+        return read(tuple[Activity, ...], answer) if answer is not None else None
 
     async def compare(self, base: str, head: str, *, per_page: int | None = None) -> Comparison | None:
         """What head has that base lacks (three-dot), or None when either is missing or they share no history."""

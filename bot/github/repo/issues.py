@@ -50,6 +50,12 @@ class Comment(Record, frozen=True, kw_only=True):
         return self.user.login if self.user is not None else None
 
 
+class Reaction(Record, frozen=True, kw_only=True):
+    id: int = 0
+    content: str
+    user: User | None = None
+
+
 class IssueEvent(Record, frozen=True, kw_only=True):
     id: int = 0
     event: str = ""  # labeled, unlabeled, closed, ...
@@ -198,6 +204,15 @@ class Issues(RepoBase):
     async def post_keyed(self, number: int, key: str, body: str) -> Comment:
         """A comment with key's marker, posted without looking for an earlier one (the issue is brand new)."""
         return await self.post_comment(number, f"{marker(key)}\n{body}")
+
+    async def comment_reactions(self, comment_id: int) -> list[Reaction] | None:
+        """Every reaction on an issue comment; None when the comment is gone."""
+
+        async def listing() -> list[Reaction]:
+            url = "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions{?per_page}"
+            return [r async for r in self._iter(url, Reaction, comment_id=comment_id, per_page=100)]
+
+        return await or_none(listing())
 
     async def react(self, comment_id: int, content: str) -> None:
         """React to an issue comment; GitHub answers 200 instead of 201 when the reaction exists."""

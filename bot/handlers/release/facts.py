@@ -201,3 +201,12 @@ async def tracking_context(ctx: Context, issue: dict[str, Any]) -> tuple[RepoCon
     if head is None:
         return CommandReply(False, f"The RC branch `{config.names.rc_branch(version)}` does not exist.")
     return config, version, head
+
+
+async def tracking_head(ctx: Context, issue: dict[str, Any]) -> tuple[str, str] | None:
+    """The RC branch and head a tracking issue's command speaks of (None: the command says what is missing)."""
+    found = await tracking_context(ctx, issue)
+    if isinstance(found, CommandReply):
+        return None
+    config, version, head = found
+    return config.names.rc_branch(version), head

@@ -9,7 +9,7 @@ import gidgethub
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
-from bot.handlers.release.facts import branch_head, is_on, release_tags, tracking_context
+from bot.handlers.release.facts import branch_head, is_on, release_tags, tracking_context, tracking_head
 from bot.handlers.release.gate import evaluate_gate
 from bot.rules import release as rules
 from bot.rules.commands import Command
@@ -44,6 +44,7 @@ async def _deployment_for(ctx: Context, config: RepoConfig, sha: str, tag: str) 
     usage="/promote",
     summary="tag, release, deploy and hand off the RC's head once the gate passes",
     where="tracking",
+    about_head=tracking_head,
 )
 async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     found = await tracking_context(ctx, issue)

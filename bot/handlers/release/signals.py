@@ -12,6 +12,7 @@ from bot.handlers.release.facts import (
     REGRESSION_CHECK,
     labeled_issues,
     tracking_context,
+    tracking_head,
     version_of_tracking,
     web_url,
 )
@@ -30,6 +31,7 @@ commands = CommandSet()
     usage="/regression pass | /regression fail <summary>",
     summary="record QA's regression result on the RC head; a failure opens a blocker bug",
     where="tracking",
+    about_head=tracking_head,
 )
 async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     verb = cmd.args[0].lower() if cmd.args else ""
@@ -109,7 +111,12 @@ def _gate_line(evaluation: Evaluation | None) -> str:
 
 
 @commands.command(
-    "signoff", roles=("pdm",), usage="/signoff", summary="PdM signs off the RC's current head", where="tracking"
+    "signoff",
+    roles=("pdm",),
+    usage="/signoff",
+    summary="PdM signs off the RC's current head",
+    where="tracking",
+    about_head=tracking_head,
 )
 async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     found = await tracking_context(ctx, issue)

@@ -462,7 +462,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         issue_record.update(state="closed", closed_at=stamp, closed_by=sender, updated_at=stamp)
         st.touch()
         try:
-            await move_ref(request, repo, base_ref, new_sha, base_sha, api=None)
+            await move_ref(request, repo, base_ref, new_sha, base_sha, api=None, activity_type="pr_merge")
         except ApiError:
             pr.update(merged=False, merged_at=None, merged_by=None, merge_commit_sha=None, merge_method=None)
             issue_record.update(state="open", closed_at=None, closed_by=None)

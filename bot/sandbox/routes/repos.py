@@ -1,10 +1,11 @@
-"""Repositories and their history: create/get/update, contents, commits, branches, compare, merges, and ref-change events."""
+"""Repositories and their history: create/get/update, contents, commits, branches, compare, merges, activity, and ref-change events."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -74,8 +75,13 @@ async def publish_ref_change(
     after: str | None,
     *,
     forced: bool | None = None,
+    activity_type: str | None = None,
 ) -> None:
-    """Everything GitHub does after a ref moved: push, create/delete, and PR head/base updates."""
+    """Everything GitHub does after a ref moved: push, create/delete, the repository's activity, PR head/base updates.
+
+    activity_type: how the repository's activity names a branch change when it is not a plain,
+    forced, creating or deleting push (a PR merge: "pr_merge").
+    """
     st, repos, sender = store(request), git(request), sender_login(request)
     full = repo["full_name"]
     before = before if before and before != NULL_SHA else None
@@ -119,6 +125,27 @@ async def publish_ref_change(
         preferred = f"refs/heads/{default_branch}"
         base_ref = preferred if preferred in heads else (heads[0] if heads else None)
     repo["pushed_at"] = now_iso()
+    if kind == "branch":
+        kind_of_change = (
+            "branch_creation"
+            if before is None
+            else "branch_deletion"
+            if after is None
+            else "force_push"
+            if forced
+            else activity_type or "push"
+        )
+        repo.setdefault("activity", []).append(
+            {
+                "id": st.new_id(),
+                "before": before or NULL_SHA,
+                "after": after or NULL_SHA,
+                "ref": ref,
+                "timestamp": repo["pushed_at"],
+                "activity_type": kind_of_change,
+                "actor": sender,
+            }
+        )
     st.touch()
     bus = hooks(request)
     bus.emit(
@@ -161,7 +188,14 @@ async def publish_ref_change(
 
 
 async def move_ref(
-    request: web.Request, repo: dict[str, Any], ref: str, new: str, old: str | None, *, api: str | None = "refs"
+    request: web.Request,
+    repo: dict[str, Any],
+    ref: str,
+    new: str,
+    old: str | None,
+    *,
+    api: str | None = "refs",
+    activity_type: str | None = None,
 ) -> None:
     """Compare-and-swap a ref (old None: must not exist), then publish the change; 409 when it moved.
 
@@ -173,7 +207,71 @@ async def move_ref(
         await guard_ref(request, repo, ref, old, new, api=api)
     if not await repos.update_ref(repo["full_name"], ref, new, old or NULL_SHA):
         raise ApiError(409, "Reference cannot be updated")
-    await publish_ref_change(request, repo, ref, old, new)
+    await publish_ref_change(request, repo, ref, old, new, activity_type=activity_type)
+
+
+ACTIVITY_TYPES = ("push", "force_push", "branch_creation", "branch_deletion", "pr_merge", "merge_queue_merge")
+TIME_PERIODS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+
+
+async def list_activity(request: web.Request) -> web.Response:
+    """The repository's branch changes, newest first unless `direction=asc`, with the filters GitHub documents.
+
+    Cursor pagination as GitHub does it: Link rel="next" carries `after=` (an opaque cursor here:
+    the last item's id).
+    """
+    from datetime import UTC, datetime, timedelta
+
+    repo = repo_for(request, scope="contents")
+    st = store(request)
+    query = request.query
+    direction = query.get("direction", "desc")
+    wanted_type = query.get("activity_type")
+    period = query.get("time_period")
+    for name, value, allowed in (
+        ("direction", direction, ("asc", "desc")),
+        ("activity_type", wanted_type, (None, *ACTIVITY_TYPES)),
+        ("time_period", period, (None, *TIME_PERIODS)),
+    ):
+        if value not in allowed:
+            # GitHub's simple validation answer: the errors are strings.
+            raise ApiError(422, "Validation Failed", [f"{name} is not one of {', '.join(a for a in allowed if a)}"])
+    try:
+        per_page = max(1, min(100, int(query.get("per_page", "30"))))
+        cursor = int(query["after"]) if query.get("after") else None
+    except ValueError:
+        raise ApiError(422, "Invalid pagination parameters") from None
+    ref = query.get("ref")
+    if ref is not None and not ref.startswith("refs/"):
+        ref = f"refs/heads/{ref}"
+    since = (
+        (datetime.now(UTC) - timedelta(days=TIME_PERIODS[period])).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if period is not None
+        else None
+    )
+    items = [
+        item
+        for item in repo.get("activity", [])
+        if (ref is None or item["ref"] == ref)
+        and (wanted_type is None or item["activity_type"] == wanted_type)
+        and (query.get("actor") is None or item["actor"].lower() == query["actor"].lower())
+        and (since is None or item["timestamp"] >= since)
+    ]
+    if direction == "desc":
+        items.reverse()
+    if cursor is not None:
+        ids = [item["id"] for item in items]
+        items = items[ids.index(cursor) + 1 :] if cursor in ids else []
+    page, more = items[:per_page], len(items) > per_page
+    headers = None
+    if more:
+        next_query = {**query, "per_page": str(per_page), "after": str(page[-1]["id"])}
+        headers = {"Link": f'<{request.url.with_query(None)}?{urlencode(next_query)}>; rel="next"'}
+    shaped = [
+        {**item, "node_id": render.node("Activity", item["id"]), "actor": render.user(st, item["actor"])}
+        for item in page
+    ]
+    return respond(shaped, headers=headers)
 
 
 # repositories ------------------------------------------------------------------------------------
@@ -686,6 +784,7 @@ def setup(app: web.Application) -> None:
         "/repos/{owner}/{repo}/commits/{ref:[^/]+(?:/(?!(?:status|statuses|check-runs|check-suites|pulls|comments)$)[^/]+)*}",
         get_commit,
     )
+    r.add_get("/repos/{owner}/{repo}/activity", list_activity)
     r.add_get("/repos/{owner}/{repo}/branches", list_branches)
     r.add_get("/repos/{owner}/{repo}/branches/{branch:.+(?<!/protection)}", get_branch)
     r.add_get("/repos/{owner}/{repo}/compare/{basehead:.+}", compare)
