@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,6 +11,11 @@ from bot.config import RepoConfig, parse_config
 from bot.rules import names
 
 DEFAULT = RepoConfig().names
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
 
 
 @pytest.mark.parametrize(
@@ -270,6 +276,7 @@ def test_branches_that_are_no_pick_branch(branch: str) -> None:
         ({}, ()),
         ([{"name": "a"}, "b"], ("a", "b")),
         ([{"name": None}, {"id": 1}, ""], ()),
+        ((Label("bug"), Label("rc/1.5")), ("bug", "rc/1.5")),  # typed records with a name
         (None, ()),
     ],
 )

@@ -391,3 +391,17 @@ def test_dashboard_splice_keeps_peoples_text_and_round_trips_state():
     assert again.startswith("Intro by @pam\n") and again.endswith("\nFooter by people")
     assert "(updated)" in again and again.count(r.DASHBOARD_START) == 1
     assert r.read_state("no section here") is None
+
+
+@pytest.mark.parametrize(
+    ("message", "numbers"),
+    [
+        ("Fix login (#12)", {12}),
+        ("Merge pull request #7 from acme/fix", {7}),
+        ("Fix (#12) and (#13)\n\nbody (#14)", {12, 13}),
+        ("Fix login (#\u0664\u0662)", set()),  # Arabic-Indic digits, which int() would read as 42
+        ("Fix login #12", set()),
+    ],
+)
+def test_pr_numbers_a_subject_names(message: str, numbers: set[int]) -> None:
+    assert r.pr_numbers(message) == frozenset(numbers)

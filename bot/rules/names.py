@@ -201,12 +201,12 @@ def rc_version_of_label(prefix: str, label: str) -> str | None:
 
 def label_names(labels: Mapping[str, Any] | Iterable[Any] | None) -> tuple[str, ...]:
     """The names of an issue's or PR's labels, as written: from the item itself (its "labels"), or from its labels
-    as GitHub lists them (objects with a name) or as plain names."""
+    as GitHub lists them (objects with a name, or records with a `name`) or as plain names."""
     if isinstance(labels, Mapping):
         labels = labels.get("labels")
     found = []
     for label in labels or ():
-        name = label.get("name") if isinstance(label, Mapping) else label
+        name = label.get("name") if isinstance(label, Mapping) else getattr(label, "name", label)
         if isinstance(name, str) and name:
             found.append(name)
     return tuple(found)

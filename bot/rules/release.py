@@ -17,7 +17,7 @@ DASHBOARD_START = "<!-- release-train:dashboard:start -->"
 DASHBOARD_END = "<!-- release-train:dashboard:end -->"
 _STATE = re.compile(r"<!-- release-train:state (\{.*?\}) -->", re.S)
 _PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
-_PR_REFS = re.compile(r"\(#(\d+)\)|^Merge pull request #(\d+)\b")
+_PR_REFS = re.compile(r"\(#([0-9]+)\)|^Merge pull request #([0-9]+)\b")
 _HUNK = re.compile(r"^@@ [^@]* @@")
 
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         print(
             f"Open http://{args.host}:{port}/ to register Release Train as a GitHub App on {web_url(api_url)} "
             f"(.env and the key go to {directory}); Ctrl-C stops this page.",

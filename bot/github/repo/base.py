@@ -37,10 +37,6 @@ def path_segments(path: str) -> str:
     return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
-def names_of(labels: Collection[Label]) -> tuple[str, ...]:
-    return tuple(label.name for label in labels)
-
-
 class RepoBase:
     """One repository, seen through one installation client; every area of RepoAPI builds on it."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Iterable
 from typing import Any
 
-from bot.github.repo.base import Label, Record, RepoBase, User, names_of, or_none, read
+from bot.github.repo.base import Label, Record, RepoBase, User, or_none, read
+from bot.rules.names import label_names
 from bot.rules.text import marker
 
 
@@ -36,7 +37,7 @@ class Issue(Record, frozen=True, kw_only=True):
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return names_of(self.labels)
+        return label_names(self.labels)
 
 
 class Comment(Record, frozen=True, kw_only=True):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from bot.github.repo.base import Label, Record, RepoBase, User, names_of, or_none, read
+from bot.github.repo.base import Label, Record, RepoBase, User, or_none, read
 from bot.github.repo.branches import ChangedFile, Commit
+from bot.rules.names import label_names
 
 
 class RepoRef(Record, frozen=True, kw_only=True):
@@ -53,7 +54,7 @@ class PullRequest(Record, frozen=True, kw_only=True):
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return names_of(self.labels)
+        return label_names(self.labels)
 
     def head_in(self, full_name: str) -> bool:
         """Whether the head branch lives in that repository (not in a fork)."""

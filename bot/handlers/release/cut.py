@@ -30,7 +30,7 @@ from bot.rules.text import inline
 commands = CommandSet()
 
 _FORWARD_PORT_DIFF_BUDGET = 40  # commits whose diff we fetch to find "the same change"
-_SUBJECT_NOISE = re.compile(r"^\[[^\]]*\]\s*|\s*\(#\d+\)")
+_SUBJECT_NOISE = re.compile(r"^\[[^\]]*\]\s*|\s*\(#[0-9]+\)")
 
 
 @dataclass(frozen=True)
