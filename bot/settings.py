@@ -3,8 +3,8 @@
 Variables: APP_ID, PRIVATE_KEY (PEM text; literal "\\n" sequences are turned into newlines) or
 PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL (or Probot's GHE_HOST / GHE_PROTOCOL), HOST, PORT,
 LOG_LEVEL, LOG_FORMAT (json | pretty), STATE_URL (sqlite:///relative.db, sqlite:////absolute.db or
-redis://host:port/db), WORKER_CONCURRENCY, MAX_ATTEMPTS, JOB_LEASE_SECONDS, RETRY_BASE_SECONDS,
-RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOUR,
+redis://host:port/db; REDIS_URL when STATE_URL is unset), REDIS_SSL_CERT_REQS (required | optional |
+none, for rediss://), WORKER_CONCURRENCY, MAX_ATTEMPTS, JOB_LEASE_SECONDS, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOUR,
 REDELIVERY_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, SWEEP_LOOKBACK_HOURS, MEMBERSHIP_TTL_SECONDS,
 CONFIG_TTL_SECONDS.
 
@@ -50,6 +50,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def environment(env_file: Path = Path(".env"), env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment over the variables of `env_file` when it exists; a variable set in the environment wins."""
     from_file = dotenv_values(env_file, interpolate=False) if env_file.is_file() else {}
@@ -77,6 +84,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "pretty"
     state_url: str = "sqlite:///var/release-train.db"
+    redis_ssl_cert_reqs: str = "required"  # for rediss://: Heroku's Redis presents a self-signed certificate
     # Work queue
     concurrency: int = 8  # repositories processed in parallel
     max_attempts: int = 6  # before a job is dead-lettered
@@ -136,7 +144,9 @@ class Settings:
             port=_int(env, "PORT", 3000),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             log_format=log_format,
-            state_url=env.get("STATE_URL", "sqlite:///var/release-train.db"),
+            # Heroku's Redis add-on sets (and rotates) REDIS_URL; STATE_URL, when set, wins.
+            state_url=env.get("STATE_URL") or env.get("REDIS_URL") or "sqlite:///var/release-train.db",
+            redis_ssl_cert_reqs=_choice(env, "REDIS_SSL_CERT_REQS", ("required", "optional", "none"), "required"),
             concurrency=_int(env, "WORKER_CONCURRENCY", 8),
             max_attempts=_int(env, "MAX_ATTEMPTS", 6),
             job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 120.0),

@@ -15,7 +15,11 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+
+from fault_scenarios import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -37,7 +41,15 @@ def test_quick_start_has_exactly_the_two_commands() -> None:
 
 
 def test_every_console_command_is_one_this_test_knows() -> None:
-    known = ("make demo", "make test", "release-train sandbox", "release-train check-config")
+    known = (
+        "make demo",
+        "make test",
+        "release-train sandbox",
+        "release-train check-config",
+        "release-train setup",
+        "release-train serve",
+        "release-train manifest",
+    )
     for command in console_commands():
         assert command.startswith(known), f"README command not covered by tests/test_readme.py: {command}"
 
@@ -79,3 +91,100 @@ def test_make_demo_is_the_installed_command_that_test_wheel_plays() -> None:
     assert "$(BIN)/release-train demo" in recipe
     wheel_test = (ROOT / "tests" / "test_wheel.py").read_text()
     assert '"release-train", "demo"' in wheel_test
+
+
+def readme_command(prefix: str) -> str:
+    """The README's one command that starts with `prefix`: a test that runs it fails when it is gone."""
+    found = [c for c in console_commands() if c == prefix or c.startswith(prefix + " ")]
+    assert len(found) == 1, f"the README shows {len(found)} `{prefix}` commands"
+    return found[0]
+
+
+def test_setup_command_from_readme(tmp_path: Path) -> None:
+    # Port 3000 may be taken on a test machine: the page listens where the system says, and writes into tmp_path.
+    argv = [*shlex.split(readme_command("release-train setup")), "--port", "0", "--dir", str(tmp_path)]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        page = re.search(
+            r"Open (http://127\.0\.0\.1:\d+/) to register Release Train as a GitHub App on https://github\.com", line
+        )
+        assert page, line
+        with urllib.request.urlopen(page.group(1), timeout=30) as answer:
+            assert b"Public URL where GitHub delivers webhooks" in answer.read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert list(tmp_path.iterdir()) == []  # nothing is written before GitHub answers
+
+
+def test_serve_command_from_readme_reads_dotenv(tmp_path: Path) -> None:
+    """`serve` in a directory holding setup's .env starts from it alone, and a variable in the environment wins."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (tmp_path / "app.pem").write_bytes(key)
+    (tmp_path / ".env").write_text(
+        f"APP_ID=12\nWEBHOOK_SECRET=s3cret\nPRIVATE_KEY_PATH={tmp_path / 'app.pem'}\n"
+        "GITHUB_API_URL=http://127.0.0.1:9\nPORT=1\n"
+    )
+    port = free_port()
+    env = {k: v for k, v in _env().items() if k not in ("APP_ID", "WEBHOOK_SECRET", "PRIVATE_KEY", "PRIVATE_KEY_PATH")}
+    env.update(
+        {
+            "PORT": str(port),  # wins over .env's PORT=1
+            "HOST": "127.0.0.1",
+            "STATE_URL": f"sqlite:///{tmp_path}/q.db",
+            "REDELIVERY_INTERVAL_SECONDS": "0",
+            "SWEEP_INTERVAL_SECONDS": "0",
+        }
+    )
+    server = subprocess.Popen(
+        shlex.split(readme_command("release-train serve")),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        healthy = False
+        for _ in range(300):
+            if server.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                    healthy = answer.status == 200
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert healthy, server.stderr.read().decode()[-2000:] if server.poll() is not None else "never healthy"  # type: ignore[union-attr]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    # Without an app id anywhere, serve says how to get one.
+    (tmp_path / ".env").write_text("WEBHOOK_SECRET=s3cret\n")
+    refused = subprocess.run(
+        shlex.split(readme_command("release-train serve")),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "`release-train setup` registers one" in refused.stderr
+
+
+def test_manifest_command_from_readme() -> None:
+    command = readme_command("release-train manifest")
+    result = subprocess.run(shlex.split(command), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    url = shlex.split(command)[shlex.split(command).index("--url") + 1]
+    assert manifest["hook_attributes"]["url"] == url + "/webhook"
+    assert manifest["callback_urls"] == [url + "/login/callback"]
+    assert manifest["redirect_url"].endswith("/callback") and manifest["setup_url"].endswith("/installed")

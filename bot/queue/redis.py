@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.queue import Delivery, FailureReporter, JobProcessor, QueueStopping, StoreUnavailable
 from bot.queue.jobs import attempt, log_recorded, tell_people
@@ -97,6 +98,15 @@ return 1
 """
 
 
+def without_password(url: str) -> str:
+    """The URL fit for a log: a password (Heroku's REDIS_URL carries one) is left out."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 class RedisQueue:
     def __init__(
         self, settings: Settings, metrics: Metrics | None = None, *, prefix: str = "rt", redis: Any = None
@@ -121,7 +131,11 @@ class RedisQueue:
         if self._redis is None:
             import redis.asyncio as aioredis
 
-            self._redis = aioredis.from_url(self.settings.state_url, decode_responses=False)
+            url = self.settings.state_url
+            tls = {}
+            if url.startswith("rediss://") and "ssl_cert_reqs=" not in url:  # the URL's own word wins
+                tls = {"ssl_cert_reqs": self.settings.redis_ssl_cert_reqs}
+            self._redis = aioredis.from_url(url, decode_responses=False, **tls)
         return self._redis
 
     def write_pacer(self) -> Any:
@@ -151,7 +165,9 @@ class RedisQueue:
         try:
             await self.redis.ping()
         except Exception as exc:
-            raise StoreUnavailable(f"Redis at {self.settings.state_url} cannot be reached: {exc}") from exc
+            raise StoreUnavailable(
+                f"Redis at {without_password(self.settings.state_url)} cannot be reached: {exc}"
+            ) from exc
         loop = asyncio.get_running_loop()
         for _ in range(max(1, self.settings.concurrency)):
             self._workers.append(loop.create_task(self._work()))
