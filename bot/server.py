@@ -4,8 +4,10 @@
 for chunked bodies); 415 for a content type other than `application/json` or GitHub's other
 format, `application/x-www-form-urlencoded` with a `payload=` field (both are accepted; the
 signature covers the raw form body, and the JSON inside is what gets stored); 401 for a missing or
-wrong `X-Hub-Signature-256` (SHA-1 alone is not enough); 400 for a body that is not a JSON object
-or a missing `X-GitHub-Event` / `X-GitHub-Delivery`; 200 for `ping`; 202 once the delivery is
+wrong `X-Hub-Signature-256` (SHA-1 alone is not enough); 400 for a body that is not a JSON object,
+JSON nested deeper than the parser's recursion limit, a missing `X-GitHub-Event` / `X-GitHub-Delivery`,
+or a payload of a routed event and action that is not what GitHub sends (the answer's `field` names
+the first wrong one, as `$.pull_request.head.sha`; bot/github/events.py); 200 for `ping`; 202 once the delivery is
 stored (or was seen before); 503 when the store cannot take it, so GitHub records a failure that
 the catch-up redelivers.
 """
@@ -28,7 +30,8 @@ from aiohttp import web
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from bot.catchup import SWEEP_EVENT, CatchUp
+from bot.catchup import CatchUp
+from bot.github import events
 from bot.github.auth import GitHubApp
 from bot.github.pacing import WritePacer
 from bot.handlers import build_router
@@ -177,15 +180,31 @@ async def webhook(request: web.Request) -> web.Response:
             request, 400, {"error": "missing X-GitHub-Event or X-GitHub-Delivery"}, event, "bad_headers", started
         )
     body = json_payload(content_type, raw)
-    head = request.app[HEAD_READER].read(body) if body is not None else None
-    if head is None or body is None:
-        return _answer(request, 400, {"error": "body is not a JSON object"}, event, "bad_json", started)
-    if event == "ping":
-        zen = msgspec.json.decode(body).get("zen")
-        return _answer(request, 200, {"ok": True, "zen": zen}, event, "ping", started)
-    # The payload is parsed whole only by its job, off the acknowledgement path; an event no handler is
-    # registered for is remembered by id only (dedupe), with no body and no job.
-    ignored = event != SWEEP_EVENT and not request.app[ROUTER].fetch(Event(head, event=event, delivery_id=delivery_id))
+    try:
+        head = request.app[HEAD_READER].read(body) if body is not None else None
+        if head is None or body is None:
+            return _answer(request, 400, {"error": "body is not a JSON object"}, event, "bad_json", started)
+        if event == "ping":
+            zen = msgspec.json.decode(body).get("zen")
+            return _answer(request, 200, {"ok": True, "zen": zen}, event, "ping", started)
+        # An event no handler is registered for is remembered by id only (dedupe), with no body and no job;
+        # a routed one must be what GitHub sends, read as its record, field by field.
+        ignored = not request.app[ROUTER].fetch(Event(head, event=event, delivery_id=delivery_id))
+        if not ignored:
+            events.decode(event, head.get("action"), body)
+    except RecursionError:
+        return _answer(request, 400, {"error": "the JSON is nested too deeply"}, event, "too_deep", started)
+    except events.PayloadError as exc:
+        action = head.get("action") if head else None
+        name = f"{event} {action}" if isinstance(action, str) else event
+        return _answer(
+            request,
+            400,
+            {"error": f"not a {name} payload as GitHub sends it: {exc}", "field": exc.field},
+            event,
+            "bad_payload",
+            started,
+        )
     delivery = Delivery(
         id=delivery_id, event=event, body=body, repo_key=repo_key(head), installation_id=installation_id(head)
     )

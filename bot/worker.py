@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.catchup import SWEEP_EVENT
+from bot.github import events
 from bot.github.auth import TokenScope
 from bot.handlers.context import Context, Services
 from bot.queue import Delivery
@@ -40,14 +42,34 @@ def installation_id(payload: dict[str, Any]) -> int | None:
     return None
 
 
-def issue_number(payload: dict[str, Any]) -> int | None:
-    """The PR or issue a payload is about, where people can be told what happened (pure)."""
-    for key in ("pull_request", "issue"):
-        item = payload.get(key)
-        if isinstance(item, dict) and isinstance(item.get("number"), int):
-            return item["number"]
-    number = payload.get("number")
-    return number if isinstance(number, int) and "pull_request" in payload else None
+# Untyped floats as Python reads them: a number out of a float's range is inf, not an error, since the door
+# (which skips the fields no record names) does not look at them.
+_UNTYPED = msgspec.json.Decoder(float_hook=float)
+
+
+def _read(delivery: Delivery) -> tuple[dict[str, Any], events.Payload]:
+    data = _UNTYPED.decode(delivery.body)
+    if not isinstance(data, dict):
+        raise events.PayloadError("the payload is not a JSON object", "$")
+    kind = events.Payload if delivery.event == SWEEP_EVENT else events.record_type(delivery.event, data.get("action"))
+    return data, events.decode_as(kind, delivery.body)
+
+
+async def read_delivery(delivery: Delivery) -> tuple[dict[str, Any], events.Payload]:
+    """The stored body as the dict gidgethub routes on and as its typed record; PayloadError when it is neither.
+
+    The door decoded the same bytes with the same parser before storing them, deeper in the stack than a
+    fresh thread is: a body nested too deep to read here is read again in one, where it always fits.
+    """
+    try:
+        try:
+            return _read(delivery)
+        except RecursionError:
+            return await asyncio.to_thread(_read, delivery)
+    except msgspec.DecodeError as exc:
+        raise events.PayloadError(str(exc), "$") from None
+    except RecursionError:
+        raise events.PayloadError("the JSON is nested too deeply", "$") from None
 
 
 class Processor:
@@ -58,82 +80,91 @@ class Processor:
         self.router = router
 
     async def _context(
-        self, payload: dict[str, Any], event: Event, inst: int, permissions: dict[str, str] | None = None
-    ) -> Context:
-        """The job's context, with a token for this one repository and the permissions the job needs."""
+        self,
+        event: Event,
+        payload: events.Payload,
+        repository: tuple[str, int | None] | None,
+        installation: int | None,
+        permissions: dict[str, str] | None = None,
+    ) -> Context | None:
+        """The job's context in that repository (full name and id), with a token for it alone and the permissions
+        the job needs; None when there is no repository or installation, or the installation is gone."""
         from bot.handlers import permissions_for
 
-        github = self.services.github
-        repository = payload["repository"]
-        owner, name = repository["full_name"].split("/", 1)
+        if repository is None or installation is None or "/" not in repository[0]:
+            return None
+        full_name, repository_id = repository
+        owner, name = full_name.split("/", 1)
         grant = permissions if permissions is not None else permissions_for(event)
-        ids = (repository["id"],) if isinstance(repository.get("id"), int) else ()
-        return Context(
-            gh=await github.installation_client(inst, TokenScope.of(grant, *ids)),
-            event=event,
-            owner=owner,
-            repo=name,
-            installation_id=inst,
-            bot_login=await github.bot_login(),
-            services=self.services,
-        )
-
-    async def __call__(self, delivery: Delivery) -> str:
-        # The one full parse of the payload; the door read only its head, with the same parser.
-        payload = msgspec.json.decode(delivery.body)
-        if not isinstance(payload, dict):
-            return "ignored"
-        event = Event(payload, event=delivery.event, delivery_id=delivery.id)
-        if delivery.event == SWEEP_EVENT:
-            return await self._sweep(payload, event)
-        if not self.router.fetch(event):
-            return "ignored"
-        inst = installation_id(payload)
-        repo = payload.get("repository")
-        if inst is None or not isinstance(repo, dict) or "/" not in str(repo.get("full_name", "")):
-            log.debug("delivery %s (%s) has no installation or repository; ignored", delivery.id, delivery.event)
-            return "ignored"
+        ids = (repository_id,) if repository_id is not None else ()
         github = self.services.github
-        bot_login = await github.bot_login()
-        sender = (payload.get("sender") or {}).get("login")
-        if sender == bot_login and delivery.event in OWN_EVENTS_IGNORED:
-            return "ignored"
         try:
-            ctx = await self._context(payload, event, inst)
+            gh = await github.installation_client(installation, TokenScope.of(grant, *ids))
         except gidgethub.BadRequest as exc:
             if int(exc.status_code) in (401, 403, 404):
                 # The app was uninstalled or suspended: there is nobody to act for.
                 log.warning(
-                    "delivery %s: installation %s is not usable (%s); ignored", delivery.id, inst, int(exc.status_code)
+                    "delivery %s: installation %s is not usable (%s); ignored",
+                    event.delivery_id,
+                    installation,
+                    int(exc.status_code),
                 )
-                return "ignored"
+                return None
             raise
-        await self._forget_stale(ctx, delivery.event, payload)
+        return Context(
+            gh=gh,
+            event=event,
+            owner=owner,
+            repo=name,
+            installation_id=installation,
+            bot_login=await github.bot_login(),
+            services=self.services,
+            payload=payload,
+        )
+
+    async def _context_of(self, event: Event, payload: events.Payload) -> Context | None:
+        repository, installation = payload.repository, payload.installation
+        return await self._context(
+            event,
+            payload,
+            (repository.full_name, repository.id) if repository is not events.UNSET else None,
+            installation.id if installation is not events.UNSET else None,
+        )
+
+    async def __call__(self, delivery: Delivery) -> str:
+        data, payload = await read_delivery(delivery)
+        event = Event(data, event=delivery.event, delivery_id=delivery.id)
+        if delivery.event == SWEEP_EVENT:
+            return await self._sweep(payload, event)
+        if not self.router.fetch(event):
+            return "ignored"
+        sender = payload.sender.login if payload.sender is not events.UNSET else None
+        if sender == await self.services.github.bot_login() and delivery.event in OWN_EVENTS_IGNORED:
+            return "ignored"
+        ctx = await self._context_of(event, payload)
+        if ctx is None:
+            log.debug("delivery %s (%s) has no usable installation or repository; ignored", delivery.id, delivery.event)
+            return "ignored"
+        await self._forget_stale(ctx, delivery.event, data)
         await self.router.dispatch(event, ctx)
         return "done"
 
-    async def _forget_stale(self, ctx: Context, event: str, payload: dict[str, Any]) -> None:
+    async def _forget_stale(self, ctx: Context, event: str, data: dict[str, Any]) -> None:
         """Drop what this delivery makes stale before any handler runs, so no handler depends on another's order."""
-        if makes_config_stale(event, payload):
+        if makes_config_stale(event, data):
             ctx.forget_config()
-        if asks_for_refresh(event, payload):
-            sender = (payload.get("sender") or {}).get("login")
+        if asks_for_refresh(event, data):
+            sender = ctx.payload.sender
             # Membership answers are many; only someone who may run /refresh empties their cache.
-            if isinstance(sender, str) and await ctx.has_role(sender, "write"):
+            if sender is not events.UNSET and await ctx.has_role(sender.login, "write"):
                 ctx.services.roles.forget(ctx.installation_id)
 
-    async def _sweep(self, payload: dict[str, Any], event: Event) -> str:
+    async def _sweep(self, payload: events.Payload, event: Event) -> str:
         from bot.catchup import run_sweeps
 
-        inst = installation_id(payload)
-        if inst is None:
+        ctx = await self._context_of(event, payload)
+        if ctx is None:
             return "ignored"
-        try:
-            ctx = await self._context(payload, event, inst)
-        except gidgethub.BadRequest as exc:
-            if int(exc.status_code) in (401, 403, 404):
-                return "ignored"
-            raise
         await run_sweeps(ctx)
         return "done"
 
@@ -142,13 +173,11 @@ class Processor:
         from bot.rules.text import inline
 
         try:
-            payload = msgspec.json.decode(delivery.body)
-        except msgspec.DecodeError:
-            return
-        number = issue_number(payload) if isinstance(payload, dict) else None
-        inst = installation_id(payload) if isinstance(payload, dict) else None
-        repo = payload.get("repository") if isinstance(payload, dict) else None
-        if number is None or inst is None or not isinstance(repo, dict) or "/" not in str(repo.get("full_name", "")):
+            where = events.decode_as(events.Envelope, delivery.body)
+        except (events.PayloadError, RecursionError):
+            where = events.Envelope()
+        number = where.thread
+        if number is None:
             log.error("delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error)
             return
         why = "kept failing" if dead else "failed in a way that retrying cannot fix"
@@ -161,8 +190,18 @@ class Processor:
         try:
             from bot.handlers import FAILURE_REPORT_PERMISSIONS
 
-            failed = Event(payload, event=delivery.event, delivery_id=delivery.id)
-            ctx = await self._context(payload, failed, inst, FAILURE_REPORT_PERMISSIONS)
+            ctx = await self._context(
+                Event({}, event=delivery.event, delivery_id=delivery.id),
+                events.Payload(),
+                (where.repository.full_name, where.repository.id) if where.repository else None,
+                where.installation.id if where.installation else None,
+                FAILURE_REPORT_PERMISSIONS,
+            )
+            if ctx is None:
+                log.error(
+                    "delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error
+                )
+                return
             await ctx.api.post_once(number, f"job-failed:{delivery.id}", body)
         except Exception:
             log.exception("could not tell anyone that delivery %s was given up", delivery.id)

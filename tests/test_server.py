@@ -19,35 +19,13 @@ import pytest
 
 from bot.sandbox.harness import WEBHOOK_SECRET, World
 from bot.server import METRICS, QUEUE, signature_ok
+from deliveries import example, example_payloads, headers_for, post, sign
 
-EXAMPLES = Path(__file__).parent / "reference" / "webhook-payloads.json"  # every event's examples
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def headers_for(body: bytes, event: str = "issues", delivery: str | None = None, **extra: str) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(body),
-        **extra,
-    }
-
-
-async def post(world: World, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    assert world.bot_url is not None
-    async with world.session.post(world.bot_url, data=body, headers=headers) as resp:
-        text = await resp.text()
-        return resp.status, (json.loads(text) if text.startswith("{") else text)
-
-
-PAYLOAD = json.dumps(
-    {"action": "opened", "issue": {"number": 1}, "repository": {"full_name": "nobody/nothing"}}
-).encode()
+# A real `issues` `opened` delivery, for a repository the bot is not installed on.
+PAYLOAD = json.dumps(example("issues", "opened")).encode()
 
 
 def metric(world: World, name: str, labels: dict[str, str]) -> float:
@@ -283,11 +261,6 @@ async def test_a_store_that_refuses_writes_gets_503_not_500(world: World) -> Non
 
 
 # every real payload -------------------------------------------------------------------------
-def example_payloads() -> list[tuple[str, dict[str, Any]]]:
-    examples = json.loads(EXAMPLES.read_text())
-    return [(entry["name"], example) for entry in examples for example in entry.get("examples") or []]
-
-
 async def test_every_real_payload_is_acknowledged_and_no_job_crashes(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -391,33 +364,104 @@ async def test_real_payloads_aimed_at_a_real_repository_reach_the_handlers_witho
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "push_field"),
     [
-        {"repository": "acme/app", "installation": [1]},
-        {"repository": {"full_name": 7}, "installation": {"id": "1"}},
-        {"action": None, "pull_request": "nope", "repository": {"full_name": "no-slash"}, "installation": {"id": 1}},
-        {"issue": {"number": "1"}, "comment": {}, "sender": None},
-        {},
+        ({"repository": "acme/app", "installation": [1]}, "$.repository"),
+        ({"repository": {"full_name": 7}, "installation": {"id": "1"}}, "$.repository.full_name"),
+        (
+            {
+                "action": None,
+                "pull_request": "nope",
+                "repository": {"full_name": "no-slash"},
+                "installation": {"id": 1},
+            },
+            "$.repository.id",
+        ),
+        ({"issue": {"number": "1"}, "comment": {}, "sender": None}, "$.sender"),
+        ({}, "$.repository"),
     ],
     ids=["strings-for-objects", "wrong-types", "odd-values", "half-an-issue-comment", "empty-object"],
 )
-async def test_a_valid_signature_over_an_unexpected_shape_is_acknowledged_and_contained(
-    world: World, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+async def test_a_valid_signature_over_an_unexpected_shape_is_contained(
+    world: World, payload: dict[str, Any], push_field: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Without an action no handler is routed to these events: acknowledged and ignored. A push is always routed,
+    and none of these is a push GitHub sends: refused, naming the field."""
     caplog.set_level(logging.INFO, logger="release_train")
     body = json.dumps(payload).encode()
-    for event in ("pull_request", "issue_comment", "issues", "push", "check_run"):
+    for event in ("pull_request", "issue_comment", "issues", "check_run"):
         status, _ = await post(world, body, headers_for(body, event=event))
         assert status == 202
+    delivery = str(uuid.uuid4())
+    status, answer = await post(world, body, headers_for(body, event="push", delivery=delivery))
+    assert status == 400
+    assert answer["field"] == push_field
     await world.settle()
+    assert world.bot_app is not None
+    assert await world.bot_app[QUEUE].state_of(delivery) is None
     raised = [r.getMessage() for r in caplog.records if getattr(r, "job_failure", None)]
     assert samples(world, "release_train_job_crashes_total") == {}, raised
     assert unfinished_attempts(world) == {"retry": 0, "failed": 0, "dead": 0}, raised
     assert (
         metric(world, "release_train_jobs_total", {"outcome": "ignored"})
         + metric(world, "release_train_jobs_total", {"outcome": "done"})
-        == 5
+        == 4
     )
+
+
+def _set(payload: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A deep copy of payload with the dotted path set to value (or removed, for REMOVED)."""
+    changed = json.loads(json.dumps(payload))
+    *parents, last = path.split(".")
+    node = changed
+    for key in parents:
+        node = node[key]
+    if value is REMOVED:
+        del node[last]
+    else:
+        node[last] = value
+    return changed
+
+
+REMOVED = object()
+
+
+@pytest.mark.parametrize(
+    ("event", "action", "path", "value", "field"),
+    [
+        ("pull_request", "labeled", "pull_request.head.sha", 5, "$.pull_request.head.sha"),
+        ("pull_request", "labeled", "pull_request.head.sha", REMOVED, "$.pull_request.head.sha"),
+        ("pull_request", "labeled", "label", {"name": None, "id": 1}, "$.label.name"),
+        ("pull_request", "closed", "pull_request.labels", {"name": "bug"}, "$.pull_request.labels"),
+        ("issue_comment", "created", "comment", "nope", "$.comment"),
+        ("issue_comment", "created", "comment.body", None, "$.comment.body"),
+        ("issues", "opened", "repository", "acme/app", "$.repository"),
+        ("issues", "labeled", "sender", None, "$.sender"),
+        ("push", None, "ref", REMOVED, "$.ref"),
+        ("push", None, "commits", [{"id": "abc"}], "$.commits[0].tree_id"),
+        ("status", None, "branches", None, "$.branches"),
+        ("check_run", "completed", "check_run.output", None, "$.check_run.output"),
+        ("check_suite", "completed", "check_suite.head_sha", ["abc"], "$.check_suite.head_sha"),
+    ],
+)
+async def test_a_payload_github_does_not_send_gets_400_naming_the_field_and_is_not_stored(
+    world: World, event: str, action: str | None, path: str, value: Any, field: str
+) -> None:
+    real = example(event, action)
+    # The control: GitHub's own payload is stored and acknowledged.
+    body = json.dumps(real).encode()
+    status, _ = await post(world, body, headers_for(body, event=event))
+    assert status == 202
+    # The same delivery with one field as GitHub never sends it.
+    body = json.dumps(_set(real, path, value)).encode()
+    delivery = str(uuid.uuid4())
+    status, answer = await post(world, body, headers_for(body, event=event, delivery=delivery))
+    assert status == 400
+    assert answer["field"] == field
+    assert field in answer["error"]
+    assert world.bot_app is not None
+    assert await world.bot_app[QUEUE].state_of(delivery) is None
+    assert metric(world, "release_train_deliveries_total", {"event": event, "outcome": "bad_payload"}) == 1
 
 
 async def test_a_truncated_body_is_not_stored_and_the_server_carries_on(world: World) -> None:

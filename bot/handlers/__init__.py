@@ -55,3 +55,13 @@ def handled_events(router: routing.Router) -> set[str]:
 
     walk(router)
     return events
+
+
+def handled_routes(router: routing.Router) -> set[tuple[str, str | None]]:
+    """Every (event, action) some handler is registered for; action None for a handler of the whole event."""
+    routes: set[tuple[str, str | None]] = {(event, None) for event in router._shallow_routes}
+    for event, keys in router._deep_routes.items():
+        for key, values in keys.items():
+            assert key == "action", f"{event} is routed on {key!r}, which bot/github/events.py does not key on"
+            routes.update((event, value) for value in values)
+    return routes

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gidgethub.sansio import Event
 
+from bot.github import events
 from bot.github.client import GitHubClient
 from bot.github.repo import RepoAPI
 from bot.settings import Settings
@@ -29,6 +30,9 @@ class Services:
     metrics: Any = None
 
 
+P = TypeVar("P", bound=events.Payload)
+
+
 @dataclass
 class Context:
     """One job's view: `api` is the door to the repository; `gh` is the installation client under it."""
@@ -40,6 +44,8 @@ class Context:
     installation_id: int
     bot_login: str
     services: Services
+    # The delivery's payload as its typed record (bot/github/events.py); read it with payload_of().
+    payload: events.Payload = field(default_factory=events.Payload)
     api: RepoAPI = field(init=False, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
 
@@ -54,6 +60,11 @@ class Context:
     def repo_vars(self) -> dict[str, str]:
         """url_vars for gidgethub templates such as "/repos/{owner}/{repo}/pulls{/number}"."""
         return {"owner": self.owner, "repo": self.repo}
+
+    def payload_of(self, kind: type[P]) -> P:
+        """The payload as the record its route guarantees (`events.PullRequestLabeled`, or a family such as
+        `events.PullRequestEvent` for a handler of several actions); TypeError for a route it is not."""
+        return events.expect(self.payload, kind, self.event.event)
 
     @property
     def settings(self) -> Settings:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import gidgethub
 
 from bot.github.client import TransientError, backoff
+from bot.github.events import PayloadError
 from bot.logs import delivery_context
 from bot.queue import Delivery, FailureReporter, JobProcessor
 
@@ -39,6 +40,8 @@ def after_failure(
 ) -> Outcome:
     """What to do with a job whose attempt number `attempts` raised exc (pure but for the jitter)."""
     error = f"{exc.__class__.__name__}: {exc}"[:500]
+    if isinstance(exc, PayloadError):
+        return Outcome("failed", error=error)  # the stored body will not read differently next time
     if isinstance(exc, gidgethub.BadRequest) and not isinstance(exc, gidgethub.RateLimitExceeded):
         status = int(exc.status_code)
         if status not in (403, 429) or not _is_rate_limit(exc):

@@ -12,6 +12,8 @@ It writes, next to this file:
 - webhook-payloads.json: GitHub's example payloads for every event (the bot is fed each of them);
 - openapi-webhooks.json: the `x-webhooks` schemas of the events the sandbox sends that the examples
   file has no payload for (deployment_protection_rule), with the component schemas they reach.
+- webhook-schemas.json: the `x-webhooks` request-body schema of each event and action the sandbox sends or the bot
+  may route (`WEBHOOK_SCHEMA_EVENTS`), with the component schemas they reach (kept as local $refs).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ WEBHOOK_EVENTS = (
     "workflow_run",
 )
 
+# Events whose payload schemas are vendored per action (the bot's payload records are held to them): those
+# above, and the ones an app receives that no example covers.
+WEBHOOK_SCHEMA_EVENTS = (*WEBHOOK_EVENTS, "deployment_protection_rule")
 
 # Events the sandbox sends with no example payload: their payloads are held to the x-webhooks schemas.
 WEBHOOK_SCHEMAS = ("deployment-protection-rule-requested",)
@@ -236,6 +241,41 @@ def vendor_webhooks(
     ]
 
 
+def vendor_payload_schemas(spec: dict[str, Any], events: Collection[str] = WEBHOOK_SCHEMA_EVENTS) -> dict[str, Any]:
+    """Each event's payload schema per action ("" for an event without actions), and the components they reach."""
+    webhooks: dict[str, dict[str, str]] = {}
+    for hook in spec["x-webhooks"].values():
+        operation = hook["post"]
+        headers = {p["name"].lower(): p.get("example") for p in operation.get("parameters", [])}
+        event = headers.get("x-github-event")
+        if event not in events:
+            continue
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = resolve(spec, ref)
+        # A payload of several shapes (review_request_removed: a user or a team) lists them under oneOf.
+        shapes = [resolve(spec, s["$ref"]) if "$ref" in s else s for s in schema.get("oneOf", [])] or [schema]
+        for shape in shapes:
+            for value in ((shape.get("properties") or {}).get("action") or {}).get("enum") or [""]:
+                webhooks.setdefault(event, {})[value] = ref
+    wanted = {ref for actions in webhooks.values() for ref in actions.values()}
+    schemas: dict[str, Any] = {}
+    queue = sorted(wanted)
+    while queue:
+        ref = queue.pop()
+        name = ref.rsplit("/", 1)[-1]
+        if name in schemas:
+            continue
+        schemas[name] = resolve(spec, ref)
+        more: set[str] = set()
+        collect_refs(schemas[name], more)
+        queue.extend(sorted(more))
+    return {
+        "source": {"info": spec.get("info"), "openapi": spec.get("openapi")},
+        "webhooks": {event: dict(sorted(actions.items())) for event, actions in sorted(webhooks.items())},
+        "components": {"schemas": schemas},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE))
@@ -250,6 +290,9 @@ def main() -> int:
         "github-webhook-examples.json": hashlib.sha256(webhooks_file.read_bytes()).hexdigest(),
     }
     operations["source"]["sha256"] = digest
+    schemas = vendor_payload_schemas(spec)
+    schemas["source"]["sha256"] = {"github-rest-openapi.json": digest["github-rest-openapi.json"]}
+    (HERE / "webhook-schemas.json").write_text(json.dumps(schemas, sort_keys=True, separators=(",", ":")) + "\n")
     (HERE / "openapi-paths.json").write_text(json.dumps(paths, indent=0, sort_keys=True) + "\n")
     (HERE / "openapi-operations.json").write_text(json.dumps(operations, sort_keys=True, separators=(",", ":")) + "\n")
     hooks = vendor_webhook_schemas(spec)
@@ -262,7 +305,7 @@ def main() -> int:
     print(
         f"{len(operations['operations'])} operations, {len(operations['components']['schemas'])} schemas, "
         f"{len(webhooks)} webhook events vendored; {sum(len(e['examples']) for e in payloads)} example payloads "
-        f"of {len(payloads)} events"
+        f"of {len(payloads)} events; payload schemas of {len(schemas['webhooks'])} events"
     )
     for route in missing:
         print(f"not in GitHub's description: {route}", file=sys.stderr)
