@@ -17,6 +17,7 @@ from bot.queue.sqlite import HOT_JOBS, SqliteQueue
 from bot.sandbox.harness import WEBHOOK_SECRET, World
 from bot.server import QUEUE
 from bot.settings import Settings
+from deliveries import example
 
 SETTINGS = Settings(
     app_id=1,
@@ -162,14 +163,7 @@ async def test_an_event_no_handler_wants_is_remembered_without_its_body(world: W
 
 
 async def test_a_handled_event_is_stored_with_its_raw_bytes(world: World) -> None:
-    body = json.dumps(
-        {
-            "action": "labeled",
-            "label": {"name": "x"},
-            "issue": {"number": 1},
-            "repository": {"full_name": "nobody/none"},
-        }
-    ).encode()
+    body = json.dumps(example("issues", "labeled")).encode()  # GitHub's own, for a repository not installed
     headers = headers_for(body, "issues")
     assert (await post(world, body, headers))[0] == 202
     queue = world.bot_app[QUEUE]  # type: ignore[index]
