@@ -298,3 +298,22 @@ def test_a_configured_repository_reads_its_own_names() -> None:
     assert grammar.rc_version_of_label("for/2.10") == "2.10"
     assert grammar.tag("2.10", 1) == "release-2.10-1" and grammar.tag_version("release-2.10-1") == "2.10"
     assert grammar.command_versions(["release/2.10", "v2.9"]) == (("2.9", "2.10"), ())
+
+
+def test_the_grammar_has_one_home() -> None:
+    """No module of the bot but the grammar holds a pattern for a version or a pick branch (the sandbox models GitHub)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    bot = Path(names.__file__).resolve().parents[1]
+    version_shaped = re.compile(r"(\\d|\[0-9\])[+*{][^ ]*\\\.|cherry-pick/\(")
+    found = []
+    for path in sorted(bot.rglob("*.py")):
+        relative = path.relative_to(bot).as_posix()
+        if relative.startswith("sandbox/") or relative in ("rules/names.py", "demo.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and version_shaped.search(node.value):
+                found.append(f"{relative}:{node.lineno}: {node.value!r}")
+    assert found == [], "parse names with bot.rules.names:\n" + "\n".join(found)
