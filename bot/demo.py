@@ -2,8 +2,9 @@
 
 The sandbox (a local GitHub backed by real git) and the bot run on loopback and talk over real HTTP:
 the sandbox sends signed webhooks, the bot answers through the REST API. People are played by the
-script, acting through the sandbox's API as themselves. The demo exits non-zero when an outcome
-differs from what the release process expects.
+script, acting through the sandbox's API as themselves; devel is protected, so GitHub itself refuses
+a merge that the merge rules fail. The demo exits non-zero when an outcome differs from what the
+release process expects.
 """
 
 from __future__ import annotations
@@ -219,6 +220,10 @@ async def setting_up(demo: Demo) -> None:
     await seed.put_config(world, "alice", FULL, CONFIG)
     await demo.settle()
     demo.say("  people: " + ", ".join(f"{k} ({v})" for k, v in PEOPLE.items()))
+    demo.act("alice", "protects devel: release-train/merge-rules, from the Release Train app only, must pass to merge")
+    await seed.protect_branch(world, FULL, "devel", checks=[("release-train/merge-rules", world.sandbox.config.app_id)])
+    protection = await world.call("alice", "GET", f"/repos/{FULL}/branches/devel/protection")
+    demo.expect(protection.status == 200, "devel is protected")
 
 
 async def feature_work(demo: Demo) -> None:
@@ -260,6 +265,15 @@ async def feature_work(demo: Demo) -> None:
         await demo.check_state(child["head"]["sha"], "release-train/merge-rules") == "success",
         "the child PR names the FR's ticket and passes",
     )
+    demo.act("dev", f"tries to merge the FR's PR #{fr_pr['number']} into devel anyway")
+    devel_before = await demo.head("devel")
+    refused = await world.call("dev", "PUT", f"/repos/{FULL}/pulls/{fr_pr['number']}/merge", {"merge_method": "merge"})
+    message = refused.body.get("message", "") if isinstance(refused.body, dict) else ""
+    demo.expect(
+        refused.status == 405 and "release-train/merge-rules" in message and await demo.head("devel") == devel_before,
+        "GitHub refuses the merge: devel's protection requires release-train/merge-rules",
+    )
+    demo.show(message, limit=2)
 
     demo.act("dev", f"merges the child PR #{child['number']} into the FR branch")
     await seed.merge_pr(world, "dev", FULL, child["number"], "merge")
@@ -364,8 +378,9 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         title="Apply discount codes at checkout",
         body=f"Fixes #{bug}",
     )
-    demo.act("dev", f"labels #{fix['number']} cherry-pick/1.5 and squash-merges it into devel")
+    demo.act("dev", f"labels #{fix['number']} cherry-pick/1.5 and squash-merges it into devel once merge-rules passes")
     await seed.add_labels(world, "dev", FULL, fix["number"], "cherry-pick/1.5")
+    await demo.settle()
     await seed.merge_pr(world, "dev", FULL, fix["number"], "squash")
     await demo.settle()
     demo.expect(not await demo.pulls("rc/1.5"), "no pick yet: QA has not verified the fix")
@@ -388,14 +403,20 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         demo.show(await demo.last_bot_comment(fix["number"]), limit=2)
 
     demo.say("\n━━ 5. A pick that conflicts tells the developer exactly how to finish by hand")
+    await seed.create_branch(world, "dev", FULL, "chore/banner-1.6", "devel")
     await seed.commit(
         world,
         "dev",
         FULL,
-        "devel",
+        "chore/banner-1.6",
         {"src/banner.txt": "Welcome to the shop — 1.6 preview\n"},
         "Banner for 1.6 development",
     )
+    preview = await seed.open_pr(
+        world, "dev", FULL, head="chore/banner-1.6", base="devel", title="Banner for 1.6 development"
+    )
+    await demo.settle()
+    await seed.merge_pr(world, "dev", FULL, preview["number"], "merge")
     await seed.create_branch(world, "dev", FULL, "fix/banner", "devel")
     await seed.commit(
         world,
@@ -408,6 +429,7 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
     banner = await seed.open_pr(
         world, "dev", FULL, head="fix/banner", base="devel", title="Fix the banner's punctuation"
     )
+    await demo.settle()
     await seed.merge_pr(world, "dev", FULL, banner["number"], "merge")
     await seed.add_labels(world, "quinn", FULL, banner["number"], "qa/verified")
     await demo.settle()
