@@ -149,6 +149,18 @@ async def test_setup_in_the_browser_registers_the_app_and_the_bot_it_configures_
             return any(d["event"] == "issues" and d["status_code"] == 202 for d in sandbox.app[HOOKS].deliveries)
 
         await wait_until(delivered, "the issues delivery acknowledged with 202")
+        # GitHub pinged the new hook when the app was made, before the bot ran; redelivered, the bot answers it.
+        deliveries = sandbox.app[HOOKS].deliveries
+        (ping,) = [d for d in deliveries if d["event"] == "ping"]
+        assert ping["status_code"] == 0
+        jwt = app_jwt(sandbox, config.app_id, new_key)
+        again = await sandbox.call(None, "POST", f"/app/hook/deliveries/{ping['id']}/attempts", headers=jwt)
+        assert again.status == 202
+
+        async def pinged() -> bool:
+            return any(d["event"] == "ping" and d["status_code"] == 200 for d in sandbox.app[HOOKS].deliveries)
+
+        await wait_until(pinged, "the redelivered ping answered 200")
     finally:
         stop_served([served])
         log.close()
@@ -272,6 +284,20 @@ async def test_the_start_page_says_what_is_wrong_with_a_url_or_an_organisation(
             assert resp.status == 422 and said in html.unescape(await resp.text())
     status, text = await person.open(setup_page.url + "/installed?installation_id=77&setup_action=install")
     assert status == 200 and "installation 77" in text
+
+
+async def test_a_request_for_another_host_name_is_refused_before_any_page(setup_page: SetupPage) -> None:
+    """A rebound DNS name pointing at the page would get GitHub's redirect (and the code) sent to it: refused."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        form = {"public_url": "https://rt.example.com", "organization": ""}
+        async with client.post(setup_page.url + "/", data=form, headers={"Host": "evil.example:3000"}) as resp:
+            assert resp.status == 421
+            assert "evil.example" not in await resp.text() and not client.cookie_jar.filter_cookies(setup_page.url)
+        # Control: the page's own loopback names are served.
+        for host in ("127.0.0.1", "localhost"):
+            async with client.post(setup_page.url + "/", data=form, headers={"Host": f"{host}:3000"}) as resp:
+                assert resp.status == 200
+                assert f"http://{host}:3000/callback" in html.unescape(await resp.text())
 
 
 # the command line -----------------------------------------------------------------------------

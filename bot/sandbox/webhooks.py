@@ -180,6 +180,40 @@ class Hooks:
         }
         self._enqueue(self._key(delivery), delivery, faults=True)
 
+    def ping(self, app: dict[str, Any], *, sender: str) -> None:
+        """GitHub's ping to a newly made app webhook: sent whatever the app subscribes to."""
+        from bot.sandbox import render
+
+        hook_id = self.store.new_id()
+        hook = {
+            "type": "App",
+            "id": hook_id,
+            "name": "web",
+            "active": True,
+            "events": sorted(self.events),
+            "config": {"content_type": "json", "insecure_ssl": "0", "url": self.webhook_url},
+            "updated_at": app["created_at"],
+            "created_at": app["created_at"],
+            "app_id": app["id"],
+            "deliveries_url": render.api("/app/hook/deliveries"),
+            "ping_url": render.api("/app/hook/pings"),
+            "test_url": render.api("/app/hook/test"),
+            "url": render.api("/app/hook/config"),
+            "last_response": {"code": None, "status": "unused", "message": None},
+        }
+        body = {"zen": "Keep it logically awesome.", "hook_id": hook_id, "hook": hook}
+        body["sender"] = render.user(self.store, sender)
+        delivery = {
+            "guid": str(uuid.uuid4()),
+            "event": "ping",
+            "action": None,
+            "body": json.dumps(body, separators=(",", ":")).encode(),
+            "repository_id": None,
+            "installation_id": None,
+            "redelivery": False,
+        }
+        self._enqueue(self._key(delivery), delivery, faults=False)
+
     @staticmethod
     def _key(delivery: dict[str, Any]) -> str:
         return str(delivery.get("repository_id") or "_")

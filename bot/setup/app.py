@@ -53,6 +53,10 @@ class SetupConfig:
     directory: Path  # where .env and the key are written
     manifest: dict[str, Any]  # app.yml
     public_url: str = ""  # the form's first value (--url)
+    listen_host: str = "127.0.0.1"  # --host: besides loopback, the one name the page answers to
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 CONFIG = web.AppKey("setup_config", SetupConfig)
@@ -175,8 +179,20 @@ async def installed(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("installed.html", request, context)
 
 
+@web.middleware
+async def known_host_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A Host the page does not listen as is refused: a rebound DNS name would otherwise get GitHub's code sent to it."""
+    hostname = (request.url.host or "").strip("[]").lower()
+    allowed = LOOPBACK_NAMES | {request.app[CONFIG].listen_host.lower()}
+    if hostname not in allowed:
+        log.warning("setup: refused a request for host %r", request.host)
+        return web.Response(status=421, text=f"this setup page answers only to {', '.join(sorted(allowed))}\n")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
 def create_setup_app(config: SetupConfig) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[known_host_only])
     app[CONFIG] = config
     setup_sessions(
         app,

@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"release-train setup: --url: {exc}", file=sys.stderr)
         return 2
     api_url = api_url_from_env(environment(directory / ".env"))
-    config = SetupConfig(api_url=api_url, directory=directory, manifest=read_manifest(), public_url=prefilled)
+    config = SetupConfig(
+        api_url=api_url, directory=directory, manifest=read_manifest(), public_url=prefilled, listen_host=args.host
+    )
     setup_logging("INFO", "pretty")
 
     async def main() -> int:

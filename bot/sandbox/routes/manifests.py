@@ -8,8 +8,8 @@ The sandbox's web host is its own base URL.
 
 Deliberate differences from GitHub: the sandbox hosts one GitHub App, so registering one replaces
 it (a new id, key pair, webhook secret, hook URL, permissions and events; tokens of the previous
-app stop working; the new key is also written to the state dir's `app-private-key.pem`, where
-`sandbox.json` points). Nobody signs in to the sandbox's pages: a personal app belongs to the login
+app stop working; GitHub's ping goes to the new hook; the new key is also written to the state
+dir's `app-private-key.pem`, where `sandbox.json` points). Nobody signs in to the sandbox's pages: a personal app belongs to the login
 typed on the form.
 """
 
@@ -171,6 +171,8 @@ def register(app: web.Application, manifest: dict[str, Any], *, name: str, owner
     hooks.events = config.events
     hooks.secret = config.webhook_secret
     hooks.webhook_url = config.webhook_url
+    if hooks.webhook_url:
+        hooks.ping(record, sender=record["owner"])
     code = secrets.token_hex(20)
     st.data.setdefault("manifest_codes", {})[code] = {
         "app_id": record["id"],
