@@ -9,6 +9,7 @@ from bot.sandbox.harness import World
 
 ORG, NAME = "acme", "app"
 FULL = f"{ORG}/{NAME}"
+BOT = "release-train[bot]"
 RELEASE_REPO_CONFIG = """\
 roles:
   qa: [quinn]
@@ -87,6 +88,19 @@ async def gate_run(world: World, sha: str) -> dict[str, Any] | None:
     answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/gate")
     runs = answer.body["check_runs"]
     return max(runs, key=lambda r: r["id"]) if runs else None
+
+
+async def gate_rows(world: World, sha: str) -> dict[str, str]:
+    """requirement -> the state icon's word, read back from the gate check's summary table."""
+    run = await gate_run(world, sha)
+    assert run is not None
+    rows = {}
+    for line in run["output"]["summary"].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] not in ("requirement", "---"):
+            icon = cells[1].split(" ", 1)[0]
+            rows[cells[0]] = {"✅": "pass", "❌": "fail", "⏳": "pending", "ℹ️": "info"}.get(icon, icon)
+    return rows
 
 
 async def new_issue(world: World, login: str = "dana", title: str = "Where we talk") -> int:

@@ -17,6 +17,7 @@ from release_story import (
     all_green,
     ci_check,
     cut,
+    gate_rows,
     gate_run,
     gate_state,
     labels_of,
@@ -48,19 +49,6 @@ async def cut_15(world: World) -> tuple[int, str]:
     [issue] = await tracking_issues(world)
     head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
     return int(issue["number"]), head
-
-
-async def gate_rows(world: World, sha: str) -> dict[str, str]:
-    """requirement -> the state icon's word, read back from the gate check's summary table."""
-    run = await gate_run(world, sha)
-    assert run is not None
-    rows = {}
-    for line in run["output"]["summary"].splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) >= 2 and cells[0] not in ("requirement", "---"):
-            icon = cells[1].split(" ", 1)[0]
-            rows[cells[0]] = {"✅": "pass", "❌": "fail", "⏳": "pending", "ℹ️": "info"}.get(icon, icon)
-    return rows
 
 
 async def replay(world: World, event: str, match: Any) -> None:
