@@ -9,6 +9,7 @@ from typing import TextIO
 
 from bot.config import CONFIG_PATH, RepoConfig, parse_config
 from bot.roles import describe_role
+from bot.rules.gate import unpinned_checks, unpinned_warning
 
 EXIT_OK, EXIT_INVALID, EXIT_MISSING = 0, 1, 2
 
@@ -19,15 +20,17 @@ def summary(config: RepoConfig) -> str:
     for role, word in (("qa", "QA"), ("rte", "RTE"), ("pdm", "PdM")):
         roles.append(f"{word}: {describe_role(config, role).replace('`', '')}")
     checks = ", ".join(c.name + (f" (app {c.app})" if c.app else "") for c in config.gate.required_checks)
-    return "\n".join(
-        [
-            f"  branches: devel {b.devel}, features {b.feature}, RCs {b.release_candidate}, "
-            f"production {b.production or '(none)'}",
-            f"  verified label: {config.labels.verified}; ready label: {config.labels.fr_ready}",
-            f"  roles: {'; '.join(roles)}",
-            f"  gate requires: {checks or '(nothing)'}",
-        ]
-    )
+    lines = [
+        f"  branches: devel {b.devel}, features {b.feature}, RCs {b.release_candidate}, "
+        f"production {b.production or '(none)'}",
+        f"  verified label: {config.labels.verified}; ready label: {config.labels.fr_ready}",
+        f"  roles: {'; '.join(roles)}",
+        f"  gate requires: {checks or '(nothing)'}",
+    ]
+    warning = unpinned_warning(unpinned_checks(config.gate.required_checks))
+    if warning:
+        lines.append(f"  warning: {warning.replace('`', '')}")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

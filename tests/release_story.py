@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.rules.release_state import ReleaseRecord, decode_record
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 
@@ -149,3 +150,15 @@ async def all_green(world: World, number: int, head: str) -> None:
     await status(world, "dana", head, "nightly")
     await say(world, "quinn", number, "/regression pass")
     await say(world, "pam", number, "/signoff")
+
+
+async def release_record(world: World, version: str) -> ReleaseRecord | None:
+    """The bot's record of an RC, read as any reader would: from the bot's check run on the RC head."""
+    head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/{version}")).body["object"]["sha"]
+    answer = await world.call(
+        "alice", "GET", f"/repos/{FULL}/commits/{head}/check-runs?check_name=release-train/release&filter=all"
+    )
+    mine = [r for r in answer.body["check_runs"] if r["app"]["slug"] == "release-train" and r["external_id"] == version]
+    if not mine:
+        return None
+    return decode_record(max(mine, key=lambda r: r["id"])["output"]["text"])

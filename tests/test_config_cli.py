@@ -20,6 +20,9 @@ def test_valid_file_prints_ok_and_a_summary(tmp_path, capsys):
     assert "QA: members of @acme/qa or @carol" in out
     assert "RTE: the repository's admins and maintainers" in out
     assert "gate requires: sanity, e2e (app ci)" in out
+    # sanity names no app, so any writer can post it; e2e is pinned
+    [warning] = [line for line in out.splitlines() if line.startswith("  warning: ")]
+    assert "(sanity): any writer can post them" in warning and "e2e" not in warning
 
 
 def test_each_error_is_printed_with_its_line_and_exit_1(tmp_path, capsys):

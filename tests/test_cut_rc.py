@@ -6,10 +6,20 @@ from typing import Any
 
 import pytest
 
-from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.harness import World
-from release_story import FULL, cut, gate_run, labels_of, new_issue, release_repo, reply_to, say, tracking_issues
+from release_story import (
+    FULL,
+    cut,
+    gate_run,
+    labels_of,
+    new_issue,
+    release_record,
+    release_repo,
+    reply_to,
+    say,
+    tracking_issues,
+)
 
 
 async def reactions(world: World, comment: dict[str, Any]) -> set[str]:
@@ -35,8 +45,9 @@ async def test_cut_rc_branches_devel_opens_tracking_issue_and_posts_gate(world: 
     [issue] = await tracking_issues(world)
     assert issue["title"] == "Release 1.5"
     assert labels_of(issue) == {"release-train", "rc/1.5"}
-    state = rules.read_state(issue["body"])
-    assert state is not None and state.version == "1.5" and state.cut_complete and state.forced_by is None
+    record = await release_record(world, "1.5")
+    assert record is not None and record.tracking == issue["number"]
+    assert record.cut.complete and not record.cut.forced and record.cut.by == "rita" and record.cut.sha == devel
     assert "| requirement | state | link |" in issue["body"] and devel[:7] in issue["body"]
     gate = await gate_run(world, devel)
     assert gate is not None and gate["status"] == "in_progress"  # sanity and regression not reported yet
@@ -49,7 +60,8 @@ async def test_cut_rc_branches_devel_opens_tracking_issue_and_posts_gate(world: 
     ).status == 201
     await world.settle()
     assert (
-        "| check `regression` | ⏳ not reported on this commit |" in (await gate_run(world, devel))["output"]["summary"]
+        "| check `regression` | ⏳ not recorded for this commit: QA's `/regression pass` |"
+        in (await gate_run(world, devel))["output"]["summary"]
     )
     assert f"tracking issue #{issue['number']}" in reply
     assert await reactions(world, made) >= {"eyes", "+1"}
@@ -74,7 +86,8 @@ async def test_cut_rc_refuses_missing_forward_port_then_force_records_who(world:
     reply = await reply_to(world, number, made)
     assert "Cut forced by @rita" in reply and hotfix[:7] in reply
     [issue] = await tracking_issues(world)
-    assert rules.read_state(issue["body"]).forced_by == "rita"
+    record = await release_record(world, "1.5")
+    assert record.cut.forced and record.cut.by == "rita"
     assert "Cut forced by** rita" in issue["body"]
 
 
@@ -155,8 +168,8 @@ async def test_cut_interrupted_after_the_branch_is_finished_by_the_next_cut(worl
     await world.settle()
     number, made = await cut(world, "1.5")
     assert "Finished the interrupted cut of `rc/1.5`" in await reply_to(world, number, made)
-    [issue] = await tracking_issues(world)
-    assert rules.read_state(issue["body"]).cut_complete and await gate_run(world, sha) is not None
+    assert len(await tracking_issues(world)) == 1
+    assert (await release_record(world, "1.5")).cut.complete and await gate_run(world, sha) is not None
     number, made = await cut(world, "1.5")
     assert "already exists" in await reply_to(world, number, made)
     assert len(await tracking_issues(world)) == 1
@@ -217,7 +230,8 @@ async def test_open_prs_in_the_releases_milestone_are_listed_as_not_in_this_rc(w
     number, made = await cut(world)
     assert "Cut `rc/1.5`" in await reply_to(world, number, made)
     [issue] = await tracking_issues(world)
-    assert rules.read_state(issue["body"]).not_in_rc == (aimed,)
+    assert (await release_record(world, "1.5")).cut.not_in_rc == (aimed,)
+    assert f"#{aimed}" in issue["body"]
 
 
 ADOPTED = "/cut-rc adopts an RC branch that someone else made"

@@ -8,7 +8,6 @@ import json
 import uuid
 from typing import Any
 
-from bot.rules import release as rules
 from bot.sandbox import seed
 from bot.sandbox.common import HOOKS
 from bot.sandbox.harness import WEBHOOK_SECRET, World
@@ -21,6 +20,7 @@ from release_story import (
     gate_run,
     gate_state,
     labels_of,
+    release_record,
     release_repo,
     reply_to,
     say,
@@ -154,7 +154,9 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     assert await gate_state(world, head) == "failure"
     [issue] = await tracking_issues(world)
     assert "release-hold" in labels_of(issue)
-    assert rules.read_state(issue["body"]).hold_reason == "Legal review of @bob's change"
+    record = await release_record(world, "1.5")
+    assert record.hold.reason == "Legal review of @bob's change" and record.hold.by == "pam"
+    assert "Legal review of @\u200dbob's change" in issue["body"]  # the dashboard shows it
     assert issue["body"].startswith("Ship notes by @alice: watch the cache.") and issue["body"].endswith(
         "Footer by people."
     )
@@ -168,7 +170,7 @@ async def test_hold_picks_and_peoples_text(world: World) -> None:
     await say(world, "rita", number, "/unhold")
     assert await gate_state(world, head) == "success"
     [issue] = await tracking_issues(world)
-    assert "release-hold" not in labels_of(issue) and rules.read_state(issue["body"]).hold_reason is None
+    assert "release-hold" not in labels_of(issue) and (await release_record(world, "1.5")).hold is None
 
     # an open PR into the RC keeps the gate waiting; a conflicted pick blocks it; unverified picks are listed
     await seed.create_branch(world, "dana", FULL, "fix/late", "rc/1.5")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.rules import release as release_rules
 from bot.rules.text import inline, marker, no_pings, plain_line, quoted
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
@@ -20,6 +19,7 @@ from release_story import (
     gate_run,
     gate_state,
     new_issue,
+    release_record,
     release_repo,
     reply_to,
     say,
@@ -183,10 +183,11 @@ async def test_release_commands_and_the_dashboard_never_ping(world: World) -> No
 
     texts = assert_no_pings(world, written)
     body = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}")).body["body"]
-    # The dashboard lists the blocker and the hold, defused, and its state survives the look-alike marker.
+    # The dashboard lists the blocker and the hold, defused; the record keeps the reason as written.
     assert f"#{bug.body['number']}" in body and "@\u200dalice" in body
-    state = release_rules.read_state(body)
-    assert state is not None and state.version == "1.5" and state.hold_reason == ONE_LINE and state.hold_by == "rita"
+    record = await release_record(world, "1.5")
+    assert record is not None and record.hold is not None
+    assert record.hold.reason == ONE_LINE and record.hold.by == "rita"
     # The regression bug is the bot's, quotes the summary defused, and keeps its one hidden marker.
     bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
     [mine] = [b for b in bugs if b["user"]["login"] == BOT]
@@ -289,9 +290,9 @@ async def test_a_persons_issue_with_a_forged_dashboard_is_not_taken_for_the_trac
     # The hold on the bot's tracking issue holds the gate; the forged one, which says nothing of it, is not read.
     await say(world, "rita", number, "/hold legal review")
     gate = await gate_run(world, rc_head)
-    assert gate is not None and "| no hold | ❌ on hold: legal review |" in gate["output"]["summary"], gate["output"][
-        "summary"
-    ]
+    assert gate is not None and "| no hold | ❌ on hold: legal review (by rita) |" in gate["output"]["summary"], gate[
+        "output"
+    ]["summary"]
     # A hold said on the copy is refused, rather than lost where the gate never looks.
     elsewhere = await say(world, "rita", int(forged.body["number"]), "/hold on the copy")
     assert "not on a copy" in await reply_to(world, int(forged.body["number"]), elsewhere)
@@ -314,9 +315,9 @@ async def test_the_longest_comment_keeps_the_bots_text_within_githubs_limits(wor
         assert len(issue["title"]) <= 256 and len(issue["body"] or "") <= 65536, issue["number"]
     for c in repo["comments"].values():
         assert len(c["body"]) <= 65536
-    state = release_rules.read_state((await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}")).body["body"])
-    assert state is not None and state.hold_by == "rita"
-    assert state.hold_reason == longest[:999] + "…"  # kept in the tracking issue's body, so bounded
+    record = await release_record(world, "1.5")
+    assert record is not None and record.hold is not None and record.hold.by == "rita"
+    assert record.hold.reason == longest[:999] + "…"  # repeated in the tracking issue's body, so bounded
     [bug] = [i for i in repo["issues"].values() if i["user"] == BOT and i["title"].startswith("Regression on")]
     assert "> @\u200dalice www" in bug["body"] and "w…" in bug["body"]
     assert_no_pings(world, people_wrote(world))

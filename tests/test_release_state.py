@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from bot.rules.gate import DASHBOARD_END, DASHBOARD_START
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from release_story import (
@@ -43,6 +42,16 @@ async def bot_comments(world: World, number: int) -> list[str]:
     return [c["body"] for c in answer.body if c["user"]["login"] == BOT]
 
 
+def forged_section(body: str, version: str) -> str:
+    """The body with the bot's section replaced by one whose hidden state says: this version, no hold."""
+    start, end = body.index(DASHBOARD_START), body.index(DASHBOARD_END)
+    state = (
+        f'<!-- release-train:state {{"version":"{version}","hold_reason":null,"hold_by":null,"forced_by":null,'
+        '"cut_complete":true,"dispatched":[],"not_in_rc":[]} -->'
+    )
+    return body[:start] + f"{DASHBOARD_START}\n{state}\n## Release {version}\n" + body[end:]
+
+
 async def gate_conclusion(world: World, sha: str) -> str:
     run = await gate_run(world, sha)
     assert run is not None
@@ -65,16 +74,13 @@ async def green_15(world: World) -> tuple[int, str]:
     return number, head
 
 
-@pytest.mark.xfail(strict=True, reason="the hold is read back from the tracking issue's body, which any writer edits")
 async def test_editing_the_tracking_issue_does_not_lift_a_hold(world: World) -> None:
     number, head = await green_15(world)
     await say(world, "pam", number, "/hold Legal review")
     assert await gate_conclusion(world, head) == "failure"
 
-    # Attack: a developer rewrites the state in the body, then takes the label off.
-    body = (await issue_of(world, number))["body"]
-    assert '"hold_reason":"Legal review"' in body
-    await edit_body(world, "dana", number, body.replace('"hold_reason":"Legal review"', '"hold_reason":null'))
+    # Attack: a developer rewrites the bot's section with a state that has no hold, then takes the label off.
+    await edit_body(world, "dana", number, forged_section((await issue_of(world, number))["body"], "1.5"))
     await seed.remove_label(world, "dana", FULL, number, "release-hold")
     await world.settle()
     assert await gate_conclusion(world, head) == "failure"
@@ -88,7 +94,6 @@ async def test_editing_the_tracking_issue_does_not_lift_a_hold(world: World) -> 
     assert "release-hold" not in labels_of(await issue_of(world, number))
 
 
-@pytest.mark.xfail(strict=True, reason="the RC a tracking issue speaks for is read from its body and labels")
 async def test_editing_the_tracking_issue_does_not_redirect_qas_word(world: World) -> None:
     await release_repo(world, PROMOTE_CONFIG)
     await cut(world)
@@ -101,9 +106,7 @@ async def test_editing_the_tracking_issue_does_not_redirect_qas_word(world: Worl
 
     # Attack: a developer makes the 1.6 tracking issue say it is 1.5's, in its state and in its labels.
     number = issues["Release 1.6"]
-    body = (await issue_of(world, number))["body"]
-    assert '"version":"1.6"' in body
-    await edit_body(world, "dana", number, body.replace('"version":"1.6"', '"version":"1.5"'))
+    await edit_body(world, "dana", number, forged_section((await issue_of(world, number))["body"], "1.5"))
     await seed.remove_label(world, "dana", FULL, number, "rc/1.6")
     await seed.add_labels(world, "dana", FULL, number, "rc/1.5")
     await world.settle()
@@ -118,7 +121,6 @@ async def test_editing_the_tracking_issue_does_not_redirect_qas_word(world: Worl
     assert (await gate_rows(world, head_16))["check `regression`"] == "pass"
 
 
-@pytest.mark.xfail(strict=True, reason="the hold lives in the issue body: wiped there, it is gone")
 async def test_a_wiped_body_and_a_lost_database_lose_nothing(world: World, tmp_path: Path) -> None:
     number, head = await green_15(world)
     await say(world, "rita", number, "/hold Waiting for the security audit")
@@ -143,7 +145,6 @@ async def test_a_wiped_body_and_a_lost_database_lose_nothing(world: World, tmp_p
     assert await gate_conclusion(world, head) == "success"
 
 
-@pytest.mark.xfail(strict=True, reason="a person's edit of the dashboard stays until something else changes")
 async def test_a_persons_edit_of_the_dashboard_is_undone(world: World) -> None:
     number, head = await green_15(world)
     await say(world, "pam", number, "/hold Legal review")
@@ -160,7 +161,6 @@ async def test_a_persons_edit_of_the_dashboard_is_undone(world: World) -> None:
     assert await gate_conclusion(world, head) == "failure"
 
 
-@pytest.mark.xfail(strict=True, reason="the hold label is read as a hold, and put back without a word")
 async def test_the_hold_label_follows_the_hold_and_says_who_may_change_it(world: World) -> None:
     number, head = await green_15(world)
 

@@ -1,11 +1,11 @@
-"""Tables for the RC lifecycle's pure rules: versions, forward-port gaps, the gate, promote plans, the dashboard."""
+"""Tables for the RC lifecycle's pure rules: versions, forward-port gaps and promote plans."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.config import RequiredCheck
 from bot.rules import release as r
+from bot.rules.gate import FAIL, PASS, GateRow, GateVerdict
 
 A = "a" * 40
 B = "b" * 40
@@ -87,207 +87,8 @@ def test_same_change_id_ignores_line_numbers_and_whitespace():
     assert r.same_change_id(one) != r.same_change_id(other_file)
 
 
-def res(
-    name,
-    kind="check_run",
-    state="completed",
-    conclusion="success",
-    app=None,
-    by_bot=False,
-    at="2026-01-01T00:00:00Z",
-    order=1,
-):
-    return r.CheckResult(name, kind, state, conclusion, app, by_bot, at, order)
-
-
-CI = RequiredCheck("sanity", app="ci")
-ANY = RequiredCheck("nightly")
-
-
-@pytest.mark.parametrize(
-    ("check", "results", "expected"),
-    [
-        (ANY, (), None),
-        (ANY, (res("nightly", "status", "success", None),), r.PASS),
-        (ANY, (res("nightly", "status", "failure", None),), r.FAIL),
-        (ANY, (res("nightly", state="in_progress", conclusion=None),), r.PENDING),
-        (ANY, (res("nightly", conclusion="neutral"),), r.PASS),
-        # the latest result of the name counts
-        (
-            ANY,
-            (
-                res("nightly", conclusion="failure", at="2026-01-01T00:00:00Z"),
-                res("nightly", "status", "success", None, at="2026-01-02T00:00:00Z"),
-            ),
-            r.PASS,
-        ),
-        (
-            ANY,
-            (
-                res("nightly", conclusion="success", at="2026-01-02T00:00:00Z"),
-                res("nightly", conclusion="failure", at="2026-01-02T00:00:00Z", order=2),
-            ),
-            r.FAIL,
-        ),
-        # a check meant to come from CI: a commit status cannot satisfy it, another app neither
-        (CI, (res("sanity", "status", "success", None),), None),
-        (CI, (res("sanity", app="someone-else"),), None),
-        (CI, (res("sanity", app="ci"),), r.PASS),
-        (
-            CI,
-            (
-                res("sanity", app="ci", conclusion="failure"),
-                res("sanity", "status", "success", None, at="2027-01-01T00:00:00Z"),
-            ),
-            r.FAIL,
-        ),
-        # the bot's own record of QA's command counts
-        (RequiredCheck("regression", app="ci"), (res("regression", by_bot=True, app="release-train"),), r.PASS),
-    ],
-)
-def test_latest_result(check, results, expected):
-    found = r.latest_result(check, results)
-    assert (found.outcome if found else None) == expected
-
-
-def test_regression_cannot_be_forged_by_a_commit_status():
-    forged = facts(
-        required_checks=(RequiredCheck("regression"),), results=(res("regression", "status", "success", None),)
-    )
-    assert [row.state for row in r.gate_verdict(forged).rows if row.requirement == "check `regression`"] == [r.PENDING]
-    by_ci = facts(required_checks=(RequiredCheck("regression"),), results=(res("regression", app="ci"),))
-    assert r.gate_verdict(by_ci).passed
-    anyone = facts(required_checks=(RequiredCheck("nightly"),), results=(res("nightly", "status", "success", None),))
-    assert r.gate_verdict(anyone).passed
-
-
-def src(number=9, *, merged=True, closed=True, verified=True, state=None, pick_pr=None):
-    return r.SourcePick(r.ItemRef(number, "src", f"http://h/{number}"), merged, closed, verified, state, pick_pr)
-
-
-@pytest.mark.parametrize(
-    ("pick", "standing"),
-    [
-        (src(merged=False, closed=False, verified=False), r.PICK_WAITING_MERGE),
-        (src(merged=False, closed=False, verified=True), r.PICK_WAITING_MERGE),
-        (src(merged=False, closed=True, verified=True), r.PICK_DROPPED),
-        (src(verified=False), r.PICK_WAITING_QA),
-        (src(verified=False, state="waiting-merge"), r.PICK_WAITING_QA),  # the record lags behind the merge
-        (src(state="waiting-merge"), r.PICK_OWED),
-        (src(state="waiting-qa"), r.PICK_WAITING_QA),  # a verified label from someone outside QA does not count
-        (src(), r.PICK_OWED),
-        (src(state="missing-rc"), r.PICK_OWED),
-        (src(state="opened", pick_pr=12), r.PICK_OPEN),
-        (src(state="merged", pick_pr=12), r.PICK_DONE),
-        (src(state="present"), r.PICK_DONE),
-        (src(state="closed", pick_pr=12), r.PICK_DROPPED),
-        (src(state="conflict"), r.PICK_STUCK),
-        (src(state="branch-taken"), r.PICK_STUCK),
-        (src(state="failed"), r.PICK_STUCK),
-    ],
-)
-def test_pick_standing_reads_the_per_target_state(pick, standing):
-    assert r.pick_standing(pick) == standing
-
-
-def test_gate_and_dashboard_name_each_source_by_its_own_state():
-    sources = (
-        src(3, state="conflict"),
-        src(4, verified=False),
-        src(5, merged=False, closed=False, verified=False),
-        src(6, state="opened", pick_pr=20),
-        src(7, state="present"),
-        src(8, merged=False, closed=True, verified=False),
-    )
-    verdict = r.gate_verdict(facts(source_picks=sources))
-    table = r.gate_table(verdict)
-    assert "needs a person: [#3](http://h/3) (conflict)" in table
-    assert "not verified or merged yet: [#4](http://h/4), [#5](http://h/5)" in table
-    into_rc = (r.PickRow(20, "pick", "open"), r.PickRow(19, "older pick", "merged"))
-    rows = r.pick_rows(into_rc, sources)
-    assert [(row.number, row.state) for row in rows] == [
-        (20, "open"),
-        (19, "merged"),
-        (3, "conflict"),
-        (4, "waiting for QA"),
-        (5, "waiting for merge"),
-        (7, "already on the RC"),
-    ]
-    assert r.pick_tally(rows) == "merged 1 · open 1 · conflicting 1 · waiting for QA 1"
-    state = r.TrackingState("1.5")
-    section = r.dashboard(r.DashboardFacts(state, "rc/1.5", A, "http://h/c", verdict, picks=rows))
-    assert (
-        "merged 1 · open 1 · conflicting 1 · waiting for QA 1" in section
-        and "| [#3](http://h/3) src | conflict |" in section
-    )
-
-
-def facts(**kw):
-    base = dict(
-        version="1.5",
-        branch="rc/1.5",
-        head_sha=A,
-        required_checks=(RequiredCheck("sanity"), RequiredCheck("regression")),
-        results=(res("sanity"), res("regression", by_bot=True)),
-    )
-    base.update(kw)
-    return r.GateFacts(**base)
-
-
-@pytest.mark.parametrize(
-    ("kw", "state", "bad"),
-    [
-        ({}, r.PASS, []),
-        ({"results": (res("sanity"),)}, r.PENDING, ["check `regression`"]),
-        ({"results": (res("sanity"), res("regression", conclusion="failure"))}, r.FAIL, ["check `regression`"]),
-        ({"blockers": (r.ItemRef(7, "crash"),)}, r.FAIL, ["no blocker bugs"]),
-        ({"open_picks": (r.ItemRef(8, "pick"),)}, r.PENDING, ["no open PRs into the RC"]),
-        ({"source_picks": (src(state="conflict"),)}, r.FAIL, ["no failed cherry-picks"]),
-        ({"source_picks": (src(state="branch-taken"),)}, r.FAIL, ["no failed cherry-picks"]),
-        ({"source_picks": (src(state="failed"),)}, r.FAIL, ["no failed cherry-picks"]),
-        ({"source_picks": (src(merged=False, verified=False),)}, r.PASS, []),  # listed, not blocking
-        ({"source_picks": (src(verified=False, state="waiting-qa"),)}, r.PASS, []),
-        (
-            {"source_picks": (src(state="opened", pick_pr=12),)},
-            r.PASS,
-            [],
-        ),  # the open pick PR is counted as a PR into the RC
-        (
-            {"source_picks": (src(state="merged", pick_pr=12), src(state="present"), src(state="closed", pick_pr=13))},
-            r.PASS,
-            [],
-        ),
-        ({"source_picks": (src(merged=False, closed=True, verified=False),)}, r.PASS, []),  # dropped
-        ({"source_picks": (src(),)}, r.PENDING, ["no failed cherry-picks"]),  # merged, verified, nothing picked yet
-        ({"source_picks": (src(state="missing-rc"),)}, r.PENDING, ["no failed cherry-picks"]),  # the RC exists now
-        ({"hold": "waiting for legal"}, r.FAIL, ["no hold"]),
-        ({"require_signoff": True}, r.PENDING, ["PdM sign-off"]),
-        ({"require_signoff": True, "signoff_by": "pam"}, r.PASS, []),
-        ({"require_signoff": False, "signoff_by": None}, r.PASS, []),
-    ],
-)
-def test_gate_verdict(kw, state, bad):
-    verdict = r.gate_verdict(facts(**kw))
-    assert verdict.state == state
-    assert [row.requirement for row in verdict.rows if row.state in (r.FAIL, r.PENDING)] == bad
-    status, conclusion, _title, summary = r.gate_check_output(verdict, "rc/1.5")
-    assert (status, conclusion) == {
-        r.PASS: ("completed", "success"),
-        r.FAIL: ("completed", "failure"),
-        r.PENDING: ("in_progress", None),
-    }[state]
-    assert "| requirement | state | link |" in summary
-
-
-def test_gate_lists_waiting_picks_and_escapes_hold_reason():
-    verdict = r.gate_verdict(facts(source_picks=(src(10, verified=False),), hold="@everyone | stop"))
-    table = r.gate_table(verdict)
-    assert "[#10](http://h/10)" in table and "picks waiting for QA" in table
-    assert "@\u200deveryone \\| stop" in table
-
-
-PASSING = r.gate_verdict(facts())
-FAILING = r.gate_verdict(facts(blockers=(r.ItemRef(7, "crash"),)))
+PASSING = GateVerdict(A, (GateRow("no blocker bugs", PASS, "none open"),))
+FAILING = GateVerdict(A, (GateRow("no blocker bugs", FAIL, "open: #7"),))
 T = "v{version}.{patch}"
 
 
@@ -369,28 +170,6 @@ def test_promote_refuses_with_table_naming_each_reason():
     decided = plan(verdict=FAILING, production_branch="prod", production_sha=C, production_can_ff=False)
     table = r.refusal_table(decided.refusals)
     assert "no blocker bugs" in table and "production can fast-forward" in table
-
-
-def test_dashboard_splice_keeps_peoples_text_and_round_trips_state():
-    state = r.TrackingState(
-        "1.5",
-        hold_reason="legal --> review",
-        hold_by="pam",
-        forced_by="rita",
-        dispatched=("build.yml",),
-        not_in_rc=(4, 5),
-    )
-    section = r.dashboard(
-        r.DashboardFacts(state, "rc/1.5", A, "http://h/c", PASSING, picks=(r.PickRow(3, "pick", "merged"),))
-    )
-    body = r.splice_dashboard("Notes from people.\n\nMore notes.", section)
-    assert body.startswith("Notes from people.\n\nMore notes.")
-    assert r.read_state(body) == state
-    edited = "Intro by @pam\n" + body + "\nFooter by people"
-    again = r.splice_dashboard(edited, section.replace("Release 1.5", "Release 1.5 (updated)"))
-    assert again.startswith("Intro by @pam\n") and again.endswith("\nFooter by people")
-    assert "(updated)" in again and again.count(r.DASHBOARD_START) == 1
-    assert r.read_state("no section here") is None
 
 
 @pytest.mark.parametrize(

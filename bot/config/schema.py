@@ -39,6 +39,7 @@ class Checks:
     cherry_pick: str = "release-train/cherry-pick"
     config: str = "release-train/config"
     signoff: str = "release-train/signoff"
+    release: str = "release-train/release"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, rea
 from bot.handlers.commands import CommandSet
 from bot.handlers.context import Context
 from bot.repo_config import decode_config_file, push_touches_config
+from bot.rules.gate import unpinned_checks, unpinned_warning
 from bot.rules.text import inline
 
 log = logging.getLogger("release_train.config_check")
@@ -75,9 +76,14 @@ def config_verdict(
             f"`{CONFIG_PATH}` is absent in this commit, so every setting takes its default.",
             (),
         )
-    errors = (problem,) if problem is not None else parse_config(text).errors
+    parsed = parse_config(text) if problem is None else None
+    errors = (problem,) if problem is not None else parsed.errors if parsed is not None else ()
     if not errors:
-        return ConfigVerdict("success", "Configuration is valid", f"`{CONFIG_PATH}` is valid.", ())
+        summary = f"`{CONFIG_PATH}` is valid."
+        if parsed is not None and parsed.config is not None:
+            warning = unpinned_warning(unpinned_checks(parsed.config.gate.required_checks))
+            summary += f"\n\n{warning}" if warning else ""
+        return ConfigVerdict("success", "Configuration is valid", summary, ())
     count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
     listing = "\n".join(f"- {inline(str(e), 500)}" for e in errors)
     summary = (

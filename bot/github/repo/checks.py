@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from bot.github.repo.base import Record, RepoBase, read
+from bot.github.repo.base import Record, RepoBase, User, read
 
 CHECK_SUMMARY_LIMIT = 65535
 ANNOTATIONS_PER_REQUEST = 50
@@ -56,6 +56,7 @@ class CommitStatus(Record, frozen=True, kw_only=True):
     target_url: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    creator: User | None = None  # who posted it (any writer may)
 
 
 def newest_by_name(runs: Sequence[CheckRun]) -> dict[str, CheckRun]:
@@ -79,12 +80,22 @@ def _same_check(existing: CheckRun, wanted: dict[str, Any]) -> bool:
 
 class Checks(RepoBase):
     async def check_runs(
-        self, sha: str, *, name: str | None = None, app_id: int | None = None, latest: bool = False
+        self,
+        sha: str,
+        *,
+        name: str | None = None,
+        app_id: int | None = None,
+        latest: bool = False,
+        every: bool = False,
     ) -> tuple[CheckRun, ...]:
-        """The check runs on a commit (one page of 100), of one name or one app when asked."""
+        """The check runs on a commit (one page of 100), of one name or one app when asked.
+
+        GitHub lists the latest run per name and app unless every run is asked for (`every`).
+        """
+        which = "all" if every else "latest" if latest else None
         answer = await self.gh.getitem(
             "/repos/{owner}/{repo}/commits/{ref}/check-runs{?check_name,app_id,filter,per_page}",
-            self._vars(ref=sha, check_name=name, app_id=app_id, filter="latest" if latest else None, per_page=100),
+            self._vars(ref=sha, check_name=name, app_id=app_id, filter=which, per_page=100),
         )
         return read(tuple[CheckRun, ...], answer.get("check_runs", []))
 

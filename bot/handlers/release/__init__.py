@@ -6,8 +6,8 @@ from gidgethub import routing
 
 from bot.handlers.commands import CommandSet
 from bot.handlers.release import cut, gate, promote, signals
-from bot.handlers.release.facts import REGRESSION_CHECK, find_tracking_issue, version_of_tracking
 from bot.handlers.release.gate import Evaluation, evaluate_gate, sweep
+from bot.handlers.release.record import find_tracking_issue, read_state, tracking_context, version_of_tracking
 
 # Only the gate reacts to events; the other steps are commands.
 router = routing.Router(gate.router)
@@ -27,12 +27,13 @@ commands = CommandSet([*cut.commands.specs, *signals.commands.specs, *promote.co
 
 __all__ = [
     "PERMISSIONS",
-    "REGRESSION_CHECK",
     "Evaluation",
     "commands",
     "evaluate_gate",
     "find_tracking_issue",
+    "read_state",
     "router",
     "sweep",
+    "tracking_context",
     "version_of_tracking",
 ]

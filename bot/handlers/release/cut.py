@@ -10,21 +10,17 @@ from typing import Any
 import gidgethub
 
 from bot.config import RepoConfig
+from bot.github.repo import Issue
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
-from bot.handlers.release.facts import (
-    branch_head,
-    find_tracking_issue,
-    is_on,
-    labeled_issues,
-    rc_heads,
-    release_tags,
-    version_of_tracking,
-)
+from bot.handlers.release import record as records
+from bot.handlers.release.facts import branch_head, is_on, labeled_issues, rc_heads, release_tags
 from bot.handlers.release.gate import evaluate_gate
+from bot.rules import gate as rules_gate
 from bot.rules import names
 from bot.rules import release as rules
 from bot.rules.commands import Command
+from bot.rules.release_state import Cut, ReleaseRecord, ReleaseState
 from bot.rules.text import inline
 
 commands = CommandSet()
@@ -135,24 +131,15 @@ async def forward_port_check(
     return rules.forward_port_gaps(lines, devel_commits.values(), frozenset(known))
 
 
-async def _not_in_rc(ctx: Context, config: RepoConfig, version: str) -> list[dict[str, Any]]:
+async def _not_in_rc(ctx: Context, config: RepoConfig, version: str) -> list[Issue]:
     """Open PRs aimed at this release (the RC label or a milestone named after the version)."""
-    found = {i["number"]: i for i in await labeled_issues(ctx, [config.names.rc_label(version)]) if "pull_request" in i}
-    try:
-        async for milestone in ctx.gh.getiter(
-            "/repos/{owner}/{repo}/milestones{?state,per_page}", {**ctx.repo_vars, "state": "open", "per_page": 100}
-        ):
-            if re.search(rf"(?<![\d.]){re.escape(version)}(?![\d])", milestone.get("title") or ""):
-                async for issue in ctx.gh.getiter(
-                    "/repos/{owner}/{repo}/issues{?milestone,state,per_page}",
-                    {**ctx.repo_vars, "milestone": str(milestone["number"]), "state": "open", "per_page": 100},
-                ):
-                    if "pull_request" in issue:
-                        found[issue["number"]] = issue
-    except gidgethub.BadRequest as exc:
-        if int(exc.status_code) != 404:
-            raise
-    return sorted(found.values(), key=lambda i: i["number"])
+    found = {i.number: i for i in await labeled_issues(ctx, [config.names.rc_label(version)]) if i.is_pull}
+    for milestone in await ctx.api.milestones(state="open"):
+        if re.search(rf"(?<![\d.]){re.escape(version)}(?![\d])", milestone.title):
+            for issue in await ctx.api.issues(milestone=milestone.number, state="open"):
+                if issue.is_pull:
+                    found[issue.number] = issue
+    return sorted(found.values(), key=lambda i: i.number)
 
 
 def _fill(template: str, version: str, sha: str) -> str:
@@ -181,20 +168,18 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     if version is None:
         return CommandReply(False, "No version can follow the highest RC. Name the next one: `/cut-rc X.Y`.")
     branch = config.names.rc_branch(version)
-    tracking = await find_tracking_issue(ctx, config, version)
+    at = comment.get("created_at") or ""
     if version in heads:
-        state = rules.read_state(tracking.get("body")) if tracking else None
-        if tracking is not None and state is not None and state.cut_complete:
-            return CommandReply(
-                False, f"`{branch}` already exists (tracking issue #{tracking['number']}). Nothing was changed."
-            )
+        record = (await records.read_state(ctx, config, version, heads[version], head_runs=())).record
+        if record is not None and record.cut is not None and record.cut.complete:
+            number = f" (tracking issue #{record.tracking})" if record.tracking is not None else ""
+            return CommandReply(False, f"`{branch}` already exists{number}. Nothing was changed.")
         if args.dry_run:
             return CommandReply(
                 True, f"Dry run: `{branch}` exists but its cut was interrupted; `/cut-rc {version}` would finish it."
             )
-        return await _finish_cut(
-            ctx, config, version, heads[version], tracking, login, forced=False, not_in_rc=[], resumed=True
-        )
+        record = record or ReleaseRecord(version, cut=Cut(by=login, sha=heads[version], at=at))
+        return await _finish_cut(ctx, config, record, heads[version], resumed=True)
     devel_sha = await branch_head(ctx, config.branches.devel)
     if devel_sha is None:
         return CommandReply(
@@ -204,7 +189,7 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     not_in_rc = await _not_in_rc(ctx, config, version)
     not_in_rc_text = (
         "\n\nNot in this RC (still open, aimed at this release): "
-        + ", ".join(f"#{i['number']} {inline(i.get('title') or '', 80)}" for i in not_in_rc)
+        + ", ".join(f"#{i.number} {inline(i.title, 80)}" for i in not_in_rc)
         if not_in_rc
         else ""
     )
@@ -232,18 +217,20 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
             + rules.gap_report(gaps, config.branches.devel)
             + not_in_rc_text,
         )
+    cut_record = ReleaseRecord(
+        version,
+        cut=Cut(by=login, sha=devel_sha, at=at, forced=bool(gaps), not_in_rc=tuple(i.number for i in not_in_rc)),
+    )
+    # The record first, on the commit the branch starts at, so the branch is never without it.
+    await records.save(ctx, config, cut_record, devel_sha)
     try:
-        await ctx.gh.post(
-            "/repos/{owner}/{repo}/git/refs", ctx.repo_vars, data={"ref": f"refs/heads/{branch}", "sha": devel_sha}
-        )
+        await ctx.api.create_ref(f"refs/heads/{branch}", devel_sha)
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) != 422:
             raise
         # Someone (or an earlier attempt of this job) made it meanwhile; adopt the branch as it is.
         devel_sha = await branch_head(ctx, branch) or devel_sha
-    reply = await _finish_cut(
-        ctx, config, version, devel_sha, tracking, login, forced=bool(gaps), not_in_rc=not_in_rc, resumed=False
-    )
+    reply = await _finish_cut(ctx, config, cut_record, devel_sha, resumed=False)
     if gaps:
         reply = CommandReply(
             reply.ok,
@@ -255,58 +242,40 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
 
 
 async def _finish_cut(
-    ctx: Context,
-    config: RepoConfig,
-    version: str,
-    sha: str,
-    tracking: dict[str, Any] | None,
-    login: str,
-    *,
-    forced: bool,
-    not_in_rc: list[dict[str, Any]],
-    resumed: bool,
+    ctx: Context, config: RepoConfig, record: ReleaseRecord, sha: str, *, resumed: bool
 ) -> CommandReply:
     """The cut's steps after the branch exists; each one checks whether it is already done."""
+    version = record.version
     branch = config.names.rc_branch(version)
-    fresh = rules.TrackingState(
-        version, forced_by=login if forced else None, not_in_rc=tuple(i["number"] for i in not_in_rc)
-    )
-    # A fresh cut of a version cut before (its branch deleted since) starts the old issue over.
-    state = fresh if not resumed else (rules.read_state(tracking.get("body")) if tracking else None) or fresh
-    if tracking is not None and not resumed and tracking.get("state") != "open":
-        tracking = await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}",
-            {**ctx.repo_vars, "issue_number": tracking["number"]},
-            data={"state": "open"},
-        )
+    cut = record.cut or Cut(by="", sha=sha)
+    tracking = await records.find_tracking_issue(ctx, config, record)
+    if tracking is None and not resumed:
+        # A fresh cut of a version cut before (its branch deleted since) starts the old issue over.
+        tracking = await _earlier_tracking_issue(ctx, config, version)
+        if tracking is not None and tracking.state != "open":
+            tracking = await ctx.api.update_issue(tracking.number, state="open")
     if tracking is None:
-        body = rules.splice_dashboard(
-            f"Release {version}: RC branch `{branch}`, cut by @{login}.",
-            f"<!-- release-train:state {state.to_json()} -->\nPreparing the dashboard…",
+        body = rules_gate.splice_dashboard(
+            f"Release {version}: RC branch `{branch}`, cut by @{cut.by}.", "Preparing the dashboard…"
         )
-        tracking = await ctx.gh.post(
-            "/repos/{owner}/{repo}/issues",
-            ctx.repo_vars,
-            data={
-                "title": _fill(config.release.tracking_title, version, sha),
-                "body": body,
-                "labels": [config.labels.tracking, config.names.rc_label(version)],
-            },
+        tracking = await ctx.api.create_issue(
+            title=_fill(config.release.tracking_title, version, sha),
+            body=body,
+            labels=[config.labels.tracking, config.names.rc_label(version)],
         )
-    number = tracking["number"]
+    number = tracking.number
+    if record.tracking != number:
+        record = dataclasses.replace(record, tracking=number)
+        await records.save(ctx, config, record, sha)
     notes: list[str] = []
-    dispatched = list(state.dispatched)
+    dispatched = list(cut.dispatched)
     for dispatch in config.release.on_rc_created:
         if dispatch.workflow in dispatched:
             continue
         ref = _fill(dispatch.ref, version, sha) if dispatch.ref else branch
         inputs = {key: _fill(value, version, sha) for key, value in dispatch.inputs}
         try:
-            await ctx.gh.post(
-                "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
-                {**ctx.repo_vars, "workflow_id": dispatch.workflow},
-                data={"ref": ref, "inputs": inputs},
-            )
+            await ctx.api.dispatch_workflow(dispatch.workflow, ref=ref, inputs=inputs)
             notes.append(f"dispatched `{inline(dispatch.workflow)}` on `{ref}`")
         except gidgethub.BadRequest as exc:
             answer = inline(str(exc) or f"HTTP {int(exc.status_code)}", 500)
@@ -321,8 +290,10 @@ async def _finish_cut(
             )
             notes.append(f"GitHub refused `{inline(dispatch.workflow)}` (see the comment on #{number})")
         dispatched.append(dispatch.workflow)
-    state = dataclasses.replace(state, dispatched=tuple(dispatched), cut_complete=True)
-    await evaluate_gate(ctx, config, version, head_sha=sha, tracking=tracking, state=state)
+    record = dataclasses.replace(record, cut=dataclasses.replace(cut, dispatched=tuple(dispatched), complete=True))
+    await records.save(ctx, config, record, sha)
+    release = ReleaseState(version, branch, sha, record, sha)
+    await evaluate_gate(ctx, config, version, head_sha=sha, tracking=tracking, release=release)
     closed = await _close_previous(ctx, config, version, number)
     lines = [
         f"{'Finished the interrupted cut of' if resumed else 'Cut'} `{branch}` at `{sha[:7]}`; tracking issue #{number}.",
@@ -334,24 +305,32 @@ async def _finish_cut(
     return CommandReply(True, "\n".join(lines))
 
 
+async def _earlier_tracking_issue(ctx: Context, config: RepoConfig, version: str) -> Issue | None:
+    """The bot's closed tracking issue of an earlier cut of this version, if any (its record went with its branch)."""
+    candidates = [
+        issue
+        for issue in await labeled_issues(ctx, [config.labels.tracking, config.names.rc_label(version)], state="closed")
+        if not issue.is_pull and issue.author == ctx.bot_login
+    ]
+    return min(candidates, key=lambda issue: issue.number) if candidates else None
+
+
 async def _close_previous(ctx: Context, config: RepoConfig, version: str, number: int) -> int | None:
+    """Close the newest older RC's tracking issue that is still open."""
     here = names.version_key(version)
-    older = []
-    for issue in await labeled_issues(ctx, [config.labels.tracking]):
-        other = version_of_tracking(config, issue)
-        if issue["number"] != number and other and names.version_key(other) < here and "pull_request" not in issue:
-            older.append((names.version_key(other), issue))
-    if not older:
+    heads = await rc_heads(ctx, config)
+    older = reversed(names.sorted_versions(v for v in heads if names.version_key(v) < here))
+    previous = None
+    for other in older:
+        record = (await records.read_state(ctx, config, other, heads[other], head_runs=())).record
+        issue = await records.find_tracking_issue(ctx, config, record)
+        if issue is not None and issue.number != number and issue.state == "open":
+            previous = issue
+            break
+    if previous is None:
         return None
-    _, previous = max(older, key=lambda pair: pair[0])
     await ctx.api.post_once(
-        previous["number"],
-        f"superseded:{version}",
-        f"Release {version} was cut (#{number}); closing this tracking issue.",
+        previous.number, f"superseded:{version}", f"Release {version} was cut (#{number}); closing this tracking issue."
     )
-    await ctx.gh.patch(
-        "/repos/{owner}/{repo}/issues/{issue_number}",
-        {**ctx.repo_vars, "issue_number": previous["number"]},
-        data={"state": "closed", "state_reason": "completed"},
-    )
-    return previous["number"]
+    await ctx.api.update_issue(previous.number, state="closed", state_reason="completed")
+    return previous.number

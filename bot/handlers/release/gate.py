@@ -1,35 +1,91 @@
-"""The promotion gate: evaluate an RC, write its gate check and dashboard, and re-evaluate on the events that change it."""
+"""The promotion gate: gather an RC's facts, decide with rules/gate.py, publish only what differs; re-run on the events that change it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import msgspec
 from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import RepoConfig
+from bot.github.repo import CheckRun, Comment, Issue, Label, PullRequest
 from bot.handlers.context import Context
+from bot.handlers.release import record as records
 from bot.handlers.release.facts import (
-    REGRESSION_CHECK,
+    as_issue,
     bot_run,
     branch_head,
     check_results,
-    find_tracking_issue,
     item_ref,
     labeled_issues,
     rc_heads,
     release_tags,
     source_pick,
-    version_of_tracking,
     web_url,
 )
 from bot.rules import cherry_pick as pick_rules
+from bot.rules import gate as rules
 from bot.rules import names
-from bot.rules import release as rules
+from bot.rules import release as release_rules
 from bot.rules.names import label_names
+from bot.rules.release_state import ReleaseState
 
 router = routing.Router()
+
+
+class GateAPI(Protocol):
+    """What publishing the gate does to GitHub (its facts are read through facts.py and record.py)."""
+
+    def pulls(
+        self,
+        *,
+        state: str = ...,
+        head: str | None = ...,
+        base: str | None = ...,
+        sort: str | None = ...,
+        direction: str | None = ...,
+    ) -> AsyncIterator[PullRequest]: ...
+
+    async def issue(self, number: int) -> Issue: ...
+
+    async def update_issue(
+        self,
+        number: int,
+        *,
+        title: str | None = ...,
+        body: str | None = ...,
+        state: str | None = ...,
+        state_reason: str | None = ...,
+        labels: Collection[str] | None = ...,
+        assignees: Collection[str] | None = ...,
+    ) -> Issue: ...
+
+    async def add_labels(self, number: int, labels: Iterable[str], *, present: Iterable[str] = ...) -> None: ...
+
+    async def remove_label(self, number: int, label: str) -> None: ...
+
+    async def ensure_comment(self, number: int, key: str, body: str) -> Comment: ...
+
+    async def ensure_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        conclusion: str | None = ...,
+        title: str,
+        summary: str,
+        text: str | None = ...,
+        annotations: Sequence[Mapping[str, Any]] = ...,
+        details_url: str | None = ...,
+        external_id: str | None = ...,
+        existing: CheckRun | None = ...,
+        existing_known: bool = ...,
+        update_completed: bool = ...,
+    ) -> CheckRun: ...
 
 
 @dataclass
@@ -38,9 +94,130 @@ class Evaluation:
     branch: str
     head_sha: str
     verdict: rules.GateVerdict
-    tracking: dict[str, Any] | None
-    state: rules.TrackingState
-    tags: tuple[rules.TagFact, ...]
+    tracking: Issue | None
+    release: ReleaseState
+    tags: tuple[release_rules.TagFact, ...]
+
+
+@dataclass
+class Gathered:
+    """The facts, and what the publish step compares the decision with."""
+
+    facts: rules.GateFacts
+    tracking: Issue | None
+    tracking_current: bool  # the tracking issue was read just now, so its body is current
+    gate_run: CheckRun | None  # this app's gate check run on the head
+    record_on_head: bool  # False: the record was read from an earlier commit, and is carried to the head
+    owns_check: bool  # the head's gate check is this RC's (a newer RC on the same commit owns it)
+    tags: tuple[release_rules.TagFact, ...]
+
+
+async def gather(
+    ctx: Context,
+    config: RepoConfig,
+    version: str,
+    head_sha: str,
+    *,
+    tracking: Issue | None = None,
+    release: ReleaseState | None = None,
+    before: str | None = None,
+    heads: dict[str, str] | None = None,
+    hold_label_by: str | None = None,
+) -> Gathered:
+    api: GateAPI = ctx.api
+    branch = config.names.rc_branch(version)
+    runs, results = await check_results(ctx, head_sha)
+    if release is None or release.head_sha != head_sha:
+        release = await records.read_state(ctx, config, version, head_sha, head_runs=runs, before=before)
+    current = tracking is None
+    if tracking is None or (release.record is not None and tracking.number != release.record.tracking):
+        tracking = await records.find_tracking_issue(ctx, config, release.record)
+        current = True
+    label = config.names.rc_label(version)
+    blockers = [i for i in await labeled_issues(ctx, [config.labels.blocker, label]) if not i.is_pull]
+    pulls = [pr async for pr in api.pulls(base=branch, state="all")]
+    # Each source's own per-target state: a pick that conflicts for another RC says nothing about this one.
+    sources = [i for i in await labeled_issues(ctx, [config.names.target_label(version)], state="all") if i.is_pull]
+    by_head: dict[str, PullRequest] = {}
+    for pr in pulls:  # a pick branch's open or merged PR speaks for it, not an older closed one
+        if pr.head.ref not in by_head or not (by_head[pr.head.ref].merged_at or by_head[pr.head.ref].state == "open"):
+            by_head[pr.head.ref] = pr
+    source_picks = tuple(
+        [await source_pick(ctx, config, version, i, by_head.get(names.pick_branch(i.number, branch))) for i in sources]
+    )
+    tags = await release_tags(ctx, config)
+    released = tuple(t.name for t in tags if config.names.tag_version(t.name) == version)
+    # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
+    sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
+    owns = not sharing or max(sharing, key=names.version_key) == version
+    hold_label = None
+    if tracking is not None:
+        hold_label = rules.HoldLabel(config.labels.hold in tracking.label_names, hold_label_by)
+    facts = rules.GateFacts(
+        release=release,
+        required_checks=config.gate.required_checks,
+        results=results,
+        blockers=tuple(item_ref(i) for i in blockers),
+        open_picks=tuple(item_ref(pr) for pr in pulls if pr.state == "open"),
+        source_picks=source_picks,
+        require_signoff=config.gate.require_signoff,
+        into_rc=tuple(
+            rules.PickRow(pr.number, pr.title, "merged" if pr.merged_at else pr.state, pr.html_url) for pr in pulls
+        ),
+        released=released,
+        head_url=web_url(ctx, f"/commit/{head_sha}"),
+        hold_label=hold_label,
+        hold_label_name=config.labels.hold,
+        links={
+            "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
+            "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
+            "tracking": tracking.html_url if tracking is not None else "",
+        },
+    )
+    gate_run = bot_run(ctx, runs, config.checks.gate)
+    return Gathered(facts, tracking, current, gate_run, release.carried, owns, tags)
+
+
+async def publish(ctx: Context, config: RepoConfig, gathered: Gathered, decision: rules.GateDecision) -> Issue | None:
+    """Bring GitHub to the decision, writing only what differs: the record's copy, the gate, labels, dashboard.
+
+    Returns the tracking issue as it now stands.
+    """
+    api: GateAPI = ctx.api
+    release = gathered.facts.release
+    if release.record is not None and not gathered.record_on_head:
+        await records.write_record(ctx, config, release.record, release.head_sha, None)
+    if gathered.owns_check:
+        await api.ensure_check_run(
+            name=config.checks.gate,
+            head_sha=release.head_sha,
+            status=decision.check.status,
+            conclusion=decision.check.conclusion,
+            title=decision.check.title,
+            summary=decision.check.summary,
+            existing=gathered.gate_run,
+            existing_known=True,
+            update_completed=True,
+        )
+    tracking = gathered.tracking
+    if tracking is None:
+        return None
+    present = set(tracking.label_names)
+    wanted = {config.labels.tracking, config.names.rc_label(release.version)}
+    if decision.hold_label:
+        wanted.add(config.labels.hold)
+    await api.add_labels(tracking.number, wanted, present=present)
+    if not decision.hold_label and config.labels.hold in present:
+        await api.remove_label(tracking.number, config.labels.hold)
+    if decision.note:
+        await api.ensure_comment(tracking.number, f"hold-label:{release.version}", decision.note)
+    # The body must be current, so people's latest edits outside the section survive.
+    fresh = tracking if gathered.tracking_current else await api.issue(tracking.number)
+    body = rules.splice_dashboard(fresh.body, decision.dashboard)
+    if body != (fresh.body or ""):
+        fresh = await api.update_issue(tracking.number, body=body)
+    shown = (present | wanted) - ({config.labels.hold} - wanted)
+    return msgspec.structs.replace(fresh, labels=tuple(Label(name=name) for name in sorted(shown)), body=body)
 
 
 async def evaluate_gate(
@@ -49,144 +226,43 @@ async def evaluate_gate(
     version: str,
     *,
     head_sha: str | None = None,
-    tracking: dict[str, Any] | None = None,
-    state: rules.TrackingState | None = None,
+    tracking: Issue | Mapping[str, Any] | None = None,
+    release: ReleaseState | None = None,
+    before: str | None = None,
     heads: dict[str, str] | None = None,
+    hold_label_by: str | None = None,
 ) -> Evaluation | None:
-    """Gather the gate's facts for an RC, post the gate check on its head and refresh the dashboard."""
-    branch = config.names.rc_branch(version)
-    head_sha = head_sha or await branch_head(ctx, branch)
+    """Gather the gate's facts for an RC, decide, and publish: the gate check, the record's copy, the dashboard.
+
+    tracking: the tracking issue as a command's payload has it. release: the RC's state when the caller
+    has just changed it. before: the commit a push replaced. hold_label_by: the person whose change of
+    the hold label brought us here.
+    """
+    head_sha = head_sha or await branch_head(ctx, config.names.rc_branch(version))
     if head_sha is None:
         return None
-    listed = tracking is None  # read just now, so its body is current
-    if tracking is None:
-        tracking = await find_tracking_issue(ctx, config, version)
-    state = state or (rules.read_state(tracking.get("body")) if tracking else None) or rules.TrackingState(version)
-    runs, results = await check_results(ctx, head_sha)
-    signoff = bot_run(ctx, runs, config.checks.signoff)
-    label = config.names.rc_label(version)
-    blockers = [i for i in await labeled_issues(ctx, [config.labels.blocker, label]) if "pull_request" not in i]
-    pulls = [
-        pr
-        async for pr in ctx.gh.getiter(
-            "/repos/{owner}/{repo}/pulls{?base,state,per_page}",
-            {**ctx.repo_vars, "base": branch, "state": "all", "per_page": 100},
-        )
-    ]
-    target_label = config.names.target_label(version)
-    # Each source's own per-target state: a pick that conflicts for another RC says nothing about this one.
-    sources = [i for i in await labeled_issues(ctx, [target_label], state="all") if "pull_request" in i]
-    by_head: dict[str, dict[str, Any]] = {}
-    for pr in pulls:  # a pick branch's open or merged PR speaks for it, not an older closed one
-        ref = (pr.get("head") or {}).get("ref") or ""
-        if ref not in by_head or not (by_head[ref].get("merged_at") or by_head[ref]["state"] == "open"):
-            by_head[ref] = pr
-    source_picks = tuple(
-        [
-            await source_pick(ctx, config, version, i, by_head.get(names.pick_branch(i["number"], branch)))
-            for i in sources
-        ]
+    gathered = await gather(
+        ctx,
+        config,
+        version,
+        head_sha,
+        tracking=as_issue(tracking) if tracking is not None else None,
+        release=release,
+        before=before,
+        heads=heads,
+        hold_label_by=hold_label_by,
     )
-    hold = None
-    if tracking is not None:
-        # Only /unhold clears a hold: a label removed by hand does not release it, and comes back.
-        hold_labeled = config.labels.hold in label_names(tracking)
-        if state.hold_reason is not None and not hold_labeled:
-            await ctx.api.add_labels(tracking["number"], [config.labels.hold])
-        if state.hold_reason is not None or hold_labeled:
-            hold = state.hold_reason or f"the `{config.labels.hold}` label is set"
-    tracking_url = (tracking or {}).get("html_url", "")
-    facts = rules.GateFacts(
-        version=version,
-        branch=branch,
-        head_sha=head_sha,
-        required_checks=config.gate.required_checks,
-        results=results,
-        blockers=tuple(item_ref(i) for i in blockers),
-        open_picks=tuple(item_ref(pr) for pr in pulls if pr["state"] == "open"),
-        source_picks=source_picks,
-        hold=hold,
-        require_signoff=config.gate.require_signoff,
-        runs_only=frozenset({REGRESSION_CHECK}),
-        signoff_by=(signoff.external_id or "PdM") if signoff and signoff.conclusion == "success" else None,
-        links={
-            "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
-            "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
-            "tracking": tracking_url,
-        },
-    )
-    verdict = rules.gate_verdict(facts)
-    status, conclusion, title, summary = rules.gate_check_output(verdict, branch)
-    # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
-    sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
-    if not sharing or max(sharing, key=names.version_key) == version:
-        await ctx.api.ensure_check_run(
-            name=config.checks.gate,
-            head_sha=head_sha,
-            status=status,
-            conclusion=conclusion,
-            title=title,
-            summary=summary,
-            existing=bot_run(ctx, runs, config.checks.gate),
-            existing_known=True,
-            update_completed=True,
-        )
-    tags = await release_tags(ctx, config)
-    evaluation = Evaluation(version, branch, head_sha, verdict, tracking, state, tags)
-    if tracking is not None:
-        picks = rules.pick_rows(
-            [
-                rules.PickRow(
-                    pr["number"],
-                    pr.get("title") or "",
-                    "merged" if pr.get("merged_at") else pr["state"],
-                    pr.get("html_url") or "",
-                )
-                for pr in pulls
-            ],
-            source_picks,
-        )
-        released = tuple(t.name for t in tags if config.names.tag_version(t.name) == version)
-        section = rules.dashboard(
-            rules.DashboardFacts(
-                state,
-                branch,
-                head_sha,
-                web_url(ctx, f"/commit/{head_sha}"),
-                verdict,
-                facts.blockers,
-                tuple(picks),
-                released,
-            )
-        )
-        await _write_dashboard(ctx, tracking, section, listed=listed)
-    return evaluation
-
-
-async def _write_dashboard(ctx: Context, tracking: dict[str, Any], section: str, *, listed: bool = False) -> None:
-    # The body must be current, so people's latest edits outside the section survive.
-    fresh = (
-        tracking
-        if listed
-        else await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": tracking["number"]}
-        )
-    )
-    body = rules.splice_dashboard(fresh.get("body"), section)
-    if body != (fresh.get("body") or ""):
-        await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}",
-            {**ctx.repo_vars, "issue_number": tracking["number"]},
-            data={"body": body},
-        )
-    tracking["body"] = body
+    decision = rules.decide(gathered.facts)
+    shown = await publish(ctx, config, gathered, decision)
+    facts = gathered.facts
+    return Evaluation(version, facts.release.branch, head_sha, decision.verdict, shown, facts.release, gathered.tags)
 
 
 async def _open_versions(ctx: Context, config: RepoConfig) -> list[str]:
     versions = []
     for issue in await labeled_issues(ctx, [config.labels.tracking]):
-        version = version_of_tracking(config, issue)
-        if version and "pull_request" not in issue:
+        version = await records.version_of_tracking(ctx, config, issue)
+        if version:
             versions.append(version)
     return list(names.sorted_versions(versions))
 
@@ -216,7 +292,7 @@ async def on_push(event: Event, ctx: Context) -> None:
     config = await ctx.config()
     version = config.names.rc_version_of(event.data.get("ref", ""))
     if version:
-        await evaluate_gate(ctx, config, version, head_sha=event.data["after"])
+        await evaluate_gate(ctx, config, version, head_sha=event.data["after"], before=event.data.get("before"))
 
 
 @router.register("status")
@@ -231,8 +307,8 @@ async def on_check_run(event: Event, ctx: Context) -> None:
     run = event.data["check_run"]
     config = await ctx.config()
     if (run.get("app") or {}).get("id") == ctx.services.github.app_id:
-        # The gate's own output, and runs whose step re-evaluated already (regression, sign-off), are
-        # skipped; a source PR's cherry-pick run changes the gates of the RCs it names.
+        # The gate's own output, and runs whose step re-evaluated already (regression, sign-off, the
+        # record), are skipped; a source PR's cherry-pick run changes the gates of the RCs it names.
         if run.get("name") == config.checks.cherry_pick:
             versions = pick_rules.decode_states((run.get("output") or {}).get("text"))
             heads = await rc_heads(ctx, config) if versions else {}
@@ -253,12 +329,27 @@ async def on_check_suite(event: Event, ctx: Context) -> None:
 
 
 async def on_issue_change(event: Event, ctx: Context) -> None:
-    if ctx.is_bot((event.data.get("sender") or {}).get("login")):
+    sender = (event.data.get("sender") or {}).get("login")
+    if ctx.is_bot(sender):
         return  # tracking issues, holds and regression bugs: the command that changed them re-evaluated
     issue = event.data["issue"]
     config = await ctx.config()
     labels = set(label_names(issue))
     changed = (event.data.get("label") or {}).get("name")
+    action = event.data.get("action")
+    tracking_label = config.labels.tracking in labels or changed == config.labels.tracking
+    if tracking_label and ctx.is_bot((issue.get("user") or {}).get("login")) and "pull_request" not in issue:
+        # The bot's own issue: when it is a tracking issue, its record says which RC it belongs to,
+        # whatever its labels say now; a person's edit of its body or labels is undone.
+        if action == "edited" and "body" not in (event.data.get("changes") or {}):
+            return
+        version = await records.version_of_tracking(ctx, config, issue)
+        if version is not None:
+            by = sender if changed == config.labels.hold and action in ("labeled", "unlabeled") else None
+            await evaluate_gate(ctx, config, version, tracking=issue, hold_label_by=by)
+            return
+    if action == "edited":
+        return
     if changed:
         labels.add(changed)
     if not labels & {config.labels.blocker, config.labels.tracking, config.labels.hold} and not (
@@ -270,7 +361,7 @@ async def on_issue_change(event: Event, ctx: Context) -> None:
         await evaluate_gate(ctx, config, version)
 
 
-for _action in ("opened", "closed", "reopened", "labeled", "unlabeled"):
+for _action in ("opened", "closed", "reopened", "labeled", "unlabeled", "edited"):
     router.add(on_issue_change, "issues", action=_action)
 
 

@@ -9,10 +9,12 @@ import gidgethub
 from bot.config import RepoConfig
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
-from bot.handlers.release.facts import branch_head, is_on, release_tags, tracking_context, tracking_head
+from bot.handlers.release.facts import branch_head, is_on, release_tags
 from bot.handlers.release.gate import evaluate_gate
+from bot.handlers.release.record import tracking_context, tracking_head
 from bot.rules import release as rules
 from bot.rules.commands import Command
+from bot.rules.gate import GateVerdict
 from bot.rules.names import label_names
 from bot.rules.text import no_pings
 
@@ -72,10 +74,10 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
             done.add("handoff")
         if config.labels.released in label_names(tracking):
             done.add("released_label")
-        verdict = rules.GateVerdict(head, ())
+        verdict = GateVerdict(head, ())
     else:
         evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=tracking)
-        verdict = evaluation.verdict if evaluation else rules.GateVerdict(head, ())
+        verdict = evaluation.verdict if evaluation else GateVerdict(head, ())
     plan = rules.promote_plan(
         rules.PromoteFacts(
             version=version,

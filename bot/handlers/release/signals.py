@@ -3,26 +3,47 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
 
 from bot.config import RepoConfig
+from bot.github.repo import CheckRun, Issue
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
-from bot.handlers.release.facts import (
-    REGRESSION_CHECK,
-    labeled_issues,
-    tracking_context,
-    tracking_head,
-    version_of_tracking,
-    web_url,
-)
+from bot.handlers.release import record as records
+from bot.handlers.release.facts import labeled_issues, web_url
 from bot.handlers.release.gate import Evaluation, evaluate_gate
-from bot.rules import release as rules
+from bot.rules import gate as rules
 from bot.rules.commands import Command
 from bot.rules.names import label_names
+from bot.rules.release_state import REGRESSION_CHECK
 from bot.rules.text import inline, marker, plain_line, quoted
 
 commands = CommandSet()
+
+
+class SignalsAPI(Protocol):
+    """What QA's and PdM's word does to GitHub: their check runs on the RC head, and the regression bug."""
+
+    async def create_issue(self, *, title: str, body: str, labels: Collection[str] = ...) -> Issue: ...
+
+    async def ensure_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        conclusion: str | None = ...,
+        title: str,
+        summary: str,
+        text: str | None = ...,
+        annotations: Sequence[Mapping[str, Any]] = ...,
+        details_url: str | None = ...,
+        external_id: str | None = ...,
+        existing: CheckRun | None = ...,
+        existing_known: bool = ...,
+        update_completed: bool = ...,
+    ) -> CheckRun: ...
 
 
 @commands.command(
@@ -31,7 +52,7 @@ commands = CommandSet()
     usage="/regression pass | /regression fail <summary>",
     summary="record QA's regression result on the RC head; a failure opens a blocker bug",
     where="tracking",
-    about_head=tracking_head,
+    about_head=records.tracking_head,
 )
 async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     verb = cmd.args[0].lower() if cmd.args else ""
@@ -40,33 +61,36 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
     summary_text = cmd.text[len(cmd.args[0]) :].strip() if verb == "fail" else ""
     if verb == "fail" and not summary_text:
         return CommandReply(False, "Say what failed: `/regression fail <summary>`.")
-    found = await tracking_context(ctx, issue)
+    found = await records.tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
         return found
     config, version, head = found
+    api: SignalsAPI = ctx.api
     login = comment["user"]["login"]
     short = head[:7]
     if verb == "pass":
-        await ctx.api.ensure_check_run(
+        await api.ensure_check_run(
             name=REGRESSION_CHECK,
             head_sha=head,
             status="completed",
             conclusion="success",
             title=f"Regression passed (QA: @{login})",
             summary=f"Recorded by `/regression pass` from @{login} on #{issue['number']} for `{short}`.",
+            external_id=login,
         )
         message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at `{short}`."
     else:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
-        await ctx.api.ensure_check_run(
+        await api.ensure_check_run(
             name=REGRESSION_CHECK,
             head_sha=head,
             status="completed",
             conclusion="failure",
             title=f"Regression failed: {plain_line(summary_text, 120)}",
-            summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug['number']}.",
+            summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug.number}.",
+            external_id=login,
         )
-        message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug['number']}."
+        message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug.number}."
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
     return CommandReply(verb == "pass", message + _gate_line(evaluation))
 
@@ -79,13 +103,13 @@ async def _regression_bug(
     tracking: dict[str, Any],
     comment: dict[str, Any],
     summary: str,
-) -> dict[str, Any]:
+) -> Issue:
     """The bug a failed regression opens, exactly once per command comment."""
     key = marker(f"regression-bug:{comment['id']}")
     labels = [config.labels.bug, config.labels.blocker, config.names.rc_label(version)]
     for existing in await labeled_issues(ctx, labels, state="all"):
         # A person's issue may carry a copy of the marker; only the bot's own bug counts.
-        if key in (existing.get("body") or "") and (existing.get("user") or {}).get("login") == ctx.bot_login:
+        if key in (existing.body or "") and existing.author == ctx.bot_login:
             return existing
     login = comment["user"]["login"]
     body = (
@@ -93,14 +117,9 @@ async def _regression_bug(
         f"Found by QA: @{login} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
         f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
     )
-    return await ctx.gh.post(
-        "/repos/{owner}/{repo}/issues",
-        ctx.repo_vars,
-        data={
-            "title": f"Regression on {config.names.rc_branch(version)}: {plain_line(summary, 120)}",
-            "body": body,
-            "labels": labels,
-        },
+    api: SignalsAPI = ctx.api
+    return await api.create_issue(
+        title=f"Regression on {config.names.rc_branch(version)}: {plain_line(summary, 120)}", body=body, labels=labels
     )
 
 
@@ -116,15 +135,16 @@ def _gate_line(evaluation: Evaluation | None) -> str:
     usage="/signoff",
     summary="PdM signs off the RC's current head",
     where="tracking",
-    about_head=tracking_head,
+    about_head=records.tracking_head,
 )
 async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
-    found = await tracking_context(ctx, issue)
+    found = await records.tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
         return found
     config, version, head = found
+    api: SignalsAPI = ctx.api
     login = comment["user"]["login"]
-    await ctx.api.ensure_check_run(
+    await api.ensure_check_run(
         name=config.checks.signoff,
         head_sha=head,
         status="completed",
@@ -150,18 +170,20 @@ HOLD_REASON_LIMIT = 1000
 async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
     if not cmd.text:
         return CommandReply(False, "Say why: `/hold <reason>`.")
-    found = await tracking_context(ctx, issue)
+    found = await records.tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
         return found
     config, version, head = found
     login = comment["user"]["login"]
-    state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
-    # The reason lives in the tracking issue's body, which GitHub caps at 65536 characters.
+    state = await records.read_state(ctx, config, version, head)
+    if state.record is None:
+        return CommandReply(False, f"I have no record of `{state.branch}`, so there is nothing to change.")
+    # The reason is repeated in the tracking issue's body, which GitHub caps at 65536 characters.
     reason = cmd.text if len(cmd.text) <= HOLD_REASON_LIMIT else cmd.text[: HOLD_REASON_LIMIT - 1] + "…"
-    state = dataclasses.replace(state, hold_reason=reason, hold_by=login)
-    await ctx.api.add_labels(issue["number"], [config.labels.hold], present=label_names(issue))
-    issue = {**issue, "labels": [*issue.get("labels", []), {"name": config.labels.hold}]}
-    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
+    record = state.record.held(reason, login, comment.get("created_at") or "")
+    await records.save(ctx, config, record, head)
+    release = dataclasses.replace(state, record=record, record_sha=head)
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, release=release)
     return CommandReply(
         True,
         f"`{config.names.rc_branch(version)}` is on hold: {inline(cmd.text)}. `/unhold` releases it."
@@ -171,22 +193,18 @@ async def hold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[
 
 @commands.command("unhold", roles=("rte", "pdm"), usage="/unhold", summary="release a hold", where="tracking")
 async def unhold(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
-    found = await tracking_context(ctx, issue)
+    found = await records.tracking_context(ctx, issue)
     if isinstance(found, CommandReply):
         return found
     config, version, head = found
-    state = rules.read_state(issue.get("body")) or rules.TrackingState(version)
-    state = dataclasses.replace(state, hold_reason=None, hold_by=None)
-    await ctx.api.remove_label(issue["number"], config.labels.hold)
-    issue = {
-        **issue,
-        "labels": [
-            label
-            for label in issue.get("labels", [])
-            if (label.get("name") if isinstance(label, dict) else label) != config.labels.hold
-        ],
-    }
-    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, state=state)
+    state = await records.read_state(ctx, config, version, head)
+    if state.record is None:
+        return CommandReply(False, f"I have no record of `{state.branch}`, so there is nothing to change.")
+    record = state.record.unheld()
+    if record != state.record:
+        await records.save(ctx, config, record, head)
+    release = dataclasses.replace(state, record=record, record_sha=head)
+    evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue, release=release)
     return CommandReply(True, f"Hold released on `{config.names.rc_branch(version)}`." + _gate_line(evaluation))
 
 
@@ -201,7 +219,7 @@ async def refresh(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     config = await ctx.config()
     if config.labels.tracking not in label_names(issue):
         return CommandReply(True, "")
-    version = version_of_tracking(config, issue)
+    version = await records.version_of_tracking(ctx, config, issue)
     if version is None:
         return CommandReply(True, "")
     evaluation = await evaluate_gate(ctx, config, version, tracking=issue)
