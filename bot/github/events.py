@@ -288,6 +288,13 @@ class IssuesClosed(IssuesEvent, kw_only=True, frozen=True):
     action: Literal["closed"]
 
 
+class IssuesEdited(IssuesEvent, kw_only=True, frozen=True):
+    """`changes` holds the previous values of what was edited (`title`, `body`), as `{"from": ...}`."""
+
+    action: Literal["edited"]
+    changes: dict[str, dict[str, object]]
+
+
 class IssuesLabeled(IssuesEvent, kw_only=True, frozen=True):
     action: Literal["labeled"]
     label: Label | UnsetType = UNSET
@@ -402,6 +409,7 @@ RECORDS: dict[tuple[str, str | None], type[Payload]] = {
     ("issues", "opened"): IssuesOpened,
     ("issues", "reopened"): IssuesReopened,
     ("issues", "closed"): IssuesClosed,
+    ("issues", "edited"): IssuesEdited,
     ("issues", "labeled"): IssuesLabeled,
     ("issues", "unlabeled"): IssuesUnlabeled,
     ("issue_comment", "created"): IssueCommentCreated,
