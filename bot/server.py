@@ -114,9 +114,10 @@ class PayloadHeadReader:
             if isinstance(value, (str, int, float, bool)):
                 found[key] = value
         for key in ("repository", "installation"):
+            # The job's order key comes from here: msgspec decodes its own Raw, which orjson refuses as not bytes.
             try:
-                found[key] = orjson.loads(getattr(head, key))
-            except orjson.JSONDecodeError:
+                found[key] = msgspec.json.decode(getattr(head, key))
+            except msgspec.DecodeError:
                 found[key] = None
         return found
 

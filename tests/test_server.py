@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox import seed
+from bot.sandbox.common import HOOKS, STORE
 from bot.sandbox.harness import WEBHOOK_SECRET, World
-from bot.server import METRICS, QUEUE, signature_ok
+from bot.server import METRICS, QUEUE, SETTINGS, signature_ok
 from deliveries import example, example_payloads, headers_for, post, sign
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -222,6 +225,22 @@ async def test_a_seen_delivery_is_acknowledged_and_not_queued_again(world: World
         + metric(world, "release_train_jobs_total", {"outcome": "done"})
         == 1
     )
+
+
+async def test_a_delivery_is_queued_in_its_repositorys_line_the_one_its_sweep_joins(world: World) -> None:
+    """Jobs run one at a time per repository only when a webhook's job and the sweep's share the key."""
+    await seed.create_org_repo(world, "acme", "app", admin="alice", files={"README.md": "# app\n"})
+    answer = await world.call("alice", "POST", "/repos/acme/app/issues", {"title": "Where we talk"})
+    assert answer.status == 201, answer.body
+    await world.settle()
+    guid = next(r["guid"] for r in world.app[HOOKS].deliveries if r["event"] == "issues" and r["action"] == "opened")
+    assert world.bot_app is not None
+    db = world.bot_app[SETTINGS].state_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT repo_key, installation_id FROM jobs WHERE delivery_id=?", (guid,)).fetchone()
+    installation = world.app[STORE].installation_for("acme")["id"]
+    # The sweep files its job under the repository's full name (bot/catchup.py), so this is one line.
+    assert row == ("acme/app", installation)
 
 
 async def test_healthz_and_metrics(world: World) -> None:
