@@ -6,6 +6,7 @@ import pytest
 
 from bot.rules import release as r
 from bot.rules.gate import FAIL, PASS, GateRow, GateVerdict
+from bot.rules.release_state import Promotion
 
 A = "a" * 40
 B = "b" * 40
@@ -90,6 +91,16 @@ def test_same_change_id_ignores_line_numbers_and_whitespace():
 PASSING = GateVerdict(A, (GateRow("no blocker bugs", PASS, "none open"),))
 FAILING = GateVerdict(A, (GateRow("no blocker bugs", FAIL, "open: #7"),))
 T = "v{version}.{patch}"
+MINE = "d" * 40  # the annotated tag object the bot made for v1.5.x
+THEIRS = "e" * 40  # one someone else made
+
+
+def ours(name: str, sha: str, *done: str) -> dict:
+    """The bot's own tag `name` at sha: the ref names the object its recorded promotion made."""
+    return {
+        "tags": (r.TagFact(name, sha, MINE),),
+        "promotions": (Promotion(name, sha, "rita", done=tuple(done), tag_object=MINE),),
+    }
 
 
 def plan(**kw):
@@ -118,21 +129,19 @@ def plan(**kw):
             ("tag", "release", "deployment", "handoff", "released_label"),
         ),
         (
-            {"tags": (r.TagFact("v1.5.0", A), r.TagFact("v1.5.1", B))},
+            {
+                "tags": (r.TagFact("v1.5.0", A), r.TagFact("v1.5.1", B, MINE)),
+                "promotions": (Promotion("v1.5.1", B, "rita", tag_object=MINE),),
+            },
             True,
             "v1.5.1",
             True,
             "v1.5.0",
             ("release", "deployment", "handoff", "released_label"),
         ),
-        (
-            {"tags": (r.TagFact("v1.5.0", B),), "done": frozenset(r.PROMOTE_STEPS)},
-            True,
-            "v1.5.0",
-            True,
-            None,
-            (),
-        ),
+        ({**ours("v1.5.0", B), "done": frozenset(r.PROMOTE_STEPS)}, True, "v1.5.0", True, None, ()),
+        # complete: reported as it is, whatever the gate says now
+        ({**ours("v1.5.0", B), "done": frozenset(r.PROMOTE_STEPS), "verdict": FAILING}, True, "v1.5.0", True, None, ()),
         ({"verdict": FAILING}, False, "v1.5.0", False, "v1.4.1", ()),
         (
             {"production_branch": "prod", "production_sha": C, "production_can_ff": False},
@@ -142,14 +151,39 @@ def plan(**kw):
             "v1.4.1",
             (),
         ),
-        # already promoted: the gate is not asked again, the missing steps are finished
+        # a resumed promotion weighs the gate again
+        ({**ours("v1.5.0", B), "verdict": FAILING, "done": frozenset({"release"})}, False, "v1.5.0", True, None, ()),
         (
-            {"tags": (r.TagFact("v1.5.0", B),), "verdict": FAILING, "done": frozenset({"release"})},
+            {**ours("v1.5.0", B), "done": frozenset({"release"})},
             True,
             "v1.5.0",
             True,
             None,
             ("deployment", "handoff", "released_label"),
+        ),
+        # a tag at head that the bot did not make is never taken for a promotion of its own
+        ({"tags": (r.TagFact("v1.5.0", B, THEIRS),)}, False, "v1.5.1", False, "v1.5.0", ()),
+        ({"tags": (r.TagFact("v1.5.0", B, B),)}, False, "v1.5.1", False, "v1.5.0", ()),  # a lightweight one
+        # ...nor one with the bot's name but another object (deleted and made again at the same commit)
+        (
+            {
+                "tags": (r.TagFact("v1.5.0", B, THEIRS),),
+                "promotions": (Promotion("v1.5.0", B, "rita", tag_object=MINE),),
+            },
+            False,
+            "v1.5.0",
+            False,
+            None,
+            (),
+        ),
+        # a tag elsewhere takes its number: the next one is made
+        (
+            {"tags": (r.TagFact("v1.5.0", A, THEIRS),)},
+            True,
+            "v1.5.1",
+            False,
+            "v1.5.0",
+            ("tag", "release", "deployment", "handoff", "released_label"),
         ),
     ],
 )
@@ -164,6 +198,23 @@ def test_promote_plan(kw, ok, tag, already, previous, steps):
     )
     if not ok:
         assert decided.refusals
+
+
+def test_a_foreign_tag_is_named_with_who_made_it_without_a_ping():
+    decided = plan(tags=(r.TagFact("v1.5.0", B, THEIRS),), made_by={"v1.5.0": "dana"})
+    table = r.refusal_table(decided.refusals)
+    assert "`v1.5.0` already exists" in table and "@\u200ddana" in table and "@dana" not in table
+    unseen = r.refusal_table(plan(tags=(r.TagFact("v1.5.0", B, THEIRS),)).refusals)
+    assert "I did not see who made it" in unseen
+
+
+def test_promotion_words_name_no_internal_steps():
+    said = r.promotion_words(r.PROMOTE_STEPS, "v1.5.0", release_url="u", production="prod", environment="production")
+    assert said == (
+        "tagged it `v1.5.0`, published the release (u), moved `prod` to it, created the `production` deployment, "
+        "handed it over to operations and labelled this issue released"
+    )
+    assert not any(step in said for step in ("released_label", "handoff", "(tag"))
 
 
 def test_promote_refuses_with_table_naming_each_reason():

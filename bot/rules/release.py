@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from bot.rules.gate import FAIL, PENDING, GateRow, GateVerdict, gate_table
 from bot.rules.names import parse_tag, tag_name, version_key
-from bot.rules.text import inline
+from bot.rules.release_state import Promotion
+from bot.rules.text import inline, no_pings
 
 _PICKED_FROM = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,40})\)")
 _PR_REFS = re.compile(r"\(#([0-9]+)\)|^Merge pull request #([0-9]+)\b")
@@ -147,6 +148,7 @@ PROMOTE_STEPS = ("tag", "release", "production", "deployment", "handoff", "relea
 class TagFact:
     name: str
     sha: str  # the commit the tag points to (peeled)
+    object_sha: str = ""  # what the ref names: the annotated tag object, or the commit itself
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,13 @@ class PromoteFacts:
     head_sha: str
     tag_template: str
     tags: tuple[TagFact, ...]  # every production-looking tag in the repository
-    verdict: GateVerdict
+    verdict: GateVerdict  # the gate, evaluated on head just now
     production_branch: str | None = None
     production_sha: str | None = None  # None: the branch does not exist yet
     production_can_ff: bool = True  # production is an ancestor of (or equal to) head
-    done: frozenset[str] = frozenset()  # steps after the tag already done (for the tag the plan picks)
+    done: frozenset[str] = frozenset()  # steps after the tag already done (for the tag of head's promotion)
+    promotions: tuple[Promotion, ...] = ()  # the record's: what the bot itself promoted
+    made_by: Mapping[str, str] = field(default_factory=dict)  # tag -> who made it, for tags the bot did not make
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ class PromotePlan:
     tag: str
     patch: int
     sha: str
-    already_promoted: bool  # a tag of this line already points at head
+    already_promoted: bool  # the bot's own tag of this promotion already names head
     previous_tag: str | None  # the production tag before this one (release notes start there)
     steps: tuple[str, ...]  # what is left to do, in order
     refusals: tuple[GateRow, ...] = ()
@@ -185,36 +189,64 @@ def previous_tag(template: str, tags: Iterable[TagFact], version: str, patch: in
     return max(earlier)[1] if earlier else None
 
 
+def made_by_the_bot(tag: TagFact, promotions: Iterable[Promotion]) -> bool:
+    """A tag is the bot's when a promotion it recorded made that very tag object, for that commit."""
+    return any(
+        p.tag == tag.name and p.sha == tag.sha and p.tag_object != "" and p.tag_object == tag.object_sha
+        for p in promotions
+    )
+
+
+def foreign_tag_row(tag: TagFact, made_by: str | None) -> GateRow:
+    who = f"made by {no_pings('@' + made_by)}" if made_by else "I did not see who made it"
+    return GateRow(
+        "no release tag I did not make",
+        FAIL,
+        f"`{inline(tag.name)}` already exists at `{tag.sha[:7]}` and I did not make it ({who}); "
+        "a repository admin can delete it",
+    )
+
+
 def promote_plan(facts: PromoteFacts) -> PromotePlan:
-    """What /promote must do now, or why it must not: the gate, the tag and the production branch."""
-    line_tags = []
+    """What /promote must do now, or why it must not: the gate on head, the tags, the production branch.
+
+    Every call weighs the gate as evaluated just now, a resumed promotion included; only a promotion
+    already complete is reported as it is. A release tag of this RC that the bot did not make (by the
+    record's own tag objects) stops the promotion, wherever the tag points at head or takes its name.
+    """
+    line: dict[str, tuple[int, TagFact]] = {}
     for tag in facts.tags:
         parsed = parse_tag(facts.tag_template, tag.name)
         if parsed and parsed[0] == facts.version:
-            line_tags.append((parsed[1], tag))
-    on_head = sorted(patch for patch, tag in line_tags if tag.sha == facts.head_sha)
-    if on_head:
-        patch = on_head[-1]
+            line[tag.name] = (parsed[1], tag)
+    mine = tuple(p for p in facts.promotions if (parse_tag(facts.tag_template, p.tag) or ("",))[0] == facts.version)
+    current = next((p for p in reversed(mine) if p.sha == facts.head_sha), None)
+    if current is not None:
+        name = current.tag
+        patch = (parse_tag(facts.tag_template, name) or ("", 0))[1]
+        existing = line.get(name, (patch, None))[1]
+        tagged = existing is not None and made_by_the_bot(existing, mine)
+    else:
+        patches = [p for p, _ in line.values()]
+        patches += [(parse_tag(facts.tag_template, p.tag) or ("", -1))[1] for p in mine]
+        patch = max(patches, default=-1) + 1
         name = tag_name(facts.tag_template, facts.version, patch)
-        steps = tuple(s for s in PROMOTE_STEPS if s != "tag" and s not in facts.done)
-        if not facts.production_branch:
-            steps = tuple(s for s in steps if s != "production")
-        return PromotePlan(
-            True,
-            name,
-            patch,
-            facts.head_sha,
-            True,
-            previous_tag(facts.tag_template, facts.tags, facts.version, patch),
-            steps,
-        )
-    patch = max((p for p, _ in line_tags), default=-1) + 1
-    name = tag_name(facts.tag_template, facts.version, patch)
+        existing = line.get(name, (patch, None))[1]
+        tagged = False
+    steps = tuple(
+        s
+        for s in PROMOTE_STEPS
+        if (s != "production" or facts.production_branch) and not (tagged and (s == "tag" or s in facts.done))
+    )
+    previous = previous_tag(facts.tag_template, facts.tags, facts.version, patch)
+    if tagged and not steps:
+        return PromotePlan(True, name, patch, facts.head_sha, True, previous, ())
     refusals = [row for row in facts.verdict.rows if row.state in (FAIL, PENDING)]
-    taken = [t for t in facts.tags if t.name == name and t.sha != facts.head_sha]
-    if taken:
-        refusals.append(GateRow("tag is free", FAIL, f"`{name}` already points at `{taken[0].sha[:7]}`"))
-    if facts.production_branch and facts.production_sha and not facts.production_can_ff:
+    foreign = [t for _, t in line.values() if t.sha == facts.head_sha and not made_by_the_bot(t, mine)]
+    if existing is not None and not tagged and existing not in foreign:
+        foreign.append(existing)
+    refusals += [foreign_tag_row(t, facts.made_by.get(t.name)) for t in sorted(foreign, key=lambda t: t.name)]
+    if "production" in steps and facts.production_sha and not facts.production_can_ff:
         refusals.append(
             GateRow(
                 "production can fast-forward",
@@ -222,17 +254,34 @@ def promote_plan(facts: PromoteFacts) -> PromotePlan:
                 f"`{facts.production_branch}` has commits that `{facts.head_sha[:7]}` lacks",
             )
         )
-    steps = tuple(s for s in PROMOTE_STEPS if s != "production" or facts.production_branch)
     return PromotePlan(
         not refusals,
         name,
         patch,
         facts.head_sha,
-        False,
-        previous_tag(facts.tag_template, facts.tags, facts.version, patch),
+        tagged,
+        previous,
         steps if not refusals else (),
         tuple(refusals),
     )
+
+
+def promotion_words(
+    steps: Iterable[str], tag: str, *, release_url: str, production: str | None, environment: str
+) -> str:
+    """What a promotion did, as people say it (never the steps' own names)."""
+    said = {
+        "tag": f"tagged it `{tag}`",
+        "release": f"published the release{f' ({release_url})' if release_url else ''}",
+        "production": f"moved `{production}` to it",
+        "deployment": f"created the `{environment}` deployment",
+        "handoff": "handed it over to operations",
+        "released_label": "labelled this issue released",
+    }
+    words = [said[s] for s in steps if s in said]
+    if len(words) > 1:
+        return ", ".join(words[:-1]) + " and " + words[-1]
+    return words[0] if words else "nothing was left to do"
 
 
 def refusal_table(rows: Iterable[GateRow]) -> str:

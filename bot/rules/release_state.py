@@ -8,7 +8,11 @@ run's `output.text`; one run per RC head, `external_id` the version, conclusion 
     tracking    12 | null                  the tracking issue, whose body is only this record's view
     cut         {by, sha, at, forced, adopted, complete, dispatched: [workflow], not_in_rc: [PR number]} | null
     hold        {reason, by, at} | null    set by /hold, cleared only by /unhold
-    promotions  [{tag, sha, by, done: [step]}]  each /promote's progress, steps named as PROMOTE_STEPS
+    promotions  [{tag, sha, by, tag_object, done: [step]}]  each /promote's progress, steps named as
+                PROMOTE_STEPS; tag_object is the annotated tag the bot made, so a tag is its own only
+                when the ref names that very object
+    foreign_tags  [{tag, sha, by}]         release tags of this RC that someone else made, as the
+                `create` event named them (who made a tag the bot will not promote)
 
 Facts about one commit stay on that commit, in this app's own check runs there: QA's `/regression`
 result (`regression`) and PdM's `/signoff` (`release-train/signoff`). A new RC head has neither, so
@@ -61,6 +65,16 @@ class Promotion:
     sha: str
     by: str
     done: tuple[str, ...] = ()  # the steps of the promotion done so far
+    tag_object: str = ""  # the annotated tag object this promotion made (before its ref existed)
+
+
+@dataclass(frozen=True)
+class ForeignTag:
+    """A release tag of this RC made by someone other than the bot, and who GitHub said made it."""
+
+    tag: str
+    sha: str  # the object the ref named when it was made
+    by: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class ReleaseRecord:
     cut: Cut | None = None
     hold: Hold | None = None
     promotions: tuple[Promotion, ...] = ()
+    foreign_tags: tuple[ForeignTag, ...] = ()
     v: int = RECORD_SHAPE
 
     def held(self, reason: str, by: str, at: str = "") -> ReleaseRecord:
@@ -85,6 +100,15 @@ class ReleaseRecord:
         """The record with this tag's promotion replaced (or added)."""
         rest = tuple(p for p in self.promotions if p.tag != promotion.tag)
         return replace(self, promotions=(*rest, promotion))
+
+    def with_foreign_tag(self, tag: ForeignTag) -> ReleaseRecord:
+        """The record noting who made a release tag the bot did not make (the newest word on a name wins)."""
+        rest = tuple(t for t in self.foreign_tags if t.tag != tag.tag)
+        return replace(self, foreign_tags=(*rest, tag))
+
+    def maker_of(self, tag: str) -> str | None:
+        """Who made a release tag the bot did not make, when the bot saw it made."""
+        return next((t.by for t in self.foreign_tags if t.tag == tag), None)
 
 
 @dataclass(frozen=True)
@@ -165,6 +189,8 @@ def record_output(record: ReleaseRecord, branch: str) -> RecordOutput:
             + (", ".join(promotion.done) or "started")
         )
         words.append(f"promoted {promotion.tag}")
+    for foreign in record.foreign_tags:
+        facts.append(f"- `{foreign.tag}` was made by {inline(foreign.by)}, not by Release Train")
     title = plain_line(f"Release {record.version}" + (": " + ", ".join(words) if words else ""), 200)
     summary = (
         f"The state of `{branch}` as Release Train records it. Only this app can change this check run; "

@@ -9,8 +9,8 @@ from bot.handlers.release import cut, gate, promote, signals
 from bot.handlers.release.gate import Evaluation, evaluate_gate, sweep
 from bot.handlers.release.record import find_tracking_issue, read_state, tracking_context, version_of_tracking
 
-# Only the gate reacts to events; the other steps are commands.
-router = routing.Router(gate.router)
+# The gate reacts to events, and promote notes who made a release tag it did not; the rest are commands.
+router = routing.Router(gate.router, promote.router)
 # The gate posts its check and reads statuses and PRs; the commands cut the RC branch, tag, release,
 # deploy, dispatch workflows and open the tracking issue and bugs.
 PERMISSIONS = {

@@ -82,7 +82,7 @@ async def release_tags(ctx: Context, config: RepoConfig) -> tuple[rules.TagFact,
         name = ref.ref[len("refs/tags/") :]
         if config.names.parse_tag(name) is None:
             continue
-        found.append(rules.TagFact(name, await api.peeled(ref)))
+        found.append(rules.TagFact(name, await api.peeled(ref), ref.object.sha))
     return tuple(found)
 
 
