@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from release_story import (
@@ -195,10 +193,6 @@ async def test_promote_resumes_after_a_crash_between_steps(world: World) -> None
     assert len(await deployments(world)) == 1 and await sha_of(world, "heads/production") == head
     [issue] = await tracking_issues(world)
     assert "released" in labels_of(issue)
-
-
-FOREIGN_TAG = "a release tag someone else made at the RC head is taken for the bot's own and promoted"
-UNCHECKED_RESUME = "a resumed promotion does not re-evaluate the gate"
 
 
 async def deleted_tag(world: World, name: str) -> None:
