@@ -1,16 +1,17 @@
-"""/cut-rc: the forward-port check, the cut of the RC branch, its tracking issue and dispatched builds."""
+"""/cut-rc and /adopt-rc: the forward-port check, the cut (never of a branch the bot did not start), taking over a hand-cut RC, its tracking issue and builds."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import gidgethub
 
 from bot.config import RepoConfig
-from bot.github.repo import Issue
+from bot.github.repo import Activity, Comment, Commit, GitRef, Issue, Milestone
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release import record as records
@@ -21,7 +22,45 @@ from bot.rules import names
 from bot.rules import release as rules
 from bot.rules.commands import Command
 from bot.rules.release_state import Cut, ReleaseRecord, ReleaseState
-from bot.rules.text import inline
+from bot.rules.text import inline, no_pings
+
+
+class CutAPI(Protocol):
+    """What cutting an RC does to GitHub: compare devel with the RC lines, read who made a branch, make the
+    RC branch, open and close tracking issues, dispatch workflows, and comment."""
+
+    def compare_commits(self, base: str, head: str) -> AsyncIterator[Commit]: ...
+
+    async def commit(self, ref: str) -> Commit: ...
+
+    async def branch_activity(self, branch: str) -> tuple[Activity, ...] | None: ...
+
+    async def create_ref(self, ref: str, sha: str) -> GitRef: ...
+
+    async def milestones(self, *, state: str = ...) -> list[Milestone]: ...
+
+    async def issues(
+        self, *, labels: Collection[str] = ..., state: str = ..., milestone: int | None = ...
+    ) -> list[Issue]: ...
+
+    async def create_issue(self, *, title: str, body: str, labels: Collection[str] = ...) -> Issue: ...
+
+    async def update_issue(
+        self,
+        number: int,
+        *,
+        title: str | None = ...,
+        body: str | None = ...,
+        state: str | None = ...,
+        state_reason: str | None = ...,
+        labels: Collection[str] | None = ...,
+        assignees: Collection[str] | None = ...,
+    ) -> Issue: ...
+
+    async def dispatch_workflow(self, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> None: ...
+
+    async def post_once(self, number: int, key: str, body: str) -> Comment: ...
+
 
 commands = CommandSet()
 
@@ -52,25 +91,20 @@ def parse_cut_args(args: tuple[str, ...]) -> CutArgs:
     return CutArgs(version, force, dry_run, tuple(unknown))
 
 
-async def _commit_facts(ctx: Context, basehead: str) -> tuple[rules.CommitFact, ...]:
+async def _commit_facts(ctx: Context, base: str, head: str) -> tuple[rules.CommitFact, ...]:
     """The commits head has and base lacks (compare answers page by page beyond 250 commits)."""
+    api: CutAPI = ctx.api
     return tuple(
         [
-            rules.CommitFact(
-                c["sha"], c["commit"]["message"], len(c.get("parents") or []) or 1, None, c.get("html_url") or ""
-            )
-            async for c in ctx.gh.getiter(
-                "/repos/{owner}/{repo}/compare/{basehead}{?per_page}",
-                {**ctx.repo_vars, "basehead": basehead, "per_page": 100},
-                iterable_key="commits",
-            )
+            rules.CommitFact(c.sha, c.message, len(c.parents) or 1, None, c.html_url)
+            async for c in api.compare_commits(base, head)
         ]
     )
 
 
 async def _change_id(ctx: Context, sha: str) -> str:
-    answer = await ctx.gh.getitem("/repos/{owner}/{repo}/commits/{ref}", {**ctx.repo_vars, "ref": sha})
-    return rules.same_change_id((f["filename"], f.get("patch")) for f in answer.get("files") or [])
+    api: CutAPI = ctx.api
+    return rules.same_change_id((f.filename, f.patch) for f in (await api.commit(sha)).files)
 
 
 def _subject_key(message: str) -> str:
@@ -92,12 +126,11 @@ async def forward_port_check(
     if not in_use:
         return ()
     lines = [
-        dataclasses.replace(line, missing_from_devel=await _commit_facts(ctx, f"{devel}...{line.branch}"))
-        for line in in_use
+        dataclasses.replace(line, missing_from_devel=await _commit_facts(ctx, devel, line.branch)) for line in in_use
     ]
     devel_commits: dict[str, rules.CommitFact] = {}
     for line in lines:
-        for commit in await _commit_facts(ctx, f"{line.branch}...{devel}"):
+        for commit in await _commit_facts(ctx, line.branch, devel):
             devel_commits[commit.sha] = commit
     gaps = rules.forward_port_gaps(lines, devel_commits.values())
     if not gaps:
@@ -171,14 +204,15 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     at = comment.get("created_at") or ""
     if version in heads:
         record = (await records.read_state(ctx, config, version, heads[version], head_runs=())).record
-        if record is not None and record.cut is not None and record.cut.complete:
+        if record is None or record.cut is None:
+            return CommandReply(False, await _not_mine(ctx, branch, version))
+        if record.cut.complete:
             number = f" (tracking issue #{record.tracking})" if record.tracking is not None else ""
             return CommandReply(False, f"`{branch}` already exists{number}. Nothing was changed.")
         if args.dry_run:
             return CommandReply(
                 True, f"Dry run: `{branch}` exists but its cut was interrupted; `/cut-rc {version}` would finish it."
             )
-        record = record or ReleaseRecord(version, cut=Cut(by=login, sha=heads[version], at=at))
         return await _finish_cut(ctx, config, record, heads[version], resumed=True)
     devel_sha = await branch_head(ctx, config.branches.devel)
     if devel_sha is None:
@@ -228,8 +262,9 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     except gidgethub.BadRequest as exc:
         if int(exc.status_code) != 422:
             raise
-        # Someone (or an earlier attempt of this job) made it meanwhile; adopt the branch as it is.
-        devel_sha = await branch_head(ctx, branch) or devel_sha
+        # Made meanwhile: by an earlier attempt of this job (then at the very commit it recorded), or by someone else.
+        if await branch_head(ctx, branch) != devel_sha:
+            return CommandReply(False, await _not_mine(ctx, branch, version))
     reply = await _finish_cut(ctx, config, cut_record, devel_sha, resumed=False)
     if gaps:
         reply = CommandReply(
@@ -239,6 +274,76 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
             + rules.gap_report(gaps, config.branches.devel, forced=True),
         )
     return CommandReply(reply.ok, reply.message + not_in_rc_text)
+
+
+async def _made_by(ctx: Context, branch: str) -> str | None:
+    """Who GitHub says created the branch (the repository's activity), when it can tell."""
+    api: CutAPI = ctx.api
+    for item in await api.branch_activity(branch) or ():
+        if item.activity_type == "branch_creation" and item.actor is not None:
+            return item.actor.login
+    return None
+
+
+async def _not_mine(ctx: Context, branch: str, version: str) -> str:
+    """Why the bot will not take a branch it did not start for an RC, and what the RTE can do."""
+    by = await _made_by(ctx, branch)
+    who = f"it was made by {no_pings('@' + by)}" if by else "I cannot tell who made it"
+    return (
+        f"`{branch}` exists, but I did not cut it ({who}), so I will not take it for an RC of mine: nothing was "
+        f"changed. If it is an RC cut by hand that this release should use, the RTE can take it over as it is with "
+        f"`/adopt-rc {version}`; otherwise delete the branch and cut again."
+    )
+
+
+@commands.command(
+    "adopt-rc",
+    roles=("rte",),
+    usage="/adopt-rc X.Y",
+    summary="take over an RC branch cut by hand (before the app was installed) as it is, recording who and at which head",
+    where="any",
+)
+async def adopt_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    config = await ctx.config()
+    login = comment["user"]["login"]
+    if len(cmd.args) != 1 or not names.is_version(cmd.args[0]):
+        return CommandReply(False, "Say which RC: `/adopt-rc X.Y`.")
+    version = cmd.args[0]
+    branch = config.names.rc_branch(version)
+    head = await branch_head(ctx, branch)
+    if head is None:
+        return CommandReply(
+            False, f"`{branch}` does not exist, so there is nothing to take over. `/cut-rc {version}` cuts it."
+        )
+    record = (await records.read_state(ctx, config, version, head, head_runs=())).record
+    if record is not None and record.cut is not None:
+        how = "took it over" if record.cut.adopted else "cut it"
+        return CommandReply(
+            False,
+            f"`{branch}` is already mine: {inline(record.cut.by)} {how} at `{record.cut.sha[:7]}`. Nothing was changed.",
+        )
+    adopted = ReleaseRecord(
+        version,
+        cut=Cut(
+            by=login,
+            sha=head,
+            at=comment.get("created_at") or "",
+            adopted=True,
+            dispatched=tuple(d.workflow for d in config.release.on_rc_created),
+        ),
+    )
+    await records.save(ctx, config, adopted, head)
+    reply = await _finish_cut(ctx, config, adopted, head, resumed=False)
+    return CommandReply(
+        reply.ok,
+        reply.message.replace(f"Cut `{branch}`", f"Adopted `{branch}` as it is", 1)
+        + (
+            "\n\nThe workflows of `release.on_rc_created` were not dispatched: the RC was cut by hand, so its builds"
+            " are yours to run if it needs them."
+            if config.release.on_rc_created
+            else ""
+        ),
+    )
 
 
 async def _finish_cut(
@@ -255,8 +360,9 @@ async def _finish_cut(
         if tracking is not None and tracking.state != "open":
             tracking = await ctx.api.update_issue(tracking.number, state="open")
     if tracking is None:
+        how = f"adopted by @{cut.by} at `{cut.sha[:7]}`" if cut.adopted else f"cut by @{cut.by}"
         body = rules_gate.splice_dashboard(
-            f"Release {version}: RC branch `{branch}`, cut by @{cut.by}.", "Preparing the dashboard…"
+            f"Release {version}: RC branch `{branch}`, {how}.", "Preparing the dashboard…"
         )
         tracking = await ctx.api.create_issue(
             title=_fill(config.release.tracking_title, version, sha),
