@@ -633,6 +633,18 @@ async def drive_pulls_and_merges(s: Scenario, shas: dict[str, str]) -> None:
     await s.user("alice", "GET", f"/repos/acme/app/pulls/{number}/merge", expect=404)
     await s.user("alice", "GET", f"/repos/acme/app/commits/{shas['feature']}/pulls", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/commits/" + "0" * 40 + "/pulls", expect=(404, 422))
+    # "Update branch": a stale head refused, main merged into feature, then nothing left to bring in
+    update = f"/repos/acme/app/pulls/{number}/update-branch"
+    await s.user("alice", "PUT", update, {"expected_head_sha": "0" * 40}, expect=422)
+    await s.user(
+        "alice",
+        "PUT",
+        "/repos/acme/app/contents/update-me.txt",
+        {"message": "Main moves on", "content": "dXBkYXRl", "branch": "main"},
+        expect=201,
+    )
+    await s.user("alice", "PUT", update, {"expected_head_sha": shas["feature"]}, expect=202)
+    await s.user("alice", "PUT", update, {}, expect=422)
     await s.user(
         "alice", "PUT", f"/repos/acme/app/pulls/{number}/merge", {"merge_method": "squash", "sha": "0" * 40}, expect=409
     )

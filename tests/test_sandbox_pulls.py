@@ -266,3 +266,24 @@ async def test_squash_of_one_commit_takes_its_message(sandbox: World) -> None:
     assert (
         commit is not None and commit.message.rstrip("\n") == f"Fix the login (#{pr['number']})\n\nIt broke on Sundays."
     )
+
+
+async def test_update_branch_merges_the_base_into_the_head_as_github_does(sandbox: World) -> None:
+    shas = await feature_repo(sandbox)
+    pr = await seed.open_pr(sandbox, "alice", REPO, head="fr/FR-1", base="main", title="FR-1 login")
+    path = f"/repos/acme/app/pulls/{pr['number']}/update-branch"
+    stale = await sandbox.call("alice", "PUT", path, {"expected_head_sha": shas["f1"]})
+    assert stale.status == 422 and stale.body["message"] == "expected head sha didn't match current head ref."
+    await seed.grant(sandbox, REPO, "rex", "read")
+    assert (await sandbox.call("rex", "PUT", path, {})).status == 403
+    done = await sandbox.call("alice", "PUT", path, {"expected_head_sha": shas["f2"]})
+    assert done.status == 202 and done.body["message"] == "Updating pull request branch."
+    head = (await sandbox.call("alice", "GET", f"/repos/acme/app/pulls/{pr['number']}")).body["head"]["sha"]
+    commit = (await sandbox.call("alice", "GET", f"/repos/acme/app/git/commits/{head}")).body
+    # GitHub's merge commit: the PR's head first, the base's head second, committed by GitHub itself.
+    assert [p["sha"] for p in commit["parents"]] == [shas["f2"], shas["m1"]]
+    assert commit["committer"]["name"] == "GitHub" and commit["author"]["name"] == "alice"
+    assert commit["message"] == "Merge branch 'main' into fr/FR-1"
+    assert await repos_of(sandbox).is_ancestor(REPO, shas["m1"], head)
+    again = await sandbox.call("alice", "PUT", path, {})
+    assert again.status == 422 and again.body["message"] == "There are no new commits on the base branch."

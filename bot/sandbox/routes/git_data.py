@@ -24,6 +24,7 @@ from bot.sandbox.common import (
 from bot.sandbox.git import NULL_SHA, TreeEntry, is_sha, valid_ref_name
 from bot.sandbox.protection import guard_ref
 from bot.sandbox.routes.repos import move_ref, person, person_from_body, publish_ref_change
+from bot.sandbox.workflows import guard_workflows
 
 TREE_MODES = {"100644": "blob", "100755": "blob", "040000": "tree", "160000": "commit", "120000": "blob"}
 
@@ -265,6 +266,7 @@ async def create_ref(request: web.Request) -> web.Response:
         if await repos.ref(full, ref) is not None:
             raise ApiError(422, "Reference already exists")
         await guard_ref(request, repo, ref, None, sha)
+        await guard_workflows(request, repo, None, sha)
         if not await repos.update_ref(full, ref, sha, NULL_SHA):
             raise ApiError(422, "Reference already exists")
         await publish_ref_change(request, repo, ref, None, sha)

@@ -1,4 +1,4 @@
-"""Pull requests: open, list, get, update, their commits and files, and merging them the three ways GitHub does."""
+"""Pull requests: open, list, get, update, their commits and files, merging them the three ways GitHub does, and "Update branch"."""
 
 from __future__ import annotations
 
@@ -473,6 +473,46 @@ async def merge_pull(request: web.Request) -> web.Response:
     return respond({"sha": new_sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
+async def update_branch(request: web.Request) -> web.Response:
+    """PUT pulls/{n}/update-branch: "Update branch", GitHub merging the base's head into the PR's head branch.
+
+    The merge commit is GitHub's (committer web-flow, author the person who asked), with the PR's head as
+    first parent and the base's head as second, and the push is the asker's: it sends `synchronize`.
+    """
+    repo = repo_for(request, scope="contents", level="write")
+    st, repos = store(request), git(request)
+    full = repo["full_name"]
+    number = request.match_info["pull_number"]
+    pr = the_pull(repo, number)
+    body = await read_json(request)
+    expected = body.get("expected_head_sha")
+    if expected is not None and not isinstance(expected, str):
+        raise validation_failed("PullRequest", "expected_head_sha", "invalid")
+    head_ref = f"refs/heads/{pr['head_ref']}"
+    async with repos.lock(full):
+        if repo["issues"][number]["state"] != "open":
+            raise ApiError(422, "Pull request is not open.")
+        head = await repos.ref(full, head_ref)
+        base = await repos.ref(full, f"refs/heads/{pr['base_ref']}")
+        if head is None or base is None:
+            raise ApiError(422, "The head or base branch of this pull request no longer exists.")
+        if expected and expected != head:
+            raise ApiError(422, "expected head sha didn't match current head ref.")
+        if await repos.is_ancestor(full, base, head):
+            raise ApiError(422, "There are no new commits on the base branch.")
+        outcome = await repos.merge_trees(full, head, base)
+        if not outcome.clean:
+            raise ApiError(422, "merge conflict between base and head")
+        message = f"Merge branch '{pr['base_ref']}' into {pr['head_ref']}"
+        merged = await repos.commit_tree(
+            full, outcome.tree, [head, base], message, author=person(st, sender_login(request)), committer=web_flow()
+        )
+        await move_ref(request, repo, head_ref, merged, head)
+    return respond(
+        {"message": "Updating pull request branch.", "url": render.html(f"/{full}/pull/{number}")}, status=202
+    )
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     base = "/repos/{owner}/{repo}/pulls"
@@ -484,3 +524,4 @@ def setup(app: web.Application) -> None:
     r.add_get(base + "/{pull_number:[0-9]+}/files", pull_files)
     r.add_get(base + "/{pull_number:[0-9]+}/merge", is_merged)
     r.add_put(base + "/{pull_number:[0-9]+}/merge", merge_pull)
+    r.add_put(base + "/{pull_number:[0-9]+}/update-branch", update_branch)

@@ -30,6 +30,7 @@ from bot.sandbox.common import (
 from bot.sandbox.git import NULL_SHA, Person, TreeEntry, iso_now, iso_to_git, valid_ref_name
 from bot.sandbox.protection import guard_ref, protection_summary
 from bot.sandbox.state import Store, now_iso
+from bot.sandbox.workflows import guard_workflows
 
 DEFAULT_LABELS = (
     ("bug", "d73a4a", "Something isn't working"),
@@ -205,6 +206,7 @@ async def move_ref(
     repos = git(request)
     if api is not None:
         await guard_ref(request, repo, ref, old, new, api=api)
+    await guard_workflows(request, repo, old, new)
     if not await repos.update_ref(repo["full_name"], ref, new, old or NULL_SHA):
         raise ApiError(409, "Reference cannot be updated")
     await publish_ref_change(request, repo, ref, old, new, activity_type=activity_type)
