@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.rules import cherry_pick as rules
 from bot.sandbox import seed
 from bot.sandbox.harness import World
@@ -95,7 +93,6 @@ async def picked_fix_on_a_cut_rc(world: World) -> tuple[int, int, dict[str, Any]
 # -- 3. the pick PR holds only what the bot picked -----------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a push to the bot's pick branch is not noticed yet")
 async def test_a_developers_push_to_the_pick_branch_fails_merge_rules_and_holds_the_gate(world: World) -> None:
     tracking, number, pick = await picked_fix_on_a_cut_rc(world)
     branch = pick["head"]["ref"]
@@ -136,7 +133,6 @@ async def test_qa_verifying_the_pick_pr_at_its_new_head_restores_it(world: World
 # -- 4. QA verifies commits, not a PR number ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="QA's verification is not tied to the commits it saw yet")
 async def test_a_push_after_qas_verification_drops_it_and_nothing_unverified_is_picked(world: World) -> None:
     await release_repo(world)
     number = await verified_fix(world)
@@ -169,7 +165,6 @@ async def test_qa_verifying_again_after_the_push_lets_the_pick_follow(world: Wor
     assert (await check_states(world, number))["1.5"].state == rules.OPENED
 
 
-@pytest.mark.xfail(strict=True, reason="a PR merged past its verified head is still picked")
 async def test_a_pr_merged_with_commits_beyond_the_verified_head_waits_for_qa(world: World) -> None:
     await release_repo(world)
     number = await verified_fix(world)
@@ -198,7 +193,6 @@ async def update_branch(world: World, login: str, number: int, expected_head: st
     await world.settle()
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox has no Update branch, and a push drops nothing yet")
 async def test_update_branch_from_the_base_keeps_qas_verification(world: World) -> None:
     await release_repo(world)
     number = await verified_fix(world)
@@ -242,7 +236,6 @@ async def merge_commit_by(
     return str(made.body["sha"])
 
 
-@pytest.mark.xfail(strict=True, reason="a push to a verified PR drops nothing yet")
 async def test_a_hand_made_update_merge_that_carries_a_change_of_its_own_drops_the_verification(world: World) -> None:
     await release_repo(world)
     number = await verified_fix(world)
@@ -258,7 +251,6 @@ async def test_a_hand_made_update_merge_that_carries_a_change_of_its_own_drops_t
     assert await pick_prs(world) == []
 
 
-@pytest.mark.xfail(strict=True, reason="a push to a verified PR drops nothing yet")
 async def test_a_merge_of_a_branch_that_is_not_on_the_base_drops_the_verification(world: World) -> None:
     await release_repo(world)
     number = await verified_fix(world)
@@ -272,7 +264,6 @@ async def test_a_merge_of_a_branch_that_is_not_on_the_base_drops_the_verificatio
 # -- 8. the bot links only its own PRs ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a person's PR from the pick branch is adopted as the pick")
 async def test_a_pr_a_person_opened_from_the_pick_branch_is_never_the_pick(world: World) -> None:
     await cut_repo(world, GATE_CONFIG)
     await cut(world)
@@ -297,7 +288,6 @@ async def test_a_pr_a_person_opened_from_the_pick_branch_is_never_the_pick(world
     assert await gate_state(world, head) != "success"
 
 
-@pytest.mark.xfail(strict=True, reason="the person's PR, once adopted, stands for the pick even when closed")
 async def test_once_the_persons_branch_is_gone_the_bot_opens_and_links_its_own_pick(world: World) -> None:
     await release_repo(world)
     number = await fix_pr(world, "fix/login", {"a.txt": FIXED_LOGIN})
@@ -318,13 +308,14 @@ async def test_once_the_persons_branch_is_gone_the_bot_opens_and_links_its_own_p
     pick = next(p for p in await pick_prs(world) if p["state"] == "open")
     assert pick["user"]["login"] == BOT and pick["number"] != hers["number"]
     assert [c for c in await bot_comments(world, number) if f"Cherry-pick into `rc/1.5`: #{pick['number']}." in c]
-    assert (await check_states(world, number))["1.5"] == rules.PickState("1.5", rules.OPENED, "rc/1.5", pick["number"])
+    assert (await check_states(world, number))["1.5"] == rules.PickState(
+        "1.5", rules.OPENED, "rc/1.5", pick["number"], head=pick["head"]["sha"]
+    )
 
 
 # -- 9. a target label needs what /cherry-pick needs ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a triage user's target label is obeyed")
 async def test_a_target_label_from_a_triage_user_is_removed_with_a_note_that_pings_them(world: World) -> None:
     await release_repo(world)
     await seed.grant(world, FULL, "tia", "triage")
@@ -356,26 +347,54 @@ async def test_a_target_label_from_a_developer_with_write_access_picks(world: Wo
 # -- 13. a pick that touches .github/workflows/ ----------------------------------------------------------------
 
 WORKFLOW = ".github/workflows/ci.yml"
+CI_FIX = {WORKFLOW: "on: push\njobs: {}\n", "login.py": "fixed = True\n"}
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox lets an app without `workflows` change workflow files")
-async def test_a_pick_that_changes_a_workflow_is_explained_when_the_app_may_not(world: World) -> None:
-    await release_repo(world)
-    number = await verified_fix(world, files={WORKFLOW: "on: push\njobs: {}\n", "a.txt": FIXED_LOGIN})
-    await seed.merge_pr(world, "alice", FULL, number, "squash")
+async def workflow_fix_on_a_cut_rc(world: World) -> tuple[int, int]:
+    """rc/1.5 cut by rita; dana's fix that also changes a workflow, merged and verified. (tracking issue, fix PR)."""
+    await cut_repo(world, GATE_CONFIG)
+    await cut(world)
+    [issue] = await tracking_issues(world)
+    await seed.create_branch(world, "dana", FULL, "fix/ci", "devel")
+    await seed.commit(world, "dana", FULL, "fix/ci", CI_FIX, "Fix login and its CI job")
+    fix = await seed.open_pr(world, "dana", FULL, head="fix/ci", base="devel", title="Fix login", body="#1")
+    await seed.add_labels(world, "dana", FULL, fix["number"], "cherry-pick/1.5")
+    await seed.add_labels(world, "quinn", FULL, fix["number"], "qa/verified")
+    await seed.merge_pr(world, "alice", FULL, fix["number"], "squash")
     await world.settle()
+    return int(issue["number"]), int(fix["number"])
+
+
+async def test_a_pick_that_changes_a_workflow_is_refused_as_github_does_and_explained(world: World) -> None:
+    tracking, number = await workflow_fix_on_a_cut_rc(world)
+    # GitHub answers the app's merge step 404, as it does any change to workflows from an app without `workflows`.
+    refused = [r for r in world.app_requests() if r["path"] == f"/repos/{FULL}/merges" and r["status"] == 404]
+    assert refused
     assert await pick_prs(world) == []
+    branches = (await world.call("alice", "GET", f"/repos/{FULL}/branches?per_page=100")).body
+    assert not [b for b in branches if b["name"].startswith("cherry-pick/")]
     [note] = [c for c in await bot_comments(world, number) if "`workflows` permission" in c]
-    assert f"`{WORKFLOW}`" in note and "rc/1.5" in note
-    assert (await check_states(world, number))["1.5"].state in rules.NEEDS_PEOPLE
+    assert f"`{WORKFLOW}`" in note and "`rc/1.5`" in note and "git cherry-pick -x" in note
+    assert (await check_states(world, number))["1.5"].state == rules.NO_WORKFLOWS
+    head = await head_of(world, "rc/1.5")
+    await all_green(world, tracking, head)
+    assert await gate_state(world, head) != "success"
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox has no way yet to grant the app `workflows`")
-async def test_with_the_workflows_permission_granted_the_workflow_change_is_picked(world: World) -> None:
-    await release_repo(world)
-    granted = await world.call(None, "POST", "/_sandbox/app/permissions", {"workflows": "write"})
-    assert granted.status == 200, granted.body
-    number = await verified_fix(world, files={WORKFLOW: "on: push\njobs: {}\n", "a.txt": FIXED_LOGIN})
-    await seed.merge_pr(world, "alice", FULL, number, "squash")
+async def test_a_workflow_change_picked_by_hand_and_verified_by_qa_completes_the_pick(world: World) -> None:
+    tracking, number = await workflow_fix_on_a_cut_rc(world)
+    source = (await pull(world, number))["merge_commit_sha"]
+    branch = f"cherry-pick/{number}-to-rc-1.5"
+    # dana follows the bot's commands (people may change workflows); QA verifies her PR.
+    await seed.create_branch(world, "dana", FULL, branch, "rc/1.5")
+    await seed.commit(
+        world, "dana", FULL, branch, CI_FIX, f"Fix login and its CI job\n\n(cherry picked from commit {source})"
+    )
+    by_hand = await seed.open_pr(world, "dana", FULL, head=branch, base="rc/1.5", title="[rc/1.5] Fix login", body="#1")
+    await seed.add_labels(world, "quinn", FULL, by_hand["number"], "qa/verified")
     await world.settle()
-    assert await files_of_pick(world, (await the_pick(world, number))["number"]) == {WORKFLOW, "a.txt"}
+    await seed.merge_pr(world, "rita", FULL, by_hand["number"], "merge")
+    await world.settle()
+    head = await head_of(world, "rc/1.5")
+    await all_green(world, tracking, head)
+    assert await gate_state(world, head) == "success"

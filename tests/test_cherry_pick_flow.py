@@ -97,7 +97,9 @@ async def test_verified_fix_is_picked_into_its_rc(world: World) -> None:
     # People merge the pick; the original PR's check run records it for the RC gate.
     await seed.merge_pr(world, "rita", FULL, pick["number"], "merge")
     await world.settle()
-    assert (await check_states(world, number))["1.5"] == rules.PickState("1.5", rules.MERGED, "rc/1.5", pick["number"])
+    assert (await check_states(world, number))["1.5"] == rules.PickState(
+        "1.5", rules.MERGED, "rc/1.5", pick["number"], head=pick["head"]["sha"]
+    )
 
 
 ORDERS = {
@@ -375,7 +377,9 @@ async def test_closed_pick_stays_closed_until_asked_again(world: World) -> None:
     picks = await pick_prs(world)
     assert sorted(p["state"] for p in picks) == ["closed", "open"]
     fresh = next(p for p in picks if p["state"] == "open")
-    assert (await check_states(world, number))["1.5"] == rules.PickState("1.5", rules.OPENED, "rc/1.5", fresh["number"])
+    assert (await check_states(world, number))["1.5"] == rules.PickState(
+        "1.5", rules.OPENED, "rc/1.5", fresh["number"], head=fresh["head"]["sha"]
+    )
 
 
 async def test_branch_with_peoples_commits_is_never_overwritten(world: World) -> None:

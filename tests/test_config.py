@@ -44,6 +44,7 @@ checks:
   config: rt/config
   signoff: rt/signoff
   release: rt/release
+  verified: rt/verified
 merge_rules:
   fr_ticket_pattern: "JIRA-[0-9]+"
   require_ticket_into_fr: false
@@ -95,7 +96,15 @@ def test_every_key_is_read():
         "defect",
     )
     assert (c.labels.tracking, c.labels.released, c.labels.hold) == ("train", "shipped", "hold")
-    assert dataclasses.astuple(c.checks) == ("rt/merge", "rt/gate", "rt/pick", "rt/config", "rt/signoff", "rt/release")
+    assert dataclasses.astuple(c.checks) == (
+        "rt/merge",
+        "rt/gate",
+        "rt/pick",
+        "rt/config",
+        "rt/signoff",
+        "rt/release",
+        "rt/verified",
+    )
     assert c.merge_rules.fr_ticket_pattern == "JIRA-[0-9]+"
     assert c.merge_rules.require_ticket_into_devel is True
     assert not any(

@@ -391,10 +391,10 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
     await world.settle()
     ctx = await sweep_context(world, plan.name)
     [number] = plan.fixes
-    pr = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": number})
-    rc = await cherry_pick._rc_head(ctx, "rc/1.5")
-    assert rc is not None
-    pick_plan, sources = await cherry_pick._plan(ctx, pr)
+    pr = await ctx.api.pull(number)
+    rc = await ctx.api.branch("rc/1.5")
+    assert rc is not None and rc.tree_sha is not None
+    pick_plan, sources = await cherry_pick._plan(ctx.api, pr)
 
     class CutShort(Picker):
         async def _commit(self, message, tree, parents, author):
@@ -406,8 +406,8 @@ async def test_a_pick_cut_short_after_its_merge_step_is_finished_by_the_next_att
     try:
         await picker.pick(
             [sources[s] for s in pick_plan.shas],
-            onto_sha=rc[0],
-            onto_tree=rc[1],
+            onto_sha=rc.sha,
+            onto_tree=rc.tree_sha,
             branch=f"cherry-pick/{number}-to-rc-1.5",
             mainline=pick_plan.mainline,
         )

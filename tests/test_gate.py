@@ -294,15 +294,18 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
     body = (await world.call("alice", "GET", f"/repos/{FULL}/issues/{tracking['number']}")).body["body"]
     assert f"| [#{pick['number']}]" in body and "| merged |" in body and "| conflict |" not in body
     assert "merged 1 · open 0 · conflicting 0 · waiting for QA 0" in body
-    # a pick merged into the RC is settled by the RC's own PR listing: re-evaluating reads no check run of the source
+    # a merged pick is settled by its source's record (which says whether it held only the pick): re-evaluating
+    # reads that record again only conditionally, so an unchanged one costs no rate limit
     since = world.last_seq()
     await say(world, "rita", tracking["number"], "/refresh")
-    paths = [r["path"] for r in world.app_requests(since)]
-    assert f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs" not in paths
+    requests = world.app_requests(since)
+    paths = [r["path"] for r in requests]
+    source_reads = [r for r in requests if r["path"] == f"/repos/{FULL}/commits/{source['head']['sha']}/check-runs"]
+    assert source_reads and all(r["status"] == 304 for r in source_reads)
     assert f"/repos/{FULL}/commits/{head_15}/check-runs" in paths  # the gate did run
     assert (await gate_rows(world, head_14))["no failed cherry-picks"] == "fail"
-    # a person finishes the 1.4 pick by hand, on the pick branch the conflict comment names: the 1.4 gate waits on
-    # that PR instead of failing, and passes the pick row once it is merged
+    # a person finishes the 1.4 pick by hand, on the pick branch the conflict comment names: once QA verified that
+    # PR, the 1.4 gate waits on it instead of failing, and passes the pick row once it is merged
     resolved_branch = f"cherry-pick/{fix['number']}-to-rc-1.4"
     await seed.create_branch(world, "dana", FULL, resolved_branch, "rc/1.4")
     await seed.commit(
@@ -316,6 +319,10 @@ async def test_a_pick_that_conflicts_for_one_rc_blocks_only_that_rcs_gate(world:
     by_hand = await seed.open_pr(
         world, "dana", FULL, head=resolved_branch, base="rc/1.4", title="[rc/1.4] Fix the README"
     )
+    await world.settle()
+    # unverified, a person's PR from the pick branch stands for nothing
+    assert (await gate_rows(world, head_14))["no failed cherry-picks"] == "fail"
+    await seed.add_labels(world, "quinn", FULL, by_hand["number"], "qa/verified")
     await world.settle()
     rows_14 = await gate_rows(world, head_14)
     assert rows_14["no failed cherry-picks"] == "pass" and rows_14["no open PRs into the RC"] == "pending"

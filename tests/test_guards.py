@@ -24,8 +24,8 @@ ZWJ = "\u200d"
 # -- pure -----------------------------------------------------------------------------------------
 
 
-def labeled(event_id: int, kind: str, label: str, actor: str) -> dict[str, Any]:
-    return {"id": event_id, "event": kind, "label": {"name": label}, "actor": {"login": actor}}
+def labeled(event_id: int, kind: str, label: str, actor: str) -> rules.LabelEvent:
+    return rules.LabelEvent(event_id, kind, label, actor)
 
 
 APPLIED_BY_CASES = [
@@ -52,7 +52,7 @@ APPLIED_BY_CASES = [
         ],
         "quinn",
     ),
-    ([{"id": 1, "event": "assigned", "actor": {"login": "x"}}, labeled(2, "labeled", "qa/verified", "quinn")], "quinn"),
+    ([rules.LabelEvent(1, "assigned", actor="x"), labeled(2, "labeled", "qa/verified", "quinn")], "quinn"),
 ]
 
 
@@ -105,6 +105,14 @@ def test_a_retry_after_the_removal_still_owes_the_comment():
     assert not retry.remove and "only QA may apply" in retry.comment
 
 
+def test_applied_after_merge():
+    merged = rules.LabelEvent(5, "merged", actor="alice")
+    assert rules.applied_after_merge([merged, labeled(6, "labeled", "qa/verified", "quinn")], "qa/verified")
+    assert not rules.applied_after_merge([labeled(4, "labeled", "qa/verified", "quinn"), merged], "qa/verified")
+    assert not rules.applied_after_merge([labeled(6, "labeled", "qa/verified", "quinn")], "qa/verified")
+    assert not rules.applied_after_merge([merged, labeled(6, "labeled", "bug", "quinn")], "qa/verified")
+
+
 def test_last_label_event():
     events = [
         labeled(1, "labeled", "qa/verified", "dana"),
@@ -138,6 +146,10 @@ def test_the_comment_says_who_may_and_pings_no_one():
 # -- through the sandbox ----------------------------------------------------------------------------
 
 
+async def head_of(world: World, number: int) -> str:
+    return str((await world.call("alice", "GET", f"/repos/{FULL}/pulls/{number}")).body["head"]["sha"])
+
+
 async def team_repo(world: World, config: str = CONFIG) -> None:
     """acme/app: QA team quinn, PdM team pam, RTE rita; dana is a developer with write access."""
     await seed.create_org_repo(world, ORG, NAME, admin="alice", files={"README.md": "# app\n"}, default_branch="devel")
@@ -162,7 +174,7 @@ async def test_verified_label_by_a_developer_is_removed_with_a_comment(world: Wo
     assert "members of `@acme/qa`" in guard_comments[0]
     ctx = await bot_context(world)
     assert await handler.label_applied_by(ctx, number, "qa/verified") is None
-    assert await handler.verified_by(ctx, number, await labels_on(world, number)) is None
+    assert await handler.verified_by(ctx, number, await labels_on(world, number), await head_of(world, number)) is None
 
 
 async def test_verified_label_by_a_qa_team_member_stays(world: World):
@@ -175,7 +187,7 @@ async def test_verified_label_by_a_qa_team_member_stays(world: World):
     ctx = await bot_context(world)
     labels = await labels_on(world, number)
     assert await handler.label_applied_by(ctx, number, "qa/verified") == "quinn"
-    assert await handler.verified_by(ctx, number, labels) == "quinn"
+    assert await handler.verified_by(ctx, number, labels, await head_of(world, number)) == "quinn"
     assert await handler.ready_by(ctx, number, labels) is None  # no ready label
 
 
@@ -223,7 +235,7 @@ async def test_the_bots_own_labels_are_not_guarded(world: World):
     assert not [c for c in await bot_comments(world, number) if "may apply" in c]
     # ...but it does not count as QA's verification either.
     assert await handler.label_applied_by(ctx, number, "qa/verified") == "release-train[bot]"
-    assert await handler.verified_by(ctx, number, {"qa/verified"}) is None
+    assert await handler.verified_by(ctx, number, {"qa/verified"}, await head_of(world, number)) is None
 
 
 async def test_empty_qa_role_means_admins_and_maintainers(world: World):
@@ -239,7 +251,7 @@ async def test_empty_qa_role_means_admins_and_maintainers(world: World):
     await world.settle()
     assert "qa/verified" in await labels_on(world, number)
     ctx = await bot_context(world)
-    assert await handler.verified_by(ctx, number, {"qa/verified"}) == "mia"
+    assert await handler.verified_by(ctx, number, {"qa/verified"}, await head_of(world, number)) == "mia"
 
 
 async def test_guards_hold_under_failing_answers_and_duplicate_deliveries(world: World):

@@ -86,29 +86,54 @@ def _rec(state: str, pr: int | None = None) -> PickState:
         (_facts(merged=False, verified=False), rules.WAIT, rules.WAIT_MERGE),
         (_facts(merged=False, verified=True), rules.WAIT, rules.WAIT_MERGE),
         (_facts(verified=False), rules.WAIT, rules.WAIT_QA),
-        (_facts(), rules.CHECK_RC, None),
-        (_facts(rc_checked=True, rc_exists=False), rules.MISSING, rules.MISSING_RC),
-        (_facts(rc_checked=True, rc_exists=True), rules.PICK, None),
-        # exactly once: an opened, merged or present target is left alone, even when asked again
+        (_facts(rc_exists=False), rules.MISSING, rules.MISSING_RC),
+        (_facts(rc_exists=True), rules.PICK, None),
+        # exactly once: an opened, merged, pushed-to or present target is left alone, even when asked again
         (_facts(recorded=_rec(rules.OPENED, 9)), rules.KEEP, None),
         (_facts(recorded=_rec(rules.OPENED, 9), asked_again=True), rules.KEEP, None),
         (_facts(recorded=_rec(rules.MERGED, 9)), rules.KEEP, None),
+        (_facts(recorded=_rec(rules.PUSHED, 9), asked_again=True), rules.KEEP, None),
         (_facts(recorded=_rec(rules.PRESENT)), rules.KEEP, None),
-        # closed, conflict and taken branches stay until /cherry-pick asks again
+        # closed, conflict, taken branches and workflow changes stay until /cherry-pick asks again
         (_facts(recorded=_rec(rules.CLOSED, 9)), rules.KEEP, None),
-        (_facts(recorded=_rec(rules.CLOSED, 9), asked_again=True, rc_checked=True, rc_exists=True), rules.PICK, None),
+        (_facts(recorded=_rec(rules.CLOSED, 9), asked_again=True, rc_exists=True), rules.PICK, None),
         (_facts(recorded=_rec(rules.CONFLICT)), rules.KEEP, None),
-        (_facts(recorded=_rec(rules.CONFLICT), asked_again=True), rules.CHECK_RC, None),
+        (_facts(recorded=_rec(rules.CONFLICT), asked_again=True, rc_exists=True), rules.PICK, None),
         (_facts(recorded=_rec(rules.BRANCH_TAKEN)), rules.KEEP, None),
+        (_facts(recorded=_rec(rules.NO_WORKFLOWS)), rules.KEEP, None),
         # waiting and missing states are looked at again on every event
-        (_facts(recorded=_rec(rules.WAIT_QA)), rules.CHECK_RC, None),
-        (_facts(recorded=_rec(rules.MISSING_RC), rc_checked=True, rc_exists=True), rules.PICK, None),
-        (_facts(recorded=_rec(rules.FAILED), rc_checked=True, rc_exists=True), rules.PICK, None),
+        (_facts(recorded=_rec(rules.WAIT_QA), rc_exists=True), rules.PICK, None),
+        (_facts(recorded=_rec(rules.MISSING_RC), rc_exists=True), rules.PICK, None),
+        (_facts(recorded=_rec(rules.FAILED), rc_exists=True), rules.PICK, None),
     ],
 )
 def test_decide_target(facts: TargetFacts, action: str, state: str | None) -> None:
     decision = decide_target(facts)
     assert (decision.action, decision.state) == (action, state)
+
+
+@pytest.mark.parametrize(
+    "facts, needed",
+    [
+        # nothing is read for a settled, stopped or unmerged target
+        (_facts(verified=None, recorded=_rec(rules.OPENED, 9)), None),
+        (_facts(verified=None, recorded=_rec(rules.CONFLICT)), None),
+        (_facts(verified=None, merged=False), None),
+        # QA's verification first; the RC only once it covers the head
+        (_facts(verified=None), rules.NEED_VERIFIED),
+        (_facts(verified=False), None),
+        (_facts(verified=True), rules.NEED_RC),
+        (_facts(verified=None, recorded=_rec(rules.CONFLICT), asked_again=True), rules.NEED_VERIFIED),
+        (_facts(rc_exists=False), None),
+    ],
+)
+def test_next_fact(facts: TargetFacts, needed: str | None) -> None:
+    assert rules.next_fact(facts) == needed
+
+
+def test_a_decision_waits_for_the_facts_it_needs() -> None:
+    with pytest.raises(ValueError):
+        decide_target(_facts(verified=None))
 
 
 BOT = "release-train[bot]"
@@ -119,6 +144,10 @@ BOT = "release-train[bot]"
     [
         (BranchFacts(False), rules.BranchDecision("create")),
         (BranchFacts(True, (("a", BOT),), open_pr=7), rules.BranchDecision("adopt", pr=7)),
+        # a PR a person opened from the pick branch is never the pick
+        (BranchFacts(True, (("a", "dana"),), peoples_pr=8), rules.BranchDecision("leave", pr=8, people=("dana",))),
+        (BranchFacts(True, (), peoples_pr=8), rules.BranchDecision("leave", pr=8)),
+        (BranchFacts(True, (("a", "dana"),), open_pr=7), rules.BranchDecision("leave", people=("dana",))),
         (BranchFacts(True, (("a", BOT), ("b", BOT))), rules.BranchDecision("reset")),
         (BranchFacts(True, ()), rules.BranchDecision("reset")),
         (BranchFacts(True, (("a", BOT), ("b", "carol"))), rules.BranchDecision("leave", people=("carol",))),

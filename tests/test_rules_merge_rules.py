@@ -8,6 +8,7 @@ import pytest
 
 from bot.config import MergeRules, RepoConfig
 from bot.rules import merge_rules as mr
+from bot.rules.cherry_pick import PickCustody
 from bot.rules.merge_rules import ChildPr, LabelSignoff, PullFacts
 
 DEFAULT = RepoConfig()
@@ -215,12 +216,36 @@ def test_many_children_are_counted_beyond_the_listed_ones() -> None:
         ("fr/FR-1-a", "x", False, set()),
         ("rc/1.5", "fix/a", False, {"verified"}),
         ("rc/1.5", "fix/a", True, set()),
+        ("rc/1.5", "cherry-pick/12-to-rc-1.5", True, {"pick"}),  # the bot's pick: what it holds
+        ("rc/1.5", "cherry-pick/12-to-rc-1.5", False, {"verified"}),  # a person's: like any PR into an RC
         ("rc/1.5", "fr/FR-1-a", False, set()),  # blocked anyway: no need to ask who verified it
         ("main", "x", False, set()),
     ],
 )
 def test_facts_needed(base: str, head: str, bot: bool, needed: set[str]) -> None:
     assert mr.facts_needed(DEFAULT, base, head, bot) == needed
+
+
+PICK = "cherry-pick/12-to-rc-1.5"
+
+
+def test_the_bots_pick_pr_holds_only_what_it_picked_or_what_qa_verified() -> None:
+    picked = mr.evaluate(DEFAULT, pr("rc/1.5", PICK, "Pick", bot=True, pick=PickCustody()))
+    assert [r.state for r in picked.results] == ["pass", "pass"]
+    pushed = PickCustody((("abc1234def", "dana"), ("0123456789", "erin")))
+    failing = mr.evaluate(DEFAULT, pr("rc/1.5", PICK, "Pick", bot=True, pick=pushed))
+    out = mr.check_output(failing)
+    assert out.conclusion == "failure" and "commits pushed to the pick" in out.title
+    assert "`abc1234` by `dana`" in out.summary and "`0123456` by `erin`" in out.summary
+    verified = dataclasses.replace(pushed, verified_by="quinn")
+    assert mr.check_output(mr.evaluate(DEFAULT, pr("rc/1.5", PICK, "Pick", bot=True, pick=verified))).conclusion == (
+        "success"
+    )
+    unknown = mr.evaluate(DEFAULT, pr("rc/1.5", PICK, "Pick", bot=True))
+    assert mr.check_output(unknown).status == "in_progress"
+    # the chain of custody has no off switch
+    off = cfg(require_verified_into_rc=False, require_bug_reference_into_rc=False, block_fr_into_rc=False)
+    assert mr.check_output(mr.evaluate(off, pr("rc/1.5", PICK, "Pick", bot=True, pick=pushed))).conclusion == "failure"
 
 
 def test_facts_needed_follow_the_toggles() -> None:

@@ -40,6 +40,7 @@ class Checks:
     config: str = "release-train/config"
     signoff: str = "release-train/signoff"
     release: str = "release-train/release"
+    verified: str = "release-train/verified"
 
 
 @dataclass(frozen=True)

@@ -128,13 +128,14 @@ class Picker:
         a sibling commit (the current tree, the picked commit's first parent), `POST /merges` of the
         picked commit into it (409: conflict), then the merged tree committed onto the current head.
         When a commit's parent is the commit picked just before (a rebased series), the last merge
-        already is its sibling, so only the merge and the commit are needed. On a conflict, or when
-        nothing changed, the branch is deleted again.
+        already is its sibling, so only the merge and the commit are needed. On a conflict, when nothing
+        changed, or when GitHub refuses the merge step, the branch this call made is deleted again.
         """
         head, tree = onto_sha, onto_tree
         picked: list[tuple[str, str]] = []
         skipped: list[str] = []
         branch_at: str | None = None  # where the branch points now, as far as the bot moved it
+        created = False  # this call made the branch
         previous: str | None = None  # the source commit merged last
         for source in commits:
             if not source.parents:
@@ -155,6 +156,7 @@ class Picker:
                         if int(exc.status_code) == 422:
                             raise BranchExists(branch) from exc
                         raise
+                    created = True
                 else:
                     await self._move(branch, sibling["sha"])
                 base_at = sibling["sha"]
@@ -175,6 +177,8 @@ class Picker:
                         conflict_message=str(exc),
                         requests=self.requests,
                     )
+                if created and isinstance(exc, gidgethub.BadRequest):
+                    await self.delete_branch(branch)  # a refusal (not an outage) leaves no branch behind
                 raise
             if not merged:  # 204: the commit is already in the branch's history
                 raise RuntimeError(f"{source.sha} is already merged into {branch}; cannot pick it")

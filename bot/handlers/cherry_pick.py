@@ -1,13 +1,18 @@
-"""QA-verified fixes picked into their RC branches, through the API, exactly once."""
+"""QA-verified fixes picked into their RC branches, through the API, exactly once, and kept in the bot's custody.
+
+For each PR: gather each target's facts only as far as `rules.next_fact` asks, decide once per target
+(`rules.decide_target`), act, and publish the `release-train/cherry-pick` check run when it changed. The
+words people read come from `bot/rules/cherry_pick.py`, next to the decisions.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import gidgethub
 from gidgethub import routing
@@ -15,14 +20,14 @@ from gidgethub.sansio import Event
 
 from bot.config import RepoConfig
 from bot.github.cherry_pick import BranchExists, Picker, PickOutcome, SourceCommit
-from bot.github.repo import CheckRun
+from bot.github.repo import Branch, CheckRun, Comment, Commit, Comparison, Issue, PullRequest, read
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as rules
 from bot.rules import names
 from bot.rules.commands import Command
-from bot.rules.text import inline, marker, no_pings
+from bot.rules.text import inline
 
 log = logging.getLogger("release_train.cherry_pick")
 
@@ -32,160 +37,289 @@ PERMISSIONS = {"contents": "write", "pull_requests": "write", "issues": "write",
 commands = CommandSet()
 
 
+class CherryPickAPI(Protocol):
+    """What the picks do to GitHub: read branches, commits and compares, make the pick through git objects,
+    open and read pick PRs, comment and label on the source PR, and keep its check run."""
+
+    async def branch(self, name: str) -> Branch | None: ...
+
+    async def commits(self, sha: str, *, per_page: int = ...) -> tuple[Commit, ...]: ...
+
+    async def pull_commits(self, number: int) -> tuple[Commit, ...]: ...
+
+    async def compare(self, base: str, head: str, *, per_page: int | None = ...) -> Comparison | None: ...
+
+    async def pull(self, number: int) -> PullRequest: ...
+
+    async def open_pulls(self, *, head: str | None = ..., base: str | None = ...) -> list[PullRequest]: ...
+
+    def pulls(
+        self,
+        *,
+        state: str = ...,
+        head: str | None = ...,
+        base: str | None = ...,
+        sort: str | None = ...,
+        direction: str | None = ...,
+    ) -> AsyncIterator[PullRequest]: ...
+
+    async def create_pull(
+        self, *, title: str, head: str, base: str, body: str, maintainer_can_modify: bool = ...
+    ) -> PullRequest: ...
+
+    async def enable_auto_merge(self, node_id: str, method: str) -> None: ...
+
+    async def issues(
+        self, *, labels: Iterable[str] = ..., state: str = ..., milestone: int | None = ...
+    ) -> list[Issue]: ...
+
+    async def update_issue(
+        self,
+        number: int,
+        *,
+        title: str | None = ...,
+        body: str | None = ...,
+        state: str | None = ...,
+        state_reason: str | None = ...,
+        labels: Collection[str] | None = ...,
+        assignees: Collection[str] | None = ...,
+    ) -> Issue: ...
+
+    async def add_labels(self, number: int, labels: Iterable[str], *, present: Iterable[str] = ...) -> None: ...
+
+    async def remove_label(self, number: int, label: str) -> None: ...
+
+    async def post_once(self, number: int, key: str, body: str) -> Comment: ...
+
+    async def post_keyed(self, number: int, key: str, body: str) -> Comment: ...
+
+    async def ensure_comment(self, number: int, key: str, body: str) -> Comment: ...
+
+    async def latest_check_run(self, sha: str, name: str) -> CheckRun | None: ...
+
+    async def ensure_check_run(
+        self,
+        *,
+        name: str,
+        head_sha: str,
+        status: str,
+        conclusion: str | None = ...,
+        title: str,
+        summary: str,
+        text: str | None = ...,
+        annotations: Sequence[Mapping[str, Any]] = ...,
+        details_url: str | None = ...,
+        external_id: str | None = ...,
+        existing: CheckRun | None = ...,
+        existing_known: bool = ...,
+        update_completed: bool = ...,
+    ) -> CheckRun: ...
+
+    def picker(self, committer: Mapping[str, str] | None = ...) -> Picker: ...
+
+
+def _api(ctx: Context) -> CherryPickAPI:
+    return ctx.api
+
+
 # -- gathering facts ---------------------------------------------------------------------------------
 
 
-async def _verified_by(ctx: Context, number: int, labels: Collection[str], config: RepoConfig) -> str | None:
-    """Who (a QA member) applied the verified label, or None."""
-    if config.labels.verified not in labels:
-        return None
-    return await guards.verified_by(ctx, number, labels)
-
-
-async def _rc_head(ctx: Context, rc_branch: str) -> tuple[str, str] | None:
-    """(head sha, tree sha) of the RC branch, or None when it does not exist."""
-    try:
-        branch = await ctx.gh.getitem("/repos/{owner}/{repo}/branches/{branch}", {**ctx.repo_vars, "branch": rc_branch})
-    except gidgethub.BadRequest as exc:
-        if int(exc.status_code) == 404:
-            return None
-        raise
-    commit = branch["commit"]
-    return commit["sha"], commit["commit"]["tree"]["sha"]
-
-
-def _landed(listed: dict[str, Any]) -> rules.LandedCommit:
-    author = (listed.get("commit") or {}).get("author") or {}
+def _landed(commit: Commit) -> rules.LandedCommit:
+    author = commit.commit.author
     return rules.LandedCommit(
-        sha=listed["sha"],
-        parents=tuple(p["sha"] for p in listed.get("parents", [])),
-        message=(listed.get("commit") or {}).get("message", ""),
-        author_name=author.get("name", ""),
-        author_email=author.get("email", ""),
+        sha=commit.sha,
+        parents=commit.parent_shas,
+        message=commit.message,
+        author_name=author.name if author is not None else "",
+        author_email=author.email if author is not None else "",
     )
 
 
-async def _plan(ctx: Context, pr: dict[str, Any]) -> tuple[rules.PickPlan, dict[str, SourceCommit]]:
+def _source(commit: Commit) -> SourceCommit:
+    author = commit.commit.author
+    fields = {"name": author.name, "email": author.email, "date": author.date or ""} if author is not None else {}
+    return SourceCommit(commit.sha, commit.parent_shas, commit.message, {k: v for k, v in fields.items() if v})
+
+
+async def _plan(api: CherryPickAPI, pr: PullRequest) -> tuple[rules.PickPlan, dict[str, SourceCommit]]:
     """The commits the PR's merge landed on its base: one listing, plus the PR's commits for N > 1."""
-    count = max(1, int(pr.get("commits") or 1))
-    listing = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/commits{?sha,per_page}",
-        {**ctx.repo_vars, "sha": pr["merge_commit_sha"], "per_page": min(count, 100)},
-    )
+    count = max(1, pr.commits or 1)
+    merge_sha = pr.merge_commit_sha or ""
+    listing = await api.commits(merge_sha, per_page=min(count, 100))
     landed = [_landed(c) for c in listing]
-    plan = rules.plan_commits(pr["merge_commit_sha"], count, landed)
+    plan = rules.plan_commits(merge_sha, count, landed)
     if plan is None:
-        pr_commits = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/pulls/{pull_number}/commits{?per_page}",
-            {**ctx.repo_vars, "pull_number": pr["number"], "per_page": 100},
-        )
-        plan = rules.plan_commits(pr["merge_commit_sha"], count, landed, [_landed(c) for c in pr_commits])
+        pr_commits = await api.pull_commits(pr.number)
+        plan = rules.plan_commits(merge_sha, count, landed, [_landed(c) for c in pr_commits])
     if plan is None:
-        raise RuntimeError(f"cannot tell which commits PR #{pr['number']} landed")
-    sources = {c["sha"]: SourceCommit.from_listing(c) for c in listing}
-    return plan, sources
+        raise RuntimeError(f"cannot tell which commits PR #{pr.number} landed")
+    return plan, {c.sha: _source(c) for c in listing}
 
 
-def _made_by(listed: dict[str, Any]) -> str:
+class PickRound:
+    """The facts of one reconcile of a PR's picks, each read at most once and only when a target's
+    decision asks for it (`rules.next_fact`)."""
+
+    def __init__(self, ctx: Context, config: RepoConfig, pr: PullRequest, verifier: str | None) -> None:
+        self.ctx = ctx
+        self.api = _api(ctx)
+        self.config = config
+        self.pr = pr
+        self.labels = pr.label_names
+        self.verifier = verifier  # QA's labeled event vouches for the head in its payload
+        self._verified: bool | None = True if verifier else None
+        self._rc: dict[str, Branch | None] = {}
+        self._plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
+
+    async def verified(self) -> bool:
+        """QA verified the PR at its head: the label is on, a QA member applied it, the record is on the head."""
+        if self._verified is None:
+            if self.config.labels.verified.lower() in {name.lower() for name in self.labels}:
+                self.verifier = await guards.verified_by(self.ctx, self.pr.number, self.labels, self.pr.head.sha)
+            self._verified = self.verifier is not None
+        return self._verified
+
+    async def rc_head(self, rc_branch: str) -> Branch | None:
+        if rc_branch not in self._rc:
+            self._rc[rc_branch] = await self.api.branch(rc_branch)
+        return self._rc[rc_branch]
+
+    async def plan(self) -> tuple[rules.PickPlan, dict[str, SourceCommit]]:
+        if self._plan is None:
+            self._plan = await _plan(self.api, self.pr)
+        return self._plan
+
+    async def facts(self, version: str, recorded: rules.PickState | None, asked_again: bool) -> rules.TargetFacts:
+        """A target's facts, gathered as far as its decision needs them."""
+        rc_branch = self.config.names.rc_branch(version)
+        facts = rules.TargetFacts(version, rc_branch, self.pr.is_merged, recorded, asked_again)
+        while (need := rules.next_fact(facts)) is not None:
+            if need == rules.NEED_VERIFIED:
+                facts = replace(facts, verified=await self.verified())
+            elif need == rules.NEED_RC:
+                facts = replace(facts, rc_exists=await self.rc_head(rc_branch) is not None)
+            else:
+                raise ValueError(f"no way to gather {need}")
+        return facts
+
+
+def _made_by(commit: Commit) -> str:
     """Who made a listed commit: its committer, or for a commit GitHub made on someone's request (web-flow), its author."""
-    commit = listed.get("commit") or {}
-    committer = (listed.get("committer") or {}).get("login") or (commit.get("committer") or {}).get("name", "")
+    git_committer = commit.commit.committer.name if commit.commit.committer is not None else ""
+    committer = (commit.committer.login if commit.committer is not None else "") or git_committer
     if committer in ("web-flow", "GitHub"):
-        return (listed.get("author") or {}).get("login") or (commit.get("author") or {}).get("name", "") or committer
-    return str(committer)
+        git_author = commit.commit.author.name if commit.commit.author is not None else ""
+        return (commit.author.login if commit.author is not None else "") or git_author or committer
+    return committer
 
 
 async def _branch_facts(ctx: Context, branch: str, rc_branch: str, source_sha: str | None = None) -> rules.BranchFacts:
     """What the pick branch holds beyond the RC; with source_sha (what is being picked), beyond that too.
 
-    An attempt cut short (a 502 after the merge step) leaves the branch on a sibling of the picked
-    commit, so the branch then also holds the source's history: those commits are nobody's work on
-    this branch, and only the commits on neither side count.
+    Only the bot's own open PR from the branch can be the pick; a person's is reported, never taken. An
+    attempt cut short (a 502 after the merge step) leaves the branch on a sibling of the picked commit, so
+    the branch then also holds the source's history: those commits are nobody's work on this branch, and
+    only the commits on neither side count.
     """
-    open_prs = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/pulls{?head,base,state}",
-        {**ctx.repo_vars, "head": f"{ctx.owner}:{branch}", "base": rc_branch, "state": "open"},
-    )
-    if open_prs:
-        return rules.BranchFacts(True, open_pr=int(open_prs[0]["number"]))
-    try:
-        compare = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{rc_branch}...{branch}"}
-        )
-    except gidgethub.BadRequest as exc:
-        if int(exc.status_code) == 404:
-            return rules.BranchFacts(False)
-        raise
-    ahead = [(listed["sha"], _made_by(listed)) for listed in compare.get("commits", [])]
+    api = _api(ctx)
+    open_prs = await api.open_pulls(head=f"{ctx.owner}:{branch}", base=rc_branch)
+    bots = [p for p in open_prs if ctx.is_bot(p.author)]
+    peoples = [p for p in open_prs if not ctx.is_bot(p.author)]
+    compare = await api.compare(rc_branch, branch)
+    if compare is None:
+        return rules.BranchFacts(False)
+    ahead = [(c.sha, _made_by(c)) for c in compare.commits]
     if source_sha and any(who != ctx.bot_login for _, who in ahead):
-        beyond_source = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": f"{source_sha}...{branch}"}
-        )
-        on_neither = {listed["sha"] for listed in beyond_source.get("commits", [])}
+        beyond_source = await api.compare(source_sha, branch)
+        on_neither = {c.sha for c in (beyond_source.commits if beyond_source is not None else ())}
         ahead = [(sha, who) for sha, who in ahead if sha in on_neither]
-    return rules.BranchFacts(True, tuple(ahead))
+    return rules.BranchFacts(
+        True,
+        tuple(ahead),
+        open_pr=bots[0].number if bots else None,
+        open_pr_head=bots[0].head.sha if bots else "",
+        peoples_pr=peoples[0].number if peoples else None,
+    )
 
 
-async def _files_both_sides_changed(ctx: Context, source: SourceCommit, rc_head: str) -> list[str]:
-    def names(compare: dict[str, Any]) -> set[str]:
-        found: set[str] = set()
-        for f in compare.get("files", []):
-            found.add(f["filename"])
-            if f.get("previous_filename"):
-                found.add(f["previous_filename"])
-        return found
+def _paths(compare: Comparison | None) -> set[str]:
+    found: set[str] = set()
+    for changed in compare.files if compare is not None else ():
+        found.add(changed.filename)
+        if changed.previous_filename:
+            found.add(changed.previous_filename)
+    return found
 
-    async def changed(basehead: str) -> set[str]:
-        return names(
-            await ctx.gh.getitem("/repos/{owner}/{repo}/compare/{basehead}", {**ctx.repo_vars, "basehead": basehead})
-        )
 
+async def _files_both_sides_changed(api: CherryPickAPI, source: SourceCommit, rc_head: str) -> list[str]:
     # compare is three-dot (from the merge base), so the target side is read in both directions:
     # what the RC changed since the fork, and what the picked commit's base changed since then.
     base = source.parents[0]
-    picked = await changed(f"{base}...{source.sha}")
-    target = await changed(f"{base}...{rc_head}") | await changed(f"{rc_head}...{base}")
+    picked = _paths(await api.compare(base, source.sha))
+    target = _paths(await api.compare(base, rc_head)) | _paths(await api.compare(rc_head, base))
     return sorted(picked & target)
+
+
+async def _workflow_paths(api: CherryPickAPI, commits: Iterable[SourceCommit]) -> tuple[str, ...]:
+    """The workflow files the picked commits change (each against the parent it is picked against)."""
+    paths: set[str] = set()
+    for source in commits:
+        paths |= _paths(await api.compare(source.parents[0], source.sha))
+    return rules.workflow_paths(paths)
+
+
+async def _source_record(
+    api: CherryPickAPI, config: RepoConfig, source_number: int
+) -> tuple[PullRequest, CheckRun | None, dict[str, rules.PickState]]:
+    """The source PR, its cherry-pick check run and the states that run records."""
+    source = await api.pull(source_number)
+    existing = await api.latest_check_run(source.head.sha, config.checks.cherry_pick)
+    return source, existing, rules.decode_states(existing.output.text if existing is not None else None)
+
+
+async def pick_custody(
+    ctx: Context, pull: PullRequest, recorded: rules.PickState | None = None, *, known: bool = False
+) -> rules.PickCustody:
+    """What the bot's pick PR holds beyond what the bot picked: the commits past the head it recorded when it
+    made the pick (past the RC, by anyone but the bot, when nothing is recorded), and who of QA verified the
+    PR at its head. recorded (with known): the target's recorded state, when the caller has read it."""
+    api = _api(ctx)
+    config = await ctx.config()
+    if not known:
+        source_number = names.pick_source(pull.head.ref)
+        version = config.names.rc_version_of(pull.base.ref)
+        if source_number is not None and version is not None:
+            _, _, states = await _source_record(api, config, source_number)
+            recorded = states.get(version)
+    picked_head = recorded.head if recorded is not None and recorded.pr == pull.number else ""
+    if picked_head == pull.head.sha:
+        return rules.PickCustody()
+    compare = await api.compare(picked_head or pull.base.ref, pull.head.sha)
+    if compare is None:
+        foreign: tuple[tuple[str, str], ...] = ((pull.head.sha, ""),)  # nothing to tell it by: nobody verified it
+    else:
+        foreign = tuple((c.sha, _made_by(c)) for c in compare.commits if picked_head or _made_by(c) != ctx.bot_login)
+    if not foreign:
+        return rules.PickCustody()
+    return rules.PickCustody(foreign, await guards.verified_by(ctx, pull.number, pull.label_names, pull.head.sha))
 
 
 # -- acting ------------------------------------------------------------------------------------------
 
 
-def _pick_body(
-    pr: dict[str, Any], rc_branch: str, outcome: PickOutcome, verifier: str | None, config: RepoConfig
-) -> str:
-    lines = [
-        f"Cherry-pick of #{pr['number']} ({inline(pr.get('title') or '')}) into `{rc_branch}`.",
-        "",
-        "Picked commits:",
-    ]
-    lines += [f"- {new} (cherry picked from commit {source})" for source, new in outcome.picked]
-    if outcome.skipped:
-        lines.append("")
-        lines.append("Already present on the RC, so not picked: " + ", ".join(outcome.skipped))
-    lines.append("")
-    lines.append(f"Verified by {no_pings('@' + verifier)} (QA)." if verifier else "Verified by QA.")
-    if config.cherry_pick.auto_merge:
-        lines.append(
-            f"`cherry_pick.auto_merge` is on: I turn on GitHub's auto-merge ({config.cherry_pick.auto_merge_method}), "
-            "so GitHub merges it once the RC's required checks pass. If GitHub refuses, I say so on this PR."
-        )
+async def say(api: CherryPickAPI, number: int, notice: rules.Notice, *, fresh: bool = False) -> None:
+    """Post a notice on the PR: once, kept equal to its words, or (fresh: the PR it links was just made) at once."""
+    if fresh:
+        await api.post_keyed(number, notice.key, notice.body)
+    elif notice.kept_current:
+        await api.ensure_comment(number, notice.key, notice.body)
     else:
-        lines.append("Merge it once the RC's checks pass.")
-    return "\n".join(lines)
-
-
-ENABLE_AUTO_MERGE = """
-mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
-  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
-    pullRequest { number autoMergeRequest { mergeMethod enabledBy { login } } }
-  }
-}
-"""
+        await api.post_once(number, notice.key, notice.body)
 
 
 async def _ensure_auto_merge(
-    ctx: Context, pick_number: int, rc_branch: str, config: RepoConfig, pick: dict[str, Any] | None = None
+    api: CherryPickAPI, pick_number: int, rc_branch: str, config: RepoConfig, pick: PullRequest | None = None
 ) -> None:
     """GitHub's auto-merge on the pick PR when `cherry_pick.auto_merge` asks for it; a refusal is told on the PR, once.
 
@@ -194,48 +328,45 @@ async def _ensure_auto_merge(
     if not config.cherry_pick.auto_merge:
         return
     if pick is None:
-        pick = await ctx.gh.getitem(
-            "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": pick_number}
-        )
-    if pick.get("auto_merge") or pick.get("state", "open") != "open":
+        pick = await api.pull(pick_number)
+    if pick.auto_merge is not None or pick.state != "open":
         return
     method = config.cherry_pick.auto_merge_method
     try:
-        await ctx.gh.graphql(ENABLE_AUTO_MERGE, pullRequestId=pick["node_id"], mergeMethod=method.upper())
+        await api.enable_auto_merge(pick.node_id, method)
     except gidgethub.GraphQLException as exc:
         # GraphQL refusals come with HTTP 200 and the reason in the body (a repository that does not allow
         # auto-merge, a PR with no required check left to wait for, a missing permission).
         log.warning("auto-merge of pick #%s refused: %s", pick_number, exc)
-        await ctx.api.post_once(
-            pick_number,
-            f"cherry-pick-auto-merge:{pick_number}",
-            f"`cherry_pick.auto_merge` is on, but GitHub refused to turn on auto-merge ({method}) for this pick: "
-            f"{inline(str(exc))}. Please merge it by hand once the checks of `{rc_branch}` pass. Auto-merge needs "
-            '"Allow auto-merge" in the repository\'s settings and a required check on the RC branch.',
-        )
+        await say(api, pick_number, rules.auto_merge_refused_notice(pick_number, rc_branch, method, str(exc)))
 
 
 async def _open_pick_pr(
     ctx: Context,
-    pr: dict[str, Any],
+    pr: PullRequest,
     rc_branch: str,
     branch: str,
     outcome: PickOutcome,
     verifier: str | None,
     config: RepoConfig,
-) -> tuple[int, bool]:
-    """(number, fresh): the pick PR, created or, when GitHub says it exists, found."""
+) -> tuple[int, bool] | None:
+    """(number, fresh): the pick PR, created or, when GitHub says the bot's exists, found.
+
+    None: GitHub says a PR from the branch exists, and it is a person's, which is never the pick.
+    """
+    api = _api(ctx)
+    body = rules.pick_body(
+        pr.number,
+        pr.title,
+        rc_branch,
+        outcome.picked,
+        outcome.skipped,
+        verifier,
+        config.cherry_pick.auto_merge_method if config.cherry_pick.auto_merge else None,
+    )
     try:
-        created = await ctx.gh.post(
-            "/repos/{owner}/{repo}/pulls",
-            ctx.repo_vars,
-            data={
-                "title": rules.pick_title(rc_branch, pr.get("title") or "", pr["number"]),
-                "head": branch,
-                "base": rc_branch,
-                "body": _pick_body(pr, rc_branch, outcome, verifier, config),
-                "maintainer_can_modify": True,
-            },
+        created = await api.create_pull(
+            title=rules.pick_title(rc_branch, pr.title, pr.number), head=branch, base=rc_branch, body=body
         )
     except gidgethub.BadRequest as exc:
         if (
@@ -245,126 +376,123 @@ async def _open_pick_pr(
             raise
         facts = await _branch_facts(ctx, branch, rc_branch)
         if facts.open_pr is None:
+            if facts.peoples_pr is not None:
+                return None
             raise
-        await _ensure_auto_merge(ctx, facts.open_pr, rc_branch, config)
+        await _ensure_auto_merge(api, facts.open_pr, rc_branch, config)
         return facts.open_pr, False
-    number = int(created["number"])
-    author = (pr.get("user") or {}).get("login")
-    update: dict[str, Any] = {"labels": [config.labels.picked]}
-    if author and not ctx.is_bot(author):
-        update["assignees"] = [author]
+    assignees = [pr.author] if pr.author and not ctx.is_bot(pr.author) else None
     try:
-        await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}", {**ctx.repo_vars, "issue_number": number}, data=update
-        )
+        await api.update_issue(created.number, labels=[config.labels.picked], assignees=assignees)
     except gidgethub.BadRequest as exc:
-        if int(exc.status_code) != 422 or "assignees" not in update:
+        if int(exc.status_code) != 422 or assignees is None:
             raise
         # The author cannot be assigned (no access to the repository): label only.
-        await ctx.gh.patch(
-            "/repos/{owner}/{repo}/issues/{issue_number}",
-            {**ctx.repo_vars, "issue_number": number},
-            data={"labels": [config.labels.picked]},
-        )
-    await _ensure_auto_merge(ctx, number, rc_branch, config, created)
-    return number, True
+        await api.update_issue(created.number, labels=[config.labels.picked])
+    await _ensure_auto_merge(api, created.number, rc_branch, config, created)
+    return created.number, True
 
 
-async def _pick_target(
-    ctx: Context,
-    pr: dict[str, Any],
-    version: str,
-    rc_branch: str,
-    rc: tuple[str, str],
-    plan: rules.PickPlan,
-    sources: dict[str, SourceCommit],
-    verifier: str | None,
-    config: RepoConfig,
-) -> rules.PickState:
-    number = pr["number"]
+async def _pick_target(round_: PickRound, facts: rules.TargetFacts) -> rules.PickState:
+    """Make the pick for one target, and say on the source PR what became of it."""
+    ctx, api, config, pr = round_.ctx, round_.api, round_.config, round_.pr
+    number, version, rc_branch = pr.number, facts.version, facts.rc_branch
+    rc = await round_.rc_head(rc_branch)
+    assert rc is not None and rc.tree_sha is not None
+    plan, sources = await round_.plan()
     branch = names.pick_branch(number, rc_branch)
-    picker = Picker(
-        ctx.gh,
-        ctx.owner,
-        ctx.repo,
-        committer={
-            "name": ctx.bot_login,
-            "email": f"{ctx.services.github.app_id}+{ctx.bot_login}@users.noreply.github.com",
-        },
+    picker = api.picker(
+        {"name": ctx.bot_login, "email": f"{ctx.services.github.app_id}+{ctx.bot_login}@users.noreply.github.com"}
     )
     commits = [sources[sha] for sha in plan.shas]
     state = rules.PickState(version, "", rc_branch)
     try:
-        outcome = await picker.pick(commits, onto_sha=rc[0], onto_tree=rc[1], branch=branch, mainline=plan.mainline)
+        outcome = await picker.pick(
+            commits, onto_sha=rc.sha, onto_tree=rc.tree_sha, branch=branch, mainline=plan.mainline
+        )
     except BranchExists:
-        facts = await _branch_facts(ctx, branch, rc_branch, pr.get("merge_commit_sha"))
-        decision = rules.decide_branch(facts, ctx.bot_login)
+        branch_facts = await _branch_facts(ctx, branch, rc_branch, pr.merge_commit_sha)
+        decision = rules.decide_branch(branch_facts, ctx.bot_login)
         if decision.action == "adopt" and decision.pr is not None:
-            await _ensure_auto_merge(ctx, decision.pr, rc_branch, config)
-            await _link_pick(ctx, number, version, rc_branch, decision.pr, fresh=False)
-            return replace(state, state=rules.OPENED, pr=decision.pr)
+            await _ensure_auto_merge(api, decision.pr, rc_branch, config)
+            await say(api, number, rules.link_notice(version, rc_branch, decision.pr))
+            return replace(state, state=rules.OPENED, pr=decision.pr, head=branch_facts.open_pr_head)
         if decision.action == "leave":
-            people = ", ".join(no_pings("@" + p) for p in decision.people)
-            await ctx.api.ensure_comment(
-                number,
-                f"cherry-pick-branch:{version}",
-                f"I did not pick #{number} into `{rc_branch}`: the branch `{branch}` already holds commits by "
-                f"{people}, and I never overwrite people's work. Open a PR from it into `{rc_branch}`, or delete "
-                f"the branch and comment `/cherry-pick {version}` to let me pick again.",
-            )
-            return replace(state, state=rules.BRANCH_TAKEN, detail=", ".join(decision.people))
+            await say(api, number, rules.branch_taken_notice(number, version, rc_branch, decision.people, decision.pr))
+            held = list(decision.people) + ([f"#{decision.pr}"] if decision.pr is not None else [])
+            return replace(state, state=rules.BRANCH_TAKEN, detail=", ".join(held))
         try:
             outcome = await picker.pick(
-                commits, onto_sha=rc[0], onto_tree=rc[1], branch=branch, mainline=plan.mainline, reuse_branch=True
+                commits,
+                onto_sha=rc.sha,
+                onto_tree=rc.tree_sha,
+                branch=branch,
+                mainline=plan.mainline,
+                reuse_branch=True,
             )
         except BranchExists:
             return replace(state, state=rules.BRANCH_TAKEN, detail="pushed to while picking")
+    except gidgethub.BadRequest as exc:
+        # GitHub answers a change to workflow files, from an app without `workflows`, with 404.
+        if int(exc.status_code) != 404:
+            raise
+        paths = await _workflow_paths(api, commits)
+        if not paths:
+            raise
+        await say(api, number, rules.workflows_notice(number, version, rc_branch, paths, plan.shas, plan.mainline))
+        return replace(state, state=rules.NO_WORKFLOWS, detail=", ".join(paths))
     if outcome.outcome == "empty":
-        await ctx.api.post_once(
-            number,
-            f"cherry-pick-present:{version}",
-            f"The changes of #{number} are already on `{rc_branch}`: picking them changes nothing, so I opened no PR.",
-        )
+        await say(api, number, rules.present_notice(number, version, rc_branch))
         return replace(state, state=rules.PRESENT)
     if outcome.outcome == "conflict":
         source = sources[outcome.conflict_sha or plan.shas[0]]
-        files = await _files_both_sides_changed(ctx, source, rc[0])
-        await ctx.api.add_labels(number, [config.labels.conflict], present=names.label_names(pr))
-        file_lines = (
-            "\n".join(f"- `{inline(f)}`" for f in files)
-            or "- (GitHub did not list any; see `git status` after the pick)"
+        files = await _files_both_sides_changed(api, source, rc.sha)
+        await api.add_labels(number, [config.labels.conflict], present=pr.label_names)
+        await say(
+            api, number, rules.conflict_notice(number, version, rc_branch, source.sha, files, plan.shas, plan.mainline)
         )
-        body = (
-            f"Picking #{number} into `{rc_branch}` conflicts (at commit {source.sha}), so I opened no PR. "
-            "To finish by hand:\n\n```sh\n"
-            + rules.conflict_commands(number, rc_branch, plan.shas, plan.mainline)
-            + f"\n```\n\nThen open a PR from `{branch}` into `{rc_branch}`. Files changed on both sides:\n{file_lines}\n\n"
-            f"Once a prerequisite has landed on `{rc_branch}`, `/cherry-pick {version}` tries again."
-        )
-        await ctx.api.ensure_comment(number, f"cherry-pick-conflict:{version}", body)
         return replace(state, state=rules.CONFLICT, detail=", ".join(files))
-    pick_number, fresh = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, verifier, config)
-    await _link_pick(ctx, number, version, rc_branch, pick_number, fresh=fresh)
-    return replace(state, state=rules.OPENED, pr=pick_number)
+    opened = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, round_.verifier, config)
+    if opened is None:
+        peoples = await _branch_facts(ctx, branch, rc_branch)
+        await say(api, number, rules.branch_taken_notice(number, version, rc_branch, (), peoples.peoples_pr))
+        return replace(state, state=rules.BRANCH_TAKEN, detail=f"#{peoples.peoples_pr}")
+    pick_number, fresh = opened
+    await say(api, number, rules.link_notice(version, rc_branch, pick_number), fresh=fresh)
+    return replace(state, state=rules.OPENED, pr=pick_number, head=outcome.head_sha or "")
 
 
-async def _link_pick(ctx: Context, number: int, version: str, rc_branch: str, pick_number: int, *, fresh: bool) -> None:
-    """The comment on the original PR that links its pick (looked for first unless the PR is brand new)."""
-    key = f"cherry-pick-opened:{version}:{pick_number}"
-    link = f"Cherry-pick into `{rc_branch}`: #{pick_number}."
-    if fresh:
-        await ctx.gh.post(
-            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-            {**ctx.repo_vars, "issue_number": number},
-            data={"body": f"{marker(key)}\n{link}"},
-        )
-    else:
-        await ctx.api.post_once(number, key, link)
+async def _act(round_: PickRound, facts: rules.TargetFacts, decision: rules.TargetDecision) -> rules.PickState:
+    """Carry out one target's decision; what people are told is said as it happens."""
+    api, number = round_.api, round_.pr.number
+    if decision.action == rules.KEEP:
+        assert facts.recorded is not None
+        return facts.recorded
+    if decision.action == rules.WAIT:
+        return rules.PickState(facts.version, decision.state or "", facts.rc_branch)
+    if decision.action == rules.MISSING:
+        await say(api, number, rules.missing_rc_notice(number, facts.version, facts.rc_branch))
+        return rules.PickState(facts.version, rules.MISSING_RC, facts.rc_branch)
+    try:
+        return await _pick_target(round_, facts)
+    except gidgethub.BadRequest as exc:
+        # A permanent refusal (a protected branch, a permission): say so rather than retry forever.
+        if int(exc.status_code) >= 500:
+            raise
+        log.warning("cherry-pick of #%s into %s refused: %s", number, facts.rc_branch, exc)
+        notice = rules.failed_notice(number, facts.version, facts.rc_branch, int(exc.status_code), str(exc))
+        await say(api, number, notice)
+        return rules.PickState(facts.version, rules.FAILED, facts.rc_branch, detail=inline(str(exc)))
+
+
+def _pull(pr: PullRequest | Mapping[str, Any]) -> PullRequest:
+    """A PR as a record, from a webhook payload's pull_request or an API answer."""
+    return pr if isinstance(pr, PullRequest) else read(PullRequest, pr)
 
 
 async def reconcile_picks(
     ctx: Context,
-    pr: dict[str, Any],
+    pr: PullRequest | Mapping[str, Any],
     *,
     verifier: str | None = None,
     asked_again: Collection[str] = (),
@@ -374,97 +502,45 @@ async def reconcile_picks(
 ) -> dict[str, rules.PickState]:
     """Bring every target of the PR to its next state, and the check run up to date with them.
 
-    verifier: the QA member whose `labeled` event triggered this (no need to ask who applied it).
+    verifier: the QA member whose `labeled` event triggered this (the payload's head is what QA verified).
     withdrawn: a target label was just removed, so the recorded states are read even with no target left.
     """
     config = await ctx.config()
-    labels = names.label_names(pr)
-    targets = sorted(
-        set(config.names.targets_of(labels)) | set(extra_targets),
-        key=names.version_key,
-    )
+    round_ = PickRound(ctx, config, _pull(pr), verifier)
+    api, pull = round_.api, round_.pr
+    targets = names.sorted_versions({*config.names.targets_of(round_.labels), *extra_targets})
     if not targets and not withdrawn:
         return {}
-    head_sha = pr["head"]["sha"]
-    existing = await ctx.api.latest_check_run(head_sha, config.checks.cherry_pick)
-    recorded = rules.decode_states(existing.output.text if existing else None)
-    merged = bool(pr.get("merged"))
-    verified: bool | None = True if verifier else None
-    plan: tuple[rules.PickPlan, dict[str, SourceCommit]] | None = None
+    existing = await api.latest_check_run(pull.head.sha, config.checks.cherry_pick)
+    recorded = rules.decode_states(existing.output.text if existing is not None else None)
     states: dict[str, rules.PickState] = {}
     for version in targets:
-        rc_branch = config.names.rc_branch(version)
         previous = recorded.get(version)
-        if refresh and previous is not None and previous.state == rules.OPENED and previous.pr is not None:
+        if refresh and previous is not None and previous.state in rules.HAS_PICK_PR and previous.pr is not None:
             previous = await _pick_pr_state(ctx, previous)
-        facts = rules.TargetFacts(version, rc_branch, merged, bool(verified), previous, version in asked_again)
-        decision = rules.decide_target(facts)
-        if decision.state == rules.WAIT_QA and verified is None:
-            # Who applied the verified label is asked only once a pick could follow.
-            verifier = await _verified_by(ctx, pr["number"], labels, config)
-            verified = verifier is not None
-            facts = replace(facts, verified=verified)
-            decision = rules.decide_target(facts)
-        rc = None
-        if decision.action == rules.CHECK_RC:
-            rc = await _rc_head(ctx, rc_branch)
-            decision = rules.decide_target(replace(facts, rc_checked=True, rc_exists=rc is not None))
-        if decision.action == rules.KEEP:
-            assert previous is not None
-            states[version] = previous
-        elif decision.action in (rules.WAIT, rules.MISSING):
-            states[version] = rules.PickState(version, decision.state or "", rc_branch)
-            if decision.action == rules.MISSING:
-                await ctx.api.post_once(
-                    pr["number"],
-                    f"cherry-pick-missing:{version}",
-                    f"#{pr['number']} asks for a cherry-pick into `{rc_branch}`, but that branch does not exist. "
-                    f"I will pick it once `{rc_branch}` exists and something changes on this PR (or on `/refresh`).",
-                )
-        elif decision.action == rules.PICK:
-            assert rc is not None
-            try:
-                if plan is None:
-                    plan = await _plan(ctx, pr)
-                states[version] = await _pick_target(
-                    ctx, pr, version, rc_branch, rc, plan[0], plan[1], verifier, config
-                )
-            except gidgethub.BadRequest as exc:
-                # A permanent refusal (a protected branch, a permission): say so rather than retry forever.
-                if int(exc.status_code) >= 500:
-                    raise
-                log.warning("cherry-pick of #%s into %s refused: %s", pr["number"], rc_branch, exc)
-                states[version] = rules.PickState(version, rules.FAILED, rc_branch, detail=inline(str(exc)))
-                await ctx.api.ensure_comment(
-                    pr["number"],
-                    f"cherry-pick-failed:{version}",
-                    f"I could not pick #{pr['number']} into `{rc_branch}`: GitHub answered "
-                    f"{int(exc.status_code)} ({inline(str(exc))}). I will try again on the next change to this PR, "
-                    f"or on `/refresh`.",
-                )
-    # A withdrawn target keeps its state only when a pick PR exists, so the gate still sees it.
-    for version, state in recorded.items():
-        if version not in states and state.pr is not None and state.state in (rules.OPENED, rules.MERGED, rules.CLOSED):
-            states[version] = state
+        facts = await round_.facts(version, previous, version in asked_again)
+        states[version] = await _act(round_, facts, rules.decide_target(facts))
+    states |= rules.kept_after_withdrawal(recorded, states)
     if not states and existing is None:
         return states
-    if config.labels.conflict in labels and not any(s.state == rules.CONFLICT for s in states.values()):
-        await ctx.api.remove_label(pr["number"], config.labels.conflict)
-    await _write_check(ctx, config, head_sha, pr["number"], states, existing)
+    if config.labels.conflict in round_.labels and not any(s.state == rules.CONFLICT for s in states.values()):
+        await api.remove_label(pull.number, config.labels.conflict)
+    await _write_check(api, config, pull.head.sha, pull.number, states, existing)
     return states
 
 
 async def _pick_pr_state(ctx: Context, state: rules.PickState) -> rules.PickState:
-    pick = await ctx.gh.getitem("/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": state.pr})
-    if pick.get("merged"):
-        return replace(state, state=rules.MERGED)
-    if pick.get("state") == "closed":
+    """A recorded pick PR read again (on /refresh): merged, closed, or still held by what the bot picked."""
+    assert state.pr is not None
+    pick = await _api(ctx).pull(state.pr)
+    if pick.state == "closed" and not pick.is_merged:
         return replace(state, state=rules.CLOSED)
-    return state
+    custody = await pick_custody(ctx, pick, state, known=True)
+    return rules.custody_state(state, custody, pick.head.sha, pick.is_merged, False)
 
 
 async def _write_check(
-    ctx: Context,
+    api: CherryPickAPI,
     config: RepoConfig,
     head_sha: str,
     number: int,
@@ -472,7 +548,7 @@ async def _write_check(
     existing: CheckRun | None,
 ) -> None:
     output = rules.check_output(states, number)
-    await ctx.api.ensure_check_run(
+    await api.ensure_check_run(
         name=config.checks.cherry_pick,
         head_sha=head_sha,
         status=output.status,
@@ -485,6 +561,29 @@ async def _write_check(
     )
 
 
+async def review_custody(ctx: Context, pick: PullRequest, *, closed: bool = False) -> None:
+    """The bot's pick PR changed (pushed to, labelled, merged or closed): the source's recorded state for its
+    target follows what the PR now holds, so the RC gate counts a pick someone pushed to as unfinished."""
+    api = _api(ctx)
+    config = await ctx.config()
+    source_number = names.pick_source(pick.head.ref)
+    version = config.names.rc_version_of(pick.base.ref)
+    if source_number is None or version is None:
+        return
+    source, existing, states = await _source_record(api, config, source_number)
+    state = states.get(version)
+    if state is None or state.pr != pick.number:
+        return  # not the pick the source's record names
+    if closed and not pick.is_merged:
+        updated = replace(state, state=rules.CLOSED)
+    else:
+        custody = await pick_custody(ctx, pick, state, known=True)
+        updated = rules.custody_state(state, custody, pick.head.sha, pick.is_merged, False)
+    if updated != state:
+        states[version] = updated
+        await _write_check(api, config, source.head.sha, source_number, states, existing)
+
+
 # -- triggers ----------------------------------------------------------------------------------------
 
 
@@ -492,36 +591,31 @@ async def sweep(ctx: Context) -> None:
     """The periodic catch-up: PRs merged within the look-back, verified and with targets, whose pick a lost webhook left undone.
 
     One paginated listing of the repository's PRs (newest update first, stopping at the look-back) shows
-    both the candidates and the pick PRs already opened, so a PR whose every target has its pick PR
+    both the candidates and the bot's pick PRs already opened, so a PR whose every target has its pick PR
     costs no further call; the others run the webhook handler's path (which keeps recorded states).
     """
+    api = _api(ctx)
     config = await ctx.config()
     horizon = datetime.now(UTC) - timedelta(hours=ctx.settings.sweep_lookback_hours)
-    candidates: list[dict[str, Any]] = []
+    candidates: list[PullRequest] = []
     pick_heads: set[str] = set()
-    async for listed in ctx.gh.getiter(
-        "/repos/{owner}/{repo}/pulls{?state,sort,direction,per_page}",
-        {**ctx.repo_vars, "state": "all", "sort": "updated", "direction": "desc", "per_page": 100},
-    ):
-        if _parse_time(listed.get("updated_at")) < horizon:
+    async for listed in api.pulls(state="all", sort="updated", direction="desc"):
+        if _parse_time(listed.updated_at) < horizon:
             break
-        head_ref = (listed.get("head") or {}).get("ref") or ""
-        if names.pick_source(head_ref) is not None:
-            pick_heads.add(head_ref)
+        if _is_bots_pick(ctx, listed):
+            pick_heads.add(listed.head.ref)
             continue
-        merged_at = listed.get("merged_at")
-        labels = names.label_names(listed)
-        if not merged_at or _parse_time(merged_at) < horizon or config.labels.verified not in labels:
+        labels = listed.label_names
+        if not listed.merged_at or _parse_time(listed.merged_at) < horizon or config.labels.verified not in labels:
             continue
         if config.names.targets_of(labels):
             candidates.append(listed)
     for listed in candidates:
-        labels = names.label_names(listed)
-        targets = config.names.targets_of(labels)
-        branches = {names.pick_branch(listed["number"], config.names.rc_branch(v)) for v in targets}
+        targets = config.names.targets_of(listed.label_names)
+        branches = {names.pick_branch(listed.number, config.names.rc_branch(v)) for v in targets}
         if branches <= pick_heads:
             continue
-        await reconcile_picks(ctx, await _pull_of(ctx, listed))
+        await reconcile_picks(ctx, await api.pull(listed.number))
 
 
 def _parse_time(text: str | None) -> datetime:
@@ -530,33 +624,27 @@ def _parse_time(text: str | None) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def _is_bots_pick(ctx: Context, pull: PullRequest) -> bool:
+    """A PR the bot opened from a pick branch (a person's PR from that branch name is never the pick)."""
+    return names.pick_source(pull.head.ref) is not None and ctx.is_bot(pull.author)
+
+
 @router.register("pull_request", action="closed")
 async def on_closed(event: Event, ctx: Context) -> None:
-    pr = event.data["pull_request"]
-    source = names.pick_source((pr.get("head") or {}).get("ref") or "")
-    if source is not None and ctx.is_bot((pr.get("user") or {}).get("login")):
-        await _record_pick_closed(ctx, pr, source)
+    pr = _pull(event.data["pull_request"])
+    if _is_bots_pick(ctx, pr):
+        await review_custody(ctx, pr, closed=True)
         return
-    if pr.get("merged"):
+    if pr.is_merged:
         await reconcile_picks(ctx, pr)
 
 
-async def _record_pick_closed(ctx: Context, pick: dict[str, Any], original_number: int) -> None:
-    """A pick PR merged or closed: the original PR's check run says so (the RC gate reads it)."""
-    config = await ctx.config()
-    original = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": original_number}
-    )
-    head_sha = original["head"]["sha"]
-    existing = await ctx.api.latest_check_run(head_sha, config.checks.cherry_pick)
-    states = rules.decode_states(existing.output.text if existing else None)
-    changed = False
-    for version, state in list(states.items()):
-        if state.pr == pick["number"]:
-            states[version] = replace(state, state=rules.MERGED if pick.get("merged") else rules.CLOSED)
-            changed = True
-    if changed:
-        await _write_check(ctx, config, head_sha, original_number, states, existing)
+@router.register("pull_request", action="synchronize")
+async def on_pushed(event: Event, ctx: Context) -> None:
+    """A push to the bot's pick PR: unless QA verifies it at its new head, the pick is unfinished."""
+    pr = _pull(event.data["pull_request"])
+    if _is_bots_pick(ctx, pr):
+        await review_custody(ctx, pr)
 
 
 @router.register("create")
@@ -564,22 +652,19 @@ async def on_branch_created(event: Event, ctx: Context) -> None:
     """An RC branch that PRs were waiting for now exists: pick the merged ones into it."""
     if event.data.get("ref_type") != "branch":
         return
+    api = _api(ctx)
     config = await ctx.config()
     version = config.names.rc_version_of(event.data.get("ref") or "")
     if version is None:
         return
-    waiting = await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/issues{?labels,state,per_page}",
-        {**ctx.repo_vars, "labels": config.names.target_label(version), "state": "closed", "per_page": 100},
-    )
-    for issue in waiting:
-        if "pull_request" in issue and (issue["pull_request"] or {}).get("merged_at"):
-            await reconcile_picks(ctx, await _pull_of(ctx, issue))
+    for issue in await api.issues(labels=[config.names.target_label(version)], state="closed"):
+        if issue.pull_request is not None and issue.pull_request.merged_at:
+            await reconcile_picks(ctx, await api.pull(issue.number))
 
 
 @router.register("pull_request", action="unlabeled")
 async def on_unlabeled(event: Event, ctx: Context) -> None:
-    label = event.data["label"]["name"]
+    label = (event.data.get("label") or {}).get("name") or ""
     config = await ctx.config()
     if config.names.target_version_of(label) is not None:
         await reconcile_picks(ctx, event.data["pull_request"], withdrawn=True)
@@ -587,30 +672,25 @@ async def on_unlabeled(event: Event, ctx: Context) -> None:
 
 @router.register("pull_request", action="labeled")
 async def on_labeled(event: Event, ctx: Context) -> None:
-    label = event.data["label"]["name"]
+    label = (event.data.get("label") or {}).get("name") or ""
     sender = (event.data.get("sender") or {}).get("login") or ""
     config = await ctx.config()
-    pr = event.data["pull_request"]
+    pr = _pull(event.data["pull_request"])
     if label == config.labels.verified:
         if ctx.is_bot(sender) or not await ctx.has_role(sender, "qa"):
             return  # the guard removes it and says who may apply it
+        if _is_bots_pick(ctx, pr):
+            await review_custody(ctx, pr)  # QA verified the pick PR itself, at its head
+            return
         await reconcile_picks(ctx, pr, verifier=sender)
     elif config.names.target_version_of(label) is not None:
-        if ctx.is_bot(sender):
-            return  # /cherry-pick labelled it and picks itself
+        if ctx.is_bot(sender) or not await ctx.has_role(sender, "write"):
+            return  # /cherry-pick labelled it and picks itself; or the guard removes it (it needs write access)
         await reconcile_picks(ctx, pr)
     elif config.names.names_no_target(label) and not ctx.is_bot(sender):
         # The key is a digest: a label name may hold `-->`, which would end the hidden marker early.
         key = "target-label:" + hashlib.sha256(label.encode()).hexdigest()[:16]
-        await ctx.api.post_once(
-            pr["number"], key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix)
-        )
-
-
-async def _pull_of(ctx: Context, issue: dict[str, Any]) -> dict[str, Any]:
-    return await ctx.gh.getitem(
-        "/repos/{owner}/{repo}/pulls/{pull_number}", {**ctx.repo_vars, "pull_number": issue["number"]}
-    )
+        await _api(ctx).post_once(pr.number, key, rules.unreadable_target_note(label, config.labels.cherry_pick_prefix))
 
 
 def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], number: int) -> str:
@@ -634,6 +714,7 @@ def _state_words(states: dict[str, rules.PickState], versions: Iterable[str], nu
 async def cherry_pick_command(
     ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]
 ) -> CommandReply:
+    api = _api(ctx)
     config = await ctx.config()
     versions, rejected = config.names.command_versions(cmd.args)
     if not versions:
@@ -642,8 +723,8 @@ async def cherry_pick_command(
             "Usage: `/cherry-pick <version> [<version> ...]`, with versions as MAJOR.MINOR (e.g. `/cherry-pick 1.5`).",
         )
     present = names.label_names(issue)
-    await ctx.api.add_labels(issue["number"], [config.names.target_label(v) for v in versions], present=present)
-    pr = await _pull_of(ctx, issue)
+    await api.add_labels(issue["number"], [config.names.target_label(v) for v in versions], present=present)
+    pr = await api.pull(issue["number"])
     states = await reconcile_picks(ctx, pr, asked_again=versions, extra_targets=versions)
     message = f"Cherry-pick targets of #{issue['number']}:\n" + _state_words(states, versions, issue["number"])
     if rejected:
@@ -663,8 +744,7 @@ async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], com
     labels = names.label_names(issue)
     if "pull_request" not in issue or not config.names.targets_of(labels):
         return CommandReply(True, "")
-    pr = await _pull_of(ctx, issue)
-    states = await reconcile_picks(ctx, pr, refresh=True)
+    states = await reconcile_picks(ctx, await _api(ctx).pull(issue["number"]), refresh=True)
     if not states:
         return CommandReply(True, "")
     return CommandReply(

@@ -20,7 +20,7 @@ from gidgethub.sansio import Event
 
 from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
 from bot.github.repo import CheckRun, Comparison, PullRequest, read
-from bot.handlers import guards
+from bot.handlers import cherry_pick, guards
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.repo_config import push_touches_config
@@ -152,8 +152,10 @@ class Round:
         """Whether the label is on the PR and which role holder applied it (the guard's own answer)."""
         if label.lower() not in {name.lower() for name in pull.label_names}:
             return LabelSignoff(False)
-        signed_by = guards.ready_by if label == self.config.labels.fr_ready else guards.verified_by
-        return LabelSignoff(True, await signed_by(self.ctx, pull.number, pull.label_names))
+        if label == self.config.labels.fr_ready:
+            return LabelSignoff(True, await guards.ready_by(self.ctx, pull.number, pull.label_names))
+        # QA verifies commits: the label counts for the PR's head only when QA's record is on that commit.
+        return LabelSignoff(True, await guards.verified_by(self.ctx, pull.number, pull.label_names, pull.head.sha))
 
     async def facts(self, pull: PullRequest) -> PullFacts:
         base, head = pull.base.ref, pull.head.ref
@@ -177,6 +179,8 @@ class Round:
             extra["ready"] = await self.signoff(pull, self.config.labels.fr_ready)
         if rules.NEED_VERIFIED in needed:
             extra["verified"] = await self.signoff(pull, self.config.labels.verified)
+        if rules.NEED_PICK in needed:
+            extra["pick"] = await cherry_pick.pick_custody(self.ctx, pull)
         return dataclasses.replace(facts, **extra)
 
     async def evaluate_group(self, group: list[PullRequest]) -> None:

@@ -122,7 +122,13 @@ PICK_WAITING_QA = "waiting-qa"
 PICK_WAITING_MERGE = "waiting-merge"
 PICK_DROPPED = "dropped"  # the source or its pick PR was closed without merging
 
-_STUCK_WORDS = {picks.CONFLICT: "conflict", picks.BRANCH_TAKEN: "pick branch taken", picks.FAILED: "GitHub refused"}
+_STUCK_WORDS = {
+    picks.CONFLICT: "conflict",
+    picks.BRANCH_TAKEN: "pick branch taken",
+    picks.FAILED: "GitHub refused",
+    picks.PUSHED: "pick PR pushed to, not verified by QA",
+    picks.NO_WORKFLOWS: "changes workflows: pick by hand",
+}
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
-"""Role-guarded labels (pure): which labels need a role, who applied one, and what to do about it."""
+"""Role-guarded labels (pure): which labels need a role, who applied one, and what to do about it.
+
+The verified and ready labels need a role from the config; a target label (`cherry-pick/1.5`) needs what
+`/cherry-pick` needs, write access, and its note pings the person whose label was removed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from bot.config import RepoConfig
 from bot.rules.text import no_pings
 
-ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM"}
+ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM", "write": "people with write access"}
+PERMISSION_ROLES = frozenset({"write", "maintain", "admin"})  # read from GitHub, not from the config
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,12 @@ class GuardedLabel:
     name: str
     roles: tuple[str, ...]  # any one of them may apply it
     purpose: str  # what the label stands for, in words
+    pings: bool = False  # the note mentions the person (a target label: they asked for something)
+
+    @property
+    def needs_config(self) -> bool:
+        """Whether telling who holds the roles needs a usable config."""
+        return not set(self.roles) <= PERMISSION_ROLES
 
 
 def guarded_labels(config: RepoConfig) -> tuple[GuardedLabel, ...]:
@@ -31,6 +41,15 @@ def guard_for(config: RepoConfig, label: str) -> GuardedLabel | None:
     for guard in guarded_labels(config):
         if guard.name.lower() == label.lower():
             return guard
+    version = config.names.target_version_of(label)
+    if version is not None:
+        return GuardedLabel(
+            label,
+            ("write",),
+            f"asks for a cherry-pick into `{no_pings(config.names.rc_branch(version))}`, "
+            f"as `/cherry-pick {version}` does",
+            pings=True,
+        )
     return None
 
 
@@ -64,7 +83,8 @@ def decide(
     """
     if guard is None or facts.sender_is_bot:
         return KEEP
-    if facts.config_usable and facts.sender_holds_role:
+    config_usable = facts.config_usable or not guard.needs_config
+    if config_usable and facts.sender_holds_role:
         return KEEP
     if facts.latest_applier is None and not facts.removed_by_bot:
         return KEEP  # removed by a person already: nothing to undo, no one to tell
@@ -77,48 +97,62 @@ def decide(
     # Removed by the bot on an earlier attempt that failed before the comment: the comment is still owed.
     remove = facts.latest_applier is not None
     roles = " or ".join(ROLE_WORDS.get(r, r) for r in guard.roles)
-    person = no_pings(f"@{facts.sender}")
-    if not facts.config_usable:
+    person = f"@{facts.sender}" if guard.pings else no_pings(f"@{facts.sender}")
+    if not config_usable:
         body = (
             f"{person}, I removed the `{no_pings(guard.name)}` label because I cannot tell who holds the "
             f"{roles} role: {config_problem or 'the configuration is invalid'}\n\n"
             "Apply the label again once the configuration is fixed."
         )
         return GuardDecision(remove, body)
+    holders = f": {who_may}" if who_may and not set(guard.roles) <= PERMISSION_ROLES else ""
     body = (
-        f"{person}, only {roles} may apply the `{no_pings(guard.name)}` label (it {guard.purpose}): "
-        f"{who_may}. I removed it; nothing else was changed."
+        f"{person}, only {roles} may apply the `{no_pings(guard.name)}` label (it {guard.purpose}){holders}. "
+        "I removed it; nothing else was changed."
     )
     return GuardDecision(remove, body)
 
 
-def _label_name(label: Any) -> str:
-    if isinstance(label, Mapping):
-        return str(label.get("name") or "")
-    return str(label)
+@dataclass(frozen=True)
+class LabelEvent:
+    """One of an issue's events, as far as the guards read them."""
+
+    id: int  # GitHub's event ids grow with time
+    kind: str  # labeled, unlabeled, merged, ...
+    label: str = ""  # for labeled and unlabeled
+    actor: str | None = None
 
 
-def last_label_event(issue_events: Iterable[Mapping[str, Any]], label: str) -> tuple[str, str | None] | None:
+def _in_order(issue_events: Iterable[LabelEvent]) -> list[LabelEvent]:
+    return sorted(issue_events, key=lambda e: e.id)  # pages may come in any order
+
+
+def last_label_event(issue_events: Iterable[LabelEvent], label: str) -> tuple[str, str | None] | None:
     """("labeled" or "unlabeled", actor login) of the newest event about the label, or None."""
     wanted = label.lower()
     last: tuple[str, str | None] | None = None
-    ordered = list(issue_events)
-    if all(isinstance(e.get("id"), int) for e in ordered):
-        ordered.sort(key=lambda e: e["id"])  # event ids grow with time; pages may come in any order
-    for issue_event in ordered:
-        kind = issue_event.get("event")
-        if kind not in ("labeled", "unlabeled"):
-            continue
-        if _label_name(issue_event.get("label") or {}).lower() != wanted:
-            continue
-        last = (str(kind), (issue_event.get("actor") or {}).get("login"))
+    for issue_event in _in_order(issue_events):
+        if issue_event.kind in ("labeled", "unlabeled") and issue_event.label.lower() == wanted:
+            last = (issue_event.kind, issue_event.actor)
     return last
 
 
-def applied_by(issue_events: Iterable[Mapping[str, Any]], label: str) -> str | None:
+def applied_by(issue_events: Iterable[LabelEvent], label: str) -> str | None:
     """Who applied the label most recently, from an issue's events, when it is still on.
 
     The latest `labeled` event for the name counts, unless an `unlabeled` event came after it.
     """
     last = last_label_event(issue_events, label)
     return last[1] if last is not None and last[0] == "labeled" else None
+
+
+def applied_after_merge(issue_events: Iterable[LabelEvent], label: str) -> bool:
+    """Whether the label's latest `labeled` event came after the PR was merged (a merged PR's head is final)."""
+    merged_at: int | None = None
+    labeled_at: int | None = None
+    for issue_event in _in_order(issue_events):
+        if issue_event.kind == "merged":
+            merged_at = issue_event.id
+        elif issue_event.kind == "labeled" and issue_event.label.lower() == label.lower():
+            labeled_at = issue_event.id
+    return merged_at is not None and labeled_at is not None and labeled_at > merged_at

@@ -4,9 +4,10 @@ Rules (each toggled in `merge_rules.*`):
 1. a PR into an FR branch names the FR's ticket in its title or head branch (`require_ticket_into_fr`);
 2. an FR branch into devel has no open child PRs (`require_children_merged`), is not behind devel
    (`require_up_to_date`) and carries the ready label applied by PdM or RTE (`require_ready_label`);
-3. a PR into an RC branch that the bot did not open carries the verified label applied by QA
-   (`require_verified_into_rc`) and references a bug (`require_bug_reference_into_rc`); an FR branch
-   into an RC branch fails (`block_fr_into_rc`);
+3. a PR into an RC branch that the bot did not open carries the verified label applied by QA for its
+   head commit (`require_verified_into_rc`) and references a bug (`require_bug_reference_into_rc`); an
+   FR branch into an RC branch fails (`block_fr_into_rc`); the bot's own pick PR holds only the commits
+   the bot picked, or QA verified it at its head (always on: it is the pick's chain of custody);
 4. a PR into devel from a branch that is not an FR branch references a bug or ticket
    (`require_ticket_into_devel`, off by default).
 
@@ -36,6 +37,8 @@ from typing import Any
 import re2
 
 from bot.config import RepoConfig, fr_ticket, is_feature_branch
+from bot.rules.cherry_pick import PickCustody, foreign_words
+from bot.rules.names import pick_source
 from bot.rules.text import inline, no_pings
 
 PASS, FAIL, UNKNOWN, OFF = "pass", "fail", "unknown", "off"
@@ -46,6 +49,7 @@ INTO_FR, FR_INTO_DEVEL, INTO_DEVEL, INTO_RC, NONE = "into-fr", "fr-into-devel", 
 
 # Facts a handler may have to gather for a PR (the rules say which through `facts_needed`).
 NEED_CHILDREN, NEED_BEHIND, NEED_READY, NEED_VERIFIED = "children", "behind", "ready", "verified"
+NEED_PICK = "pick"  # what the bot's pick PR holds beyond what it picked
 
 CHILDREN_LISTED = 50  # more open child PRs are counted, not listed
 
@@ -86,6 +90,7 @@ class PullFacts:
     behind_by: int | None = None
     ready: LabelSignoff | None = None
     verified: LabelSignoff | None = None
+    pick: PickCustody | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ def facts_needed(config: RepoConfig, base_ref: str, head_ref: str, opened_by_bot
     elif kind == INTO_RC and not opened_by_bot and rules.require_verified_into_rc:
         if not (rules.block_fr_into_rc and is_feature_branch(config, head_ref)):
             needed.add(NEED_VERIFIED)
+    elif kind == INTO_RC and opened_by_bot and pick_source(head_ref) is not None:
+        needed.add(NEED_PICK)
     return frozenset(needed)
 
 
@@ -364,7 +371,11 @@ def _verified(config: RepoConfig, pr: PullFacts, *, blocked: bool) -> RuleResult
         )
     if pr.verified.present and pr.verified.by:
         return RuleResult(rule, setting, PASS, f"{_code(label)} applied by {_code(pr.verified.by)}")
-    found = f"{_code(label)} was not applied by a QA member" if pr.verified.present else f"no {_code(label)} label"
+    found = (
+        f"{_code(label)} was not applied by a QA member with this commit as the PR's head"
+        if pr.verified.present
+        else f"no {_code(label)} label"
+    )
     return RuleResult(
         rule,
         setting,
@@ -372,6 +383,30 @@ def _verified(config: RepoConfig, pr: PullFacts, *, blocked: bool) -> RuleResult
         found,
         fix=f"QA applies {_code(label)} once the fix is validated",
         short="not verified by QA",
+    )
+
+
+def _pick_custody(config: RepoConfig, pr: PullFacts) -> RuleResult:
+    label = _code(config.labels.verified)
+    rule, setting = "Holds only the commits Release Train picked", ""
+    if pr.pick is None:
+        return RuleResult(
+            rule, setting, UNKNOWN, "what the pick branch holds could not be read yet", short="pick unknown"
+        )
+    if not pr.pick.foreign:
+        return RuleResult(rule, setting, PASS, "only the commits Release Train picked")
+    pushed = foreign_words(pr.pick.foreign)
+    if pr.pick.verified_by:
+        return RuleResult(
+            rule, setting, PASS, f"also {pushed}; QA ({_code(pr.pick.verified_by)}) verified it at its head"
+        )
+    return RuleResult(
+        rule,
+        setting,
+        FAIL,
+        f"commits Release Train did not pick: {pushed}",
+        fix=f"QA verifies this PR as it is now by applying {label}, or the commits are removed",
+        short="commits pushed to the pick",
     )
 
 
@@ -412,6 +447,8 @@ def evaluate(config: RepoConfig, pr: PullFacts) -> Verdict:
             applies += " opened by Release Train (exempt from the verified and bug-reference rules)"
         blocked = config.merge_rules.block_fr_into_rc and is_feature_branch(config, pr.head_ref)
         results = (_fr_into_rc(config, pr),)
+        if pr.opened_by_bot and pick_source(pr.head_ref) is not None:
+            results += (_pick_custody(config, pr),)
         if not pr.opened_by_bot:
             results += (
                 _verified(config, pr, blocked=blocked),

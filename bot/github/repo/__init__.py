@@ -11,7 +11,7 @@ from bot.github.repo.base import Label, Record, RepoBase, User, or_none, read
 from bot.github.repo.branches import Activity, Branch, Branches, ChangedFile, Commit, Comparison, GitPerson
 from bot.github.repo.checks import CheckOutput, CheckRun, Checks, CommitStatus, newest_by_name
 from bot.github.repo.contents import ContentFile, Contents
-from bot.github.repo.git import Git, GitObject, GitRef
+from bot.github.repo.git import Git, GitCommit, GitObject, GitRef
 from bot.github.repo.issues import Comment, Issue, IssueEvent, Issues, Milestone, Reaction
 from bot.github.repo.people import People
 from bot.github.repo.pulls import PullEnd, PullRequest, Pulls
@@ -34,6 +34,7 @@ __all__ = [
     "Comparison",
     "ContentFile",
     "Deployment",
+    "GitCommit",
     "GitObject",
     "GitPerson",
     "GitRef",

@@ -36,6 +36,7 @@ class CommitDetails(Record, frozen=True, kw_only=True):
 class ChangedFile(Record, frozen=True, kw_only=True):
     filename: str
     status: str = ""
+    sha: str | None = None  # the file's blob on the head side
     previous_filename: str | None = None
     patch: str | None = None
 

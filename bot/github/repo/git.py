@@ -15,6 +15,19 @@ class GitObject(Record, frozen=True, kw_only=True):
     type: str = "commit"  # commit, tag, tree or blob
 
 
+class GitCommit(Record, frozen=True, kw_only=True):
+    """A commit object as the git data API shows it (no files, no GitHub accounts)."""
+
+    sha: str
+    parents: tuple[GitObject, ...] = ()
+    tree: GitObject | None = None
+    message: str = ""
+
+    @property
+    def parent_shas(self) -> tuple[str, ...]:
+        return tuple(parent.sha for parent in self.parents)
+
+
 class GitRef(Record, frozen=True, kw_only=True):
     ref: str  # "refs/heads/devel", "refs/tags/v1.5.0"
     object: GitObject
@@ -49,6 +62,10 @@ class Git(RepoBase):
             tag = await self.gh.getitem("/repos/{owner}/{repo}/git/tags/{tag_sha}", self._vars(tag_sha=ref.object.sha))
             _PEELED[key] = tag["object"]["sha"]
         return _PEELED[key]
+
+    async def git_commit(self, sha: str) -> GitCommit:
+        """A commit object: its parents and tree."""
+        return await self._get("/repos/{owner}/{repo}/git/commits/{commit_sha}", GitCommit, commit_sha=sha)
 
     async def create_ref(self, ref: str, sha: str) -> GitRef:
         """A new ref ("refs/heads/rc/1.5"); GitHub answers 422 when it exists."""

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from bot.config import RepoConfig
 from bot.github.repo import Branch, CheckRun, CommitStatus, GitRef, Issue, PullRequest, or_none, read
+from bot.handlers import guards
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import gate as gate_rules
@@ -143,9 +144,13 @@ async def source_pick(
     if not merged:
         return pick  # nothing is picked before the merge, so there is no state to read
     if pick_pull is not None and (pick_pull.merged_at or pick_pull.state == "open"):
-        # The RC's own PR listing already says where the pick stands: no reads for settled picks.
-        state = pick_rules.MERGED if pick_pull.merged_at else pick_rules.OPENED
-        return dataclasses.replace(pick, state=state, pick_pr=pick_pull.number)
+        by_bot = ctx.is_bot(pick_pull.author)
+        if by_bot and pick_pull.state == "open":
+            # Open, it holds the gate through the open-PRs row; merged, the record says whether it held only the pick.
+            return dataclasses.replace(pick, state=pick_rules.OPENED, pick_pr=pick_pull.number)
+        if not by_bot and await _verified_pick_by_hand(ctx, pick_pull):
+            state = pick_rules.MERGED if pick_pull.merged_at else pick_rules.OPENED
+            return dataclasses.replace(pick, state=state, pick_pr=pick_pull.number)
     # Both reads are conditional (the client's ETag cache), so an unchanged PR costs no rate limit.
     pull = await api.pull(issue.number)
     # A head commit that is gone holds nothing this RC can read.
@@ -154,6 +159,13 @@ async def source_pick(
     if recorded is None:
         return pick
     return dataclasses.replace(pick, state=recorded.state, pick_pr=recorded.pr)
+
+
+async def _verified_pick_by_hand(ctx: Context, pick_pull: PullRequest) -> bool:
+    """A person's PR from the pick branch (a pick made by hand) stands for the pick only once QA verified it at
+    its head: otherwise anyone could open one and have it taken for the verified fix."""
+    verifier = await guards.verified_by(ctx, pick_pull.number, pick_pull.label_names, pick_pull.head.sha)
+    return verifier is not None
 
 
 def bot_run(ctx: Context, runs: tuple[CheckRun, ...], name: str) -> CheckRun | None:
