@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import time
 from collections.abc import Callable
 
 import orjson
@@ -48,8 +49,33 @@ class _RecordFactory:
 _install_record_factory()
 
 
+class RateLimitedWarning:
+    """A warning that anyone can provoke, logged at most once per `interval` seconds; the next one says how
+    many were suppressed in between. Each record carries `refused` (how many since the last record, itself
+    included) and `suppressed` as fields."""
+
+    def __init__(self, logger: logging.Logger, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+        self.suppressed = 0
+
+    def refused(self, message: str, *args: object) -> None:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
+            self.suppressed += 1
+            return
+        if self.suppressed:
+            message += " (%d more refused in the last %.0fs, not logged)"
+            args = (*args, self.suppressed, now - (self._last or now))
+        self.logger.warning(message, *args, extra={"refused": self.suppressed + 1, "suppressed": self.suppressed})
+        self._last = now
+        self.suppressed = 0
+
+
 class JsonFormatter(logging.Formatter):
-    FIELDS = ("delivery_id", "event", "repository", "installation_id")
+    FIELDS = ("delivery_id", "event", "repository", "installation_id", "refused", "suppressed")
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {

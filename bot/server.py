@@ -9,11 +9,15 @@ JSON nested deeper than the parser's recursion limit, a missing `X-GitHub-Event`
 or a payload of a routed event and action that is not what GitHub sends (the answer's `field` names
 the first wrong one, as `$.pull_request.head.sha`; bot/github/events.py); 200 for `ping`; 202 once the delivery is
 stored (or was seen before); 503 when the store cannot take it, so GitHub records a failure that
-the catch-up redelivers.
+the catch-up redelivers. Under abuse: 408 for a body that does not arrive whole within
+`body_timeout_seconds`, and 503 at once when the bodies being read would hold more than
+`max_buffered_bytes`; both close the connection. Metrics name only routed events (and ping);
+/metrics answers only the bearer of `metrics_token` when it is set.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import hmac
@@ -34,8 +38,9 @@ from bot.catchup import CatchUp
 from bot.github import events
 from bot.github.auth import GitHubApp
 from bot.github.pacing import WritePacer
-from bot.handlers import build_router
+from bot.handlers import build_router, handled_events
 from bot.handlers.context import Services
+from bot.logs import RateLimitedWarning
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.queue import Delivery, StoreUnavailable, WorkQueue, open_queue
 from bot.repo_config import ConfigStore
@@ -52,6 +57,11 @@ METRICS = web.AppKey("metrics", Metrics)
 CATCHUP = web.AppKey("catchup", CatchUp)  # set while the app runs
 ROUTER = web.AppKey("router", routing.Router)
 HEAD_READER: web.AppKey[PayloadHeadReader] = web.AppKey("head_reader")  # built from ROUTER
+KNOWN_EVENTS: web.AppKey[frozenset[str]] = web.AppKey("known_events")  # metric label values
+BODY_BUDGET: web.AppKey[BodyBudget] = web.AppKey("body_budget")
+REFUSALS: web.AppKey[RateLimitedWarning] = web.AppKey("refusals")  # refused signatures, logged at most once a minute
+
+REFUSAL_LOG_SECONDS = 60.0
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -126,8 +136,48 @@ class _TooLarge(Exception):
     pass
 
 
-async def _read_bounded(request: web.Request, limit: int) -> bytes:
-    """The whole body, refusing as soon as it grows past limit (chunked bodies have no length up front)."""
+class _OverBudget(Exception):
+    pass
+
+
+class BodyBudget:
+    """The bytes of request bodies held in memory at once, summed over every request still being read or
+    verified: a body is unauthenticated until its signature is checked, so anyone can make the server hold it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
+
+class _Held:
+    """What one request holds of the budget; given back when its answer is made."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> None:
+        if not self.budget.take(size):
+            raise _OverBudget()
+        self.size += size
+
+    def give_back(self) -> None:
+        self.budget.give_back(self.size)
+        self.size = 0
+
+
+async def _read_bounded(request: web.Request, limit: int, held: _Held) -> bytes:
+    """The whole body, refusing as soon as it grows past limit (chunked bodies have no length up front) or
+    past what the budget has left."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -137,25 +187,56 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _TooLarge()
+        # The join at the end holds the body twice for a moment: count it twice.
+        held.take(2 * len(chunk))
         chunks.append(chunk)
 
 
+def metric_event(request: web.Request, event: str) -> str:
+    """The event's label in metrics: an event some handler is routed for, or ping; any other name, which
+    anyone can write in the header of an unsigned request, is "other" (so label values stay few)."""
+    return event if event in request.app[KNOWN_EVENTS] else "other"
+
+
 def _answer(
-    request: web.Request, status: int, body: dict[str, Any], event: str, outcome: str, started: float
+    request: web.Request,
+    status: int,
+    body: dict[str, Any],
+    event: str,
+    outcome: str,
+    started: float,
+    close: bool = False,
 ) -> web.Response:
     metrics = request.app[METRICS]
-    metrics.deliveries.labels(event or "unknown", outcome).inc()
+    metrics.deliveries.labels(metric_event(request, event), outcome).inc()
     metrics.ack_seconds.observe(time.monotonic() - started)
-    return web.json_response(body, status=status, dumps=lambda o: orjson.dumps(o).decode())
+    response = web.json_response(body, status=status, dumps=lambda o: orjson.dumps(o).decode())
+    if close:
+        response.force_close()
+    return response
+
+
+async def _closing(request: web.Request, response: web.Response) -> web.Response:
+    """Send a refusal made before the body was read, then close the connection at once, rather than go on
+    reading (and discarding) the rest of the body for aiohttp's lingering time."""
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
 
 
 async def webhook(request: web.Request) -> web.Response:
+    response = await _webhook(request)
+    return await _closing(request, response) if response.keep_alive is False else response
+
+
+async def _webhook(request: web.Request) -> web.Response:
     started = time.monotonic()
     settings = request.app[SETTINGS]
     event = request.headers.get("x-github-event", "")
     delivery_id = request.headers.get("x-github-delivery", "")
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started)
+        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started, close=True)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", FORM_CONTENT_TYPE, ""):
         return _answer(
@@ -165,14 +246,57 @@ async def webhook(request: web.Request) -> web.Response:
             event,
             "bad_content_type",
             started,
+            close=True,
         )
+    held = _Held(request.app[BODY_BUDGET])
     try:
-        raw = await _read_bounded(request, settings.max_body_bytes)
+        return await _receive(request, settings, content_type, event, delivery_id, held, started)
+    finally:
+        held.give_back()
+
+
+async def _receive(
+    request: web.Request,
+    settings: Settings,
+    content_type: str,
+    event: str,
+    delivery_id: str,
+    held: _Held,
+    started: float,
+) -> web.Response:
+    try:
+        async with asyncio.timeout(settings.body_timeout_seconds):
+            raw = await _read_bounded(request, settings.max_body_bytes, held)
     except _TooLarge:
-        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started)
+        return _answer(request, 413, {"error": "payload too large"}, event, "too_large", started, close=True)
+    except _OverBudget:
+        return _answer(
+            request,
+            503,
+            {"error": "too many request bodies arriving at once; redeliver later"},
+            event,
+            "over_budget",
+            started,
+            close=True,
+        )
+    except TimeoutError:
+        return _answer(
+            request,
+            408,
+            {"error": f"the body did not arrive within {settings.body_timeout_seconds:g}s"},
+            event,
+            "body_timeout",
+            started,
+            close=True,
+        )
     except (aiohttp.ClientPayloadError, ConnectionError):
         return _answer(request, 400, {"error": "truncated body"}, event, "truncated", started)
     if not signature_ok(settings.webhook_secrets, raw, request.headers.get("x-hub-signature-256")):
+        request.app[REFUSALS].refused(
+            "refused a delivery with a missing or invalid X-Hub-Signature-256 (event %r, from %s)",
+            metric_event(request, event),
+            request.remote,
+        )
         return _answer(
             request, 401, {"error": "missing or invalid X-Hub-Signature-256"}, event, "bad_signature", started
         )
@@ -240,7 +364,20 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "queue_depth": await _depth(request.app[QUEUE])})
 
 
+def bearer_ok(token: str, header: str | None) -> bool:
+    """Constant-time check of `Authorization: Bearer <token>` (pure)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 async def metrics_endpoint(request: web.Request) -> web.Response:
+    token = request.app[SETTINGS].metrics_token
+    if token and not bearer_ok(token, request.headers.get("authorization")):
+        return web.json_response(
+            {"error": "/metrics needs Authorization: Bearer <METRICS_TOKEN>"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     metrics = request.app[METRICS]
     metrics.queue_depth.set(await _depth(request.app[QUEUE]))
     return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -257,6 +394,9 @@ def create_app(settings: Settings) -> web.Application:
     router = build_router()
     app[ROUTER] = router
     app[HEAD_READER] = PayloadHeadReader(router)
+    app[KNOWN_EVENTS] = frozenset(handled_events(router) | {"ping"})
+    app[BODY_BUDGET] = BodyBudget(settings.max_buffered_bytes)
+    app[REFUSALS] = RateLimitedWarning(log, REFUSAL_LOG_SECONDS)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=60, sock_connect=10)

@@ -6,7 +6,7 @@ LOG_LEVEL, LOG_FORMAT (json | pretty), STATE_URL (sqlite:///relative.db, sqlite:
 redis://host:port/db; REDIS_URL when STATE_URL is unset), REDIS_SSL_CERT_REQS (required | optional |
 none, for rediss://), WORKER_CONCURRENCY, MAX_ATTEMPTS, JOB_LEASE_SECONDS, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOUR,
 REDELIVERY_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, SWEEP_LOOKBACK_HOURS, MEMBERSHIP_TTL_SECONDS,
-CONFIG_TTL_SECONDS.
+CONFIG_TTL_SECONDS, BODY_TIMEOUT_SECONDS, MAX_BUFFERED_BYTES, METRICS_TOKEN.
 
 `release-train serve` reads them from the environment over a `.env` file in the working directory,
 when there is one (as `release-train setup` writes it): a variable set in the environment wins.
@@ -103,6 +103,10 @@ class Settings:
     membership_ttl_seconds: float = 300.0
     config_ttl_seconds: float = 60.0  # a repository's config is re-read (conditionally) after this
     max_body_bytes: int = 25 * 1024 * 1024
+    # The door under abuse
+    body_timeout_seconds: float = 10.0  # a body must arrive whole within this (GitHub waits 10 s for the answer)
+    max_buffered_bytes: int = 64 * 1024 * 1024  # request bodies held at once, over all requests, before 503
+    metrics_token: str = field(repr=False, default="")  # when set, /metrics needs Authorization: Bearer <token>
 
     @property
     def webhook_secret(self) -> str:
@@ -160,4 +164,7 @@ class Settings:
             sweep_lookback_hours=_float(env, "SWEEP_LOOKBACK_HOURS", 72.0),
             membership_ttl_seconds=_float(env, "MEMBERSHIP_TTL_SECONDS", 300.0),
             config_ttl_seconds=_float(env, "CONFIG_TTL_SECONDS", 60.0),
+            body_timeout_seconds=_float(env, "BODY_TIMEOUT_SECONDS", 10.0),
+            max_buffered_bytes=_int(env, "MAX_BUFFERED_BYTES", 64 * 1024 * 1024),
+            metrics_token=env.get("METRICS_TOKEN", ""),
         )
