@@ -223,6 +223,9 @@ async def test_pacing_is_shared_between_replicas(redis_url: str, prefix: str) ->
 
 
 # three `release-train serve` replicas behind one webhook URL ---------------------------------------
+REPLICA_WORKERS = 3  # WORKER_CONCURRENCY of each served replica
+
+
 async def test_three_served_replicas_one_killed_mid_burst_every_delivery_processed_once(
     redis_url: str, prefix: str, sandbox: World, tmp_path: Path
 ) -> None:
@@ -260,7 +263,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             "STATE_URL": redis_url,
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "INFO",
-            "WORKER_CONCURRENCY": "3",
+            "WORKER_CONCURRENCY": str(REPLICA_WORKERS),
             "JOB_LEASE_SECONDS": "3",
             "RETRY_BASE_SECONDS": "0.05",
             # A delivery in flight to the killed replica fails at the load balancer; the catch-up redelivers it.
@@ -338,6 +341,7 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
             stop_served(replicas)
             await admin.aclose()
     finished: dict[str, int] = {}
+    started: set[str] = set()
     by_replica = [0, 0, 0]
     for n, path in enumerate(logs):
         for line in path.read_text().splitlines():
@@ -346,13 +350,19 @@ async def test_three_served_replicas_one_killed_mid_burst_every_delivery_process
                 if record["message"].startswith("job finished"):
                     finished[record["delivery_id"]] = finished.get(record["delivery_id"], 0) + 1
                     by_replica[n] += 1
-    seen = sum(1 for guid in sent if finished.get(guid))
+                elif record["message"].startswith("job started"):
+                    started.add(record["delivery_id"])
+    # Every delivery's outcome is stored (all_processed). A job says it finished only after that, so the
+    # kill can fall between the two for at most the killed replica's running jobs, which had started.
+    unlogged = [guid for guid in sent if not finished.get(guid)]
+    seen = len(sent) - len(unlogged)
     duplicates = sum(1 for guid in sent if finished.get(guid, 0) > 1)
     print(
         f"replicas with one killed: expected 200, seen {seen}, duplicates {duplicates}, finished per replica {by_replica}, "
         f"failed at the load balancer and redelivered {len(failed_at_first)}"
     )
-    assert seen == 200
+    assert len(unlogged) <= REPLICA_WORKERS
+    assert all(guid in started for guid in unlogged)
     assert duplicates == 0
 
 
