@@ -162,3 +162,18 @@ async def release_record(world: World, version: str) -> ReleaseRecord | None:
     if not mine:
         return None
     return decode_record(max(mine, key=lambda r: r["id"])["output"]["text"])
+
+
+async def green_rc(world: World) -> tuple[int, str]:
+    """rc/1.5 cut under PROMOTE_CONFIG, production at v1.4.0, every gate requirement met; (tracking issue, head)."""
+    await release_repo(world, PROMOTE_CONFIG)
+    v140 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.4")).body["object"]["sha"]
+    await seed.create_branch(world, "alice", FULL, "production", v140)
+    await seed.commit(world, "dana", FULL, "devel", {"search.py": "def search(): ...\n"}, "Search (#7)")
+    await world.settle()
+    await cut(world)
+    [issue] = await tracking_issues(world)
+    head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    await all_green(world, int(issue["number"]), head)
+    assert await gate_state(world, head) == "success"
+    return int(issue["number"]), head

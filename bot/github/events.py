@@ -337,6 +337,17 @@ class Create(Payload, kw_only=True, frozen=True):
     sender: User
 
 
+class DeploymentProtectionRuleRequested(Payload, kw_only=True, frozen=True):
+    """An Actions job waiting on this app's custom deployment protection rule (GitHub's schema requires no field)."""
+
+    action: Literal["requested"] | UnsetType = UNSET
+    environment: str | UnsetType = UNSET
+    event: str | UnsetType = UNSET
+    sha: str | UnsetType = UNSET
+    ref: str | UnsetType = UNSET
+    deployment_callback_url: str | UnsetType = UNSET
+
+
 class Status(Payload, kw_only=True, frozen=True):
     id: int
     sha: str
@@ -415,6 +426,7 @@ RECORDS: dict[tuple[str, str | None], type[Payload]] = {
     ("issue_comment", "created"): IssueCommentCreated,
     ("push", None): Push,
     ("create", None): Create,
+    ("deployment_protection_rule", "requested"): DeploymentProtectionRuleRequested,
     ("status", None): Status,
     ("check_run", "completed"): CheckRunCompleted,
     ("check_suite", "completed"): CheckSuiteCompleted,

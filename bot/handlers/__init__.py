@@ -6,11 +6,11 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.github.auth import union
-from bot.handlers import cherry_pick, commands, config_check, guards, merge_rules, release
+from bot.handlers import cherry_pick, commands, config_check, deployments, guards, merge_rules, release
 
 # gidgethub's Router.fetch answers a frozenset, so handlers of one event run in no set order and
 # none may depend on another having run (the processor drops a stale config before any of them).
-CONCERNS = (config_check, guards, merge_rules, cherry_pick, release)
+CONCERNS = (config_check, guards, merge_rules, cherry_pick, release, deployments)
 
 
 def build_router() -> routing.Router:

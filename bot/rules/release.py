@@ -284,5 +284,51 @@ def promotion_words(
     return words[0] if words else "nothing was left to do"
 
 
+# the production deployment rule --------------------------------------------------------------
+@dataclass(frozen=True)
+class DeploymentFacts:
+    """An Actions job asking to deploy sha to an environment guarded by this app's custom rule."""
+
+    environment: str
+    sha: str
+    production_environment: str  # release.environment: the only one the rule guards
+    promoted: tuple[str, ...] = ()  # the bot's own tags (by the record's tag objects) that name sha
+    gate_passed: bool = False  # the bot's release-train/gate on sha concluded success
+    release_tags: tuple[str, ...] = ()  # release tags naming sha that the bot did not make
+
+
+@dataclass(frozen=True)
+class DeploymentVerdict:
+    approve: bool
+    comment: str  # shown on the job in Actions: why it may run, or why not
+
+
+def deployment_verdict(facts: DeploymentFacts) -> DeploymentVerdict:
+    """Production runs only a commit the bot promoted, whose gate is green now; other environments are not its to guard."""
+    short = facts.sha[:7]
+    if facts.environment != facts.production_environment:
+        return DeploymentVerdict(
+            True, f"Release Train guards only `{facts.production_environment}` (release.environment); not this one."
+        )
+    if not facts.promoted:
+        others = (
+            f" (`{', '.join(facts.release_tags)}` is a tag Release Train did not make)" if facts.release_tags else ""
+        )
+        return DeploymentVerdict(
+            False,
+            f"`{short}` is not a release Release Train promoted{others}: only a commit that `/promote` tagged "
+            f"may deploy to `{facts.production_environment}`.",
+        )
+    if not facts.gate_passed:
+        return DeploymentVerdict(
+            False,
+            f"`{short}` was promoted as `{facts.promoted[-1]}`, but its release-train/gate is not green now "
+            "(a hold, a blocker or a failed check since); it may deploy once the gate passes again.",
+        )
+    return DeploymentVerdict(
+        True, f"`{short}` is release `{facts.promoted[-1]}`, promoted by Release Train with a green gate."
+    )
+
+
 def refusal_table(rows: Iterable[GateRow]) -> str:
     return gate_table(GateVerdict("", tuple(rows)))

@@ -87,6 +87,16 @@ class Releases(RepoBase):
         )
         return read(Deployment, answer)
 
+    async def review_deployment_protection_rule(
+        self, run_id: int, *, environment: str, approve: bool, comment: str
+    ) -> None:
+        """Answer a workflow run waiting on this app's custom deployment protection rule."""
+        await self.gh.post(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
+            self._vars(run_id=run_id),
+            data={"environment_name": environment, "state": "approved" if approve else "rejected", "comment": comment},
+        )
+
     # -- workflows -------------------------------------------------------------------------------
     async def dispatch_workflow(self, workflow: str, *, ref: str, inputs: Mapping[str, str]) -> None:
         """Run a workflow_dispatch workflow (its file name or id) on a ref."""
