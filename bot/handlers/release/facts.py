@@ -6,7 +6,10 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
+import msgspec
+
 from bot.config import RepoConfig
+from bot.github import events
 from bot.github.repo import Branch, CheckRun, CommitStatus, GitRef, Issue, PullRequest, or_none, read
 from bot.handlers import guards
 from bot.handlers.context import Context
@@ -54,9 +57,11 @@ def web_url(ctx: Context, path: str) -> str:
     return f"{base}{path}"
 
 
-def as_issue(issue: Issue | Mapping[str, Any]) -> Issue:
+def as_issue(issue: Issue | events.Issue | Mapping[str, Any]) -> Issue:
     """An issue from a webhook payload (or one already read) as the API's record."""
-    return issue if isinstance(issue, Issue) else read(Issue, issue)
+    if isinstance(issue, Issue):
+        return issue
+    return read(Issue, msgspec.to_builtins(issue) if isinstance(issue, events.Issue) else issue)
 
 
 async def branch_head(ctx: Context, branch: str) -> str | None:

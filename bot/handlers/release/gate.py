@@ -11,6 +11,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import RepoConfig
+from bot.github import events
 from bot.github.repo import CheckRun, Comment, Issue, Label, PullRequest
 from bot.handlers.context import Context
 from bot.handlers.release import record as records
@@ -30,7 +31,6 @@ from bot.rules import cherry_pick as pick_rules
 from bot.rules import gate as rules
 from bot.rules import names
 from bot.rules import release as release_rules
-from bot.rules.names import label_names
 from bot.rules.release_state import ReleaseState
 
 router = routing.Router()
@@ -287,68 +287,70 @@ async def _gates_at(ctx: Context, config: RepoConfig, sha: str, branch_hints: li
 
 @router.register("push")
 async def on_push(event: Event, ctx: Context) -> None:
-    if event.data.get("deleted"):
+    push = ctx.payload_of(events.Push)
+    if push.deleted:
         return
     config = await ctx.config()
-    version = config.names.rc_version_of(event.data.get("ref", ""))
+    version = config.names.rc_version_of(push.ref)
     if version:
-        await evaluate_gate(ctx, config, version, head_sha=event.data["after"], before=event.data.get("before"))
+        await evaluate_gate(ctx, config, version, head_sha=push.after, before=push.before)
 
 
 @router.register("status")
 async def on_status(event: Event, ctx: Context) -> None:
+    status = ctx.payload_of(events.Status)
     config = await ctx.config()
-    hints = [b["name"] for b in event.data["branches"]] if "branches" in event.data else None
-    await _gates_at(ctx, config, event.data["sha"], hints)
+    await _gates_at(ctx, config, status.sha, [b.name for b in status.branches])
 
 
 @router.register("check_run", action="completed")
 async def on_check_run(event: Event, ctx: Context) -> None:
-    run = event.data["check_run"]
+    run = ctx.payload_of(events.CheckRunCompleted).check_run
     config = await ctx.config()
-    if (run.get("app") or {}).get("id") == ctx.services.github.app_id:
+    if run.app is not None and run.app.id == ctx.services.github.app_id:
         # The gate's own output, and runs whose step re-evaluated already (regression, sign-off, the
         # record), are skipped; a source PR's cherry-pick run changes the gates of the RCs it names.
-        if run.get("name") == config.checks.cherry_pick:
-            versions = pick_rules.decode_states((run.get("output") or {}).get("text"))
+        if run.name == config.checks.cherry_pick:
+            versions = pick_rules.decode_states(run.output.text)
             heads = await rc_heads(ctx, config) if versions else {}
-            for version in sorted(v for v in versions if v in heads):
+            for version in names.sorted_versions(v for v in versions if v in heads):
                 await evaluate_gate(ctx, config, version, head_sha=heads[version], heads=heads)
         return
     # A suite's head_branch names one branch of many that may hold the commit, so read the RC heads.
-    await _gates_at(ctx, config, run["head_sha"])
+    await _gates_at(ctx, config, run.head_sha)
 
 
 @router.register("check_suite", action="completed")
 async def on_check_suite(event: Event, ctx: Context) -> None:
-    suite = event.data["check_suite"]
-    if (suite.get("app") or {}).get("id") == ctx.services.github.app_id:
+    suite = ctx.payload_of(events.CheckSuiteCompleted).check_suite
+    if suite.app.id == ctx.services.github.app_id:
         return  # the bot's own runs (gate, sign-off, regression): the step that made them re-evaluated
     config = await ctx.config()
-    await _gates_at(ctx, config, suite["head_sha"])
+    await _gates_at(ctx, config, suite.head_sha)
 
 
 async def on_issue_change(event: Event, ctx: Context) -> None:
-    sender = (event.data.get("sender") or {}).get("login")
+    payload = ctx.payload_of(events.IssuesEvent)
+    sender = payload.sender.login
     if ctx.is_bot(sender):
         return  # tracking issues, holds and regression bugs: the command that changed them re-evaluated
-    issue = event.data["issue"]
+    issue = as_issue(payload.issue)
     config = await ctx.config()
-    labels = set(label_names(issue))
-    changed = (event.data.get("label") or {}).get("name")
-    action = event.data.get("action")
+    labels = set(issue.label_names)
+    label = getattr(payload, "label", events.UNSET)
+    changed = label.name if isinstance(label, events.Label) else None
     tracking_label = config.labels.tracking in labels or changed == config.labels.tracking
-    if tracking_label and ctx.is_bot((issue.get("user") or {}).get("login")) and "pull_request" not in issue:
+    if tracking_label and issue.author == ctx.bot_login and not issue.is_pull:
         # The bot's own issue: when it is a tracking issue, its record says which RC it belongs to,
         # whatever its labels say now; a person's edit of its body or labels is undone.
-        if action == "edited" and "body" not in (event.data.get("changes") or {}):
+        if isinstance(payload, events.IssuesEdited) and "body" not in payload.changes:
             return
         version = await records.version_of_tracking(ctx, config, issue)
         if version is not None:
-            by = sender if changed == config.labels.hold and action in ("labeled", "unlabeled") else None
+            by = sender if changed == config.labels.hold else None
             await evaluate_gate(ctx, config, version, tracking=issue, hold_label_by=by)
             return
-    if action == "edited":
+    if isinstance(payload, events.IssuesEdited):
         return
     if changed:
         labels.add(changed)
@@ -366,19 +368,20 @@ for _action in ("opened", "closed", "reopened", "labeled", "unlabeled", "edited"
 
 
 async def on_pull_request(event: Event, ctx: Context) -> None:
-    pr = event.data["pull_request"]
+    payload = ctx.payload_of(events.PullRequestEvent)
+    pr = payload.pull_request
     config = await ctx.config()
     versions = set()
-    base_version = config.names.rc_version_of(pr["base"]["ref"])
-    if base_version and event.data["action"] in ("opened", "closed", "reopened"):
+    base_version = config.names.rc_version_of(pr.base.ref)
+    if base_version and payload.action in ("opened", "closed", "reopened"):
         versions.add(base_version)
-    if event.data["action"] in ("labeled", "unlabeled", "closed"):
-        labels = {*label_names(pr), (event.data.get("label") or {}).get("name") or ""}
-        targets = set(config.names.targets_of(labels))
-        changed = (event.data.get("label") or {}).get("name")
+    if payload.action in ("labeled", "unlabeled", "closed"):
+        label = getattr(payload, "label", events.UNSET)
+        changed = label.name if isinstance(label, events.Label) else None
+        targets = set(config.names.targets_of({*(n.name for n in pr.labels), changed or ""}))
         # QA's verified label and the conflict label reach the gate through the source's cherry-pick
         # check run, which records what they changed for each target.
-        if event.data["action"] == "closed" or (changed and config.names.target_version_of(changed)):
+        if payload.action == "closed" or (changed and config.names.target_version_of(changed)):
             versions |= targets
         # A pick made by hand (a PR from the pick branch into the RC) counts once QA verified it at its head.
         if base_version and changed == config.labels.verified and names.pick_source(pr["head"]["ref"]) is not None:
