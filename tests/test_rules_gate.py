@@ -262,3 +262,19 @@ def test_the_dashboard_is_a_view_people_edit_around():
     assert again.startswith("Intro by @pam\n") and again.endswith("\nFooter by people")
     assert "(updated)" in again and again.count(g.DASHBOARD_START) == 1
     assert g.dashboard_section("no section here") is None
+
+
+def test_the_protection_row_fails_only_when_required_and_links_to_the_setup():
+    from bot.rules.protection import SETUP_URL, Finding
+
+    missing = (Finding("`rc/1.5` takes pull requests only", True, "ok"), Finding("tags", False, "no tag ruleset"))
+    for required, state in ((True, g.FAIL), (False, g.INFO)):
+        decision = g.decide(facts(protection=missing, require_protection=required))
+        [row] = [r for r in decision.verdict.rows if r.requirement == "branch and tag protection"]
+        assert row.state == state and "tags: not so, no tag ruleset" in row.detail and row.link == SETUP_URL
+        assert decision.verdict.passed is (not required)
+        assert SETUP_URL in decision.dashboard
+    met = (Finding("`rc/1.5` takes pull requests only", True, "ok"),)
+    [row] = [r for r in g.gate_verdict(facts(protection=met)).rows if r.requirement == "branch and tag protection"]
+    assert row.state == g.PASS
+    assert "branch and tag protection" not in g.gate_table(g.gate_verdict(facts()))  # not read: no row

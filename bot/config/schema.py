@@ -84,6 +84,7 @@ class Gate:
         RequiredCheck("nightly"),
     )
     require_signoff: bool = False
+    require_protection: bool = False  # the gate fails while the README's protection is missing (else it only says so)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from bot.config import RequiredCheck
 from bot.rules import cherry_pick as picks
+from bot.rules.protection import SETUP_URL, Finding
 from bot.rules.release_state import REGRESSION_CHECK, ReleaseState
 from bot.rules.text import inline
 
@@ -233,6 +234,8 @@ class GateFacts:
     released: tuple[str, ...] = ()  # tags of this line already promoted
     head_url: str = ""
     hold_label: HoldLabel | None = None  # None: no tracking issue
+    protection: tuple[Finding, ...] = ()  # what GitHub must enforce (rules/protection.py); () when not read
+    require_protection: bool = False  # a missing one fails the gate (else the row only says so)
     hold_label_name: str = "release-hold"
     links: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # requirement -> URL
 
@@ -327,6 +330,22 @@ def _record_row(release: ReleaseState, link: str) -> GateRow:
     return GateRow("release record", PASS, made + tracking, link)
 
 
+def _protection_row(findings: tuple[Finding, ...], required: bool) -> GateRow:
+    missing = [f for f in findings if not f.ok]
+    if not missing:
+        return GateRow("branch and tag protection", PASS, "; ".join(f.requirement for f in findings), SETUP_URL)
+    words = "; ".join(f"{f.requirement}: not so, {f.detail}" for f in missing)
+    how = f" ([set it up]({SETUP_URL}))"
+    if required:
+        return GateRow("branch and tag protection", FAIL, words + how, SETUP_URL)
+    return GateRow(
+        "branch and tag protection",
+        INFO,
+        words + how + "; until then anyone with write can get around this gate",
+        SETUP_URL,
+    )
+
+
 def gate_verdict(facts: GateFacts) -> GateVerdict:
     release = facts.release
     tracking_link = facts.links.get("tracking", "")
@@ -376,6 +395,8 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
         rows.append(GateRow("no hold", FAIL, f"on hold: {inline(hold.reason)}{by}", tracking_link))
     else:
         rows.append(GateRow("no hold", PASS, "none", tracking_link))
+    if facts.protection:
+        rows.append(_protection_row(facts.protection, facts.require_protection))
     if facts.require_signoff:
         signoff = release.signoff
         if signoff is not None and signoff.passed:

@@ -1,7 +1,7 @@
 """The typed repository API: one object per job for (installation client, owner, repo), one area per module.
 
 `RepoAPI` holds every REST path the handlers need and answers with small frozen records. An area
-module (branches, pulls, issues, checks, git, releases, people, contents) holds its records and its
+module (branches, pulls, issues, checks, git, releases, people, contents, protection) holds its records and its
 calls; a new call goes in the area it belongs to, a new area in a module of its own, added below.
 """
 
@@ -14,17 +14,19 @@ from bot.github.repo.contents import ContentFile, Contents
 from bot.github.repo.git import Git, GitCommit, GitObject, GitRef
 from bot.github.repo.issues import Comment, Issue, IssueEvent, Issues, Milestone, Reaction
 from bot.github.repo.people import People
+from bot.github.repo.protection import BranchGuard, Protection, RuleInForce, Ruleset
 from bot.github.repo.pulls import PullEnd, PullRequest, Pulls
 from bot.github.repo.releases import Deployment, Release, ReleaseNotes, Releases
 
 
-class RepoAPI(Branches, Pulls, Issues, Checks, Git, Releases, People, Contents):
+class RepoAPI(Branches, Pulls, Issues, Checks, Git, Releases, People, Contents, Protection):
     """Everything the bot does to one repository, for one job."""
 
 
 __all__ = [
     "Activity",
     "Branch",
+    "BranchGuard",
     "ChangedFile",
     "CheckOutput",
     "CheckRun",
@@ -50,6 +52,8 @@ __all__ = [
     "ReleaseNotes",
     "RepoAPI",
     "RepoBase",
+    "RuleInForce",
+    "Ruleset",
     "User",
     "newest_by_name",
     "or_none",

@@ -10,11 +10,24 @@ import msgspec
 
 from bot.config import RepoConfig
 from bot.github import events
-from bot.github.repo import Branch, CheckRun, CommitStatus, GitRef, Issue, PullRequest, or_none, read
+from bot.github.repo import (
+    Branch,
+    BranchGuard,
+    CheckRun,
+    CommitStatus,
+    GitRef,
+    Issue,
+    PullRequest,
+    RuleInForce,
+    Ruleset,
+    or_none,
+    read,
+)
 from bot.handlers import guards
 from bot.handlers.context import Context
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import gate as gate_rules
+from bot.rules import protection as guard_rules
 from bot.rules import release as rules
 
 
@@ -50,6 +63,14 @@ class ReleaseFactsAPI(Protocol):
     async def statuses(self, sha: str) -> tuple[CommitStatus, ...]: ...
 
     async def is_on(self, sha: str, branch: str) -> bool: ...
+
+    async def rules_in_force(self, branch: str) -> tuple[RuleInForce, ...]: ...
+
+    async def rulesets(self) -> tuple[Ruleset, ...]: ...
+
+    async def ruleset(self, ruleset_id: int) -> Ruleset | None: ...
+
+    async def branch_guard(self, branch: str) -> BranchGuard: ...
 
 
 def web_url(ctx: Context, path: str) -> str:
@@ -181,3 +202,62 @@ def bot_run(ctx: Context, runs: tuple[CheckRun, ...], name: str) -> CheckRun | N
 async def is_on(ctx: Context, sha: str, branch: str) -> bool:
     api: ReleaseFactsAPI = ctx.api
     return await api.is_on(sha, branch)
+
+
+def _pinned(checks: Iterable[Any]) -> frozenset[tuple[str, int]]:
+    return frozenset((c.context, c.app) for c in checks if c.app is not None)
+
+
+async def _branch_rules(
+    api: ReleaseFactsAPI, branch: str, details: dict[int, Ruleset | None]
+) -> guard_rules.BranchRules:
+    in_force = await api.rules_in_force(branch)
+    classic = await api.branch_guard(branch)
+    bypass = []
+    for rule in in_force:
+        if rule.type == "update" and rule.ruleset_id is not None:
+            if rule.ruleset_id not in details:
+                details[rule.ruleset_id] = await api.ruleset(rule.ruleset_id)
+            found = details[rule.ruleset_id]
+            bypass.append(found.current_user_can_bypass if found is not None else "never")
+    return guard_rules.BranchRules(
+        branch=branch,
+        rules=frozenset(rule.type for rule in in_force),
+        pinned=_pinned(c for rule in in_force for c in rule.parameters.required_status_checks),
+        classic=classic.protected,
+        classic_pinned=_pinned(classic.protection.required_status_checks.checks) if classic.protected else frozenset(),
+        update_bypass=tuple(bypass),
+    )
+
+
+async def protection_facts(ctx: Context, config: RepoConfig, version: str) -> guard_rules.ProtectionFacts:
+    """What guards this RC's branch, the production branch and the release tags, as the app may read it."""
+    api: ReleaseFactsAPI = ctx.api
+    details: dict[int, Ruleset | None] = {}
+    rc = await _branch_rules(api, config.names.rc_branch(version), details)
+    production = await _branch_rules(api, config.branches.production, details) if config.branches.production else None
+    tag_rulesets = []
+    for listed in await api.rulesets():
+        if listed.target != "tag" or listed.enforcement != "active":
+            continue
+        if listed.id not in details:
+            details[listed.id] = await api.ruleset(listed.id)
+        full = details[listed.id]
+        if full is not None:
+            tag_rulesets.append(
+                guard_rules.TagRuleset(
+                    include=full.conditions.ref_name.include,
+                    exclude=full.conditions.ref_name.exclude,
+                    rules=frozenset(rule.type for rule in full.rules),
+                    app_bypass=full.current_user_can_bypass,
+                    active=full.enforcement == "active",
+                )
+            )
+    return guard_rules.ProtectionFacts(
+        app_id=ctx.services.github.app_id,
+        merge_rules=config.checks.merge_rules,
+        rc=rc,
+        tag=config.names.tag(version, 0),
+        tag_rulesets=tuple(tag_rulesets),
+        production=production,
+    )

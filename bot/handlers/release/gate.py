@@ -22,6 +22,7 @@ from bot.handlers.release.facts import (
     check_results,
     item_ref,
     labeled_issues,
+    protection_facts,
     rc_heads,
     release_tags,
     source_pick,
@@ -30,6 +31,7 @@ from bot.handlers.release.facts import (
 from bot.rules import cherry_pick as pick_rules
 from bot.rules import gate as rules
 from bot.rules import names
+from bot.rules import protection as guard_rules
 from bot.rules import release as release_rules
 from bot.rules.release_state import ReleaseState
 
@@ -150,6 +152,7 @@ async def gather(
     # One gate check per commit: when a newer RC sits on the same commit (just cut), the newest owns it.
     sharing = [v for v, sha in (heads if heads is not None else await rc_heads(ctx, config)).items() if sha == head_sha]
     owns = not sharing or max(sharing, key=names.version_key) == version
+    protection = guard_rules.protection_findings(await protection_facts(ctx, config, version))
     hold_label = None
     if tracking is not None:
         hold_label = rules.HoldLabel(config.labels.hold in tracking.label_names, hold_label_by)
@@ -168,6 +171,8 @@ async def gather(
         head_url=web_url(ctx, f"/commit/{head_sha}"),
         hold_label=hold_label,
         hold_label_name=config.labels.hold,
+        protection=protection,
+        require_protection=config.gate.require_protection,
         links={
             "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
             "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
