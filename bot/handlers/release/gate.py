@@ -389,7 +389,7 @@ async def on_pull_request(event: Event, ctx: Context) -> None:
         if payload.action == "closed" or (changed and config.names.target_version_of(changed)):
             versions |= targets
         # A pick made by hand (a PR from the pick branch into the RC) counts once QA verified it at its head.
-        if base_version and changed == config.labels.verified and names.pick_source(pr["head"]["ref"]) is not None:
+        if base_version and changed == config.labels.verified and names.pick_source(pr.head.ref) is not None:
             versions.add(base_version)
     heads = await rc_heads(ctx, config) if versions else {}
     for version in names.sorted_versions(versions):
