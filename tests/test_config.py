@@ -65,6 +65,7 @@ roles:
 gate:
   required_checks: [sanity, {name: regression, app: my-ci}]
   require_signoff: true
+  require_protection: true
 release:
   tag: "release-{version}-{patch}"
   environment: prod
@@ -118,6 +119,7 @@ def test_every_key_is_read():
     assert c.roles.pdm == ("dave",)
     assert c.gate.required_checks == (RequiredCheck("sanity"), RequiredCheck("regression", "my-ci"))
     assert c.gate.require_signoff is True
+    assert c.gate.require_protection is True
     assert c.release.tag == "release-{version}-{patch}"
     assert c.release.environment == "prod"
     assert c.release.handoff == ("@acme/rops", "@acme/fe")
