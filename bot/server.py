@@ -446,7 +446,6 @@ def create_app(settings: Settings) -> web.Application:
 def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT: then stop accepting, finish or release the jobs in flight, and exit."""
     started = time.monotonic()
-    log.info("release train listening on %s:%s", settings.host, settings.port)
     app = create_app(settings)
 
     async def freeze_startup_objects(app: web.Application) -> None:
@@ -456,7 +455,14 @@ def serve(settings: Settings) -> None:
 
     app.on_startup.append(freeze_startup_objects)
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+        # Said once the queue is open and the socket bound (run_app prints after its sites start).
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=lambda _: log.info("release train listening on %s:%s", settings.host, settings.port),
+            access_log=None,
+        )
     except StoreUnavailable as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(2) from None

@@ -2,7 +2,7 @@
 
 Variables: APP_ID, PRIVATE_KEY (PEM text; literal "\\n" sequences are turned into newlines) or
 PRIVATE_KEY_PATH, WEBHOOK_SECRET, GITHUB_API_URL (or Probot's GHE_HOST / GHE_PROTOCOL), HOST, PORT,
-LOG_LEVEL, LOG_FORMAT (json | pretty), STATE_URL (sqlite:///relative.db, sqlite:////absolute.db or
+LOG_LEVEL, LOG_FORMAT (json | pretty), STATE_URL (sqlite:///./relative.db, sqlite:////absolute.db or
 redis://host:port/db; REDIS_URL when STATE_URL is unset), REDIS_SSL_CERT_REQS (required | optional |
 none, for rediss://), WORKER_CONCURRENCY, MAX_ATTEMPTS, JOB_LEASE_SECONDS, RETRY_BASE_SECONDS, RETRY_CAP_SECONDS, FINISHED_RETENTION_SECONDS, WRITES_PER_MINUTE, WRITES_PER_HOUR,
 REDELIVERY_INTERVAL_SECONDS, SWEEP_INTERVAL_SECONDS, SWEEP_LOOKBACK_HOURS, MEMBERSHIP_TTL_SECONDS,
@@ -19,15 +19,22 @@ around each secret are ignored. Remove the old one once GitHub signs with the ne
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
+T = TypeVar("T")
+
+# The queue's SQLite file under the directory `serve` runs in: ./var/release-train.db (a relative path;
+# sqlite:////data/x.db, with four slashes, is the absolute /data/x.db).
+DEFAULT_STATE_URL = "sqlite:///./var/release-train.db"
+
 
 class SettingsError(Exception):
-    """A required setting is missing or malformed; the message names the variable."""
+    """Required settings are missing or malformed; the message names every such variable."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -83,7 +90,7 @@ class Settings:
     port: int = 3000
     log_level: str = "INFO"
     log_format: str = "pretty"
-    state_url: str = "sqlite:///var/release-train.db"
+    state_url: str = DEFAULT_STATE_URL
     redis_ssl_cert_reqs: str = "required"  # for rediss://: Heroku's Redis presents a self-signed certificate
     # Work queue
     concurrency: int = 8  # repositories processed in parallel
@@ -114,57 +121,69 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings, or one SettingsError naming every variable that is missing or malformed."""
         env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def read(parse: Callable[..., T], *args: Any) -> T:
+            try:
+                return parse(env, *args)
+            except SettingsError as exc:
+                problems.append(str(exc))
+                return args[-1]  # the default, so the rest can still be read and checked
+
         secret_raw = env.get("WEBHOOK_SECRET", "")
         if not secret_raw:
-            raise SettingsError("WEBHOOK_SECRET is not set: the server cannot verify webhook signatures")
+            problems.append("WEBHOOK_SECRET is not set: the server cannot verify webhook signatures")
         # Rotation: "new,old" (comma separated) accepts deliveries signed with either.
         secrets = tuple(s for s in (part.strip() for part in secret_raw.split(",")) if s)
         private_key = env.get("PRIVATE_KEY", "")
-        if not private_key:
-            key_path = env.get("PRIVATE_KEY_PATH", "")
-            if not key_path:
-                raise SettingsError("PRIVATE_KEY is not set (nor PRIVATE_KEY_PATH): the app cannot authenticate")
+        key_path = env.get("PRIVATE_KEY_PATH", "")
+        if not private_key and not key_path:
+            problems.append("PRIVATE_KEY is not set (nor PRIVATE_KEY_PATH): the app cannot authenticate")
+        elif not private_key:
             try:
                 private_key = Path(key_path).read_text()
             except OSError as exc:
-                raise SettingsError(f"PRIVATE_KEY_PATH {key_path!r} cannot be read: {exc.strerror}") from None
+                problems.append(f"PRIVATE_KEY_PATH {key_path!r} cannot be read: {exc.strerror}")
         private_key = private_key.replace("\\n", "\n")
-        if "PRIVATE KEY" not in private_key:
-            raise SettingsError("PRIVATE_KEY does not look like a PEM private key")
-        app_id_raw = env.get("APP_ID", "")
-        if not app_id_raw:
-            raise SettingsError("APP_ID is not set: the app cannot authenticate")
-        app_id = _int(env, "APP_ID", 0)
+        if private_key and "PRIVATE KEY" not in private_key:
+            problems.append("PRIVATE_KEY does not look like a PEM private key")
+        if not env.get("APP_ID", ""):
+            problems.append("APP_ID is not set: the app cannot authenticate")
+        app_id = read(_int, "APP_ID", 0)
         log_format = env.get("LOG_FORMAT", "pretty").lower()
         if log_format not in ("json", "pretty"):
-            raise SettingsError(f"LOG_FORMAT must be 'json' or 'pretty', got {log_format!r}")
-        return cls(
+            problems.append(f"LOG_FORMAT must be 'json' or 'pretty', got {log_format!r}")
+        settings = cls(
             app_id=app_id,
             private_key=private_key,
             webhook_secrets=secrets,
             github_api_url=api_url_from_env(env),
             host=env.get("HOST", "0.0.0.0"),
-            port=_int(env, "PORT", 3000),
+            port=read(_int, "PORT", 3000),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             log_format=log_format,
             # Heroku's Redis add-on sets (and rotates) REDIS_URL; STATE_URL, when set, wins.
-            state_url=env.get("STATE_URL") or env.get("REDIS_URL") or "sqlite:///var/release-train.db",
-            redis_ssl_cert_reqs=_choice(env, "REDIS_SSL_CERT_REQS", ("required", "optional", "none"), "required"),
-            concurrency=_int(env, "WORKER_CONCURRENCY", 8),
-            max_attempts=_int(env, "MAX_ATTEMPTS", 6),
-            job_lease_seconds=_float(env, "JOB_LEASE_SECONDS", 120.0),
-            retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 2.0),
-            retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 300.0),
-            finished_retention_seconds=_float(env, "FINISHED_RETENTION_SECONDS", 24 * 3600.0),
-            writes_per_minute=_int(env, "WRITES_PER_MINUTE", 80),
-            writes_per_hour=_int(env, "WRITES_PER_HOUR", 500),
-            redelivery_interval_seconds=_float(env, "REDELIVERY_INTERVAL_SECONDS", 300.0),
-            sweep_interval_seconds=_float(env, "SWEEP_INTERVAL_SECONDS", 900.0),
-            sweep_lookback_hours=_float(env, "SWEEP_LOOKBACK_HOURS", 72.0),
-            membership_ttl_seconds=_float(env, "MEMBERSHIP_TTL_SECONDS", 300.0),
-            config_ttl_seconds=_float(env, "CONFIG_TTL_SECONDS", 60.0),
-            body_timeout_seconds=_float(env, "BODY_TIMEOUT_SECONDS", 10.0),
-            max_buffered_bytes=_int(env, "MAX_BUFFERED_BYTES", 64 * 1024 * 1024),
+            state_url=env.get("STATE_URL") or env.get("REDIS_URL") or DEFAULT_STATE_URL,
+            redis_ssl_cert_reqs=read(_choice, "REDIS_SSL_CERT_REQS", ("required", "optional", "none"), "required"),
+            concurrency=read(_int, "WORKER_CONCURRENCY", 8),
+            max_attempts=read(_int, "MAX_ATTEMPTS", 6),
+            job_lease_seconds=read(_float, "JOB_LEASE_SECONDS", 120.0),
+            retry_base_seconds=read(_float, "RETRY_BASE_SECONDS", 2.0),
+            retry_cap_seconds=read(_float, "RETRY_CAP_SECONDS", 300.0),
+            finished_retention_seconds=read(_float, "FINISHED_RETENTION_SECONDS", 24 * 3600.0),
+            writes_per_minute=read(_int, "WRITES_PER_MINUTE", 80),
+            writes_per_hour=read(_int, "WRITES_PER_HOUR", 500),
+            redelivery_interval_seconds=read(_float, "REDELIVERY_INTERVAL_SECONDS", 300.0),
+            sweep_interval_seconds=read(_float, "SWEEP_INTERVAL_SECONDS", 900.0),
+            sweep_lookback_hours=read(_float, "SWEEP_LOOKBACK_HOURS", 72.0),
+            membership_ttl_seconds=read(_float, "MEMBERSHIP_TTL_SECONDS", 300.0),
+            config_ttl_seconds=read(_float, "CONFIG_TTL_SECONDS", 60.0),
+            body_timeout_seconds=read(_float, "BODY_TIMEOUT_SECONDS", 10.0),
+            max_buffered_bytes=read(_int, "MAX_BUFFERED_BYTES", 64 * 1024 * 1024),
             metrics_token=env.get("METRICS_TOKEN", ""),
         )
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return settings

@@ -86,6 +86,7 @@ async def started(
 
 def test_state_urls() -> None:
     assert sqlite_path("sqlite:///var/release-train.db") == Path("var/release-train.db")
+    assert sqlite_path("sqlite:///./var/release-train.db") == Path("var/release-train.db")
     assert sqlite_path("sqlite:////srv/rt/q.db") == Path("/srv/rt/q.db")
     with pytest.raises(ValueError):
         sqlite_path("postgres://x")

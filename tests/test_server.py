@@ -303,11 +303,8 @@ async def test_every_real_payload_is_acknowledged_and_no_job_crashes(
 
 
 # the command line -------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("missing", "named"),
-    [("WEBHOOK_SECRET", "WEBHOOK_SECRET"), ("PRIVATE_KEY", "PRIVATE_KEY"), ("APP_ID", "APP_ID")],
-)
-def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missing: str, named: str) -> None:
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """`release-train serve`'s environment: a made-up app (GitHub unreachable), no catch-up rounds."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -323,17 +320,80 @@ def test_serve_refuses_to_start_without_a_required_setting(tmp_path: Path, missi
             "PRIVATE_KEY": key.decode(),
             "APP_ID": "1",
             "PORT": "0",
+            "HOST": "127.0.0.1",
             "STATE_URL": f"sqlite:///{tmp_path}/q.db",
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "REDELIVERY_INTERVAL_SECONDS": "0",
+            "SWEEP_INTERVAL_SECONDS": "0",
+            **extra,
         }
     )
-    env.pop(missing)
+    return env
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [("WEBHOOK_SECRET",), ("PRIVATE_KEY",), ("APP_ID",), ("WEBHOOK_SECRET", "PRIVATE_KEY", "APP_ID")],
+    ids=["secret", "key", "app-id", "all-three"],
+)
+def test_serve_refuses_to_start_without_a_required_setting_and_names_them_all(
+    tmp_path: Path, missing: tuple[str, ...]
+) -> None:
+    env = serve_env(tmp_path)
+    for name in missing:
+        env.pop(name)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert named in lines[0]
+    for name in missing:
+        assert name in lines[0]
+
+
+async def test_a_second_serve_on_a_database_in_use_refuses_before_it_says_listening(tmp_path: Path) -> None:
+    import asyncio
+
+    from fault_scenarios import free_port, wait_until
+
+    port = free_port()
+    first_log = (tmp_path / "first.log").open("wb")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        env=serve_env(tmp_path, PORT=str(port)),
+        cwd=tmp_path,
+        stdout=first_log,
+        stderr=first_log,
+    )
+    try:
+
+        async def first_listens() -> bool:
+            return "listening" in (tmp_path / "first.log").read_text()
+
+        await wait_until(first_listens, "the first serve to listen")
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot", "serve"],
+            env=serve_env(tmp_path, PORT=str(free_port())),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert "in use by another release-train process" in second.stderr
+        assert str((tmp_path / "q.db").resolve()) in second.stderr  # the message names the database
+        assert "listening" not in second.stderr + second.stdout
+        # The control: the first still serves.
+        import aiohttp
+
+        async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status == 200
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+        first_log.close()
 
 
 async def test_real_payloads_aimed_at_a_real_repository_reach_the_handlers_without_crashing(

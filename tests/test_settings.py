@@ -18,7 +18,7 @@ def test_defaults() -> None:
     assert settings.webhook_secrets == ("s3cret",)
     assert settings.github_api_url == "https://api.github.com"
     assert (settings.port, settings.host, settings.log_format) == (3000, "0.0.0.0", "pretty")
-    assert settings.state_url == "sqlite:///var/release-train.db"
+    assert settings.state_url == "sqlite:///./var/release-train.db"  # ./var under the working directory
     assert (settings.writes_per_minute, settings.writes_per_hour) == (80, 500)
     assert settings.max_body_bytes == 25 * 1024 * 1024
 
@@ -120,3 +120,20 @@ def test_no_dotenv_file_means_the_environment_alone(tmp_path: Path) -> None:
     assert environment(tmp_path / ".env", {"APP_ID": "1"}) == {"APP_ID": "1"}
     (tmp_path / "dir.env").mkdir()
     assert environment(tmp_path / "dir.env", {}) == {}
+
+
+def test_every_missing_or_malformed_setting_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PORT": "http", "LOG_FORMAT": "xml"})
+    message = str(caught.value)
+    for name in ("WEBHOOK_SECRET", "PRIVATE_KEY", "APP_ID", "PORT", "LOG_FORMAT"):
+        assert name in message, name
+    assert "\n" not in message  # one line
+
+
+def test_the_default_database_is_var_under_the_working_directory() -> None:
+    from bot.queue.sqlite import sqlite_path
+
+    assert sqlite_path(Settings.from_env(BASE).state_url) == Path("var/release-train.db")
+    assert not sqlite_path(Settings.from_env(BASE).state_url).is_absolute()
+    assert sqlite_path("sqlite:////data/release-train.db") == Path("/data/release-train.db")

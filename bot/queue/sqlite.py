@@ -62,9 +62,12 @@ REMEMBER_IDS_SECONDS = 7 * 24 * 3600.0
 
 
 def sqlite_path(state_url: str) -> Path:
-    """sqlite:///var/x.db is relative to the working directory, sqlite:////abs/x.db absolute (pure)."""
+    """sqlite:///./var/x.db (or sqlite:///var/x.db) is relative to the working directory, sqlite:////abs/x.db
+    absolute (pure)."""
     if not state_url.startswith("sqlite:///"):
-        raise ValueError(f"STATE_URL {state_url!r} is not sqlite:///path, sqlite:////abs/path or redis://host:port/db")
+        raise ValueError(
+            f"STATE_URL {state_url!r} is not sqlite:///./relative/path, sqlite:////absolute/path or redis://host:port/db"
+        )
     return Path(state_url[len("sqlite:///") :])
 
 
@@ -244,7 +247,10 @@ class SqliteQueue:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise StoreUnavailable(f"{self.path} is in use by another release-train process") from None
+            raise StoreUnavailable(
+                f"the queue's database {self.path.resolve()} is in use by another release-train process "
+                "(one serve per database; point replicas at one Redis instead)"
+            ) from None
         self._lock_fd = fd
         conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
