@@ -209,10 +209,11 @@ def _pinned(checks: Iterable[Any]) -> frozenset[tuple[str, int]]:
 
 
 async def _branch_rules(
-    api: ReleaseFactsAPI, branch: str, details: dict[int, Ruleset | None]
+    api: ReleaseFactsAPI, branch: str, details: dict[int, Ruleset | None], *, classic_counts: bool
 ) -> guard_rules.BranchRules:
+    """classic_counts: whether classic protection's summary can meet this branch's requirement (else unread)."""
     in_force = await api.rules_in_force(branch)
-    classic = await api.branch_guard(branch)
+    classic = await api.branch_guard(branch) if classic_counts else BranchGuard()
     bypass = []
     for rule in in_force:
         if rule.type == "update" and rule.ruleset_id is not None:
@@ -234,8 +235,10 @@ async def protection_facts(ctx: Context, config: RepoConfig, version: str) -> gu
     """What guards this RC's branch, the production branch and the release tags, as the app may read it."""
     api: ReleaseFactsAPI = ctx.api
     details: dict[int, Ruleset | None] = {}
-    rc = await _branch_rules(api, config.names.rc_branch(version), details)
-    production = await _branch_rules(api, config.branches.production, details) if config.branches.production else None
+    rc = await _branch_rules(api, config.names.rc_branch(version), details, classic_counts=True)
+    production = None
+    if config.branches.production:
+        production = await _branch_rules(api, config.branches.production, details, classic_counts=False)
     tag_rulesets = []
     for listed in await api.rulesets():
         if listed.target != "tag" or listed.enforcement != "active":
