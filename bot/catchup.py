@@ -6,7 +6,7 @@ each delivery whose attempts all failed (no 2xx) and whose guid the queue has no
 
 Sweep: every `sweep_interval_seconds`, one job per repository of every installation is put on the
 work queue (event `SWEEP_EVENT`, id `sweep:<repo>:<period>`, so replicas never queue it twice and it
-runs in the repository's order). The job calls every concern module's hook, if it has one:
+runs in the repository's order). The job (`bot.handlers.run_sweeps`) calls every concern module's hook, if it has one:
 
     async def sweep(ctx: Context) -> None
 
@@ -33,7 +33,7 @@ from bot.github.installations import AppAPI, HookDelivery
 from bot.queue import Delivery
 
 if TYPE_CHECKING:
-    from bot.handlers.context import Context, Services
+    from bot.handlers.context import Services
     from bot.metrics import Metrics
 
 log = logging.getLogger("release_train.catchup")
@@ -180,22 +180,3 @@ class CatchUp:
                 if await self.queue.put(delivery):
                     queued += 1
         return queued
-
-
-async def run_sweeps(ctx: Context) -> list[str]:
-    """Call every concern module's `sweep(ctx)`; returns the names of those that failed."""
-    from bot.handlers import CONCERNS
-
-    failed: list[str] = []
-    for module in CONCERNS:
-        hook = getattr(module, "sweep", None)
-        if hook is None:
-            continue
-        try:
-            await hook(ctx)
-        except TransientError:
-            raise  # the job runs again later
-        except Exception:
-            log.exception("sweep of %s by %s failed", ctx.full_name, module.__name__)
-            failed.append(module.__name__)
-    return failed

@@ -42,7 +42,8 @@ from bot.handlers import build_router, handled_events
 from bot.handlers.context import Services
 from bot.logs import RateLimitedWarning
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.queue import Delivery, StoreUnavailable, WorkQueue, open_queue
+from bot.queue import Delivery, StoreUnavailable, WorkQueue
+from bot.queue.backend import open_queue
 from bot.repo_config import ConfigStore
 from bot.roles import RoleResolver
 from bot.settings import Settings

@@ -160,7 +160,7 @@ class Processor:
                 ctx.services.roles.forget(ctx.installation_id)
 
     async def _sweep(self, payload: events.Payload, event: Event) -> str:
-        from bot.catchup import run_sweeps
+        from bot.handlers import run_sweeps
 
         ctx = await self._context_of(event, payload)
         if ctx is None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from bot.catchup import SWEEP_EVENT
 from bot.github.auth import union
+from bot.github.client import TransientError
 from bot.handlers import cherry_pick, commands, config_check, deployments, guards, merge_rules, release
+from bot.handlers.context import Context
+
+log = logging.getLogger("release_train.handlers")
 
 # gidgethub's Router.fetch answers a frozenset, so handlers of one event run in no set order and
 # none may depend on another having run (the processor drops a stale config before any of them).
@@ -29,8 +36,6 @@ def permissions_for(event: Event) -> dict[str, str]:
 
     A comment may hold any concern's command; a sweep runs every concern that sweeps.
     """
-    from bot.catchup import SWEEP_EVENT
-
     if event.event == SWEEP_EVENT:
         routed = [c.PERMISSIONS for c in CONCERNS if hasattr(c, "sweep")]
     else:
@@ -43,6 +48,23 @@ def permissions_for(event: Event) -> dict[str, str]:
 def all_permissions() -> dict[str, str]:
     """Everything some job may ask for: what app.yml must grant, and no more."""
     return union(BASE_PERMISSIONS, FAILURE_REPORT_PERMISSIONS, commands.PERMISSIONS, *(c.PERMISSIONS for c in CONCERNS))
+
+
+async def run_sweeps(ctx: Context) -> list[str]:
+    """Call every concern module's `sweep(ctx)` (see bot/catchup.py); returns the names of those that failed."""
+    failed: list[str] = []
+    for module in CONCERNS:
+        hook = getattr(module, "sweep", None)
+        if hook is None:
+            continue
+        try:
+            await hook(ctx)
+        except TransientError:
+            raise  # the job runs again later
+        except Exception:
+            log.exception("sweep of %s by %s failed", ctx.full_name, module.__name__)
+            failed.append(module.__name__)
+    return failed
 
 
 def handled_events(router: routing.Router) -> set[str]:

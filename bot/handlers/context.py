@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gidgethub.sansio import Event
@@ -46,11 +46,14 @@ class Context:
     services: Services
     # The delivery's payload as its typed record (bot/github/events.py); read it with payload_of().
     payload: events.Payload = field(default_factory=events.Payload)
+    repo_api: InitVar[RepoAPI | None] = None  # tests pass an in-memory stand-in; jobs let it be built on gh
     api: RepoAPI = field(init=False, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        self.api = RepoAPI(self.gh, self.owner, self.repo, app_id=self.services.github.app_id, bot_login=self.bot_login)
+    def __post_init__(self, repo_api: RepoAPI | None) -> None:
+        self.api = repo_api or RepoAPI(
+            self.gh, self.owner, self.repo, app_id=self.services.github.app_id, bot_login=self.bot_login
+        )
 
     @property
     def full_name(self) -> str:

@@ -3,7 +3,7 @@
 Every backend offers the same surface (`WorkQueue`): `await put(delivery, ignored=False) -> bool`
 (False: a delivery id seen before; `ignored`: no handler wants it, so only its id is kept),
 `depth()`, `await wait_idle()`, `await start(processor)`, `await stop()`, `await seen(delivery_id)
--> bool` and `await state_of(delivery_id)`. `open_queue(settings)` picks
+-> bool` and `await state_of(delivery_id)`. `bot.queue.backend.open_queue(settings)` picks
 the backend from `STATE_URL`: `sqlite:///relative.db`, `sqlite:////absolute.db` or
 `redis://host:port/db`.
 """
@@ -12,11 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
-    from bot.settings import Settings
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -57,18 +53,3 @@ class WorkQueue(Protocol):
     def depth(self) -> int: ...
 
     async def wait_idle(self) -> None: ...
-
-
-def open_queue(settings: Settings, metrics: Metrics | None = None) -> WorkQueue:
-    url = settings.state_url
-    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("unix://"):
-        from bot.queue.redis import RedisQueue
-
-        return RedisQueue(settings, metrics)
-    if url.startswith("memory:"):
-        from bot.queue.memory import MemoryQueue
-
-        return MemoryQueue(settings.concurrency)
-    from bot.queue.sqlite import SqliteQueue, sqlite_path
-
-    return SqliteQueue(sqlite_path(url), settings, metrics)

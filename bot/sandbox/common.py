@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -77,6 +78,9 @@ STORE: web.AppKey[Store] = web.AppKey("sandbox_store")
 GIT: web.AppKey[GitRepos] = web.AppKey("sandbox_git")
 HOOKS: web.AppKey[Hooks] = web.AppKey("sandbox_hooks")
 SANDBOX: web.AppKey[SandboxConfig] = web.AppKey("sandbox_config")
+# Called on every branch change (request, repository, branch, old head, new head), as pulls follow their branches.
+BranchListener = Callable[[web.Request, dict[str, Any], str, str | None, str | None], Awaitable[None]]
+BRANCH_LISTENERS: web.AppKey[list[BranchListener]] = web.AppKey("sandbox_branch_listeners")
 
 
 def store(request: web.Request) -> Store:

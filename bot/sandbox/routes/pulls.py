@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.sandbox import render
 from bot.sandbox.common import (
+    BRANCH_LISTENERS,
     ApiError,
     git,
     hooks,
@@ -514,6 +515,7 @@ async def update_branch(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app.setdefault(BRANCH_LISTENERS, []).append(branch_moved)
     r = app.router
     base = "/repos/{owner}/{repo}/pulls"
     r.add_post(base, create_pull)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.sandbox import render
 from bot.sandbox.common import (
+    BRANCH_LISTENERS,
     ApiError,
     actor,
     git,
@@ -183,9 +184,8 @@ async def publish_ref_change(
     if after is None:
         bus.emit("delete", {"ref": short, "ref_type": kind, "pusher_type": "user"}, repo=repo, sender=sender)
     if kind == "branch":
-        from bot.sandbox.routes.pulls import branch_moved
-
-        await branch_moved(request, repo, short, before, after)
+        for listener in request.app.get(BRANCH_LISTENERS, ()):
+            await listener(request, repo, short, before, after)
 
 
 async def move_ref(
