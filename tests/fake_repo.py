@@ -35,9 +35,9 @@ from bot.github.repo import (
     User,
     newest_by_name,
 )
-from bot.github.repo.branches import CommitDetails, ShaRef
+from bot.github.repo.branches import Activity, CommitDetails, ShaRef
 from bot.github.repo.checks import CHECK_SUMMARY_LIMIT, AppRef
-from bot.github.repo.issues import IssuePullRef
+from bot.github.repo.issues import IssuePullRef, Reaction
 from bot.github.repo.pulls import RepoRef
 from bot.handlers.context import Context, Services
 from bot.repo_config import ConfigStore
@@ -150,6 +150,9 @@ class FakeRepo:
 
     async def branch_head(self, name: str) -> str | None:
         return self.heads.get(name)
+
+    async def branch_activity(self, branch: str, *, per_page: int = 30) -> tuple[Activity, ...] | None:
+        return None  # as an Enterprise Server that serves no activity
 
     async def branches(self) -> AsyncIterator[Branch]:
         for name in sorted(self.heads):
@@ -387,6 +390,12 @@ class FakeRepo:
         if content not in seen:
             seen.append(content)
             self.writes.append(f"react {comment_id} {content}")
+
+    async def comment_reactions(self, comment_id: int) -> list[Reaction] | None:
+        if not any(c.id == comment_id for thread in self.comments_on.values() for c in thread):
+            return None
+        bot = User(login=self.bot_login, type="Bot")
+        return [Reaction(id=i, content=c, user=bot) for i, c in enumerate(self.reactions.get(comment_id, []), 1)]
 
     # -- checks ----------------------------------------------------------------------------------------
     def check_run_by(

@@ -252,8 +252,13 @@ async def test_reacting_twice_is_fine(side: Any) -> None:
     await side.commit("fix", {"g.txt": "1\n"})
     number = await side.pull("fix", "main", "A fix")
     comment = await side.comment(number, "/help", by="alice")
+    assert await side.api.comment_reactions(comment) == []
     await side.api.react(comment, "eyes")
     await side.api.react(comment, "eyes")
+    await side.api.react(comment, "+1")
+    reactions = await side.api.comment_reactions(comment)
+    assert sorted(r.content for r in reactions) == ["+1", "eyes"] and {r.user.login for r in reactions} == {BOT}
+    assert await side.api.comment_reactions(987654) is None
 
 
 async def test_permissions_and_team_membership(side: Any) -> None:
