@@ -49,16 +49,6 @@ REST_PATH = re.compile(r"^/(repos|orgs|app|installation|user|users|teams|search|
 # The door and the stand-ins for GitHub and for people, whose whole business is REST paths.
 DOOR = ("github", "sandbox")
 PEOPLE = ("demo.py",)
-# Modules whose owners have not moved them onto RepoAPI yet; each entry goes once its module has no path left.
-NOT_YET_MIGRATED = {
-    "handlers/cherry_pick.py",
-    "handlers/guards.py",
-    "handlers/release/cut.py",
-    "handlers/release/facts.py",
-    "handlers/release/gate.py",
-    "handlers/release/promote.py",
-    "handlers/release/signals.py",
-}
 
 
 def modules() -> Iterator[tuple[str, str, ast.Module]]:
@@ -196,18 +186,11 @@ def test_rules_import_nothing_that_does_io() -> None:
 
 def test_no_rest_path_outside_the_door() -> None:
     offences = []
-    unmigrated_with_paths = set()
     for relative, _, tree in modules():
         if relative.split("/")[0] in DOOR or relative in PEOPLE:
             continue
-        found = rest_paths(tree)
-        if relative in NOT_YET_MIGRATED:
-            if found:
-                unmigrated_with_paths.add(relative)
-            continue
-        offences += [f"{relative}:{where}" for where in found]
+        offences += [f"{relative}:{where}" for where in rest_paths(tree)]
     assert offences == [], "REST paths belong in bot/github (add a RepoAPI method)"
-    assert unmigrated_with_paths == NOT_YET_MIGRATED, "a module on the list has no path left: take it off the list"
 
 
 def test_the_door_holds_rest_paths() -> None:
