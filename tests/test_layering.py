@@ -43,6 +43,10 @@ PURE_IMPORTS = {
     "yaml",
     "msgspec",
 }
+# Modules that can also do I/O, imported by name for functions that do none (their flags are constants).
+PURE_FUNCTIONS = {
+    ("wcmatch", "glob"): {"globmatch"},  # matches a name against a pattern; glob.glob would read the disk
+}
 
 # A path of GitHub's REST API, as a template or a literal.
 REST_PATH = re.compile(r"^/(repos|orgs|app|installation|user|users|teams|search|enterprises|rate_limit|meta)(/|\{|$)")
@@ -169,6 +173,17 @@ def test_rules_import_nothing_that_does_io() -> None:
         for imported, names in imports(tree, name, relative.endswith("__init__.py")):
             if imported.startswith("bot"):
                 todo += [m for m in {f"{imported}.{n}" for n in names} | {imported} if m in trees]
+            elif len(names) == 1 and (imported, names[0]) in PURE_FUNCTIONS:
+                allowed = PURE_FUNCTIONS[(imported, names[0])]
+                offences += [
+                    f"{relative}:{node.lineno}: {names[0]}.{node.attr}"
+                    for node in ast.walk(tree)
+                    if isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == names[0]
+                    and not node.attr.isupper()
+                    and node.attr not in allowed
+                ]
             elif imported not in PURE_IMPORTS and imported.split(".")[0] not in PURE_IMPORTS - {"urllib"}:
                 offences.append(f"{relative} imports {imported}")
         for node in ast.walk(tree):
