@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.queue import Delivery, StoreUnavailable, open_queue
+from bot.queue import Delivery, StoreUnavailable
+from bot.queue.backend import open_queue
 from bot.queue.redis import without_password
 from bot.settings import Settings, SettingsError
 from fault_scenarios import free_port, wait_until
