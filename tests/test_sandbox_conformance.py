@@ -705,6 +705,11 @@ async def drive_issues(s: Scenario) -> None:
     await s.user("alice", "GET", "/repos/acme/app/labels", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/labels/qa/verified", expect=200)
     await s.user("alice", "GET", "/repos/acme/app/labels/none", expect=404)
+    await s.user("alice", "POST", "/repos/acme/app/labels", {"name": "stale", "color": "cccccc"}, expect=201)
+    await s.user("alice", "PATCH", "/repos/acme/app/labels/stale", {"new_name": "old", "color": "BADA55"}, expect=200)
+    await s.user("alice", "PATCH", "/repos/acme/app/labels/old", {"new_name": "bug"}, expect=422)
+    await s.user("alice", "DELETE", "/repos/acme/app/labels/old", expect=204)
+    await s.user("alice", "DELETE", "/repos/acme/app/labels/old", expect=404)
     issue = await s.user(
         "alice",
         "POST",

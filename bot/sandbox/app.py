@@ -260,18 +260,16 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
                 )
             else:
                 raise
-        # Conditional requests: a matching If-None-Match gets 304 and costs no rate limit.
-        etag = None
+        # Every answer with a body carries an ETag, writes included, as GitHub's do. Conditional
+        # requests: a GET whose If-None-Match matches gets 304 and costs no rate limit.
         if (
-            request.method == "GET"
-            and response.status == 200
+            response.status in (200, 201)
             and isinstance(response, web.Response)
             and isinstance(response.body, (bytes, bytearray))
         ):
-            body = bytes(response.body)
-            etag = 'W/"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+            etag = 'W/"' + hashlib.sha256(bytes(response.body)).hexdigest()[:40] + '"'
             response.headers["ETag"] = etag
-            if request.headers.get("If-None-Match") == etag:
+            if request.method == "GET" and request.headers.get("If-None-Match") == etag:
                 response = web.Response(status=304, headers={"ETag": etag})
         window = _window(rate_windows, who)
         # Like GitHub: a 304 and a look at /rate_limit cost nothing.

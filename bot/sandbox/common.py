@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -194,7 +195,29 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 
 def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer. A 201 names what it created in `Location` (its `url`), as GitHub's do."""
+    if status == 201 and isinstance(data, dict) and isinstance(data.get("url"), str):
+        headers = {"Location": data["url"], **(headers or {})}
     return web.json_response(data, status=status, headers=headers, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+
+
+_MEDIA = re.compile(r"application/vnd\.github(?:\.v3)?\.(raw|diff|patch|sha)\b", re.IGNORECASE)
+
+
+def requested_media(request: web.Request, *offered: str) -> str | None:
+    """The custom media type asked in Accept that this operation offers (raw, diff, patch, sha), or None for JSON."""
+    match = _MEDIA.search(request.headers.get("Accept", ""))
+    return match.group(1).lower() if match and match.group(1).lower() in offered else None
+
+
+def media_response(request: web.Request, body: bytes, param: str) -> web.Response:
+    """An answer in a custom media type: GitHub names the type as it was asked (with or without v3)."""
+    match = _MEDIA.search(request.headers.get("Accept", ""))
+    asked = match.group(0).lower() if match else f"application/vnd.github.{param}"
+    return web.Response(
+        body=body,
+        headers={"Content-Type": f"{asked}; charset=utf-8", "X-GitHub-Media-Type": f"github.v3; param={param}"},
+    )
 
 
 def no_content() -> web.Response:

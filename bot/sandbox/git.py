@@ -603,6 +603,18 @@ class GitRepos:
         return await self.merge_trees(full_name, sibling, picked)
 
     # diffs ---------------------------------------------------------------------------------
+    async def unified_diff(self, full_name: str, old: str | None, new: str) -> bytes:
+        """The diff from old to new (None = the empty tree), as GitHub's diff media type answers it."""
+        _, raw = await self.run(full_name, "diff-tree", "-r", "-p", "-M", "--no-commit-id", old or EMPTY_TREE, new)
+        return raw
+
+    async def format_patch(self, full_name: str, base: str | None, head: str) -> bytes:
+        """The commits after base up to head as mail patches (`git format-patch`), GitHub's patch media type."""
+        revision = f"{base}..{head}" if base else head
+        extra = () if base else ("--root",)
+        _, raw = await self.run(full_name, "format-patch", "--stdout", "--no-signature", *extra, revision)
+        return raw
+
     async def diff(self, full_name: str, old: str | None, new: str, *, patches: bool = True) -> list[ChangedFile]:
         """Files changed from old to new (trees or commits; old None = the empty tree), as GitHub lists them."""
         old = old or EMPTY_TREE

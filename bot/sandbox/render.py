@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import quote
 
 from bot.sandbox.state import Store
 
@@ -458,7 +459,7 @@ def label(st: Store, repo: dict[str, Any], name: str) -> dict[str, Any]:
     return {
         "id": record["id"],
         "node_id": node("Label", record["id"]),
-        "url": api(f"/repos/{repo['full_name']}/labels/{record['name']}"),
+        "url": api(f"/repos/{repo['full_name']}/labels/{quote(record['name'], safe='')}"),
         "name": record["name"],
         "color": record["color"],
         "default": bool(record.get("default", False)),

@@ -21,6 +21,7 @@ from bot.sandbox.common import (
     actor,
     check_app_permission,
     hooks,
+    no_content,
     not_found,
     paginate,
     read_json,
@@ -328,6 +329,60 @@ async def get_label(request: web.Request) -> web.Response:
     if name.lower() not in repo["labels"]:
         raise not_found()
     return respond(render.label(store(request), repo, name))
+
+
+def _label_write(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The repository and the label named in the path, for a caller who may change labels."""
+    repo = issue_repo(request, level="write")
+    who = actor(request)
+    st = store(request)
+    if who.kind == "user" and PERMISSION_RANK[user_permission(st, repo, who.login or "")] < PERMISSION_RANK["write"]:
+        raise ApiError(403, "Must have push access to repository")
+    record = repo["labels"].get(request.match_info["name"].lower())
+    if record is None:
+        raise not_found()
+    return repo, record
+
+
+async def update_label(request: web.Request) -> web.Response:
+    """PATCH labels/{name}: new_name, color, description; issues carrying it carry the new name."""
+    repo, record = _label_write(request)
+    st = store(request)
+    body = await read_json(request)
+    new_name = body.get("new_name", record["name"])
+    if not isinstance(new_name, str) or not new_name.strip():
+        raise validation_failed("Label", "name", "missing_field")
+    new_name = new_name.strip()
+    if new_name.lower() != record["name"].lower() and new_name.lower() in repo["labels"]:
+        raise validation_failed("Label", "name", "already_exists")
+    if "color" in body:
+        color = str(body.get("color") or "").lstrip("#").lower()
+        if len(color) != 6 or any(c not in "0123456789abcdef" for c in color):
+            raise validation_failed("Label", "color", "invalid")
+        record["color"] = color
+    if "description" in body:
+        record["description"] = body["description"]
+    old = record["name"]
+    if new_name != old:
+        del repo["labels"][old.lower()]
+        record["name"] = new_name
+        repo["labels"][new_name.lower()] = record
+        for issue_record in repo["issues"].values():
+            issue_record["labels"] = [
+                new_name if n.lower() == old.lower() else n for n in issue_record.get("labels", [])
+            ]
+    st.touch()
+    return respond(render.label(st, repo, new_name))
+
+
+async def delete_label(request: web.Request) -> web.Response:
+    """DELETE labels/{name}: gone from the repository and from every issue that carried it."""
+    repo, record = _label_write(request)
+    del repo["labels"][record["name"].lower()]
+    for issue_record in repo["issues"].values():
+        issue_record["labels"] = [n for n in issue_record.get("labels", []) if n.lower() != record["name"].lower()]
+    store(request).touch()
+    return no_content()
 
 
 # --- issues ---------------------------------------------------------------------------------
@@ -888,3 +943,5 @@ def setup(app: web.Application) -> None:
     r.add_get(base + "/labels", list_labels)
     r.add_post(base + "/labels", create_label)
     r.add_get(base + "/labels/{name:.+}", get_label)
+    r.add_patch(base + "/labels/{name:.+}", update_label)
+    r.add_delete(base + "/labels/{name:.+}", delete_label)

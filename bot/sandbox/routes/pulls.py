@@ -12,11 +12,13 @@ from bot.sandbox.common import (
     ApiError,
     git,
     hooks,
+    media_response,
     no_content,
     not_found,
     paginate,
     read_json,
     repo_for,
+    requested_media,
     respond,
     sender_login,
     store,
@@ -269,6 +271,13 @@ async def get_pull(request: web.Request) -> web.Response:
     st, repos = store(request), git(request)
     number = request.match_info["pull_number"]
     pr = the_pull(repo, number)
+    media = requested_media(request, "diff", "patch")
+    if media is not None:
+        full = repo["full_name"]
+        merge_base = await repos.merge_base(full, pr["base_sha"], pr["head_sha"])
+        if media == "diff":
+            return media_response(request, await repos.unified_diff(full, merge_base, pr["head_sha"]), media)
+        return media_response(request, await repos.format_patch(full, merge_base, pr["head_sha"]), media)
     if repo["issues"][number]["state"] == "open":
         await compute_mergeable(repos, repo, pr)
         st.touch()

@@ -16,12 +16,14 @@ from bot.sandbox.common import (
     actor,
     git,
     hooks,
+    media_response,
     no_content,
     not_found,
     page_params,
     paginate,
     read_json,
     repo_for,
+    requested_media,
     require_login,
     respond,
     sender_login,
@@ -403,6 +405,8 @@ async def get_repo(request: web.Request) -> web.Response:
             "triage": rank >= 2,
             "pull": rank >= 1,
         }
+        if rank >= 3:
+            body["temp_clone_token"] = ""  # GitHub's token for cloning over HTTPS, given to writers ("" here)
     return respond(body)
 
 
@@ -479,6 +483,8 @@ async def get_contents(request: web.Request) -> web.Response:
     if entry.type == "tree":
         listing = await repos.ls_tree(full, entry.sha)
         return respond([content_entry(repo, e, f"{path}/{e.path}" if path else e.path, ref) for e in listing])
+    if entry.type == "blob" and requested_media(request, "raw"):
+        return media_response(request, await repos.read_blob(full, entry.sha) or b"", "raw")
     body = content_entry(repo, entry, path, ref)
     if entry.type == "blob":
         raw = await repos.read_blob(full, entry.sha) or b""
@@ -615,7 +621,15 @@ async def get_commit(request: web.Request) -> web.Response:
         raise ApiError(422, f"No commit found for SHA: {ref}")
     commit = await repos.read_commit(full, sha)
     assert commit is not None
-    files = await repos.diff(full, commit.parents[0] if commit.parents else None, sha)
+    parent = commit.parents[0] if commit.parents else None
+    media = requested_media(request, "diff", "patch", "sha")
+    if media == "sha":
+        return media_response(request, sha.encode(), media)
+    if media == "diff":
+        return media_response(request, await repos.unified_diff(full, parent, sha), media)
+    if media == "patch":
+        return media_response(request, await repos.format_patch(full, parent, sha), media)
+    files = await repos.diff(full, parent, sha)
     return respond(render.commit(st, repo, commit, files))
 
 
@@ -663,6 +677,11 @@ async def compare(request: web.Request) -> web.Response:
     merge_base = await repos.merge_base(full, base_sha, head_sha)
     if merge_base is None:
         raise ApiError(404, f"No common ancestor between {base_name} and {head_name}.")
+    media = requested_media(request, "diff", "patch")
+    if media == "diff":
+        return media_response(request, await repos.unified_diff(full, merge_base, head_sha), media)
+    if media == "patch":
+        return media_response(request, await repos.format_patch(full, merge_base, head_sha), media)
     ahead = await repos.rev_list(full, head_sha, base_sha, reverse=True)
     behind_by = await repos.count(full, base_sha, head_sha)
     if base_sha == head_sha:
