@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import gidgethub
@@ -72,12 +74,44 @@ async def read_delivery(delivery: Delivery) -> tuple[dict[str, Any], events.Payl
         raise events.PayloadError("the JSON is nested too deeply", "$") from None
 
 
+class KeyLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def queued(self, key: str) -> int:
+        """How many hold or wait for the key's lock."""
+        entry = self._locks.get(key)
+        return entry[1] if entry is not None else 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, count = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, count + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, count = self._locks[key]
+            if count == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, count - 1)
+
+
 class Processor:
-    """Runs one stored delivery through the router as its installation; the queue calls it per attempt."""
+    """Runs one stored delivery through the router as its installation; the queue calls it per attempt.
+
+    Jobs of one repository never overlap in a process, whatever the queue hands out at once (a Redis
+    lease that lapsed while its job still ran hands the repository out again): GitHub has no unique
+    constraint on check runs or comments, so two jobs that both find nothing would both create it.
+    """
 
     def __init__(self, services: Services, router: routing.Router) -> None:
         self.services = services
         self.router = router
+        self.serial = KeyLocks()
 
     async def _context(
         self,
@@ -132,6 +166,10 @@ class Processor:
         )
 
     async def __call__(self, delivery: Delivery) -> str:
+        async with self.serial.hold(delivery.repo_key):
+            return await self._process(delivery)
+
+    async def _process(self, delivery: Delivery) -> str:
         data, payload = await read_delivery(delivery)
         event = Event(data, event=delivery.event, delivery_id=delivery.id)
         if delivery.event == SWEEP_EVENT:

@@ -54,6 +54,9 @@ ROUTE_MODULES = (
 
 REQUEST_LOG = web.AppKey("sandbox_request_log", list)
 RATE_WINDOWS = web.AppKey("sandbox_rate_windows", dict)  # rate key -> [reset (unix), used]
+# Awaited before each API request is handled, as `await hook(request)`: tests use it to hold one request
+# until another has arrived, for an interleaving they choose rather than one that timing gives.
+REQUEST_HOOKS = web.AppKey("sandbox_request_hooks", list)
 
 
 @dataclass
@@ -211,6 +214,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     )
     rate_windows: dict[str, list[int]] = {}
     request_log: list[dict[str, Any]] = []
+    request_hooks: list[Callable[[web.Request], Awaitable[None]]] = []
 
     @web.middleware
     async def github_middleware(
@@ -234,6 +238,8 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
             if who.kind != "anonymous" and request.path != "/rate_limit" and window[1] >= RATE_LIMIT:
                 exhausted = True
                 raise ApiError(403, _exhausted_message(who))
+            for hook in request_hooks:
+                await hook(request)
             faults = config.api_faults
             planned = None
             if who.is_app_side and (request.method, request.path) in faults.outages:
@@ -309,6 +315,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app[SANDBOX] = config
     app[REQUEST_LOG] = request_log
     app[RATE_WINDOWS] = rate_windows
+    app[REQUEST_HOOKS] = request_hooks
     from bot.sandbox.git import GitRepos
 
     app[GIT] = GitRepos(state_dir / "git")
