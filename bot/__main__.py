@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(fn=_sandbox)
     demo = sub.add_parser("demo", help="play a whole release in the sandbox and check the outcome")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument(
+        "--keep", action="store_true", help="leave the sandbox and the bot running, and print the page to open"
+    )
     demo.set_defaults(fn=_demo)
     check = sub.add_parser("check-config", help="validate a .github/release-train.yml file")
     check.add_argument("path", nargs="?", default=".github/release-train.yml")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -512,7 +513,22 @@ async def promote(demo: Demo, tracking: int) -> None:
         demo.say("\nRelease v1.5.0 promoted.")
 
 
-async def play(quiet: bool = False, state_dir: Path | None = None) -> int:
+async def play_story(demo: Demo) -> int:
+    """The whole release, phase by phase; the tracking issue's number (0 when the story stopped before it)."""
+    tracking = 0
+    try:
+        await setting_up(demo)
+        await feature_work(demo)
+        tracking = await cut_rc(demo)
+        await regression_cycle(demo, tracking)
+        await promote(demo, tracking)
+    except (TimeoutError, AssertionError, aiohttp.ClientError) as exc:
+        demo.failures.append(f"the demo could not go on: {exc}")
+        demo.say(f"  ✘ the demo could not go on: {exc}")
+    return tracking
+
+
+async def play(quiet: bool = False, state_dir: Path | None = None, keep: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="release-train-demo-") as tmp:
         root = Path(state_dir) if state_dir else Path(tmp)
         async with aiohttp.ClientSession() as session:
@@ -520,24 +536,35 @@ async def play(quiet: bool = False, state_dir: Path | None = None) -> int:
             demo = Demo(world, quiet=quiet)
             demo.say(f"Sandbox GitHub at {world.api_url}, bot at {world.bot_url}")
             try:
-                await setting_up(demo)
-                await feature_work(demo)
-                tracking = await cut_rc(demo)
-                await regression_cycle(demo, tracking)
-                await promote(demo, tracking)
-            except (TimeoutError, AssertionError, aiohttp.ClientError) as exc:
-                demo.failures.append(f"the demo could not go on: {exc}")
-                demo.say(f"  ✘ the demo could not go on: {exc}")
+                tracking = await play_story(demo)
+                report(demo)
+                if keep:
+                    await keep_running(world, tracking)
             finally:
                 await world.close()
-    print(f"\n{demo.passed} outcomes as expected, {len(demo.failures)} not.")
-    for failure in demo.failures:
-        print(f"  ✘ {failure}")
     return 0 if not demo.failures else 1
 
 
+def report(demo: Demo) -> None:
+    print(f"\n{demo.passed} outcomes as expected, {len(demo.failures)} not.", flush=True)
+    for failure in demo.failures:
+        print(f"  ✘ {failure}", flush=True)
+
+
+async def keep_running(world: World, tracking: int) -> None:
+    """--keep: the sandbox and the bot go on serving until SIGINT or SIGTERM; the link to open is printed."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    page = f"/{FULL}/issues/{tracking}" if tracking else f"/{FULL}"
+    print(f"\nOpen {world.api_url}/_html{page} (the release's tracking issue, in the sandbox's web view).", flush=True)
+    print(f"The sandbox's API is {world.api_url} (Authorization: token <login>); Ctrl-C stops it.", flush=True)
+    await stop.wait()
+
+
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(play(quiet=getattr(args, "quiet", False)))
+    return asyncio.run(play(quiet=getattr(args, "quiet", False), keep=getattr(args, "keep", False)))
 
 
 if __name__ == "__main__":

@@ -85,11 +85,11 @@ class Browser:
         self._thread.join(timeout=30)
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot as an artefact and return its path."""
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot (the whole page, or what the viewport shows) as an artefact and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -93,6 +93,9 @@ def test_the_installed_wheel_runs_every_command_from_an_empty_folder(tmp_path: P
     wheel = build_wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/app.yml" in names
+    # The web view's pages and GitHub's Primer CSS, with its licence, ship as package data.
+    assert {"bot/sandbox/static/primer/primer.css", "bot/sandbox/static/primer/LICENSE"} <= set(names)
+    assert "bot/sandbox/templates/pages/pull.html" in names
     assert any(re.fullmatch(r"release_train-[^/]+\.dist-info/licenses/LICENSE", n) for n in names), names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
     install(wheel, tmp_path / "venv")
@@ -150,6 +153,8 @@ def sandbox_serves_the_shipped_manifest(installed: Installed) -> None:
         shipped = yaml.safe_load((ROOT / "bot" / "app.yml").read_text())
         assert app["permissions"] == shipped["default_permissions"]
         assert app["events"] == sorted(shipped["default_events"])
+        with urllib.request.urlopen(ready["api_url"] + "/_html/_static/primer.css", timeout=30) as answer:
+            assert answer.read() == (ROOT / "bot" / "sandbox" / "static" / "primer" / "primer.css").read_bytes()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

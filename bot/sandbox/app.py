@@ -50,6 +50,7 @@ ROUTE_MODULES = (
     "bot.sandbox.routes.releases",
     "bot.sandbox.routes.graphql",
     "bot.sandbox.routes.manifests",
+    "bot.sandbox.routes.pages",
 )
 
 REQUEST_LOG = web.AppKey("sandbox_request_log", list)
@@ -220,7 +221,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     async def github_middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.path.startswith("/_sandbox/"):
+        if request.path.startswith(("/_sandbox/", "/_html/")) or request.path == "/_html":
             request[ACTOR] = Actor("anonymous")
             try:
                 return await handler(request)
