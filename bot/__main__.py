@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(fn=_demo)
     check = sub.add_parser("check-config", help="validate a .github/release-train.yml file")
     check.add_argument("path", nargs="?", default=".github/release-train.yml")
+    check.add_argument(
+        "--repo",
+        default=None,
+        metavar="OWNER/NAME",
+        help="also look up the roles' teams and people on GitHub for this repository "
+        "(GITHUB_TOKEN, or APP_ID with PRIVATE_KEY_PATH; GITHUB_API_URL for a server other than github.com)",
+    )
     check.set_defaults(fn=_check_config)
     health = sub.add_parser("healthcheck", help="exit 0 when the server on $PORT answers /healthz")
     health.add_argument("--port", type=int, default=0)

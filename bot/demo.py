@@ -218,6 +218,8 @@ async def setting_up(demo: Demo) -> None:
         ("frontend", "fred"),
     ):
         await seed.add_team_member(world, ORG, team, login)
+        # The config check looks each role's team up: it must exist and have access to the repository.
+        await seed.give_team_access(world, ORG, team, FULL, "triage")
     await seed.put_config(world, "alice", FULL, CONFIG)
     await demo.settle()
     demo.say("  people: " + ", ".join(f"{k} ({v})" for k, v in PEOPLE.items()))

@@ -7,8 +7,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 import cachetools
+import gidgethub
 
-from bot.config import CONFIG_PATH, RepoConfig
+from bot.config import CONFIG_PATH, RepoConfig, Roles
+from bot.github.repo import Team
+from bot.rules.role_members import MemberFacts, member_key, role_entries
+from bot.rules.role_members import is_team as is_team  # the one grammar of role members lives with the rule
+from bot.rules.role_members import split_team as split_team
 
 
 class PeopleAPI(Protocol):
@@ -32,18 +37,44 @@ class RoleAsker(Protocol):
     def installation_id(self) -> int: ...
 
 
+class MemberLookupAPI(Protocol):
+    """What checking the roles' names reads from GitHub: teams, their access, a person's access."""
+
+    async def team(self, org: str, team_slug: str) -> Team | None: ...
+
+    async def team_access(self, org: str, team_slug: str) -> str: ...
+
+    async def person_access(self, login: str) -> str | None: ...
+
+
 ROLE_NAMES = ("qa", "rte", "pdm")
 _RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
 
 
-def is_team(member: str) -> bool:
-    """ "@org/team" (or "org/team") names a team; anything else is a login."""
-    return "/" in member
+async def member_facts(api: MemberLookupAPI, roles: Roles) -> dict[str, MemberFacts]:
+    """What GitHub says about each name the roles hold, keyed by member_key (each name asked once).
 
-
-def split_team(member: str) -> tuple[str, str]:
-    org, team = member.lstrip("@").split("/", 1)
-    return org, team
+    A 403 means GitHub will not tell this token (without members:read, say): the fact stays unknown.
+    """
+    facts: dict[str, MemberFacts] = {}
+    for _, _, member in role_entries(roles):
+        key = member_key(member)
+        if key in facts:
+            continue
+        try:
+            if is_team(member):
+                org, slug = split_team(member)
+                team = await api.team(org, slug)
+                facts[key] = MemberFacts(team is not None, await api.team_access(org, slug) if team else "none")
+            else:
+                access = await api.person_access(member.lstrip("@"))
+                facts[key] = MemberFacts(access is not None, access or "none")
+        except gidgethub.BadRequest as exc:
+            if isinstance(exc, gidgethub.RateLimitExceeded) or int(exc.status_code) != 403:
+                raise
+            need = "the app's members: read permission" if is_team(member) else "read access to the repository"
+            facts[key] = MemberFacts(None, unknown=f"GitHub answered 403 (this needs {need})")
+    return facts
 
 
 def role_members(config: RepoConfig | None, role: str) -> tuple[str, ...]:

@@ -32,6 +32,8 @@ from bot.github.repo import (
     Label,
     PullEnd,
     PullRequest,
+    Repository,
+    Team,
     User,
     newest_by_name,
 )
@@ -82,6 +84,8 @@ class FakeRepo:
         self.reactions: dict[int, list[str]] = {}
         self.levels: dict[str, str] = {}
         self.teams: dict[tuple[str, str], set[str]] = {}
+        self.team_levels: dict[tuple[str, str], str] = {}  # a team's own role on the repository
+        self.users: set[str] = set()  # logins GitHub knows, beyond those granted or in a team
         self.writes: list[str] = []
         self._numbers = itertools.count(1)
 
@@ -142,6 +146,10 @@ class FakeRepo:
 
     def add_to_team(self, org: str, team: str, login: str) -> None:
         self.teams.setdefault((org.lower(), team.lower()), set()).add(login.lower())
+
+    def give_team(self, org: str, team: str, level: str) -> None:
+        self.teams.setdefault((org.lower(), team.lower()), set())
+        self.team_levels[(org.lower(), team.lower())] = level
 
     # -- branches --------------------------------------------------------------------------------------
     async def branch(self, name: str) -> Branch | None:
@@ -514,6 +522,30 @@ class FakeRepo:
 
     async def is_team_member(self, org: str, team_slug: str, login: str) -> bool:
         return login.lower() in self.teams.get((org.lower(), team_slug.lower()), set())
+
+    async def repository(self) -> Repository:
+        return Repository(full_name=self.full_name, default_branch=self.default_branch)
+
+    async def person_access(self, login: str) -> str | None:
+        known = self.users | {k.lower() for k in self.levels} | set().union(*self.teams.values())
+        if login.lower() not in known:
+            return None
+        levels = [self.levels.get(login, "none")]
+        levels += [
+            self.team_levels.get(team, "none") for team, members in self.teams.items() if login.lower() in members
+        ]
+        return max(levels, key=RANK.__getitem__)
+
+    async def team(self, org: str, team_slug: str) -> Team | None:
+        key = (org.lower(), team_slug.lower())
+        return (
+            Team(id=sorted(self.teams).index(key) + 1, slug=team_slug.lower(), name=team_slug)
+            if key in self.teams
+            else None
+        )
+
+    async def team_access(self, org: str, team_slug: str) -> str:
+        return self.team_levels.get((org.lower(), team_slug.lower()), "none")
 
     def __getattr__(self, name: str) -> Any:
         raise NotImplementedError(f"FakeRepo has no {name}: add it, and a contract case for it in test_repo_contract")

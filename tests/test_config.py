@@ -481,3 +481,77 @@ def test_the_projects_own_config_is_valid():
 
     path = Path(__file__).resolve().parents[1] / ".github" / "release-train.yml"
     assert parse_config(path.read_text()).errors == ()
+
+
+# -- silent mistakes: each one accepted on purpose (and documented in the README) or reported -------------
+
+EMPTY_GATE = "is empty, so the gate would pass an RC that no check ran on; list at least `regression` (QA's result)"
+
+
+def everything(found: str, text: str) -> str:
+    return (
+        f"finds a ticket ({found!r}) in {text!r}, which names none, so every branch and title would pass; "
+        "a ticket pattern needs what only a ticket has (e.g. [A-Z]+-[0-9]+)"
+    )
+
+
+EMPTY_TEXT = "matches the empty text, so every branch and title would name a ticket (e.g. [A-Z]+-[0-9]+)"
+
+SILENT_MISTAKES = [
+    # accepted: a single name stands for a list of one
+    ("role as a string", "roles:\n  qa: '@acme/qa'\n", lambda c: c.roles.qa == ("@acme/qa",), []),
+    (
+        "check as a string",
+        "gate:\n  required_checks: regression\n",
+        lambda c: c.gate.required_checks == (RequiredCheck("regression"),),
+        [],
+    ),
+    # accepted: a team without @ is the same team, a login with @ the same login
+    ("team without @", "roles:\n  qa: [acme/qa, '@dana']\n", lambda c: c.roles.qa == ("acme/qa", "@dana"), []),
+    # reported: an empty required_checks
+    ("empty required_checks", "gate:\n  required_checks: []\n", None, [(2, "gate.required_checks", EMPTY_GATE)]),
+    ("null required_checks", "gate:\n  required_checks:\n", None, [(2, "gate.required_checks", EMPTY_GATE)]),
+    # reported: ticket patterns that match everything
+    (
+        "ticket .*",
+        "merge_rules:\n  fr_ticket_pattern: '.*'\n",
+        None,
+        [(2, "merge_rules.fr_ticket_pattern", EMPTY_TEXT)],
+    ),
+    (
+        "ticket x*",
+        "merge_rules:\n  fr_ticket_pattern: 'x*'\n",
+        None,
+        [(2, "merge_rules.fr_ticket_pattern", EMPTY_TEXT)],
+    ),
+    (
+        "ticket \\w+",
+        "merge_rules:\n  fr_ticket_pattern: '\\w+'\n",
+        None,
+        [(2, "merge_rules.fr_ticket_pattern", everything("Update", "Update the login page"))],
+    ),
+    (
+        "ticket [a-z]+",
+        "merge_rules:\n  fr_ticket_pattern: '[a-z]+'\n",
+        None,
+        [(2, "merge_rules.fr_ticket_pattern", everything("pdate", "Update the login page"))],
+    ),
+    (
+        "ticket fr",
+        "merge_rules:\n  fr_ticket_pattern: 'fr'\n",
+        None,
+        [(2, "merge_rules.fr_ticket_pattern", everything("fr", "fr/login"))],
+    ),
+    # accepted: patterns that need what a ticket has
+    ("ticket default", "merge_rules:\n  fr_ticket_pattern: '[A-Z]+-[0-9]+'\n", lambda c: True, []),
+    ("ticket #123", "merge_rules:\n  fr_ticket_pattern: '#[0-9]+'\n", lambda c: True, []),
+    ("ticket lower", "merge_rules:\n  fr_ticket_pattern: '[a-z]+-[0-9]+'\n", lambda c: True, []),
+]
+
+
+@pytest.mark.parametrize("name,text,holds,errors", SILENT_MISTAKES, ids=[c[0] for c in SILENT_MISTAKES])
+def test_silent_mistakes(name, text, holds, errors):
+    result = parse_config(text)
+    assert [(e.line, e.key, e.message) for e in result.errors] == errors
+    if holds is not None:
+        assert result.config is not None and holds(result.config)

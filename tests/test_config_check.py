@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import CONFIG_PATH
+from bot.config import CONFIG_PATH, ConfigError
 from bot.handlers.config_check import config_verdict
 from bot.repo_config import push_touches_config
+from bot.rules.role_members import RoleFindings
 from bot.sandbox import seed
 from bot.sandbox.harness import World
 from guard_story import FULL, NAME, ORG
@@ -55,6 +56,64 @@ def test_verdict_for_a_broken_file_annotates_each_line():
     )
 
 
+def test_verdict_for_a_valid_file_reads_as_sentences():
+    verdict = config_verdict(
+        "roles:\n  qa: ['@acme/qa']\ngate:\n  required_checks: [regression, nightly]\n",
+        None,
+        removed=False,
+        default_branch="devel",
+    )
+    paragraphs = verdict.summary.split("\n\n")
+    assert paragraphs[0] == "`.github/release-train.yml` is valid."
+    assert "The QA role is held by members of `@acme/qa`." in paragraphs[1].splitlines()
+    assert "The gate requires QA's `regression` and `nightly` to pass on the RC head, without a sign-off." in (
+        paragraphs[1].splitlines()
+    )
+    assert paragraphs[2].startswith("Required checks with no `app:` (`nightly`)")
+    assert "branches: devel devel" not in verdict.summary
+
+
+ROLE_ERROR = ConfigError(2, "roles.qa[0]", "@acme/qa-team: acme has no team 'qa-team' that the app can see")
+UNCHECKED = ConfigError(3, "roles.rte[0]", "@acme/rte could not be checked: GitHub answered 403")
+ROLES_TEXT = "roles:\n  qa: ['@acme/qa-team']\n  rte: ['@acme/rte']\n"
+VERDICT_CASES = [
+    ("nothing looked up", ROLES_TEXT, RoleFindings(), "success", "Configuration is valid", [], False),
+    (
+        "a name that fails",
+        ROLES_TEXT,
+        RoleFindings((ROLE_ERROR,)),
+        "failure",
+        "Configuration has 1 problem",
+        [2],
+        False,
+    ),
+    ("a name not checked", ROLES_TEXT, RoleFindings((), (UNCHECKED,)), "success", "Configuration is valid", [], True),
+    (
+        "both",
+        ROLES_TEXT,
+        RoleFindings((ROLE_ERROR,), (UNCHECKED,)),
+        "failure",
+        "Configuration has 1 problem",
+        [2],
+        True,
+    ),
+    # a file with errors of its own is not judged by its names
+    ("broken file", BROKEN, RoleFindings((ROLE_ERROR,)), "failure", "Configuration has 2 problems", [4, 6], False),
+]
+
+
+@pytest.mark.parametrize(
+    "name,text,roles,conclusion,title,lines,unchecked", VERDICT_CASES, ids=[c[0] for c in VERDICT_CASES]
+)
+def test_verdict_with_what_github_said_of_the_roles(name, text, roles, conclusion, title, lines, unchecked):
+    verdict = config_verdict(text, None, removed=False, default_branch="devel", roles=roles)
+    assert (verdict.conclusion, verdict.title) == (conclusion, title)
+    assert [a["start_line"] for a in verdict.annotations] == lines
+    assert (
+        "Not checked:\n- line 3: roles.rte[0]: @\u200dacme/rte could not be checked" in verdict.summary
+    ) is unchecked
+
+
 def test_verdict_for_invalid_yaml_and_a_removed_file():
     verdict = config_verdict("a: [\n", None, removed=False, default_branch="main")
     assert verdict.title == "Configuration has 1 problem"
@@ -91,6 +150,7 @@ async def repo(world: World) -> None:
         world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID}, default_branch="devel"
     )
     await seed.grant(world, FULL, "dana", "write")
+    await seed.grant(world, FULL, "quinn", "triage")  # VALID's QA
     await world.settle()
 
 
@@ -158,6 +218,7 @@ async def test_prs_into_devel_are_checked_when_devel_is_not_the_default_branch(w
         world, ORG, NAME, admin="alice", files={"README.md": "# app\n", CONFIG_PATH: VALID}, default_branch="main"
     )
     await seed.grant(world, FULL, "dana", "write")
+    await seed.grant(world, FULL, "quinn", "triage")
     await seed.create_branch(world, "alice", FULL, "devel", "main")
     await world.settle()
     sha = await pr_changing(world, "config-typo", {CONFIG_PATH: BROKEN})
@@ -202,3 +263,91 @@ async def test_the_check_is_posted_once_under_failing_answers_and_duplicate_deli
     runs = await config_runs(world, sha)
     assert [r["conclusion"] for r in runs] == ["failure"]
     assert [a["start_line"] for a in await annotations(world, runs[0])] == [4, 6]
+
+
+# -- roles that name nobody, through the sandbox ---------------------------------------------------
+
+ROLES = """\
+roles:
+  qa: ["@acme/qa-team"]
+  rte: [rita]
+  pdm: ["@acme/product", pam]
+"""
+
+
+async def roles_repo(world: World, *, private: bool = False) -> None:
+    await seed.create_org_repo(
+        world,
+        ORG,
+        NAME,
+        admin="alice",
+        files={"README.md": "# app\n", CONFIG_PATH: VALID},
+        default_branch="devel",
+        private=private,
+    )
+    await seed.grant(world, FULL, "quinn", "triage")
+    await seed.grant(world, FULL, "rita", "maintain")
+    await seed.grant(world, FULL, "pam", "write")
+    await seed.add_team_member(world, ORG, "product", "pat")
+    await seed.give_team_access(world, ORG, "product", FULL, "triage")
+    await world.settle()
+
+
+async def test_a_role_naming_a_missing_team_fails_the_config_check_on_its_line(world: World):
+    await roles_repo(world)
+    sha = await seed.put_config(world, "alice", FULL, ROLES)
+    await world.settle()
+    [run] = await config_runs(world, sha)
+    assert (run["conclusion"], run["output"]["title"]) == ("failure", "Configuration has 1 problem")
+    [found] = await annotations(world, run)
+    assert (found["start_line"], found["title"]) == (2, "roles.qa[0]")
+    assert found["message"] == (
+        "roles.qa[0]: @acme/qa-team: acme has no team 'qa-team' that the app can see, "
+        "so no one holds the QA role through it"
+    )
+    # The summary repeats it without pinging the team (a zero-width joiner after the @).
+    assert "- line 2: roles.qa[0]: @\u200dacme/qa-team: acme has no team" in run["output"]["summary"]
+
+    # Control: once the team exists and has access to the repository, the same file passes.
+    await seed.add_team_member(world, ORG, "qa-team", "quinn")
+    await seed.give_team_access(world, ORG, "qa-team", FULL, "triage")
+    again = await seed.put_config(world, "alice", FULL, ROLES + "# the team exists now\n")
+    await world.settle()
+    [run] = await config_runs(world, again)
+    assert (run["conclusion"], run["output"]["title"]) == ("success", "Configuration is valid")
+    assert "The QA role is held by members of `@acme/qa-team`." in run["output"]["summary"]
+
+
+async def test_a_team_without_access_and_a_missing_user_are_named_on_a_pr(world: World):
+    await roles_repo(world)
+    await seed.add_team_member(world, ORG, "qa-team", "quinn")  # the team exists, but has no access
+    await seed.grant(world, FULL, "dana", "write")
+    sha = await pr_changing(world, "roles", {CONFIG_PATH: ROLES.replace("[rita]", "[rita, ritta]")})
+    [run] = await config_runs(world, sha)
+    assert run["conclusion"] == "failure"
+    found = [(a["start_line"], a["message"]) for a in await annotations(world, run)]
+    assert found == [
+        (
+            2,
+            "roles.qa[0]: @acme/qa-team has no access to acme/app, so the QA role cannot act there: "
+            "give the team access (Settings, Collaborators and teams)",
+        ),
+        (
+            3,
+            "roles.rte[1]: @ritta: there is no GitHub user 'ritta', so no one holds the RTE role through it",
+        ),
+    ]
+
+
+async def test_a_person_without_access_to_a_private_repository_is_named(world: World):
+    await roles_repo(world, private=True)
+    await seed.add_team_member(world, ORG, "qa-team", "quinn")
+    await seed.give_team_access(world, ORG, "qa-team", FULL, "triage")
+    await seed.add_team_member(world, ORG, "elsewhere", "olga")  # olga exists, with no access to acme/app
+    sha = await seed.put_config(world, "alice", FULL, ROLES.replace("pam]", "pam, olga]"))
+    await world.settle()
+    [run] = await config_runs(world, sha)
+    assert run["conclusion"] == "failure"
+    [found] = await annotations(world, run)
+    assert (found["start_line"], found["title"]) == (4, "roles.pdm[2]")
+    assert found["message"].startswith("roles.pdm[2]: @olga has no access to acme/app")

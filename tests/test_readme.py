@@ -8,6 +8,7 @@ are not run because no Docker engine runs on these machines.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -19,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bot.sandbox import seed
+from bot.sandbox.harness import World
 from fault_scenarios import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,11 +63,52 @@ def _env() -> dict[str, str]:
 
 def test_check_config_command_from_readme() -> None:
     for command in console_commands():
-        if command.startswith("release-train check-config"):
+        if command.startswith("release-train check-config") and "--repo" not in command:
             result = subprocess.run(
                 shlex.split(command), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60
             )
             assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_check_config_repo_command_from_readme(sandbox: World) -> None:
+    """The README's `check-config --repo`, on the project's own example file, against the sandbox as the app."""
+    [command] = [c for c in console_commands() if c.startswith("release-train check-config") and "--repo" in c]
+    argv = shlex.split(command)
+    owner, name = argv[argv.index("--repo") + 1].split("/")
+    await seed.create_org_repo(sandbox, owner, name, admin="alice")
+    env = {k: v for k, v in _env().items() if k not in ("GITHUB_TOKEN", "GHE_HOST", "PRIVATE_KEY")}
+    env.update(
+        {
+            "GITHUB_API_URL": sandbox.api_url,
+            "APP_ID": str(sandbox.sandbox.config.app_id),
+            "PRIVATE_KEY_PATH": str(sandbox.sandbox.config.private_key_path),
+        }
+    )
+
+    async def run() -> tuple[int, str]:
+        # The sandbox answers from this event loop, so the command runs beside it rather than blocking it.
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
+
+    # The example's teams do not exist yet: each is named with its line.
+    code, out = await run()
+    assert code == 1, out
+    assert [line.split(": ")[1:3] for line in out.splitlines()[:-1]] == [
+        ["line 7", "roles.qa[0]"],
+        ["line 8", "roles.rte[0]"],
+        ["line 9", "roles.pdm[0]"],
+    ]
+    # Once the teams exist with access to the repository, the same command passes.
+    for slug in ("qa", "release-engineers", "product"):
+        await seed.add_team_member(sandbox, owner, slug, "alice")
+        await seed.give_team_access(sandbox, owner, slug, f"{owner}/{name}", "triage")
+    code, out = await run()
+    assert code == 0, out
+    assert f"ok (its roles checked on {owner}/{name})" in out.splitlines()[0]
 
 
 def test_sandbox_command_from_readme(tmp_path: Path) -> None:

@@ -51,6 +51,9 @@ class SandboxSide:
     async def team(self, org: str, slug: str, login: str) -> None:
         await seed.add_team_member(self.world, org, slug, login)
 
+    async def team_repo(self, org: str, slug: str, level: str) -> None:
+        await seed.give_team_access(self.world, org, slug, FULL, level)
+
     async def other_app_run(self, sha: str, name: str) -> None:
         await seed.ci_check_run(self.world, FULL, sha, name)
 
@@ -85,6 +88,9 @@ class FakeSide:
 
     async def team(self, org: str, slug: str, login: str) -> None:
         self.fake.add_to_team(org, slug, login)
+
+    async def team_repo(self, org: str, slug: str, level: str) -> None:
+        self.fake.give_team(org, slug, level)
 
     async def other_app_run(self, sha: str, name: str) -> None:
         self.fake.check_run_by(99, sha, name)
@@ -270,3 +276,21 @@ async def test_permissions_and_team_membership(side: Any) -> None:
     assert await side.api.is_team_member(OWNER, "qa", "quinn")
     assert not await side.api.is_team_member(OWNER, "qa", "dana")
     assert not await side.api.is_team_member(OWNER, "no-such-team", "quinn")
+
+
+async def test_teams_and_people_the_roles_name_and_their_access(side: Any) -> None:
+    await side.grant("dana", "write")
+    await side.team(OWNER, "qa", "quinn")
+    await side.team(OWNER, "ops", "olga")
+    await side.team_repo(OWNER, "qa", "triage")
+    repository = await side.api.repository()
+    assert (repository.full_name, repository.default_branch) == (FULL, "main")
+    team = await side.api.team(OWNER, "qa")
+    assert team is not None and team.slug == "qa"
+    assert await side.api.team(OWNER, "no-such-team") is None
+    assert await side.api.team_access(OWNER, "qa") == "triage"
+    assert await side.api.team_access(OWNER, "ops") == "none"
+    assert await side.api.person_access("alice") == "admin"
+    assert await side.api.person_access("dana") == "write"
+    assert await side.api.person_access("quinn") == "triage"  # through the team
+    assert await side.api.person_access("nobody-at-all") is None

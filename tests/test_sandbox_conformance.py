@@ -805,6 +805,14 @@ async def drive_people(s: Scenario) -> None:
     await s.bot("acme", "GET", "/orgs/acme/teams/qa/memberships/dave", expect=404)
     await s.user("alice", "PUT", "/orgs/acme/teams/qa/repos/acme/app", {"permission": "push"}, expect=204)
     await s.user("alice", "PUT", "/orgs/acme/teams/qa/repos/acme/none", {"permission": "push"}, expect=(404, 422))
+    await s.bot("acme", "GET", "/orgs/acme/teams/qa/repos/acme/app", expect=204)
+    await s.user(
+        "alice",
+        "GET",
+        "/orgs/acme/teams/qa/repos/acme/app",
+        expect=200,
+        Accept="application/vnd.github.v3.repository+json",
+    )
     await s.user("alice", "DELETE", "/orgs/acme/teams/qa/memberships/bob", expect=204)
     await s.user("alice", "PUT", "/repos/acme/app/collaborators/carol", {"permission": "push"}, expect=(201, 204))
     await s.user("bob", "PUT", "/repos/acme/app/collaborators/dave", {"permission": "push"}, expect=(403, 404))

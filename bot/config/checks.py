@@ -6,6 +6,7 @@ import dataclasses
 import re
 import string
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from bot.config.patterns import compiled, glob_regex
 from bot.config.schema import ConfigError, RepoConfig
@@ -24,6 +25,9 @@ TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 # What a workflow dispatch's inputs and ref may use (filled in when an RC is cut).
 DISPATCH_PLACEHOLDERS = frozenset({"version", "sha"})
+
+# Text that names no ticket: a ticket pattern that finds one in any of them finds one everywhere.
+TICKETLESS_TEXTS = ("", "Update the login page", "fr/login")
 
 # GitHub caps a label name at 50 characters.
 LABEL_NAME_LIMIT = 50
@@ -71,9 +75,18 @@ def check_values(config: RepoConfig, lines: Mapping[str, int]) -> list[ConfigErr
     except ValueError as exc:
         error("branches.feature", f"is not a valid glob: {exc}")
     try:
-        compiled(config.merge_rules.fr_ticket_pattern)
+        ticket = compiled(config.merge_rules.fr_ticket_pattern)
     except ValueError as exc:
         error("merge_rules.fr_ticket_pattern", f"is not a valid regular expression: {exc}")
+    else:
+        if problem := _matches_everything(ticket):
+            error("merge_rules.fr_ticket_pattern", problem)
+    # An item that could not be read is dropped from the list, and has its own error already.
+    if not config.gate.required_checks and "gate.required_checks[0]" not in lines:
+        error(
+            "gate.required_checks",
+            "is empty, so the gate would pass an RC that no check ran on; list at least `regression` (QA's result)",
+        )
 
     for field_ in dataclasses.fields(config.labels):
         label = getattr(config.labels, field_.name)
@@ -102,6 +115,20 @@ def check_values(config: RepoConfig, lines: Mapping[str, int]) -> list[ConfigErr
         if dispatch.ref is not None:
             _check_template(error, f"{key}.ref", dispatch.ref, frozenset(), DISPATCH_PLACEHOLDERS)
     return errors
+
+
+def _matches_everything(ticket: Any) -> str | None:
+    """Why a compiled ticket pattern accepts text that names no ticket, or None when it does not."""
+    if ticket.search("") is not None:
+        return "matches the empty text, so every branch and title would name a ticket (e.g. [A-Z]+-[0-9]+)"
+    for text in TICKETLESS_TEXTS:
+        found = next((m.group(0) for m in ticket.finditer(text) if m.group(0)), None)
+        if found:
+            return (
+                f"finds a ticket ({found!r}) in {text!r}, which names none, so every branch and title would "
+                "pass; a ticket pattern needs what only a ticket has (e.g. [A-Z]+-[0-9]+)"
+            )
+    return None
 
 
 def _placeholders(template: str) -> set[str]:

@@ -62,8 +62,8 @@ def parse_config(text: str | bytes | None) -> ConfigResult:
         reader.errors.extend(check_values(config, reader.lines))
     if reader.errors:
         errors = sorted(reader.errors, key=lambda e: (e.line or 0, e.key))
-        return ConfigResult(None, tuple(errors))
-    return ConfigResult(config)
+        return ConfigResult(None, tuple(errors), lines=reader.lines)
+    return ConfigResult(config, lines=reader.lines)
 
 
 def _failed(line: int | None, key: str, message: str) -> ConfigResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.rules.names import Names
@@ -141,6 +142,8 @@ class ConfigError:
 class ConfigResult:
     config: RepoConfig | None
     errors: tuple[ConfigError, ...] = ()
+    # The line each dotted key was read from ("roles.qa[0]" -> 7), for findings made after reading.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def ok(self) -> bool:

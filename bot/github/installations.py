@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.github.auth import GitHubApp, TokenScope
 from bot.github.client import GitHubClient
-from bot.github.repo.base import Record, read
+from bot.github.repo.base import Record, or_none, read
 
 
 class HookDelivery(Record, frozen=True, kw_only=True):
@@ -63,6 +63,13 @@ class AppAPI:
     async def installations(self) -> AsyncIterator[Installation]:
         async for item in self.github.app_client().getiter("/app/installations{?per_page}", {"per_page": 100}):
             yield read(Installation, item)
+
+    async def repository_installation(self, owner: str, repo: str) -> Installation | None:
+        """The installation that reaches the repository, or None when the app is not installed on it."""
+        answer = await or_none(
+            self.github.app_client().getitem("/repos/{owner}/{repo}/installation", {"owner": owner, "repo": repo})
+        )
+        return None if answer is None else read(Installation, answer)
 
     async def installation(self, installation_id: int) -> InstallationRepos:
         """An installation's repositories, read with a token that may only read metadata."""

@@ -12,25 +12,39 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import CONFIG_PATH, ConfigError, parse_config
-from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, read
+from bot.config.summary import config_sentences, config_warnings
+from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, Team, read
 from bot.handlers.commands import CommandSet
 from bot.handlers.context import Context
 from bot.repo_config import decode_config_file, push_touches_config
-from bot.rules.gate import unpinned_checks, unpinned_warning
+from bot.roles import member_facts
+from bot.rules.role_members import RoleFindings, role_findings
 from bot.rules.text import inline
 
 log = logging.getLogger("release_train.config_check")
 
 router = routing.Router()
-# The installation permissions this concern's jobs need: it reads the config file on a PR's head and posts the config check.
-PERMISSIONS = {"contents": "read", "pull_requests": "read", "checks": "write"}
+# The installation permissions this concern's jobs need: it reads the config file on a PR's head, looks up the
+# teams and people its roles name, and posts the config check.
+PERMISSIONS = {"contents": "read", "pull_requests": "read", "checks": "write", "members": "read"}
 commands = CommandSet()
 
 ANNOTATIONS_PER_REQUEST = 50
+NOT_LOOKED_UP = RoleFindings()  # the roles' names were not looked up on GitHub
 
 
 class ConfigCheckAPI(Protocol):
-    """What the config check does to GitHub: read the file at a commit, list a PR's files, write its check."""
+    """What the config check does to GitHub: read the file at a commit, list a PR's files, look up the roles'
+    teams and people, write its check."""
+
+    @property
+    def full_name(self) -> str: ...
+
+    async def team(self, org: str, team_slug: str) -> Team | None: ...
+
+    async def team_access(self, org: str, team_slug: str) -> str: ...
+
+    async def person_access(self, login: str) -> str | None: ...
 
     async def file(self, path: str, *, ref: str | None = ...) -> ContentFile | None: ...
 
@@ -66,9 +80,14 @@ class ConfigVerdict:
 
 
 def config_verdict(
-    text: str | None, problem: ConfigError | None, *, removed: bool, default_branch: str
+    text: str | None,
+    problem: ConfigError | None,
+    *,
+    removed: bool,
+    default_branch: str,
+    roles: RoleFindings = NOT_LOOKED_UP,
 ) -> ConfigVerdict:
-    """The check that a version of the config file deserves (pure)."""
+    """The check that a version of the config file deserves (pure); `roles` is what GitHub said of its names."""
     if removed:
         return ConfigVerdict(
             "success",
@@ -79,17 +98,27 @@ def config_verdict(
     parsed = parse_config(text) if problem is None else None
     errors = (problem,) if problem is not None else parsed.errors if parsed is not None else ()
     if not errors:
+        errors = roles.errors
+    unchecked = "".join(f"\n- {inline(str(w), 500)}" for w in roles.warnings)
+    unchecked = f"\n\nNot checked:{unchecked}" if unchecked else ""
+    if not errors:
         summary = f"`{CONFIG_PATH}` is valid."
         if parsed is not None and parsed.config is not None:
-            warning = unpinned_warning(unpinned_checks(parsed.config.gate.required_checks))
-            summary += f"\n\n{warning}" if warning else ""
-        return ConfigVerdict("success", "Configuration is valid", summary, ())
+            summary += "\n\n" + "\n".join(config_sentences(parsed.config))
+            summary += "".join(f"\n\n{w}" for w in config_warnings(parsed.config))
+        return ConfigVerdict("success", "Configuration is valid", summary + unchecked, ())
     count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
     listing = "\n".join(f"- {inline(str(e), 500)}" for e in errors)
     summary = (
         f"`{CONFIG_PATH}` has {count}. Until a valid version is on `{default_branch}`, Release Train keeps "
         f"using the last valid configuration it read (or, with none, refuses role-gated actions).\n\n{listing}"
     )
+    if errors is roles.errors:
+        summary = (
+            f"`{CONFIG_PATH}` has {count}: its roles name teams or people that cannot act in this repository. "
+            f"Release Train reads the file as written, so a role whose every name is wrong is held by no one.\n\n"
+            f"{listing}{unchecked}"
+        )
     annotations = tuple(
         {
             "path": CONFIG_PATH,
@@ -102,6 +131,17 @@ def config_verdict(
         for e in errors[:ANNOTATIONS_PER_REQUEST]
     )
     return ConfigVerdict("failure", f"Configuration has {count}", summary, annotations)
+
+
+async def roles_at(api: ConfigCheckAPI, text: str | None, problem: ConfigError | None) -> RoleFindings:
+    """What GitHub says of the names in the roles of a file that reads cleanly (nothing for one that does not)."""
+    if problem is not None:
+        return NOT_LOOKED_UP
+    parsed = parse_config(text)
+    if parsed.config is None:
+        return NOT_LOOKED_UP
+    facts = await member_facts(api, parsed.config.roles)
+    return role_findings(parsed.config.roles, facts, parsed.lines, repository=api.full_name)
 
 
 async def read_config_at(api: ConfigCheckAPI, ref: str) -> tuple[str | None, ConfigError | None, bool]:
@@ -132,7 +172,8 @@ async def _post_verdict(
     ctx: Context, sha: str, text: str | None, problem: ConfigError | None, removed: bool, default_branch: str
 ) -> None:
     api: ConfigCheckAPI = ctx.api
-    verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch)
+    roles = NOT_LOOKED_UP if removed else await roles_at(api, text, problem)
+    verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch, roles=roles)
     # The check name comes from the config in force (the one branch protection knows).
     config = await ctx.config()
     existing = await api.latest_check_run(sha, config.checks.config)

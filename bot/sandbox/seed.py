@@ -240,6 +240,21 @@ async def add_team_member(world: World, org: str, team_slug: str, login: str, ro
     )
 
 
+async def give_team_access(world: World, org: str, team_slug: str, full_name: str, permission: str = "triage") -> Any:
+    """The org's first admin gives the team a permission on the repository (its members then have it)."""
+    acting = _admin_of(world, org)
+    return _expect(
+        await world.call(
+            acting,
+            "PUT",
+            f"/orgs/{quote(org, safe='')}/teams/{quote(team_slug, safe='')}/repos/{full_name}",
+            {"permission": permission},
+        ),
+        204,
+        doing=f"give {org}/{team_slug} {permission} on {full_name}",
+    )
+
+
 async def put_config(
     world: World,
     login: str,

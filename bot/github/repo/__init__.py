@@ -10,10 +10,10 @@ from __future__ import annotations
 from bot.github.repo.base import Label, Record, RepoBase, User, or_none, read
 from bot.github.repo.branches import Activity, Branch, Branches, ChangedFile, Commit, Comparison, GitPerson
 from bot.github.repo.checks import CheckOutput, CheckRun, Checks, CommitStatus, newest_by_name
-from bot.github.repo.contents import ContentFile, Contents
+from bot.github.repo.contents import ContentFile, Contents, Repository
 from bot.github.repo.git import Git, GitCommit, GitObject, GitRef
 from bot.github.repo.issues import Comment, Issue, IssueEvent, Issues, Milestone, Reaction
-from bot.github.repo.people import People
+from bot.github.repo.people import People, Team
 from bot.github.repo.protection import BranchGuard, Protection, RuleInForce, Ruleset
 from bot.github.repo.pulls import PullEnd, PullRequest, Pulls
 from bot.github.repo.releases import Deployment, Release, ReleaseNotes, Releases
@@ -52,8 +52,10 @@ __all__ = [
     "ReleaseNotes",
     "RepoAPI",
     "RepoBase",
+    "Repository",
     "RuleInForce",
     "Ruleset",
+    "Team",
     "User",
     "newest_by_name",
     "or_none",

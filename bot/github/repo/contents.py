@@ -1,4 +1,4 @@
-"""Repository contents: one file at a ref, as the contents API gives it."""
+"""Repository contents: the repository itself, and one file at a ref, as the contents API gives it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,18 @@ class ContentFile(Record, frozen=True, kw_only=True):
     content: str | None = None
 
 
+class Repository(Record, frozen=True, kw_only=True):
+    full_name: str = ""
+    default_branch: str = ""
+    private: bool = False
+
+
 class Contents(RepoBase):
+    async def repository(self) -> Repository | None:
+        """The repository, or None when this token cannot see it (GitHub answers 404 for both)."""
+        answer = await or_none(self.gh.getitem("/repos/{owner}/{repo}", self._vars()))
+        return None if answer is None else read(Repository, answer)
+
     async def file(self, path: str, *, ref: str | None = None) -> ContentFile | None:
         """The file at ref (the default branch when None), or None when there is nothing at path.
 

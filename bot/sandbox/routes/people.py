@@ -6,7 +6,9 @@ once. GitHub answers 201 with an invitation that the person must accept; the san
 no one to accept it). For an existing collaborator it updates the permission and answers 204.
 Teams come into being on the first membership PUT by an organisation admin (or by POST /orgs/{org}/teams),
 and memberships are `active` at once (GitHub's `pending` invitation to the organisation is skipped).
-`PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` gives a team's members a permission on a repository.
+`PUT /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}` gives a team's members a permission on a repository;
+`GET` on the same path answers whether the team has one (204, or 200 with the repository under GitHub's
+`application/vnd.github.v3.repository+json` media type; 404 without access).
 """
 
 from __future__ import annotations
@@ -253,6 +255,33 @@ async def put_team_repo(request: web.Request) -> web.Response:
     return no_content()
 
 
+async def get_team_repo(request: web.Request) -> web.Response:
+    """Whether the team has access to the repository, as GitHub's check-permissions-for-repo-in-org answers."""
+    st = store(request)
+    who = require_login(request)
+    org_record = the_org(st, request.match_info["org"])
+    may_manage_org(who, org_record, scope_level="read")
+    team = the_team(st, org_record, request.match_info["team_slug"])
+    repo = st.repo(request.match_info["owner"], request.match_info["repo"])
+    if repo is None:
+        raise not_found()
+    role = team["repos"].get(repo["full_name"].lower())
+    if role is None:
+        raise not_found()
+    if "application/vnd.github.v3.repository+json" not in request.headers.get("Accept", ""):
+        return no_content()
+    body = render.repository(st, repo)
+    body["permissions"] = {
+        "admin": role == "admin",
+        "maintain": PERMISSION_RANK[role] >= PERMISSION_RANK["maintain"],
+        "push": PERMISSION_RANK[role] >= PERMISSION_RANK["write"],
+        "triage": PERMISSION_RANK[role] >= PERMISSION_RANK["triage"],
+        "pull": PERMISSION_RANK[role] >= PERMISSION_RANK["read"],
+    }
+    body["role_name"] = role
+    return respond(body)
+
+
 # --- collaborators --------------------------------------------------------------------------
 
 
@@ -337,6 +366,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/orgs/{org}/teams/{team_slug}/memberships/{username}", get_membership)
     r.add_put("/orgs/{org}/teams/{team_slug}/memberships/{username}", put_membership)
     r.add_delete("/orgs/{org}/teams/{team_slug}/memberships/{username}", delete_membership)
+    r.add_get("/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}", get_team_repo)
     r.add_put("/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}", put_team_repo)
     r.add_get("/repos/{owner}/{repo}/collaborators/{username}", check_collaborator)
     r.add_put("/repos/{owner}/{repo}/collaborators/{username}", put_collaborator)
