@@ -125,7 +125,7 @@ def test_the_installed_wheel_runs_every_command_from_an_empty_folder(tmp_path: P
     config.write_text(CONFIG)
     ok = installed.run("release-train", "check-config")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "production production" in ok.stdout
+    assert "and /promote fast-forwards production.\n" in ok.stdout
     config.write_text("gate:\n  required_chekcs: [sanity]\n")
     broken = installed.run("release-train", "check-config")
     assert broken.returncode == 1 and "line 2" in broken.stdout, broken.stdout
