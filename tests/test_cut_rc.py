@@ -83,7 +83,7 @@ async def test_cut_rc_refuses_missing_forward_port_then_force_records_who(world:
 
     number, made = await cut(world, "1.5 --force")
     reply = await reply_to(world, number, made)
-    assert "Cut forced by @rita" in reply and hotfix[:7] in reply
+    assert "Cut forced by rita" in reply and hotfix[:7] in reply
     [issue] = await tracking_issues(world)
     record = await release_record(world, "1.5")
     assert record.cut.forced and record.cut.by == "rita"
@@ -276,7 +276,7 @@ async def test_the_rte_adopts_an_rc_cut_by_hand_before_the_app_was_installed(wor
     reply = await reply_to(world, number, made)
     assert "Adopted `rc/1.5`" in reply and sha[:7] in reply
     [issue] = await tracking_issues(world)
-    assert labels_of(issue) == {"release-train", "rc/1.5"} and "adopted by @rita" in issue["body"]
+    assert labels_of(issue) == {"release-train", "rc/1.5"} and "adopted by rita" in issue["body"]
     assert await gate_run(world, sha) is not None
     number, made = await cut(world, "1.5")
     assert "already exists" in await reply_to(world, number, made)

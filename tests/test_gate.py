@@ -123,7 +123,8 @@ async def test_regression_fail_opens_one_blocker_bug_even_when_the_job_runs_twic
     assert len(bugs) == 1
     bug = bugs[0]
     assert labels_of(bug) == {"bug", "release-blocker", "rc/1.5"}
-    assert head[:7] in bug["body"] and "@quinn" in bug["body"] and "@\u200deveryone" in bug["body"]
+    assert head[:7] in bug["body"] and "Found by QA: quinn" in bug["body"] and "@\u200deveryone" in bug["body"]
+    assert "@quinn" not in bug["body"]  # the bug answers nobody, so it mentions nobody
     assert f"#{bug['number']}" in reply
     rows = await gate_rows(world, head)
     assert rows["check `regression`"] == "fail" and rows["no blocker bugs"] == "fail"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from bot.rules.text import inline, marker, no_pings, plain_line, quoted
+from bot.rules.references import closed_by
+from bot.rules.text import addressed, inline, marker, no_pings, plain_line, quoted
 from bot.sandbox import seed
 from bot.sandbox.common import STORE
 from bot.sandbox.harness import World
-from people_text_checks import ALLOWED_MENTIONS, BOT, assert_no_pings, mentions, people_wrote
+from people_text_checks import ALLOWED_MENTIONS, BOT, assert_no_pings, bot_texts, mentions, people_wrote
 from release_story import (
     FULL,
     NAME,
@@ -131,14 +133,13 @@ async def test_picks_guards_merge_rules_and_commands_never_ping(world: World) ->
     assert len(conflict) == 1 and "conflicts" in conflict[0]["body"]
     [still_fake] = [c for c in on_clash if c["id"] == fake["id"]]
     assert still_fake["body"] == fake["body"]
-    # The guard removed erin's label and said so, naming her without a ping; quinn's label stays.
+    # The guard removed erin's label and said so, answering her (a mention); quinn's label stays.
     clean_labels = {
         label["name"] for label in (await world.call("alice", "GET", f"/repos/{FULL}/issues/{clean}")).body["labels"]
     }
     assert "qa/verified" in clean_labels
     assert any(
-        c["user"]["login"] == BOT and c["body"].count("@\u200derin, only QA") == 1
-        for c in await comments_on(world, clean)
+        c["user"]["login"] == BOT and c["body"].count("@erin, only QA") == 1 for c in await comments_on(world, clean)
     )
     # Merge rules listed the open child by its title, defused.
     fr_head = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{fr_pr}")).body["head"]["sha"]
@@ -362,7 +363,22 @@ MARKERS = [
 ]
 
 
+ADDRESSED = [
+    # (login, message, reply): the mention leads; a plain capitalised first word reads on in lower case.
+    ("dana", "`/cut-rc` is reserved for the RTE role.", "@dana, `/cut-rc` is reserved for the RTE role."),
+    ("dana", "The version is not one.", "@dana, the version is not one."),
+    ("dana", "Usage: `/regression pass`.", "@dana, usage: `/regression pass`."),
+    ("dana", "I did not promote `rc/1.5`.", "@dana, I did not promote `rc/1.5`."),
+    ("dana", "GitHub refused a step.", "@dana, GitHub refused a step."),
+    ("dana", "PdM signs off.", "@dana, PdM signs off."),
+    ("dana", "only QA may apply it.", "@dana, only QA may apply it."),
+]
+
+
 def test_text_rules() -> None:
+    for login, message, reply in ADDRESSED:
+        assert addressed(login, message) == reply, message
+        assert mentions(reply) == {login}
     for text, expected in NO_PINGS:
         assert no_pings(text) == expected, text
     for text, limit, expected in INLINE:
@@ -374,3 +390,158 @@ def test_text_rules() -> None:
     for key, expected in MARKERS:
         assert marker(key) == expected, key
         assert marker(key).count("-->") == 1 and marker(key).endswith(" -->")
+
+
+# -- the pings rule, over a whole release --------------------------------------------------------------------
+
+HANDOFF = {"acme/rops", "acme/fe"}  # PROMOTE_CONFIG's release.handoff
+_KEY = re.compile(r"<!-- release-train:(\S+) -->")
+
+
+async def issue_events(world: World, number: int) -> list[dict[str, Any]]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues/{number}/events?per_page=100")
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+async def labels_undone(world: World, number: int) -> set[str]:
+    """Who changed a label on the issue that the bot changed straight back (the people its label notes answer)."""
+    people = set()
+    last: dict[str, dict[str, Any]] = {}  # label -> its latest labeled/unlabeled event
+    for event in await issue_events(world, number):
+        if event["event"] not in ("labeled", "unlabeled"):
+            continue
+        name = event["label"]["name"].lower()
+        before = last.get(name)
+        if (
+            before is not None
+            and before["event"] != event["event"]
+            and event["actor"]["login"] == BOT
+            and before["actor"]["login"] != BOT
+        ):
+            people.add(before["actor"]["login"])
+        last[name] = event
+    return people
+
+
+async def test_a_whole_release_pings_only_the_people_it_answers_and_the_hand_off_teams(world: World) -> None:
+    await release_repo(world, PROMOTE_CONFIG)
+    await seed.grant(world, FULL, "tia", "triage")
+    v140 = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.4")).body["object"]["sha"]
+    await seed.create_branch(world, "alice", FULL, "production", v140)
+    refused: list[dict[str, Any]] = []  # the commands the bot refuses: their replies answer the commenter
+
+    where = await new_issue(world, "dana", title="Plan 1.5")
+    refused.append(await say(world, "dana", where, "/cut-rc"))  # dana is not RTE
+    await say(world, "rita", where, "/cut-rc")
+    [tracking] = await tracking_issues(world)
+    number = int(tracking["number"])
+    await say(world, "quinn", number, "/regression fail Discount codes are ignored at checkout")
+    [bug] = await bot_bugs(world, "bug")
+
+    # The fix names the bug with a closing keyword, which does nothing on a PR into an RC branch.
+    await seed.create_branch(world, "dana", FULL, "fix/discounts", "devel")
+    await seed.commit(world, "dana", FULL, "fix/discounts", {"app.py": "x = 2\n"}, "Apply discount codes")
+    fix = await seed.open_pr(
+        world,
+        "dana",
+        FULL,
+        head="fix/discounts",
+        base="devel",
+        title="Apply discount codes",
+        body=f"Fixes #{bug['number']}.\n\nThanks @mallory for the report.",
+    )
+    fix_number = int(fix["number"])
+    await seed.add_labels(world, "dana", FULL, fix_number, "cherry-pick/1.5")
+    await seed.merge_pr(world, "rita", FULL, fix_number, "squash")
+    await world.settle()
+    await seed.add_labels(world, "dana", FULL, fix_number, "qa/verified")  # not QA: removed, and dana is answered
+    await seed.add_labels(world, "tia", FULL, fix_number, "cherry-pick/1.4")  # triage: removed, tia is answered
+    await world.settle()
+    await seed.add_labels(world, "quinn", FULL, fix_number, "qa/verified")
+    await world.settle()
+    await seed.add_labels(world, "pam", FULL, number, "release-hold")  # a hold by label alone: taken off
+    await world.settle()
+
+    # The pick PR names the bug plainly and shows its commits short and linked.
+    [pick] = (await world.call("alice", "GET", f"/repos/{FULL}/pulls?base=rc/1.5&state=open")).body
+    assert f"Fixes in the source PR: #{bug['number']}" in pick["body"], pick["body"]
+    assert closed_by(pick["body"], FULL) == ()  # a reference, no closing keyword
+    html = pick["html_url"].rsplit("/pull/", 1)[0]
+    commits = (await world.call("alice", "GET", f"/repos/{FULL}/pulls/{pick['number']}/commits")).body
+    [picked] = commits
+    assert f"[`{picked['sha'][:7]}`]({html}/commit/{picked['sha']})" in pick["body"]
+    assert picked["sha"] not in pick["body"].replace(f"/commit/{picked['sha']}", "")
+
+    # The gate's title says what fails and what it waits for; its links filter by this RC.
+    rc_head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    gate = await gate_run(world, rc_head)
+    assert gate is not None
+    assert gate["output"]["title"] == (
+        f"Blocked: regression failed, blocker #{bug['number']} open; "
+        f"waiting for sanity, nightly, PR #{pick['number']} into the RC, PdM sign-off"
+    )
+    summary = gate["output"]["summary"]
+    assert f"({html}/issues?q=is%3Aissue+is%3Aopen+label%3Arelease-blocker+label%3Arc%2F1.5)" in summary
+    assert f"({html}/pulls?q=is%3Apr+is%3Aopen+base%3Arc%2F1.5)" in summary
+
+    await seed.merge_pr(world, "rita", FULL, int(pick["number"]), "squash")
+    closed = await world.call("quinn", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
+    assert closed.status == 200, closed.body
+    await world.settle()
+    head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
+    await all_green(world, number, head)
+    refused.append(await say(world, "dana", number, "/promote"))  # dana is not RTE
+    promoted = await say(world, "rita", number, "/promote")
+    assert "v1.5.0" in await reply_to(world, number, promoted)
+
+    # Every comment the bot wrote: each mentions exactly whom it answers, the hand-off teams, or nobody.
+    repo = world.app[STORE].repo(ORG, NAME)
+    refused_ids = {c["id"] for c in refused}
+    authors = {c["id"]: c["user"] for c in repo["comments"].values()}
+    answered: dict[int, set[str]] = {}
+    seen_kinds = set()
+    for c in sorted(repo["comments"].values(), key=lambda c: c["id"]):
+        if c["user"] != BOT:
+            continue
+        key = _KEY.search(c["body"])
+        assert key is not None, c["body"]
+        kind, _, rest = key.group(1).partition(":")
+        said = mentions(c["body"])
+        where_said = f"comment {c['id']} ({key.group(1)}) on #{c['issue_number']}: {c['body']!r}"
+        seen_kinds.add(kind)
+        if kind == "reply":
+            commenter = authors[int(rest.split(":")[0])]
+            assert said == ({commenter} if int(rest.split(":")[0]) in refused_ids else set()), where_said
+        elif kind in ("guard", "hold-label"):
+            number_of = int(c["issue_number"])
+            if number_of not in answered:
+                answered[number_of] = await labels_undone(world, number_of)
+            assert len(said) == 1 and said <= answered[number_of], where_said
+            answered[number_of] -= said
+        elif kind == "handoff":
+            assert said == HANDOFF, where_said
+        else:
+            assert said == set(), where_said
+    assert {"reply", "guard", "hold-label", "handoff"} <= seen_kinds, seen_kinds
+    assert all(not left for left in answered.values()), answered  # everyone whose label was undone was told
+    # Everything else the bot wrote (issue and PR bodies, check runs, the release) mentions nobody.
+    others = [(w, t) for w, t in bot_texts(world, people_wrote(world)) if not w.startswith("comment ")]
+    assert len(others) > 20 and [(w, m) for w, t in others for m in mentions(t)] == []
+    # The record speaks of the promotion in people's words, not its steps' names.
+    record = await release_run(world, head)
+    assert "released_label" not in record["output"]["summary"] and "handoff" not in record["output"]["summary"]
+    assert "labelled released" in record["output"]["summary"]
+
+
+async def bot_bugs(world: World, label: str) -> list[dict[str, Any]]:
+    answer = await world.call("alice", "GET", f"/repos/{FULL}/issues?labels={label}&state=all&per_page=100")
+    return [i for i in answer.body if "pull_request" not in i and i["user"]["login"] == BOT]
+
+
+async def release_run(world: World, sha: str) -> dict[str, Any]:
+    answer = await world.call(
+        "alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/release&filter=all"
+    )
+    mine = [r for r in answer.body["check_runs"] if r["app"]["slug"] == "release-train"]
+    return max(mine, key=lambda r: r["id"])

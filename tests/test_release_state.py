@@ -153,7 +153,7 @@ async def test_a_persons_edit_of_the_dashboard_is_undone(world: World) -> None:
 
     # Attack: a developer makes the dashboard say the release is ready, and adds a line of their own above it.
     forged = "Notes by dana.\n\n" + before.replace("**On hold:** Legal review (by pam)\n", "").replace(
-        "Gate: Blocked: no hold", "Gate: Ready to promote"
+        "Gate: Blocked: on hold", "Gate: Ready to promote"
     )
     await edit_body(world, "dana", number, forged)
     after = (await issue_of(world, number))["body"]

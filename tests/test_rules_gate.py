@@ -241,7 +241,9 @@ def test_the_hold_label_shows_the_record(hold, label, wanted, note):
     if note is None:
         assert decision.note is None
     else:
-        assert decision.note is not None and note in decision.note and "@" not in decision.note.replace("@\u200d", "")
+        # The note answers the person whose change it undid: it mentions them, and nobody else.
+        assert decision.note is not None and note in decision.note and decision.note.startswith("@dana, you ")
+        assert decision.note.count("@") == 1
 
 
 def test_the_dashboard_is_a_view_people_edit_around():
@@ -278,3 +280,96 @@ def test_the_protection_row_fails_only_when_required_and_links_to_the_setup():
     [row] = [r for r in g.gate_verdict(facts(protection=met)).rows if r.requirement == "branch and tag protection"]
     assert row.state == g.PASS
     assert "branch and tag protection" not in g.gate_table(g.gate_verdict(facts()))  # not read: no row
+
+
+NIGHTLY = RequiredCheck("nightly", app="ci")
+
+
+@pytest.mark.parametrize(
+    ("kw", "title"),
+    [
+        ({}, "Ready to promote"),
+        # What fails is named as failing; what is only missing is what the gate waits for.
+        ({"results": (res("sanity", conclusion="failure"),)}, "Blocked: sanity failed"),
+        ({"blockers": (g.ItemRef(7, "crash"),)}, "Blocked: blocker #7 open"),
+        ({"blockers": (g.ItemRef(7, "a"), g.ItemRef(9, "b"))}, "Blocked: blockers #7, #9 open"),
+        ({"blockers": tuple(g.ItemRef(n, "x") for n in range(1, 6))}, "Blocked: 5 blockers open"),
+        (
+            {"results": (res("sanity", conclusion="failure"),), "blockers": (g.ItemRef(7, "crash"),)},
+            "Blocked: sanity failed, blocker #7 open",
+        ),
+        ({"results": ()}, "Waiting for sanity"),
+        ({"results": (res("sanity", state="in_progress", conclusion=None),)}, "Waiting for sanity (running)"),
+        ({"regression": None}, "Waiting for regression"),
+        ({"regression": Signal(False, "quinn")}, "Blocked: regression failed"),
+        (
+            {"required_checks": (CI, NIGHTLY, RequiredCheck("regression")), "regression": None, "results": ()},
+            "Waiting for sanity, nightly, regression",
+        ),
+        (
+            {"results": (res("sanity", conclusion="failure"),), "regression": None, "require_signoff": True},
+            "Blocked: sanity failed; waiting for regression, PdM sign-off",
+        ),
+        ({"record": None}, "Blocked: no release record"),
+        ({"record": ReleaseRecord("1.5", cut=Cut("rita", A))}, "Waiting for the cut to finish"),
+        ({"open_picks": (g.ItemRef(8, "pick"),)}, "Waiting for PR #8 into the RC"),
+        ({"source_picks": (src(state="conflict"),)}, "Blocked: the pick of #9 needs a person"),
+        (
+            {"source_picks": (src(9, state="conflict"), src(10, state="failed"))},
+            "Blocked: the picks of #9, #10 need a person",
+        ),
+        ({"source_picks": (src(state=None),)}, "Waiting for the pick of #9"),
+        ({"hold": "legal review"}, "Blocked: on hold"),
+    ],
+)
+def test_the_gate_title_names_what_fails_and_what_it_waits_for(kw, title):
+    verdict = g.gate_verdict(facts(**kw))
+    assert verdict.title == title
+    check = g.gate_check_output(verdict, "rc/1.5")
+    assert check.title == title
+    assert f"### Gate: {title}" in g.dashboard(facts(**kw), verdict)
+
+
+def test_the_gate_title_stays_plain_and_short():
+    long_name = RequiredCheck("x" * 300, app="ci")
+    verdict = g.gate_verdict(facts(required_checks=(long_name,), results=()))
+    assert len(verdict.title) <= g.TITLE_LIMIT and verdict.title.endswith("…")
+    # Check names come from the config: a mention there pings nobody from the title either.
+    verdict = g.gate_verdict(facts(required_checks=(RequiredCheck("@acme/ci", app="ci"),), results=()))
+    assert verdict.title == "Waiting for @\u200dacme/ci"
+
+
+@pytest.mark.parametrize(
+    ("repository", "blocker", "rc_label", "branch", "blockers", "picks"),
+    [
+        (
+            "https://github.com/acme/app",
+            "release-blocker",
+            "rc/1.5",
+            "rc/1.5",
+            "https://github.com/acme/app/issues?q=is%3Aissue+is%3Aopen+label%3Arelease-blocker+label%3Arc%2F1.5",
+            "https://github.com/acme/app/pulls?q=is%3Apr+is%3Aopen+base%3Arc%2F1.5",
+        ),
+        (
+            "https://ghe.example.com/acme/app/",
+            "release blocker",
+            "RC 2.0",
+            "release/2.0",
+            "https://ghe.example.com/acme/app/issues?q=is%3Aissue+is%3Aopen+label%3A%22release+blocker%22+label%3A%22RC+2.0%22",
+            "https://ghe.example.com/acme/app/pulls?q=is%3Apr+is%3Aopen+base%3Arelease%2F2.0",
+        ),
+        # A quote in a label name cannot be searched inside quotes; it is left out.
+        (
+            "https://github.com/acme/app",
+            'say "no"',
+            "rc/1.5",
+            "rc/1.5",
+            "https://github.com/acme/app/issues?q=is%3Aissue+is%3Aopen+label%3A%22say+no%22+label%3Arc%2F1.5",
+            "https://github.com/acme/app/pulls?q=is%3Apr+is%3Aopen+base%3Arc%2F1.5",
+        ),
+        ("", "release-blocker", "rc/1.5", "rc/1.5", "", ""),
+    ],
+)
+def test_the_gate_links_filter_by_the_rc(repository, blocker, rc_label, branch, blockers, picks):
+    links = g.gate_links(repository, blocker=blocker, rc_label=rc_label, rc_branch=branch)
+    assert links == {"blockers": blockers, "picks": picks}

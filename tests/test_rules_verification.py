@@ -91,7 +91,9 @@ def test_a_push_drops_the_verification_and_says_whose_push_and_which_commits() -
     assert decision.action == rules.DROP
     assert "`quinn`" in decision.note and "`dana`" in decision.note
     assert f"`{V[:7]}`" in decision.note and f"`{PUSHED[:7]}`" in decision.note
-    assert "@quinn" not in decision.note and "@dana" not in decision.note
+    # It answers QA, whose label it removed, and mentions nobody else.
+    assert decision.note.startswith("@quinn, I removed") and "@dana" not in decision.note
+    assert "@" not in rules.decide_push(push(verified=None)).note.replace("@\u200d", "")
 
 
 def test_an_update_from_the_base_carries_the_verification_to_the_new_head() -> None:

@@ -27,6 +27,7 @@ from bot.handlers.context import Context
 from bot.rules import cherry_pick as rules
 from bot.rules import names
 from bot.rules.commands import Command
+from bot.rules.references import closed_by, repository_url
 from bot.rules.text import inline
 
 log = logging.getLogger("release_train.cherry_pick")
@@ -363,6 +364,8 @@ async def _open_pick_pr(
         outcome.skipped,
         verifier,
         config.cherry_pick.auto_merge_method if config.cherry_pick.auto_merge else None,
+        fixes=closed_by(pr.body, ctx.full_name),
+        repository=repository_url(pr.html_url),
     )
     try:
         created = await api.create_pull(
@@ -449,7 +452,11 @@ async def _pick_target(round_: PickRound, facts: rules.TargetFacts) -> rules.Pic
         files = await _files_both_sides_changed(api, source, rc.sha)
         await api.add_labels(number, [config.labels.conflict], present=pr.label_names)
         await say(
-            api, number, rules.conflict_notice(number, version, rc_branch, source.sha, files, plan.shas, plan.mainline)
+            api,
+            number,
+            rules.conflict_notice(
+                number, version, rc_branch, source.sha, files, plan.shas, plan.mainline, repository_url(pr.html_url)
+            ),
         )
         return replace(state, state=rules.CONFLICT, detail=", ".join(files))
     opened = await _open_pick_pr(ctx, pr, rc_branch, branch, outcome, round_.verifier, config)

@@ -17,7 +17,7 @@ from bot.handlers.context import Context
 from bot.roles import describe_role
 from bot.rules.commands import Command, head_moved_after, parse_commands
 from bot.rules.names import label_names
-from bot.rules.text import inline
+from bot.rules.text import addressed, inline
 
 log = logging.getLogger("release_train.commands")
 
@@ -43,8 +43,14 @@ class CommandsAPI(Protocol):
 
 @dataclass(frozen=True)
 class CommandReply:
-    ok: bool
+    ok: bool  # the bot's 👍 or 👎 on the comment
     message: str  # Markdown, posted as the reply; empty posts no reply
+    refused: bool | None = None  # None: a reply that is not ok refuses the command; False: it records a failure
+
+    @property
+    def is_refusal(self) -> bool:
+        """A refusal answers the commenter, so the reply mentions them (rules.text.addressed)."""
+        return not self.ok if self.refused is None else self.refused
 
 
 CommandFn = Callable[[Context, Command, dict[str, Any], dict[str, Any]], Awaitable[CommandReply]]
@@ -180,15 +186,13 @@ def build_router(*sets: CommandSet) -> routing.Router:
                 break
         if not allowed:
             who = " or ".join(f"{ROLE_WORDS.get(r, r)} ({describe_role(loaded.config, r)})" for r in spec.roles)
-            return CommandReply(
-                False,
-                f"Sorry @{login}, `/{cmd.name}` is reserved for the {who} role. Nothing was changed.",
-            )
+            return CommandReply(False, f"`/{cmd.name}` is reserved for the {who} role. Nothing was changed.")
         why_stale = await stale(ctx, spec, cmd, issue, comment)
         if why_stale:
-            return CommandReply(False, f"@{login}, {why_stale}")
+            return CommandReply(False, why_stale)
         messages: list[str] = []
         ok = True
+        refused = False
         for handler in handlers:
             try:
                 reply = await handler.fn(ctx, cmd, issue, comment)
@@ -196,9 +200,10 @@ def build_router(*sets: CommandSet) -> routing.Router:
                 # A permanent answer from GitHub (422 and the like): tell the person, do not retry.
                 reply = CommandReply(False, f"GitHub refused a step of `/{cmd.name}`: {inline(str(exc))}")
             ok = ok and reply.ok
+            refused = refused or reply.is_refusal
             if reply.message:
                 messages.append(reply.message)
-        return CommandReply(ok, "\n\n".join(messages))
+        return CommandReply(ok, "\n\n".join(messages), refused)
 
     @router.register("issue_comment", action="created")
     async def on_comment(event: Event, ctx: Context) -> None:
@@ -221,7 +226,8 @@ def build_router(*sets: CommandSet) -> routing.Router:
             reply = await run_one(ctx, cmd, issue, comment)
             all_ok = all_ok and reply.ok
             if reply.message:
-                await api.post_once(issue["number"], f"reply:{comment['id']}:{cmd.index}", reply.message)
+                text = addressed(comment["user"]["login"], reply.message) if reply.is_refusal else reply.message
+                await api.post_once(issue["number"], f"reply:{comment['id']}:{cmd.index}", text)
         await api.react(comment["id"], "+1" if all_ok else "-1")
 
     return router

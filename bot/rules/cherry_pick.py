@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.rules.names import is_version, pick_branch, version_key
+from bot.rules.references import IssueRef, commit_link, plain_references
 from bot.rules.text import inline, no_pings
 
 STATE_TAG = "release-train:cherry-pick-state"
@@ -476,13 +477,15 @@ def conflict_notice(
     files: Sequence[str],
     shas: Sequence[str],
     mainline: bool,
+    repository: str = "",
 ) -> Notice:
+    """repository: its web address, so the conflicting commit links to its page."""
     file_lines = (
         "\n".join(f"- `{inline(f)}`" for f in files) or "- (GitHub did not list any; see `git status` after the pick)"
     )
     return Notice(
         f"cherry-pick-conflict:{version}",
-        f"Picking #{number} into `{rc_branch}` conflicts (at commit {conflict_sha}), so I opened no PR. "
+        f"Picking #{number} into `{rc_branch}` conflicts (at commit {commit_link(conflict_sha, repository)}), so I opened no PR. "
         f"To finish by hand:\n\n{by_hand(number, rc_branch, shas, mainline, resolve=True)} Files changed on both "
         f"sides:\n{file_lines}\n\nOnce a prerequisite has landed on `{rc_branch}`, `/cherry-pick {version}` tries again.",
         kept_current=True,
@@ -540,12 +543,29 @@ def pick_body(
     skipped: Sequence[str],
     verifier: str | None,
     auto_merge_method: str | None,
+    *,
+    fixes: Sequence[IssueRef] = (),
+    repository: str = "",
 ) -> str:
-    """The pick PR's description: what was picked from which commit, who verified it, how it merges."""
-    lines = [f"Cherry-pick of #{number} ({inline(title)}) into `{rc_branch}`.", "", "Picked commits:"]
-    lines += [f"- {new} (cherry picked from commit {source})" for source, new in picked]
+    """The pick PR's description: what was picked from which commit, the issues the source PR fixes, who
+    verified it, how it merges.
+
+    fixes: the issues the source PR's body closes (references.closed_by). They are named without a closing
+    keyword, which would do nothing on a PR into an RC branch. repository: its web address, for commit links.
+    """
+    lines = [f"Cherry-pick of #{number} ({inline(title)}) into `{rc_branch}`.", ""]
+    if fixes:
+        lines += [f"Fixes in the source PR: {plain_references(fixes)}", ""]
+    lines.append("Picked commits:")
+    lines += [
+        f"- {commit_link(new, repository)} (cherry picked from commit {commit_link(source, repository)})"
+        for source, new in picked
+    ]
     if skipped:
-        lines += ["", "Already present on the RC, so not picked: " + ", ".join(skipped)]
+        lines += [
+            "",
+            "Already present on the RC, so not picked: " + ", ".join(commit_link(s, repository) for s in skipped),
+        ]
     lines.append("")
     lines.append(f"Verified by {no_pings('@' + verifier)} (QA)." if verifier else "Verified by QA.")
     lines.append(

@@ -16,19 +16,23 @@ Which results answer for a required check:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote_plus
 
 from bot.config import RequiredCheck
 from bot.rules import cherry_pick as picks
 from bot.rules.protection import SETUP_URL, Finding
 from bot.rules.release_state import REGRESSION_CHECK, ReleaseState
-from bot.rules.text import inline
+from bot.rules.text import addressed, inline, plain_line
 
 DASHBOARD_START = "<!-- release-train:dashboard:start -->"
 DASHBOARD_END = "<!-- release-train:dashboard:end -->"
 
 PASS, FAIL, PENDING, INFO = "pass", "fail", "pending", "info"
+TITLE_LIMIT = 200
+NUMBERS_IN_TITLE = 3  # more blockers or PRs are counted in the title, not listed
 _OK_CONCLUSIONS = {"success", "neutral", "skipped"}
 
 
@@ -210,6 +214,36 @@ def pick_tally(rows: Iterable[PickRow]) -> str:
     )
 
 
+# -- links to GitHub's lists -------------------------------------------------------------------
+
+
+def _qualifier(name: str, value: str) -> str:
+    """One search qualifier (`label:rc/1.5`); a value with spaces or punctuation in quotes, as GitHub reads it."""
+    if re.fullmatch(r"[A-Za-z0-9._/+-]+", value):
+        return f"{name}:{value}"
+    return f'{name}:"{value.replace(chr(34), "")}"'
+
+
+def search_url(repository: str, kind: str, *qualifiers: tuple[str, str]) -> str:
+    """The repository's issue or PR list (kind "issues" or "pulls") filtered by the qualifiers ("" without a
+    repository)."""
+    if not repository:
+        return ""
+    query = " ".join(_qualifier(name, value) for name, value in qualifiers)
+    return f"{repository.rstrip('/')}/{kind}?q={quote_plus(query)}"
+
+
+def gate_links(repository: str, *, blocker: str, rc_label: str, rc_branch: str) -> dict[str, str]:
+    """The gate rows' links: the open blocker bugs of this RC (the blocker label and the RC's label), and the
+    open PRs into the RC branch."""
+    return {
+        "blockers": search_url(
+            repository, "issues", ("is", "issue"), ("is", "open"), ("label", blocker), ("label", rc_label)
+        ),
+        "picks": search_url(repository, "pulls", ("is", "pr"), ("is", "open"), ("base", rc_branch)),
+    }
+
+
 # -- the facts and the verdict -----------------------------------------------------------------
 
 
@@ -251,6 +285,11 @@ class GateRow:
     state: str  # pass | fail | pending | info
     detail: str
     link: str = ""
+    said: str = ""  # a failing or pending row in a few plain words for the title: "sanity failed", "PdM sign-off"
+
+    @property
+    def in_title(self) -> str:
+        return self.said or self.requirement
 
 
 @dataclass(frozen=True)
@@ -269,14 +308,36 @@ class GateVerdict:
 
     @property
     def title(self) -> str:
-        missing = [row.requirement for row in self.rows if row.state in (FAIL, PENDING)]
-        if not missing:
-            return "Ready to promote"
-        return ("Blocked: " if self.state == FAIL else "Waiting: ") + ", ".join(missing)
+        """What fails and what is still awaited, plainly: "Blocked: sanity failed, blocker #5 open; waiting for
+        nightly". Plain text, as GitHub shows a check run's title."""
+        failing = [row.in_title for row in self.rows if row.state == FAIL]
+        waiting = [row.in_title for row in self.rows if row.state == PENDING]
+        if failing:
+            title = "Blocked: " + ", ".join(failing) + (f"; waiting for {', '.join(waiting)}" if waiting else "")
+        elif waiting:
+            title = "Waiting for " + ", ".join(waiting)
+        else:
+            title = "Ready to promote"
+        return plain_line(title, TITLE_LIMIT)
 
 
 def _refs(items: Iterable[ItemRef]) -> str:
     return ", ".join(f"[#{i.number}]({i.url})" if i.url else f"#{i.number}" for i in items)
+
+
+def _numbers(items: Sequence[ItemRef], one: str, many: str) -> str:
+    """ "blocker #5", "blockers #5, #6", "4 blockers": numbers for a title, counted past a few."""
+    if len(items) > NUMBERS_IN_TITLE:
+        return f"{len(items)} {many}"
+    listed = ", ".join(f"#{i.number}" for i in items)
+    return f"{one if len(items) == 1 else many} {listed}"
+
+
+def _picks_of(items: Sequence[ItemRef]) -> str:
+    """ "the pick of #6", "the picks of #6, #7", "4 picks": source PRs for a title."""
+    if len(items) > NUMBERS_IN_TITLE:
+        return f"{len(items)} picks"
+    return ("the pick of " if len(items) == 1 else "the picks of ") + ", ".join(f"#{i.number}" for i in items)
 
 
 _WORD = {PASS: "succeeded", PENDING: "running"}
@@ -292,25 +353,28 @@ def _check_row(check: RequiredCheck, results: Iterable[CheckResult]) -> GateRow:
     warning = "" if check.app else " · unpinned: any writer can post it (see `app:`)"
     if not sources:
         where = f" (from `{check.app}`)" if check.app else ""
-        return GateRow(requirement, PENDING, f"not reported on this commit{where}{warning}")
+        return GateRow(requirement, PENDING, f"not reported on this commit{where}{warning}", said=check.name)
     outcomes = {s.outcome for s in sources}
     state = FAIL if FAIL in outcomes else PENDING if PENDING in outcomes else PASS
     shown = next((s for s in sources if s.outcome == state), sources[-1])
+    said = f"{check.name} failed" if state == FAIL else f"{check.name} (running)"
     if check.app:
-        return GateRow(requirement, state, f"{_result_word(shown)} (from `{check.app}`)", shown.url)
+        return GateRow(requirement, state, f"{_result_word(shown)} (from `{check.app}`)", shown.url, said)
     detail = "; ".join(f"{_result_word(s)} ({s.source})" for s in sources)
-    return GateRow(requirement, state, detail + warning, shown.url)
+    return GateRow(requirement, state, detail + warning, shown.url, said)
 
 
 def _regression_row(release: ReleaseState, link: str) -> GateRow:
     requirement = f"check `{REGRESSION_CHECK}`"
     signal = release.regression
     if signal is None:
-        return GateRow(requirement, PENDING, "not recorded for this commit: QA's `/regression pass`", link)
+        return GateRow(
+            requirement, PENDING, "not recorded for this commit: QA's `/regression pass`", link, REGRESSION_CHECK
+        )
     by = f" (QA: {inline(signal.by)})" if signal.by else ""
     if signal.passed:
         return GateRow(requirement, PASS, f"passed{by}", signal.url or link)
-    return GateRow(requirement, FAIL, f"failed{by}", signal.url or link)
+    return GateRow(requirement, FAIL, f"failed{by}", signal.url or link, f"{REGRESSION_CHECK} failed")
 
 
 def _record_row(release: ReleaseState, link: str) -> GateRow:
@@ -321,10 +385,16 @@ def _record_row(release: ReleaseState, link: str) -> GateRow:
             FAIL,
             f"I have no record of `{release.branch}`: it was not cut by `/cut-rc`, so nothing here vouches for it",
             link,
+            "no release record",
         )
     cut = record.cut
     if cut is not None and not cut.complete:
-        return GateRow("release record", PENDING, f"the cut is not finished: `/cut-rc {record.version}` finishes it")
+        return GateRow(
+            "release record",
+            PENDING,
+            f"the cut is not finished: `/cut-rc {record.version}` finishes it",
+            said="the cut to finish",
+        )
     made = f"{'taken over' if cut.adopted else 'cut'} by {inline(cut.by)} at `{cut.sha[:7]}`" if cut else "recorded"
     tracking = f"; tracking issue #{record.tracking}" if record.tracking is not None else ""
     return GateRow("release record", PASS, made + tracking, link)
@@ -337,7 +407,7 @@ def _protection_row(findings: tuple[Finding, ...], required: bool) -> GateRow:
     words = "; ".join(f"{f.requirement}: not so, {f.detail}" for f in missing)
     how = f" ([set it up]({SETUP_URL}))"
     if required:
-        return GateRow("branch and tag protection", FAIL, words + how, SETUP_URL)
+        return GateRow("branch and tag protection", FAIL, words + how, SETUP_URL, "branch and tag protection missing")
     return GateRow(
         "branch and tag protection",
         INFO,
@@ -357,13 +427,25 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
             rows.append(_check_row(check, facts.results))
     link = facts.links.get("blockers", "")
     if facts.blockers:
-        rows.append(GateRow("no blocker bugs", FAIL, f"open: {_refs(facts.blockers)}", link))
+        rows.append(
+            GateRow(
+                "no blocker bugs",
+                FAIL,
+                f"open: {_refs(facts.blockers)}",
+                link,
+                _numbers(facts.blockers, "blocker", "blockers") + " open",
+            )
+        )
     else:
         rows.append(GateRow("no blocker bugs", PASS, "none open", link))
     if facts.open_picks:
         rows.append(
             GateRow(
-                "no open PRs into the RC", PENDING, f"open: {_refs(facts.open_picks)}", facts.links.get("picks", "")
+                "no open PRs into the RC",
+                PENDING,
+                f"open: {_refs(facts.open_picks)}",
+                facts.links.get("picks", ""),
+                _numbers(facts.open_picks, "PR", "PRs") + " into the RC",
             )
         )
     else:
@@ -375,9 +457,11 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
     conflicts = facts.links.get("conflicts", "")
     if stuck:
         detail = ", ".join(f"{_refs([p.item])} ({_STUCK_WORDS[p.state or '']})" for p in stuck)
-        rows.append(GateRow("no failed cherry-picks", FAIL, f"needs a person: {detail}", conflicts))
+        said = _picks_of([p.item for p in stuck]) + (" needs a person" if len(stuck) == 1 else " need a person")
+        rows.append(GateRow("no failed cherry-picks", FAIL, f"needs a person: {detail}", conflicts, said))
     elif owed:
-        rows.append(GateRow("no failed cherry-picks", PENDING, f"not picked yet: {_refs(owed)}", conflicts))
+        said = _picks_of(owed)
+        rows.append(GateRow("no failed cherry-picks", PENDING, f"not picked yet: {_refs(owed)}", conflicts, said))
     else:
         rows.append(GateRow("no failed cherry-picks", PASS, "none", conflicts))
     if waiting:
@@ -392,7 +476,7 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
     hold = release.record.hold if release.record is not None else None
     if hold is not None:
         by = f" (by {inline(hold.by)})" if hold.by else ""
-        rows.append(GateRow("no hold", FAIL, f"on hold: {inline(hold.reason)}{by}", tracking_link))
+        rows.append(GateRow("no hold", FAIL, f"on hold: {inline(hold.reason)}{by}", tracking_link, "on hold"))
     else:
         rows.append(GateRow("no hold", PASS, "none", tracking_link))
     if facts.protection:
@@ -404,7 +488,13 @@ def gate_verdict(facts: GateFacts) -> GateVerdict:
             rows.append(GateRow("PdM sign-off", PASS, f"by {who} for this commit", tracking_link))
         else:
             rows.append(
-                GateRow("PdM sign-off", PENDING, "`/signoff` on the tracking issue, for this commit", tracking_link)
+                GateRow(
+                    "PdM sign-off",
+                    PENDING,
+                    "`/signoff` on the tracking issue, for this commit",
+                    tracking_link,
+                    "PdM sign-off",
+                )
             )
     return GateVerdict(release.head_sha, tuple(rows))
 
@@ -500,23 +590,24 @@ def splice_dashboard(body: str | None, section: str) -> str:
 
 
 def hold_label_note(facts: GateFacts) -> str | None:
-    """What to tell a person whose change to the hold label the record undoes."""
+    """What to tell a person whose change to the hold label the record undoes (mentioning them: they are answered)."""
     label = facts.hold_label
     if label is None or label.changed_by is None:
         return None
     name = f"`{facts.hold_label_name}`"
     hold = facts.release.record.hold if facts.release.record is not None else None
-    who = inline(label.changed_by)
     if hold is not None and not label.present:
         by = f" by {inline(hold.by)}" if hold.by else ""
-        return (
-            f"{who} removed {name}, but the label only shows the hold: `{facts.release.branch}` is still on hold"
-            f"{by} ({inline(hold.reason)}), and only `/unhold` from the RTE or PdM lifts it. I put the label back."
+        return addressed(
+            label.changed_by,
+            f"you removed {name}, but the label only shows the hold: `{facts.release.branch}` is still on hold"
+            f"{by} ({inline(hold.reason)}), and only `/unhold` from the RTE or PdM lifts it. I put the label back.",
         )
     if hold is None and label.present:
-        return (
-            f"{who} added {name}, but the label only shows a hold: only `/hold <reason>` from the RTE or PdM "
-            f"holds `{facts.release.branch}`. I took the label off."
+        return addressed(
+            label.changed_by,
+            f"you added {name}, but the label only shows a hold: only `/hold <reason>` from the RTE or PdM "
+            f"holds `{facts.release.branch}`. I took the label off.",
         )
     return None
 

@@ -1,7 +1,7 @@
 """Role-guarded labels (pure): which labels need a role, who applied one, and what to do about it.
 
 The verified and ready labels need a role from the config; a target label (`cherry-pick/1.5`) needs what
-`/cherry-pick` needs, write access, and its note pings the person whose label was removed.
+`/cherry-pick` needs, write access. The note answers the person whose label was removed, and mentions them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.config import RepoConfig
-from bot.rules.text import no_pings
+from bot.rules.text import addressed, no_pings
 
 ROLE_WORDS = {"qa": "QA", "rte": "RTE", "pdm": "PdM", "write": "people with write access"}
 PERMISSION_ROLES = frozenset({"write", "maintain", "admin"})  # read from GitHub, not from the config
@@ -21,7 +21,6 @@ class GuardedLabel:
     name: str
     roles: tuple[str, ...]  # any one of them may apply it
     purpose: str  # what the label stands for, in words
-    pings: bool = False  # the note mentions the person (a target label: they asked for something)
 
     @property
     def needs_config(self) -> bool:
@@ -48,7 +47,6 @@ def guard_for(config: RepoConfig, label: str) -> GuardedLabel | None:
             ("write",),
             f"asks for a cherry-pick into `{no_pings(config.names.rc_branch(version))}`, "
             f"as `/cherry-pick {version}` does",
-            pings=True,
         )
     return None
 
@@ -97,20 +95,19 @@ def decide(
     # Removed by the bot on an earlier attempt that failed before the comment: the comment is still owed.
     remove = facts.latest_applier is not None
     roles = " or ".join(ROLE_WORDS.get(r, r) for r in guard.roles)
-    person = f"@{facts.sender}" if guard.pings else no_pings(f"@{facts.sender}")
     if not config_usable:
         body = (
-            f"{person}, I removed the `{no_pings(guard.name)}` label because I cannot tell who holds the "
+            f"I removed the `{no_pings(guard.name)}` label because I cannot tell who holds the "
             f"{roles} role: {config_problem or 'the configuration is invalid'}\n\n"
             "Apply the label again once the configuration is fixed."
         )
-        return GuardDecision(remove, body)
+        return GuardDecision(remove, addressed(facts.sender, body))
     holders = f": {who_may}" if who_may and not set(guard.roles) <= PERMISSION_ROLES else ""
     body = (
-        f"{person}, only {roles} may apply the `{no_pings(guard.name)}` label (it {guard.purpose}){holders}. "
+        f"only {roles} may apply the `{no_pings(guard.name)}` label (it {guard.purpose}){holders}. "
         "I removed it; nothing else was changed."
     )
-    return GuardDecision(remove, body)
+    return GuardDecision(remove, addressed(facts.sender, body))
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,17 @@ def decode_record(text: str | None) -> ReleaseRecord | None:
     return record if record.v == RECORD_SHAPE else None
 
 
+# A promotion's steps done, as the record's check run tells them to people.
+DONE_WORDS = {
+    "tag": "tagged",
+    "release": "released",
+    "production": "production moved",
+    "deployment": "deployment created",
+    "handoff": "handed over",
+    "released_label": "labelled released",
+}
+
+
 @dataclass(frozen=True)
 class RecordOutput:
     title: str
@@ -186,7 +197,7 @@ def record_output(record: ReleaseRecord, branch: str) -> RecordOutput:
     for promotion in record.promotions:
         facts.append(
             f"- `{promotion.tag}` at `{promotion.sha[:7]}` by {inline(promotion.by)}: "
-            + (", ".join(promotion.done) or "started")
+            + (", ".join(DONE_WORDS.get(step, step) for step in promotion.done) or "started")
         )
         words.append(f"promoted {promotion.tag}")
     for foreign in record.foreign_tags:

@@ -6,11 +6,25 @@ import re
 
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _ZWJ = "\u200d"
+# A sentence's first word that reads the same in lower case inside a sentence ("The", "Usage"; not "I", "GitHub").
+_PLAIN_CAPITAL = re.compile(r"[A-Z][a-z]+\b")
 
 
 def no_pings(text: str) -> str:
     """Text with every @mention defused, so repeating it notifies no one."""
     return _MENTION.sub("@" + _ZWJ, text)
+
+
+def addressed(login: str, message: str) -> str:
+    """A reply that answers a person, led by their mention so that GitHub notifies them.
+
+    The pings rule: the bot mentions the person it answers (the commenter whose command it refused, the
+    person whose label it removed) and the hand-off teams, and nobody else; every other name it writes is
+    defused. This is the one place that writes a person's mention.
+    """
+    if _PLAIN_CAPITAL.match(message):
+        message = message[0].lower() + message[1:]
+    return f"@{login}, {message}"
 
 
 def inline(text: str, limit: int = 200) -> str:

@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from bot.rules.text import no_pings
+from bot.rules.text import addressed, no_pings
 
 STATE_TAG = "release-train:verified"
 _STATE_LINE = re.compile(r"<!-- " + re.escape(STATE_TAG) + r" (\{.*?\}) -->")
@@ -169,11 +169,10 @@ def decide_push(facts: PushFacts) -> PushDecision:
         )
     else:
         why = f"{pusher} pushed {pushed} (on top of `{short(facts.before)}`), and no QA verification covers it"
-    return PushDecision(
-        DROP,
-        note=(
-            f"I removed {label}: {why}, so the label no longer stands for the commits QA saw. "
-            f"QA verifies the PR again by applying {label} to it as it is now. (An update from the base "
-            'made with GitHub\'s "Update branch" keeps a verification.)'
-        ),
+    note = (
+        f"I removed {label}: {why}, so the label no longer stands for the commits QA saw. "
+        f"QA verifies the PR again by applying {label} to it as it is now. (An update from the base "
+        'made with GitHub\'s "Update branch" keeps a verification.)'
     )
+    # The note answers the QA member whose label it removed; a label with no record of QA behind it is nobody's.
+    return PushDecision(DROP, note=addressed(facts.verified.by, note) if facts.verified is not None else note)

@@ -270,7 +270,7 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
         reply = CommandReply(
             reply.ok,
             reply.message
-            + f"\n\nCut forced by @{login} despite {len(gaps)} missing forward-port(s):\n"
+            + f"\n\nCut forced by {inline(login)} despite {len(gaps)} missing forward-port(s):\n"
             + rules.gap_report(gaps, config.branches.devel, forced=True),
         )
     return CommandReply(reply.ok, reply.message + not_in_rc_text)
@@ -360,7 +360,7 @@ async def _finish_cut(
         if tracking is not None and tracking.state != "open":
             tracking = await ctx.api.update_issue(tracking.number, state="open")
     if tracking is None:
-        how = f"adopted by @{cut.by} at `{cut.sha[:7]}`" if cut.adopted else f"cut by @{cut.by}"
+        how = f"adopted by {inline(cut.by)} at `{cut.sha[:7]}`" if cut.adopted else f"cut by {inline(cut.by)}"
         body = rules_gate.splice_dashboard(
             f"Release {version}: RC branch `{branch}`, {how}.", "Preparing the dashboard…"
         )

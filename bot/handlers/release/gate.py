@@ -174,8 +174,7 @@ async def gather(
         protection=protection,
         require_protection=config.gate.require_protection,
         links={
-            "blockers": web_url(ctx, f"/issues?q=is%3Aopen+label%3A{config.labels.blocker}"),
-            "picks": web_url(ctx, f"/pulls?q=base%3A{branch}"),
+            **rules.gate_links(web_url(ctx, ""), blocker=config.labels.blocker, rc_label=label, rc_branch=branch),
             "tracking": tracking.html_url if tracking is not None else "",
         },
     )

@@ -74,8 +74,8 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
             head_sha=head,
             status="completed",
             conclusion="success",
-            title=f"Regression passed (QA: @{login})",
-            summary=f"Recorded by `/regression pass` from @{login} on #{issue['number']} for `{short}`.",
+            title=f"Regression passed (QA: {plain_line(login)})",
+            summary=f"Recorded by `/regression pass` from {inline(login)} on #{issue['number']} for `{short}`.",
             external_id=login,
         )
         message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at `{short}`."
@@ -87,12 +87,13 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
             status="completed",
             conclusion="failure",
             title=f"Regression failed: {plain_line(summary_text, 120)}",
-            summary=f"Recorded by `/regression fail` from @{login} on #{issue['number']} for `{short}`; bug #{bug.number}.",
+            summary=f"Recorded by `/regression fail` from {inline(login)} on #{issue['number']} for `{short}`; bug #{bug.number}.",
             external_id=login,
         )
         message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug.number}."
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
-    return CommandReply(verb == "pass", message + _gate_line(evaluation))
+    # 👎 for a failed regression, which is recorded, not refused.
+    return CommandReply(verb == "pass", message + _gate_line(evaluation), refused=False)
 
 
 async def _regression_bug(
@@ -114,7 +115,7 @@ async def _regression_bug(
     login = comment["user"]["login"]
     body = (
         f"{key}\nRegression failed on `{config.names.rc_branch(version)}` at [`{head[:7]}`]({web_url(ctx, f'/commit/{head}')}).\n\n"
-        f"Found by QA: @{login} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
+        f"Found by QA: {inline(login)} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
         f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
     )
     api: SignalsAPI = ctx.api
@@ -149,8 +150,8 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         head_sha=head,
         status="completed",
         conclusion="success",
-        title=f"Signed off by @{login}",
-        summary=f"`/signoff` from @{login} on #{issue['number']} for `{head[:7]}`.",
+        title=f"Signed off by {plain_line(login)}",
+        summary=f"`/signoff` from {inline(login)} on #{issue['number']} for `{head[:7]}`.",
         external_id=login,
     )
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
