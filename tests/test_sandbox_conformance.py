@@ -978,7 +978,7 @@ async def drive_releases_and_dispatches(s: Scenario) -> None:
         "acme", "PATCH", f"/repos/acme/app/releases/{release.body['id']}", {"body": "Notes, edited"}, expect=200
     )
     await s.bot("acme", "PATCH", "/repos/acme/app/releases/999999999", {"body": "none"}, expect=404)
-    await s.bot(
+    deployed = await s.bot(
         "acme",
         "POST",
         "/repos/acme/app/deployments",
@@ -993,6 +993,18 @@ async def drive_releases_and_dispatches(s: Scenario) -> None:
         expect=(404, 409, 422),
     )
     await s.bot("acme", "GET", "/repos/acme/app/deployments?environment=production", expect=200)
+    deployment = f"/repos/acme/app/deployments/{deployed.body['id']}"
+    await s.bot("acme", "GET", deployment, expect=200)
+    status = await s.bot(
+        "acme",
+        "POST",
+        f"{deployment}/statuses",
+        {"state": "success", "environment_url": "https://app.example.com", "description": "Deployed"},
+        expect=201,
+    )
+    await s.bot("acme", "POST", f"{deployment}/statuses", {"state": "splendid"}, expect=422)
+    await s.bot("acme", "GET", f"{deployment}/statuses", expect=200)
+    await s.bot("acme", "GET", f"{deployment}/statuses/{status.body['id']}", expect=200)
 
 
 async def drive_protection(s: Scenario) -> None:

@@ -436,6 +436,7 @@ async def test_contents_answer_raw_bytes(sandbox: World) -> None:
 # The operations the sandbox serves whose 201 GitHub's OpenAPI description documents with a Location header.
 LOCATED = {
     "POST /orgs/{org}/repos",
+    "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
     "POST /repos/{owner}/{repo}/git/blobs",
     "POST /repos/{owner}/{repo}/git/commits",
     "POST /repos/{owner}/{repo}/git/refs",
@@ -456,9 +457,17 @@ async def test_every_201_names_what_it_made_and_carries_an_etag(sandbox: World) 
     made = await feature_pull(sandbox)
     base = f"/repos/{REPO}"
     blob = {"content": "x", "encoding": "utf-8"}
+    deployment = await sandbox.call(
+        USER_A, "POST", f"{base}/deployments", {"ref": "main", "environment": "staging", "required_contexts": []}
+    )
+    assert deployment.status == 201, deployment.body
     creations: dict[str, tuple[str, Any]] = {
         "POST /orgs/{org}/repos": (f"/orgs/{ORG}/repos", {"name": "other"}),
         "POST /user/repos": ("/user/repos", {"name": "mine"}),
+        "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses": (
+            f"{base}/deployments/{deployment.body['id']}/statuses",
+            {"state": "success"},
+        ),
         "POST /repos/{owner}/{repo}/git/blobs": (f"{base}/git/blobs", blob),
         "POST /repos/{owner}/{repo}/git/trees": (
             f"{base}/git/trees",
@@ -500,7 +509,8 @@ async def test_every_201_names_what_it_made_and_carries_an_etag(sandbox: World) 
         # for a status (statuses/{sha}) are its older reading paths; its description documents the
         # reading at git/ref/... and commits/{sha}/statuses, which the sandbox serves.
         readable = location.removeprefix(sandbox.api_url).replace("/git/refs/", "/git/ref/")
-        readable = re.sub(r"/statuses/(\w+)$", r"/commits/\1/statuses", readable)
+        if operation.endswith("/statuses/{sha}"):
+            readable = re.sub(r"/statuses/(\w+)$", r"/commits/\1/statuses", readable)
         again = await sandbox.call(USER_A, "GET", readable)
         assert again.status == 200, (operation, location, again.body)
         if operation.endswith("/statuses/{sha}"):

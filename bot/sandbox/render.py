@@ -464,6 +464,8 @@ def label(st: Store, repo: dict[str, Any], name: str) -> dict[str, Any]:
         "color": record["color"],
         "default": bool(record.get("default", False)),
         "description": record.get("description"),
+        "archived_at": record.get("archived_at"),
+        "archived_by": None,
     }
 
 

@@ -3,7 +3,8 @@
 REST: GET /repos/{o}/{r}/environments, GET/PUT/DELETE .../environments/{name},
 GET/POST .../environments/{name}/deployment_protection_rules (and GET/DELETE .../{id}),
 GET .../deployment_protection_rules/apps, GET .../actions/runs/{run_id},
-POST .../actions/runs/{run_id}/deployment_protection_rule, GET .../deployments/{id}/statuses.
+POST .../actions/runs/{run_id}/deployment_protection_rule, GET .../deployments/{id}, GET/POST
+.../deployments/{id}/statuses and GET .../statuses/{status_id}.
 Environments are changed by repository admins (or an installation with `administration: write`).
 
 Sandbox-only: `POST /_sandbox/actions/{owner}/{repo}/deployments` with {"environment", "ref",
@@ -41,6 +42,7 @@ from bot.sandbox.common import (
     read_json,
     repo_for,
     respond,
+    sender_login,
     store,
     validation_failed,
 )
@@ -417,36 +419,87 @@ async def review_rule(request: web.Request) -> web.Response:
     return no_content()
 
 
-async def list_deployment_statuses(request: web.Request) -> web.Response:
-    repo = repo_for(request, scope="deployments", level="read")
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+
+
+def _deployment(request: web.Request, level: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    repo = repo_for(request, scope="deployments", level=level)
     release_collections(repo)
-    st = store(request)
     deployment = repo["deployments"].get(request.match_info["deployment_id"])
     if deployment is None:
         raise not_found()
+    return repo, deployment
+
+
+def deployment_status_body(
+    st: Store, repo: dict[str, Any], deployment: dict[str, Any], status: dict[str, Any]
+) -> dict[str, Any]:
     full = repo["full_name"]
-    statuses = []
-    for status in reversed(deployment.get("statuses", [])):
-        statuses.append(
-            {
-                "url": render.api(f"/repos/{full}/deployments/{deployment['id']}/statuses/{status['id']}"),
-                "id": status["id"],
-                "node_id": render.node("DeploymentStatus", status["id"]),
-                "state": status["state"],
-                "creator": render.user(st, status["creator"]),
-                "description": status["description"],
-                "environment": deployment["environment"],
-                "target_url": "",
-                "log_url": "",
-                "environment_url": "",
-                "created_at": status["created_at"],
-                "updated_at": status["created_at"],
-                "deployment_url": render.api(f"/repos/{full}/deployments/{deployment['id']}"),
-                "repository_url": render.api(f"/repos/{full}"),
-                "performed_via_github_app": None,
-            }
-        )
+    return {
+        "url": render.api(f"/repos/{full}/deployments/{deployment['id']}/statuses/{status['id']}"),
+        "id": status["id"],
+        "node_id": render.node("DeploymentStatus", status["id"]),
+        "state": status["state"],
+        "creator": render.user(st, status["creator"]),
+        "description": status["description"],
+        "environment": status.get("environment") or deployment["environment"],
+        "target_url": status.get("target_url") or "",
+        "log_url": status.get("log_url") or status.get("target_url") or "",
+        "environment_url": status.get("environment_url") or "",
+        "created_at": status["created_at"],
+        "updated_at": status["created_at"],
+        "deployment_url": render.api(f"/repos/{full}/deployments/{deployment['id']}"),
+        "repository_url": render.api(f"/repos/{full}"),
+        "performed_via_github_app": None,
+    }
+
+
+async def list_deployment_statuses(request: web.Request) -> web.Response:
+    repo, deployment = _deployment(request, "read")
+    st = store(request)
+    statuses = [deployment_status_body(st, repo, deployment, s) for s in reversed(deployment.get("statuses", []))]
     return paginate(request, statuses)
+
+
+async def get_deployment_status(request: web.Request) -> web.Response:
+    repo, deployment = _deployment(request, "read")
+    wanted = int(request.match_info["status_id"])
+    for status in deployment.get("statuses", []):
+        if status["id"] == wanted:
+            return respond(deployment_status_body(store(request), repo, deployment, status))
+    raise not_found()
+
+
+async def create_deployment_status(request: web.Request) -> web.Response:
+    """POST .../deployments/{id}/statuses: GitHub's states; a success or in-progress status may move the
+    deployment to another environment (`environment`); `log_url` defaults to `target_url`."""
+    repo, deployment = _deployment(request, "write")
+    st = store(request)
+    body = await read_json(request)
+    state = body.get("state")
+    if state not in DEPLOYMENT_STATES:
+        raise validation_failed("DeploymentStatus", "state", "invalid")
+    for key in ("target_url", "log_url", "environment_url", "description", "environment"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise validation_failed("DeploymentStatus", key, "invalid")
+    stamp = now_iso()
+    status = {
+        "id": st.new_id(),
+        "state": state,
+        "description": body.get("description") or "",
+        "creator": sender_login(request),
+        "created_at": stamp,
+        **{key: body[key] for key in ("target_url", "log_url", "environment_url", "environment") if body.get(key)},
+    }
+    deployment.setdefault("statuses", []).append(status)
+    deployment["updated_at"] = stamp
+    st.touch()
+    return respond(deployment_status_body(st, repo, deployment, status), status=201)
+
+
+async def get_deployment(request: web.Request) -> web.Response:
+    repo, deployment = _deployment(request, "read")
+    return respond(render.deployment(store(request), repo, deployment["id"]))
 
 
 def setup(app: web.Application) -> None:
@@ -464,6 +517,9 @@ def setup(app: web.Application) -> None:
     r.add_delete(env + "/deployment_protection_rules/{protection_rule_id:[0-9]+}", delete_rule)
     r.add_get(base + "/actions/runs/{run_id:[0-9]+}", get_run)
     r.add_post(base + "/actions/runs/{run_id:[0-9]+}/deployment_protection_rule", review_rule)
+    r.add_get(base + "/deployments/{deployment_id:[0-9]+}", get_deployment)
     r.add_get(base + "/deployments/{deployment_id:[0-9]+}/statuses", list_deployment_statuses)
+    r.add_post(base + "/deployments/{deployment_id:[0-9]+}/statuses", create_deployment_status)
+    r.add_get(base + "/deployments/{deployment_id:[0-9]+}/statuses/{status_id:[0-9]+}", get_deployment_status)
     r.add_post("/_sandbox/actions/{owner}/{repo}/deployments", play_deployment_job)
     r.add_get("/_sandbox/actions/{owner}/{repo}/runs/{run_id:[0-9]+}", sandbox_job)
