@@ -23,7 +23,7 @@ from bot.github.client import GitHubClient
 from bot.github.installations import AppAPI
 from bot.github.repo import RepoAPI
 from bot.roles import member_facts
-from bot.rules.role_members import RoleFindings, role_findings
+from bot.rules.role_members import RoleFindings, role_entries, role_findings
 from bot.settings import api_url_from_env, environment
 
 EXIT_OK, EXIT_INVALID, EXIT_MISSING = 0, 1, 2
@@ -82,6 +82,8 @@ def run(
             print(f"{path}: warning: {warning}", file=out)
     print(f"{path}: ok" + (f" (its roles checked on {repo})" if repo else ""), file=out)
     print(summary(result.config), file=out)
+    if not repo and any(role_entries(result.config.roles)):
+        print("  note: the names in roles were not looked up on GitHub; --repo OWNER/NAME does that", file=out)
     return EXIT_OK
 
 

@@ -351,3 +351,27 @@ async def test_a_person_without_access_to_a_private_repository_is_named(world: W
     [found] = await annotations(world, run)
     assert (found["start_line"], found["title"]) == (4, "roles.pdm[2]")
     assert found["message"].startswith("roles.pdm[2]: @olga has no access to acme/app")
+
+
+async def test_refresh_on_the_pr_looks_the_names_up_again(world: World):
+    await roles_repo(world)
+    await seed.grant(world, FULL, "dana", "write")
+    sha = await pr_changing(world, "roles", {CONFIG_PATH: ROLES})
+    [run] = await config_runs(world, sha)
+    assert run["conclusion"] == "failure"
+    assert "create the team and give it access, then push again or comment `/refresh`" in run["output"]["summary"]
+
+    # The team is created (by an org admin, outside the bot's sight): the check stays as it was...
+    await seed.add_team_member(world, ORG, "qa-team", "quinn")
+    await seed.give_team_access(world, ORG, "qa-team", FULL, "triage")
+    await world.settle()
+    assert [r["conclusion"] for r in await config_runs(world, sha)] == ["failure"]
+    # ...until someone with write asks for it again, on the same head.
+    pulls = await world.call("dana", "GET", f"/repos/{FULL}/pulls?head={ORG}:roles")
+    number = pulls.body[0]["number"]
+    await seed.comment(world, "dana", FULL, number, "/refresh")
+    await world.settle()
+    [run] = await config_runs(world, sha)
+    assert (run["conclusion"], run["output"]["title"]) == ("success", "Configuration is valid")
+    replies = (await world.call("dana", "GET", f"/repos/{FULL}/issues/{number}/comments")).body
+    assert any("Configuration check: Configuration is valid." in c["body"] for c in replies)

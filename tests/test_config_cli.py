@@ -135,9 +135,10 @@ async def test_repo_names_a_missing_team_with_its_line_and_exits_1(sandbox: Worl
         "so no one holds the QA role through it",
         f"{path}: 1 error",
     ]
-    # Offline, the same file is valid: only GitHub can tell that the team is missing.
+    # Offline, the same file is valid: only GitHub can tell that the team is missing, and it says so.
     code, out, _ = await check_config(sandbox, path)
     assert code == 0 and out.startswith(f"{path}: ok\n")
+    assert out.endswith("  note: the names in roles were not looked up on GitHub; --repo OWNER/NAME does that\n")
 
 
 async def test_repo_passes_a_good_config_as_the_app_and_with_a_token(sandbox: World, tmp_path: Path):
@@ -149,6 +150,7 @@ async def test_repo_passes_a_good_config_as_the_app_and_with_a_token(sandbox: Wo
     code, out, err = await check_config(sandbox, path, "--repo", "acme/app", **app_credentials(sandbox))
     assert (code, err) == (0, "")
     assert out.startswith(f"{path}: ok (its roles checked on acme/app)\n")
+    assert "note:" not in out
     assert "  The QA role is held by members of @acme/qa-team.\n" in out
     # A person's token (in the sandbox, `token <login>` acts as that login) sees the same.
     code, out, err = await check_config(sandbox, path, "--repo", "acme/app", GITHUB_TOKEN="alice")

@@ -14,10 +14,11 @@ from gidgethub.sansio import Event
 from bot.config import CONFIG_PATH, ConfigError, parse_config
 from bot.config.summary import config_sentences, config_warnings
 from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, Team, read
-from bot.handlers.commands import CommandSet
+from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.repo_config import decode_config_file, push_touches_config
 from bot.roles import member_facts
+from bot.rules.commands import Command
 from bot.rules.role_members import RoleFindings, role_findings
 from bot.rules.text import inline
 
@@ -49,6 +50,8 @@ class ConfigCheckAPI(Protocol):
     async def file(self, path: str, *, ref: str | None = ...) -> ContentFile | None: ...
 
     def pull_files(self, number: int) -> AsyncIterator[ChangedFile]: ...
+
+    async def pull(self, number: int) -> PullRequest: ...
 
     async def latest_check_run(self, sha: str, name: str) -> CheckRun | None: ...
 
@@ -116,8 +119,9 @@ def config_verdict(
     if errors is roles.errors:
         summary = (
             f"`{CONFIG_PATH}` has {count}: its roles name teams or people that cannot act in this repository. "
-            f"Release Train reads the file as written, so a role whose every name is wrong is held by no one.\n\n"
-            f"{listing}{unchecked}"
+            f"Release Train reads the file as written, so a role whose every name is wrong is held by no one. "
+            f"Fix the name, or create the team and give it access, then push again or comment `/refresh` on the PR."
+            f"\n\n{listing}{unchecked}"
         )
     annotations = tuple(
         {
@@ -170,7 +174,7 @@ async def _pr_touches_config(api: ConfigCheckAPI, pr: PullRequest) -> bool:
 
 async def _post_verdict(
     ctx: Context, sha: str, text: str | None, problem: ConfigError | None, removed: bool, default_branch: str
-) -> None:
+) -> ConfigVerdict:
     api: ConfigCheckAPI = ctx.api
     roles = NOT_LOOKED_UP if removed else await roles_at(api, text, problem)
     verdict = config_verdict(text, problem, removed=removed, default_branch=default_branch, roles=roles)
@@ -183,7 +187,7 @@ async def _post_verdict(
         and existing.output.title == verdict.title
         and existing.output.summary == verdict.summary
     ):
-        return  # said already (the summary lists every error, so the annotations match too)
+        return verdict  # said already (the summary lists every error, so the annotations match too)
     await api.ensure_check_run(
         existing=existing,
         existing_known=True,
@@ -195,6 +199,20 @@ async def _post_verdict(
         summary=verdict.summary,
         annotations=verdict.annotations,
     )
+    return verdict
+
+
+async def _check_pull(ctx: Context, pr: PullRequest, default_branch: str) -> ConfigVerdict | None:
+    """The PR's config check, posted when the PR changes the file; None when it does not."""
+    # Only the default branch's file is read; devel is where changes head for it. PRs into RC and
+    # feature branches cannot change what the bot does, so they are spared the files request.
+    if pr.base.ref not in (default_branch, (await ctx.config()).branches.devel):
+        return None
+    if not await _pr_touches_config(ctx.api, pr):
+        return None
+    sha = pr.head.sha
+    text, problem, removed = await read_config_at(ctx.api, sha)
+    return await _post_verdict(ctx, sha, text, problem, removed, default_branch)
 
 
 @router.register("pull_request", action="opened")
@@ -202,18 +220,27 @@ async def _post_verdict(
 @router.register("pull_request", action="synchronize")
 async def check_pull_request(event: Event, ctx: Context) -> None:
     pr = read(PullRequest, event.data["pull_request"])
-    default_branch = event.data["repository"].get("default_branch") or "main"
     if ctx.is_bot(pr.author):
         return
-    # Only the default branch's file is read; devel is where changes head for it. PRs into RC and
-    # feature branches cannot change what the bot does, so they are spared the files request.
-    if pr.base.ref not in (default_branch, (await ctx.config()).branches.devel):
-        return
-    if not await _pr_touches_config(ctx.api, pr):
-        return
-    sha = pr.head.sha
-    text, problem, removed = await read_config_at(ctx.api, sha)
-    await _post_verdict(ctx, sha, text, problem, removed, default_branch)
+    await _check_pull(ctx, pr, event.data["repository"].get("default_branch") or "main")
+
+
+@commands.command(
+    "refresh",
+    roles=("write",),
+    usage="/refresh",
+    summary="re-read the configuration and team membership now, then re-check this issue or PR",
+    where="any",
+)
+async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dict[str, Any]) -> CommandReply:
+    """On a PR that changes the config, its check again: a team created since is looked up anew."""
+    if "pull_request" not in issue:
+        return CommandReply(True, "")
+    pr = await ctx.api.pull(issue["number"])
+    if pr.state != "open":
+        return CommandReply(True, "")
+    verdict = await _check_pull(ctx, pr, ctx.event.data["repository"].get("default_branch") or "main")
+    return CommandReply(True, f"Configuration check: {verdict.title}." if verdict else "")
 
 
 @router.register("push")
