@@ -6,8 +6,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.rules.markdown import Token, parse
+
 _COMMAND = re.compile(r"^/([a-z][a-z0-9-]*)(?:[ \t]+(.*))?$")
-_FENCE = re.compile(r"^(```|~~~)")
+_NEWLINE = re.compile(r"\r\n?")
+# One mark per line that could hold a command, from Unicode's supplementary private use area A; a person's own
+# characters from that range are replaced first, so a mark always names the line it was put on.
+_MARKS = 0xF0000
+_MARK_RANGE = re.compile("[\U000f0000-\U000ffffd]")
+_DETAILS = re.compile(r"<(/?)details(?=[\s>/])", re.IGNORECASE)
+_BREAKS = ("softbreak", "hardbreak")
 
 
 @dataclass(frozen=True)
@@ -18,32 +26,57 @@ class Command:
     index: int  # 0-based position among the commands of this comment
 
 
-def parse_commands(body: str | None) -> tuple[Command, ...]:
-    """Commands at the start of a line, outside quotes and fenced code blocks.
+def _folds(token: Token) -> int:
+    """How many <details> this HTML opens, less those it closes."""
+    return sum(-1 if closing else 1 for closing in _DETAILS.findall(token.content))
 
-    Indented lines (Markdown code), quoted lines (`> /promote`) and anything inside ``` or ~~~
-    fences are ignored, so quoting someone's command never runs it again.
+
+def command_lines(body: str) -> list[str]:
+    """The lines of body that a reader sees as a plain line starting with a slash, in order.
+
+    Markdown reads the body as GitHub does: a line counts only when it starts a line of a top-level paragraph
+    that is not folded inside <details>. Code blocks of any fence or indent, HTML blocks and comments, code spans,
+    quotes, list items, tables and headings hold no commands. The lines come back as the person wrote them.
+    """
+    lines = _NEWLINE.sub("\n", body).split("\n")
+    candidates = [number for number, line in enumerate(lines) if line.startswith("/")]
+    if not candidates:
+        return []
+    marked = [_MARK_RANGE.sub("\ufffd", line) for line in lines]
+    for order, number in enumerate(candidates):
+        marked[number] = chr(_MARKS + order) + marked[number][1:]
+    seen: list[str] = []
+    folded = 0
+    tokens = parse("\n".join(marked))
+    for at, token in enumerate(tokens):
+        if token.type == "html_block":
+            folded = max(0, folded + _folds(token))
+        if token.type != "inline" or token.level != 1 or tokens[at - 1].type != "paragraph_open":
+            continue
+        paragraph = tokens[at - 1].map or [0, 0]
+        children = token.children or []
+        if not folded:
+            for place, child in enumerate(children):
+                if child.type != "text" or not child.content or (place and children[place - 1].type not in _BREAKS):
+                    continue
+                order = ord(child.content[0]) - _MARKS
+                if 0 <= order < len(candidates) and paragraph[0] <= candidates[order] < paragraph[1]:
+                    seen.append(lines[candidates[order]])
+        folded = max(0, folded + sum(_folds(child) for child in children if child.type == "html_inline"))
+    return seen
+
+
+def parse_commands(body: str | None) -> tuple[Command, ...]:
+    """The commands a reader sees in a comment: a slash and a name at the start of a visible line (command_lines).
+
+    A quoted, fenced, indented or commented-out command is not one, so quoting someone's command never runs it
+    again. The text after the name is taken from the line as written.
     """
     if not body:
         return ()
     commands: list[Command] = []
-    fence: str | None = None
-    for raw_line in body.replace("\r\n", "\n").split("\n"):
-        stripped = raw_line.strip()
-        fence_match = _FENCE.match(stripped)
-        if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker == fence:
-                fence = None
-            continue
-        if fence is not None:
-            continue
-        if raw_line[:1] in (" ", "\t") or not raw_line.startswith("/"):
-            continue
-        line = raw_line.rstrip()
-        match = _COMMAND.match(line)
+    for line in command_lines(body):
+        match = _COMMAND.match(line.rstrip())
         if not match:
             continue
         name = match.group(1).lower()
