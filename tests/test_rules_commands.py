@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.rules.commands import head_moved_after, parse_commands
+from bot.rules.commands import edit_distance, head_moved_after, meant_command, parse_commands, unknown_command_reply
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,56 @@ def test_the_commands_are_numbered_in_order_and_split_into_words() -> None:
         (0, "regression", ("fail", "checkout", "is", "slow")),
         (1, "signoff", ()),
     ]
+
+
+KNOWN = ("cut-rc", "adopt-rc", "regression", "signoff", "hold", "unhold", "refresh", "promote", "cherry-pick", "help")
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("promte", "promote"),  # a letter left out
+        ("prmote", "promote"),
+        ("promtoe", "promote"),  # two letters swapped count once
+        ("hlep", "help"),
+        ("hel", "help"),
+        ("cutrc", "cut-rc"),
+        ("signof", "signoff"),
+        ("regresion", "regression"),
+        ("cherrypick", "cherry-pick"),
+        ("refesh", "refresh"),
+        ("unhol", "unhold"),
+        ("holds", "hold"),
+        ("promote", None),  # known: not a typo
+        ("help", None),
+        ("tmp", None),
+        ("home", None),  # two edits from hold: too far for a short name
+        ("etc", None),
+        ("usr", None),
+        ("lgtm", None),
+        ("shrug", None),
+        ("cc", None),
+        ("s", None),
+        ("cut", None),
+        ("retest", None),
+        ("approve", None),
+        ("promote-all", None),
+    ],
+)
+def test_a_mistyped_name_is_a_short_edit_from_the_command_meant(name: str, meant: str | None) -> None:
+    assert meant_command(name, KNOWN) == meant
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("", "", 0), ("abc", "abc", 0), ("abc", "acb", 1), ("abc", "", 3), ("kitten", "sitting", 3), ("ca", "abc", 3)],
+)
+def test_edit_distance(a: str, b: str, distance: int) -> None:
+    assert edit_distance(a, b) == distance
+
+
+def test_the_answer_to_a_typo() -> None:
+    assert (
+        unknown_command_reply("promte", "promote")
+        == "unknown command `/promte`; did you mean `/promote`? `/help` lists them."
+    )

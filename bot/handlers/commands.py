@@ -15,9 +15,9 @@ from gidgethub.sansio import Event
 from bot.github.repo import Activity, Comment, Reaction
 from bot.handlers.context import Context
 from bot.roles import describe_role
-from bot.rules.commands import Command, head_moved_after, parse_commands
+from bot.rules.commands import Command, head_moved_after, meant_command, parse_commands, unknown_command_reply
 from bot.rules.names import label_names
-from bot.rules.text import addressed, inline
+from bot.rules.text import addressed, cell, inline
 
 log = logging.getLogger("release_train.commands")
 
@@ -103,7 +103,7 @@ def help_text(specs: list[CommandSpec]) -> str:
         seen.add(spec.usage)
         who = " or ".join(ROLE_WORDS.get(r, r) for r in spec.roles)
         where = {"any": "any issue or PR", "pr": "a pull request", "tracking": "the release tracking issue"}[spec.where]
-        rows.append(f"| `{spec.usage}` | {who} | {where} | {spec.summary} |")
+        rows.append(f"| `{cell(spec.usage)}` | {cell(who)} | {cell(where)} | {cell(spec.summary)} |")
     return "Release Train commands (at the start of a line):\n\n" + "\n".join(rows)
 
 
@@ -211,7 +211,13 @@ def build_router(*sets: CommandSet) -> routing.Router:
         sender = event.data.get("sender") or comment.get("user") or {}
         if ctx.is_bot(sender.get("login")) or sender.get("type") == "Bot":
             return
-        commands = [c for c in parse_commands(comment.get("body")) if c.name in by_name or c.name == "help"]
+        known = [*by_name, "help"]
+        commands: list[tuple[Command, str | None]] = []  # (command, the known one a mistyped name meant)
+        for cmd in parse_commands(comment.get("body")):
+            if cmd.name in known:
+                commands.append((cmd, None))
+            elif meant := meant_command(cmd.name, known):
+                commands.append((cmd, meant))
         if not commands:
             return
         issue = event.data["issue"]
@@ -222,8 +228,11 @@ def build_router(*sets: CommandSet) -> routing.Router:
             return
         await api.react(comment["id"], "eyes")
         all_ok = True
-        for cmd in commands:
-            reply = await run_one(ctx, cmd, issue, comment)
+        for cmd, meant in commands:
+            if meant:
+                reply = CommandReply(False, unknown_command_reply(cmd.name, meant))
+            else:
+                reply = await run_one(ctx, cmd, issue, comment)
             all_ok = all_ok and reply.ok
             if reply.message:
                 text = addressed(comment["user"]["login"], reply.message) if reply.is_refusal else reply.message

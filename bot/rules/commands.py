@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,6 +84,44 @@ def parse_commands(body: str | None) -> tuple[Command, ...]:
         text = (match.group(2) or "").strip()
         commands.append(Command(name=name, args=tuple(text.split()), text=text, index=len(commands)))
     return tuple(commands)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of two neighbours that turn a into b."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def meant_command(name: str, known: Iterable[str]) -> str | None:
+    """The known command a mistyped name is a short edit away from, or None when it is not close to one.
+
+    A slip of one edit in a short name, or two in a name of six letters or more, is a typo; a path (``/tmp``,
+    ``/home``) or another tool's command is further off and gets no answer.
+    """
+    best: tuple[int, str] | None = None
+    for command in sorted(set(known)):
+        if command == name:
+            return None
+        allowed = 1 if len(command) < 6 else 2
+        distance = edit_distance(name, command)
+        if distance <= allowed and (best is None or distance < best[0]):
+            best = (distance, command)
+    return best[1] if best else None
+
+
+def unknown_command_reply(name: str, meant: str) -> str:
+    """The answer to a mistyped command (name and meant are command names: letters, digits and dashes); it is
+    addressed to the commenter as a refusal is."""
+    return f"unknown command `/{name}`; did you mean `/{meant}`? `/help` lists them."
 
 
 def _instant(timestamp: str) -> datetime:

@@ -39,6 +39,11 @@ def inline(text: str, limit: int = 200) -> str:
     return no_pings(flat)
 
 
+def cell(text: str) -> str:
+    """The bot's own text inside a Markdown table cell: GFM ends a cell at a pipe, even inside a code span."""
+    return text.replace("|", "\\|")
+
+
 def plain_line(text: str, limit: int = 200) -> str:
     """One line of people's text for a place GitHub shows as plain text (an issue or check-run title):
     mentions defused, nothing escaped for Markdown, since there it would show as backslashes and entities."""
