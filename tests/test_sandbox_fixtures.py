@@ -56,6 +56,14 @@ UNSEEDABLE = {
     ("get-repository", "topics"): "hello-world's three topics were set on github.com; the sandbox serves no topics API",
 }
 
+# Where the seeded state and the requests decide values too, they are compared, not only the shape:
+# a label's name, colour, description and default flag (GitHub's nine defaults included).
+VALUES = {
+    "add-labels-to-issue": ("name", "color", "description", "default"),
+    "labels": ("name", "color", "description", "default"),
+    "create-status": ("state", "context", "description", "target_url"),
+}
+
 
 @dataclass
 class Replay:
@@ -201,6 +209,28 @@ def shape_differences(recorded: Any, answered: Any, where: str = "", skip: froze
     return []
 
 
+def value_differences(recorded: Any, answered: Any, keys: tuple[str, ...], where: str = "") -> list[str]:
+    """Where the values of `keys` differ, at every depth (the shapes are compared apart)."""
+    if isinstance(recorded, dict) and isinstance(answered, dict):
+        found = []
+        for key, value in recorded.items():
+            if key not in answered:
+                continue
+            path = f"{where}.{key}".lstrip(".")
+            if key in keys and not isinstance(value, dict | list) and value != answered[key]:
+                found.append(f"{path}: GitHub {value!r}, the sandbox {answered[key]!r}")
+            else:
+                found.extend(value_differences(value, answered[key], keys, path))
+        return found
+    if isinstance(recorded, list) and isinstance(answered, list):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(recorded, answered, strict=False))  # lengths: shape_differences
+            for d in value_differences(a, b, keys, f"{where}[{i}]")
+        ]
+    return []
+
+
 def url_path(url: str, replay: Replay) -> str:
     """A URL's path and query as compared: the host dropped, placeholders mapped, numbers masked."""
     parts = urlsplit(replay.real(url))
@@ -281,6 +311,7 @@ async def replay_step(replay: Replay, scenario: str, index: int, step: dict[str,
         elif recorded not in ("", None):
             skip = frozenset(path for (name, path) in UNSEEDABLE if name == scenario)
             found.extend(f"body {d}" for d in shape_differences(recorded, answer.body, skip=skip))
+            found.extend(f"body {d}" for d in value_differences(recorded, answer.body, VALUES.get(scenario, ())))
     replay.differences.extend(f"{what}: {d}" for d in found)
     return answer
 
@@ -328,6 +359,10 @@ def test_shape_comparison_sees_keys_types_and_nulls() -> None:
         "b.c: GitHub answered null, the sandbox number",
         "b.d: missing",
         "e: GitHub answered 1 items, the sandbox 0",
+    ]
+    assert value_differences(recorded, {"a": 1, "b": {"d": "y"}, "e": [{"f": False}]}, ("d", "f")) == [
+        "b.d: GitHub 'x', the sandbox 'y'",
+        "e[0].f: GitHub True, the sandbox False",
     ]
 
 
@@ -558,7 +593,7 @@ async def test_a_label_is_edited_and_deleted_where_issues_carry_it(sandbox: Worl
     assert renamed.status == 200, renamed.body
     assert {k: renamed.body[k] for k in ("name", "color", "description", "default")} == {
         "name": "in review",
-        "color": "bada55",
+        "color": "BADA55",
         "description": "Being read",
         "default": False,
     }

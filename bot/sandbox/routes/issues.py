@@ -316,8 +316,8 @@ async def create_label(request: web.Request) -> web.Response:
         raise validation_failed("Label", "name", "missing_field")
     if name.strip().lower() in repo["labels"]:
         raise validation_failed("Label", "name", "already_exists")
-    color = str(body.get("color") or DEFAULT_LABEL_COLOR).lstrip("#").lower()
-    if len(color) != 6 or any(c not in "0123456789abcdef" for c in color):
+    color = str(body.get("color") or DEFAULT_LABEL_COLOR).lstrip("#")  # GitHub keeps the case it is given
+    if len(color) != 6 or any(c not in "0123456789abcdef" for c in color.lower()):
         raise validation_failed("Label", "color", "invalid")
     lab = ensure_label(st, repo, name.strip(), color, body.get("description"))
     return respond(render.label(st, repo, lab["name"]), status=201)
@@ -356,8 +356,8 @@ async def update_label(request: web.Request) -> web.Response:
     if new_name.lower() != record["name"].lower() and new_name.lower() in repo["labels"]:
         raise validation_failed("Label", "name", "already_exists")
     if "color" in body:
-        color = str(body.get("color") or "").lstrip("#").lower()
-        if len(color) != 6 or any(c not in "0123456789abcdef" for c in color):
+        color = str(body.get("color") or "").lstrip("#")
+        if len(color) != 6 or any(c not in "0123456789abcdef" for c in color.lower()):
             raise validation_failed("Label", "color", "invalid")
         record["color"] = color
     if "description" in body:
