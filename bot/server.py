@@ -426,7 +426,7 @@ def create_app(settings: Settings) -> web.Application:
                 metrics=metrics,
             )
             app[SERVICES] = services
-            processor = Processor(services, router)
+            processor = Processor(services, router, queue)
             await queue.start(processor, processor.report_failure)
             catchup = CatchUp(services, queue, metrics)
             app[CATCHUP] = catchup

@@ -17,7 +17,7 @@ from bot.catchup import SWEEP_EVENT
 from bot.github import events
 from bot.github.auth import TokenScope
 from bot.handlers.context import Context, Services
-from bot.queue import Delivery
+from bot.queue import Delivery, FailureLedger, InProcessLedger
 from bot.repo_config import asks_for_refresh, makes_config_stale
 
 log = logging.getLogger("release_train.worker")
@@ -108,10 +108,12 @@ class Processor:
     constraint on check runs or comments, so two jobs that both find nothing would both create it.
     """
 
-    def __init__(self, services: Services, router: routing.Router) -> None:
+    def __init__(self, services: Services, router: routing.Router, ledger: FailureLedger | None = None) -> None:
         self.services = services
         self.router = router
         self.serial = KeyLocks()
+        # The queue's store keeps the failures no PR or issue could be told about (bot/handlers/failures.py).
+        self.ledger: FailureLedger = ledger if ledger is not None else InProcessLedger()
 
     async def _context(
         self,
@@ -173,7 +175,7 @@ class Processor:
         data, payload = await read_delivery(delivery)
         event = Event(data, event=delivery.event, delivery_id=delivery.id)
         if delivery.event == SWEEP_EVENT:
-            return await self._sweep(payload, event)
+            return await self._sweep(delivery, payload, event)
         if not self.router.fetch(event):
             return "ignored"
         sender = payload.sender.login if payload.sender is not events.UNSET else None
@@ -185,7 +187,38 @@ class Processor:
             return "ignored"
         await self._forget_stale(ctx, delivery.event, data)
         await self.router.dispatch(event, ctx)
+        await self._recovered(delivery)
         return "done"
+
+    async def _failures_context(self, delivery: Delivery, where: events.Envelope) -> Context | None:
+        from bot.handlers import failures
+
+        return await self._context(
+            Event({}, event=delivery.event, delivery_id=delivery.id),
+            events.Payload(),
+            (where.repository.full_name, where.repository.id) if where.repository else None,
+            where.installation.id if where.installation else None,
+            failures.PERMISSIONS,
+        )
+
+    async def _recovered(self, delivery: Delivery, keys: tuple[str, ...] | None = None) -> None:
+        """A job succeeded: the failures of its subject (or of these keys) are over. Asks the ledger only."""
+        from bot.handlers import failures
+
+        if not await self.ledger.open_failures(delivery.repo_key):
+            return
+        if keys is None:
+            keys = (failures.subject_of(delivery.event, failures.about_of(delivery.body)).key,)
+        try:
+            current = await failures.open_failures(self.ledger, delivery.repo_key)
+            if not any(key in current for key in keys):
+                return
+            ctx = await self._failures_context(delivery, _envelope(delivery))
+            if ctx is not None:
+                await failures.recovered(ctx, self.ledger, delivery.repo_key, keys)
+        except Exception:
+            # The job itself succeeded; the entries stay, and the next success or sweep shows them again.
+            log.exception("could not show that the failures of delivery %s's subject are over", delivery.id)
 
     async def _forget_stale(self, ctx: Context, event: str, data: dict[str, Any]) -> None:
         """Drop what this delivery makes stale before any handler runs, so no handler depends on another's order."""
@@ -197,26 +230,44 @@ class Processor:
             if sender is not events.UNSET and await ctx.has_role(sender.login, "write"):
                 ctx.services.roles.forget(ctx.installation_id)
 
-    async def _sweep(self, payload: events.Payload, event: Event) -> str:
-        from bot.handlers import run_sweeps
+    async def _sweep(self, delivery: Delivery, payload: events.Payload, event: Event) -> str:
+        from bot.handlers import failures, run_sweeps
+        from bot.rules.failures import over_after_sweep
 
         ctx = await self._context_of(event, payload)
         if ctx is None:
             return "ignored"
-        await run_sweeps(ctx)
+        failed = await run_sweeps(ctx)
+        repo_key = delivery.repo_key
+        for concern, error in failed.items():
+            subject = failures.subject_of(SWEEP_EVENT, events.About(), concern=concern)
+            await failures.note(
+                self.ledger, repo_key, failures.failure(subject, SWEEP_EVENT, delivery.id, error, dead=False)
+            )
+        try:
+            current = await failures.open_failures(self.ledger, repo_key)
+            if current:
+                # Every sweep shows the ledger again, so an edit of the bot's list does not outlive the next sweep.
+                over = over_after_sweep(current, failed)
+                fail_ctx = await self._failures_context(delivery, _envelope(delivery))
+                if fail_ctx is not None:
+                    await failures.show_ledger(fail_ctx, self.ledger, repo_key, without=over)
+                    for key in over:
+                        await self.ledger.clear_failure(repo_key, key)
+        except Exception:
+            log.exception("could not show the failures of %s after its sweep", repo_key)
         return "done"
 
     async def report_failure(self, delivery: Delivery, error: str, dead: bool) -> None:
-        """Tell the people on the PR or issue that the bot gave up on this event (once per delivery)."""
+        """Tell people that the bot gave up on this event: on its PR or issue (once per delivery), or else in the
+        failure ledger, shown on the open tracking issue or the app's status issue."""
         from bot.rules.text import inline
 
-        try:
-            where = events.decode_as(events.Envelope, delivery.body)
-        except (events.PayloadError, RecursionError):
-            where = events.Envelope()
+        where = _envelope(delivery)
         number = where.thread
         if number is None:
-            log.error("delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error)
+            async with self.serial.hold(delivery.repo_key):  # the ledger and its showing, one job at a time
+                await self._report_elsewhere(delivery, where, error, dead)
             return
         why = "kept failing" if dead else "failed in a way that retrying cannot fix"
         body = (
@@ -243,3 +294,39 @@ class Processor:
             await ctx.api.post_once(number, f"job-failed:{delivery.id}", body)
         except Exception:
             log.exception("could not tell anyone that delivery %s was given up", delivery.id)
+
+    async def _report_elsewhere(self, delivery: Delivery, where: events.Envelope, error: str, dead: bool) -> None:
+        from bot.handlers import failures
+
+        if where.repository is None or "/" not in where.repository.full_name:
+            log.error("delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error)
+            return
+        subject = failures.subject_of(delivery.event, failures.about_of(delivery.body))
+        entry = failures.failure(subject, delivery.event, delivery.id, error, dead=dead)
+        try:
+            await failures.note(self.ledger, delivery.repo_key, entry)
+        except Exception:
+            log.exception(
+                "delivery %s (%s) was given up and could not be kept in the failure ledger: %s",
+                delivery.id,
+                delivery.event,
+                error,
+            )
+        try:
+            ctx = await self._failures_context(delivery, where)
+            if ctx is None:
+                log.error(
+                    "delivery %s (%s) was given up and no one could be told: %s", delivery.id, delivery.event, error
+                )
+                return
+            await failures.show_ledger(ctx, self.ledger, delivery.repo_key)
+        except Exception:
+            # Kept in the ledger: the next failure, success or sweep in this repository shows it.
+            log.exception("could not show that delivery %s (%s) was given up", delivery.id, delivery.event)
+
+
+def _envelope(delivery: Delivery) -> events.Envelope:
+    try:
+        return events.decode_as(events.Envelope, delivery.body)
+    except (events.PayloadError, RecursionError):
+        return events.Envelope()

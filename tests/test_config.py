@@ -37,6 +37,7 @@ labels:
   tracking: train
   released: shipped
   hold: hold
+  status: train/status
 checks:
   merge_rules: rt/merge
   gate: rt/gate
@@ -96,7 +97,12 @@ def test_every_key_is_read():
         "for/",
         "defect",
     )
-    assert (c.labels.tracking, c.labels.released, c.labels.hold) == ("train", "shipped", "hold")
+    assert (c.labels.tracking, c.labels.released, c.labels.hold, c.labels.status) == (
+        "train",
+        "shipped",
+        "hold",
+        "train/status",
+    )
     assert dataclasses.astuple(c.checks) == (
         "rt/merge",
         "rt/gate",

@@ -31,6 +31,7 @@ class Labels:
     tracking: str = "release-train"
     released: str = "released"
     hold: str = "release-hold"
+    status: str = "release-train/status"
 
 
 @dataclass(frozen=True)

@@ -407,6 +407,38 @@ class Envelope(Record, kw_only=True, frozen=True):
         return item.number if item is not None else None
 
 
+class _Head(Record, kw_only=True, frozen=True):
+    head_sha: str | None = None
+    name: str | None = None
+
+
+class _DeploymentSha(Record, kw_only=True, frozen=True):
+    sha: str | None = None
+
+
+class About(Record, kw_only=True, frozen=True):
+    """What a delivery with no PR or issue was about (the ref, the commit, the check), read leniently, for
+    keeping a failed job's place in the failure ledger; not a record of GitHub's schemas."""
+
+    action: str | None = None
+    ref: str | None = None
+    ref_type: str | None = None
+    sha: str | None = None
+    context: str | None = None
+    environment: str | None = None
+    check_run: _Head | None = None
+    check_suite: _Head | None = None
+    merge_group: _Head | None = None
+    deployment: _DeploymentSha | None = None
+
+    @property
+    def head_sha(self) -> str | None:
+        for part in (self.check_run, self.check_suite, self.merge_group, self.deployment):
+            if part is not None:
+                return part.sha if isinstance(part, _DeploymentSha) else part.head_sha
+        return self.sha
+
+
 # (event, action) -> record; action None for events GitHub sends without one.
 RECORDS: dict[tuple[str, str | None], type[Payload]] = {
     ("pull_request", "opened"): PullRequestOpened,

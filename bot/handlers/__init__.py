@@ -10,7 +10,7 @@ from gidgethub.sansio import Event
 from bot.catchup import SWEEP_EVENT
 from bot.github.auth import union
 from bot.github.client import TransientError
-from bot.handlers import cherry_pick, commands, config_check, deployments, guards, merge_rules, release
+from bot.handlers import cherry_pick, commands, config_check, deployments, failures, guards, merge_rules, release
 from bot.handlers.context import Context
 
 log = logging.getLogger("release_train.handlers")
@@ -47,12 +47,22 @@ def permissions_for(event: Event) -> dict[str, str]:
 
 def all_permissions() -> dict[str, str]:
     """Everything some job may ask for: what app.yml must grant, and no more."""
-    return union(BASE_PERMISSIONS, FAILURE_REPORT_PERMISSIONS, commands.PERMISSIONS, *(c.PERMISSIONS for c in CONCERNS))
+    return union(
+        BASE_PERMISSIONS,
+        FAILURE_REPORT_PERMISSIONS,
+        failures.PERMISSIONS,
+        commands.PERMISSIONS,
+        *(c.PERMISSIONS for c in CONCERNS),
+    )
 
 
-async def run_sweeps(ctx: Context) -> list[str]:
-    """Call every concern module's `sweep(ctx)` (see bot/catchup.py); returns the names of those that failed."""
-    failed: list[str] = []
+def _name(module: object) -> str:
+    return str(getattr(module, "__name__", "")).rsplit(".", 1)[-1]
+
+
+async def run_sweeps(ctx: Context) -> dict[str, str]:
+    """Call every concern module's `sweep(ctx)` (see bot/catchup.py); returns those that failed, with their error."""
+    failed: dict[str, str] = {}
     for module in CONCERNS:
         hook = getattr(module, "sweep", None)
         if hook is None:
@@ -61,9 +71,9 @@ async def run_sweeps(ctx: Context) -> list[str]:
             await hook(ctx)
         except TransientError:
             raise  # the job runs again later
-        except Exception:
+        except Exception as exc:
             log.exception("sweep of %s by %s failed", ctx.full_name, module.__name__)
-            failed.append(module.__name__)
+            failed[_name(module)] = f"{exc.__class__.__name__}: {exc}"[:500]
     return failed
 
 

@@ -6,6 +6,10 @@ Every backend offers the same surface (`WorkQueue`): `await put(delivery, ignore
 -> bool` and `await state_of(delivery_id)`. `bot.queue.backend.open_queue(settings)` picks
 the backend from `STATE_URL`: `sqlite:///relative.db`, `sqlite:////absolute.db` or
 `redis://host:port/db`.
+
+Every backend is also the bot's failure ledger (`FailureLedger`): the jobs it gave up on that no PR or
+issue could be told about, kept per repository until a later job for the same thing succeeds
+(`bot/handlers/failures.py` shows them to people).
 """
 
 from __future__ import annotations
@@ -39,7 +43,37 @@ class QueueStopping(StoreUnavailable):
     """The queue is shutting down and takes no new deliveries."""
 
 
-class WorkQueue(Protocol):
+class FailureLedger(Protocol):
+    """Open failures per repository: subject (what the job was about) -> the entry the failures concern encodes."""
+
+    async def open_failures(self, repo_key: str) -> dict[str, bytes]: ...
+
+    async def note_failure(self, repo_key: str, subject: str, entry: bytes) -> None: ...
+
+    async def clear_failure(self, repo_key: str, subject: str) -> None: ...
+
+
+class InProcessLedger:
+    """A FailureLedger in this process's memory (the memory queue's, and a processor's without a store)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, dict[str, bytes]] = {}
+
+    async def open_failures(self, repo_key: str) -> dict[str, bytes]:
+        return dict(self._open.get(repo_key, {}))
+
+    async def note_failure(self, repo_key: str, subject: str, entry: bytes) -> None:
+        self._open.setdefault(repo_key, {})[subject] = entry
+
+    async def clear_failure(self, repo_key: str, subject: str) -> None:
+        entries = self._open.get(repo_key)
+        if entries is not None:
+            entries.pop(subject, None)
+            if not entries:
+                del self._open[repo_key]
+
+
+class WorkQueue(FailureLedger, Protocol):
     async def start(self, processor: JobProcessor, reporter: FailureReporter | None = None) -> None: ...
 
     async def stop(self) -> None: ...

@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections import OrderedDict, deque
 
-from bot.queue import Delivery, FailureReporter, JobProcessor
+from bot.queue import Delivery, FailureReporter, InProcessLedger, JobProcessor
 
 log = logging.getLogger("release_train.queue")
 
 
-class MemoryQueue:
+class MemoryQueue(InProcessLedger):
     def __init__(self, concurrency: int = 8, remember: int = 100_000) -> None:
+        super().__init__()
         self._concurrency = concurrency
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._remember = remember

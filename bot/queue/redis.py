@@ -233,6 +233,17 @@ class RedisQueue:
         """True for one replica per `seconds` (periodic rounds such as the catch-up run once, not once per replica)."""
         return bool(await self.redis.set(self._k("round", name), self.replica, nx=True, px=max(1, int(seconds * 1000))))
 
+    # the failure ledger: one hash per repository, shared by every replica -------------------
+    async def open_failures(self, repo_key: str) -> dict[str, bytes]:
+        entries = await self.redis.hgetall(self._k("failures", repo_key))
+        return {bytes(subject).decode(): bytes(entry) for subject, entry in entries.items()}
+
+    async def note_failure(self, repo_key: str, subject: str, entry: bytes) -> None:
+        await self.redis.hset(self._k("failures", repo_key), subject, entry)
+
+    async def clear_failure(self, repo_key: str, subject: str) -> None:
+        await self.redis.hdel(self._k("failures", repo_key), subject)
+
     async def pending(self) -> int:
         value = await self.redis.get(self._k("pending"))
         self._pending_seen = int(value or 0)

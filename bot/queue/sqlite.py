@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
+CREATE TABLE IF NOT EXISTS failures (  -- the failure ledger: open failures no PR or issue could be told about
+    repo_key TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    entry BLOB NOT NULL,
+    PRIMARY KEY (repo_key, subject)
+);
 """
 
 FINISHED = ("done", "ignored", "failed")
@@ -151,6 +157,9 @@ class SqliteQueue:
         self._batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._writing = False
         self._turn_asked = False
+        # Repositories with an open failure: one process owns the database, so a job that succeeds in any
+        # other repository (nearly all) asks the ledger nothing.
+        self._failing: set[str] = set()
 
     # the writer thread --------------------------------------------------------------------------
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
@@ -237,6 +246,14 @@ class SqliteQueue:
             return self._mark_running_sync(op[1], op[2])
         if kind == "settle":
             return self._settle_sync(*op[1:])
+        if kind == "note_failure":
+            return (
+                self._conn_sync()
+                .execute("INSERT OR REPLACE INTO failures (repo_key, subject, entry) VALUES (?, ?, ?)", op[1:])
+                .rowcount
+            )
+        if kind == "clear_failure":
+            return self._conn_sync().execute("DELETE FROM failures WHERE repo_key=? AND subject=?", op[1:]).rowcount
         raise ValueError(f"unknown queue write {kind!r}")
 
     def _open_sync(self) -> None:
@@ -358,6 +375,17 @@ class SqliteQueue:
         ).rowcount
         return emptied, forgotten
 
+    def _conn_sync(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _failures_sync(self, repo_key: str | None) -> list[tuple[str, str, bytes]]:
+        query = "SELECT repo_key, subject, entry FROM failures"
+        rows = self._conn_sync().execute(
+            *((query,) if repo_key is None else (query + " WHERE repo_key=?", (repo_key,)))
+        )
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
     def _lookup_sync(self, delivery_id: str) -> str | None:
         assert self._conn is not None
         row = self._conn.execute("SELECT state FROM jobs WHERE delivery_id=?", (delivery_id,)).fetchone()
@@ -371,7 +399,24 @@ class SqliteQueue:
     async def open(self) -> None:
         if not self._opened:
             await self._db(self._open_sync)
+            self._failing = {repo_key for repo_key, _, _ in await self._db(self._failures_sync, None)}
             self._opened = True
+
+    # the failure ledger -----------------------------------------------------------------------
+    async def open_failures(self, repo_key: str) -> dict[str, bytes]:
+        if repo_key not in self._failing:
+            return {}
+        return {subject: entry for _, subject, entry in await self._db(self._failures_sync, repo_key)}
+
+    async def note_failure(self, repo_key: str, subject: str, entry: bytes) -> None:
+        await self.open()
+        await self._write("note_failure", repo_key, subject, entry)
+        self._failing.add(repo_key)
+
+    async def clear_failure(self, repo_key: str, subject: str) -> None:
+        await self._write("clear_failure", repo_key, subject)
+        if not await self._db(self._failures_sync, repo_key):
+            self._failing.discard(repo_key)
 
     async def start(self, processor: JobProcessor, reporter: FailureReporter | None = None) -> None:
         await self.open()
