@@ -226,3 +226,35 @@ async def test_a_concern_whose_sweep_fails_is_listed_shown_again_at_each_sweep_a
     closed = await bots_status_issue(world)
     assert closed["number"] == issue["number"] and closed["state"] == "closed"
     assert "config_check" not in closed["body"]
+
+
+async def test_showing_the_ledger_twice_writes_nothing_the_second_time_and_recovery_closes_once() -> None:
+    """On the in-memory fake of RepoAPI: the concern publishes only what differs."""
+    from bot.handlers import failures
+    from bot.queue import InProcessLedger
+    from fake_repo import FakeRepo, fake_context
+
+    fake = FakeRepo(default_branch="devel")
+    fake.commit("devel", "Initial commit", files={"README.md": "hello\n"})
+    ctx = fake_context(fake)
+    ledger = InProcessLedger()
+    subject = failures.subject_of("push", failures.about_of(b'{"ref": "refs/heads/devel"}'))
+    entry = failures.failure(
+        subject, "push", "d-1", "TransientError: POST /repos/acme/app/check-runs answered 502", dead=True
+    )
+    await failures.note(ledger, FULL, entry)
+
+    await failures.show_ledger(ctx, ledger, FULL)
+    [created] = fake.writes
+    assert created.startswith("issue #")
+    fake.writes.clear()
+    await failures.show_ledger(ctx, ledger, FULL)
+    assert fake.writes == []
+
+    await failures.recovered(ctx, ledger, FULL, [subject.key])
+    number = int(created.split("#")[1])
+    assert fake.writes == [f"edit #{number} body", f"comment #{number}", f"edit #{number} state state_reason"]
+    assert await ledger.open_failures(FULL) == {}
+    fake.writes.clear()
+    await failures.recovered(ctx, ledger, FULL, [subject.key])  # nothing open: nothing to do
+    assert fake.writes == []
