@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fault injection, e.g. 'api=0.1,after=0.5,seed=7,delay=0.2,duplicate=0.1,reorder=0.1'",
     )
+    sandbox.add_argument(
+        "--seed",
+        choices=["example"],
+        default=None,
+        help="make the example world (org acme, its teams, acme/shop with devel, an RC and a config) and run the bot",
+    )
+    sandbox.add_argument(
+        "--config", default=None, help="with --seed: your .github/release-train.yml instead of the example's"
+    )
     sandbox.set_defaults(fn=_sandbox)
     demo = sub.add_parser("demo", help="play a whole release in the sandbox and check the outcome")
     demo.add_argument("--quiet", action="store_true")
