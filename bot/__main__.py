@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(fn=_sandbox)
     demo = sub.add_parser("demo", help="play a whole release in the sandbox and check the outcome")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="only the outcomes checked")
+    demo.add_argument(
+        "--verbose", action="store_true", help="also the webhooks delivered and the bot's API calls after each step"
+    )
     demo.add_argument(
         "--keep", action="store_true", help="leave the sandbox and the bot running, and print the page to open"
     )

@@ -5,12 +5,17 @@ the sandbox sends signed webhooks, the bot answers through the REST API. People 
 script, acting through the sandbox's API as themselves; devel is protected, so GitHub itself refuses
 a merge that the merge rules fail. The demo exits non-zero when an outcome differs from what the
 release process expects.
+
+It prints the release as a story: each step says who did what ("rita (RTE) comments /cut-rc 1.5 on
+#3"), what the bot answered, and each outcome checked. `--verbose` adds, after each step, the webhooks
+the sandbox delivered and the bot's calls to the API.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 import tempfile
@@ -63,21 +68,32 @@ jobs:
       - run: echo "quay.io/acme/shop:${{ inputs.version }}"
 """
 
+# Who plays whom: (the role as a step names it, what the role is).
 PEOPLE = {
-    "alice": "org admin",
-    "rita": "release train engineer",
-    "quinn": "QA engineer",
-    "pam": "product manager",
-    "dev": "developer",
-    "olga": "operations (ROPS)",
-    "fred": "front-end",
+    "alice": ("org admin", "owns the organisation and the repository"),
+    "rita": ("RTE", "release train engineer"),
+    "quinn": ("QA", "QA engineer"),
+    "pam": ("PdM", "product manager"),
+    "dev": ("developer", "writes the features and fixes"),
+    "olga": ("ROPS", "operations, deploys production"),
+    "fred": ("front-end", "front-end team"),
+    "acme-ci": ("CI", "the team's CI app"),
 }
 
 
+_LINK = re.compile(r"\[([^\]]+)\]\((?:https?://[^)\s]+)\)")
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """ "1 write", "3 writes"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 class Demo:
-    def __init__(self, world: World, *, quiet: bool = False) -> None:
+    def __init__(self, world: World, *, quiet: bool = False, verbose: bool = False) -> None:
         self.world = world
         self.quiet = quiet
+        self.verbose = verbose and not quiet
         self.failures: list[str] = []
         self.passed = 0
         self._delivery_mark = 0
@@ -88,7 +104,9 @@ class Demo:
         print(text, flush=True)
 
     def act(self, who: str, text: str) -> None:
-        self.say(f"\n▶ {who} ({PEOPLE.get(who, who)}): {text}")
+        """One step of the story: who did what ("rita (RTE) comments /cut-rc 1.5 on #3")."""
+        role = PEOPLE[who][0] if who in PEOPLE else ""
+        self.say(f"\n▶ {who}{f' ({role})' if role else ''} {text}")
 
     def expect(self, ok: bool, what: str) -> None:
         if ok:
@@ -105,21 +123,25 @@ class Demo:
         self._delivery_mark = len(hooks.deliveries)
         calls = self.world.app_requests(since=self._request_mark)
         self._request_mark = self.world.last_seq()
-        if self.quiet:
+        if not self.verbose:
             return
         if new:
             names = []
             for record in new:
                 action = record.get("action")
                 names.append(f"{record['event']}.{action}" if action else record["event"])
+            acknowledged = all(200 <= r["status_code"] < 300 for r in new)
             self.say(
-                f"  webhooks → bot: {', '.join(names)} (all {'202' if all(200 <= r['status_code'] < 300 for r in new) else 'NOT acknowledged'})"
+                f"  · webhooks → bot: {', '.join(names)} ({'all 202' if acknowledged else 'NOT all acknowledged'})"
             )
         writes = [c for c in calls if c["method"] != "GET"]
         if calls:
             shown = ", ".join(f"{c['method']} {c['path'].replace('/repos/' + FULL, '')}" for c in writes[:8])
             more = f" (+{len(writes) - 8} more)" if len(writes) > 8 else ""
-            self.say(f"  bot → GitHub: {len(calls)} calls, {len(writes)} writes{': ' + shown if shown else ''}{more}")
+            self.say(
+                f"  · bot → GitHub: {counted(len(calls), 'call')}, {counted(len(writes), 'write')}"
+                f"{': ' + shown if shown else ''}{more}"
+            )
 
     # reading GitHub -----------------------------------------------------------------------
     async def get(self, path: str) -> Any:
@@ -162,19 +184,21 @@ class Demo:
     def show(self, text: str, indent: str = "    │ ", limit: int = 14) -> None:
         if self.quiet:
             return
-        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("<!--")]
+        # A terminal shows a Markdown link as its text: `a680e8f`, not the commit's whole address.
+        lines = [_LINK.sub(r"\1", line) for line in text.splitlines() if line.strip() and not line.startswith("<!--")]
         for line in lines[:limit]:
             self.say(indent + line)
         if len(lines) > limit:
-            self.say(indent + f"… ({len(lines) - limit} more lines)")
+            self.say(indent + f"… ({counted(len(lines) - limit, 'more line')})")
 
     # people acting ------------------------------------------------------------------------
     async def comment(self, who: str, number: int, body: str) -> None:
-        self.act(who, f"comments on #{number}: {body}")
+        self.act(who, f"comments {body} on #{number}")
         await seed.comment(self.world, who, FULL, number, body)
         await self.settle()
 
     async def ci(self, sha: str, name: str, conclusion: str = "success") -> None:
+        self.act("acme-ci", f"reports {name}: {conclusion} on {sha[:7]}")
         answer = await self.world.call(
             None,
             "POST",
@@ -194,6 +218,8 @@ class Demo:
 async def setting_up(demo: Demo) -> None:
     world = demo.world
     demo.say("━━ Setting up: organisation acme, repository acme/shop, teams and the bot's config")
+    demo.say("  people: " + ", ".join(f"{who} ({role}: {what})" for who, (role, what) in PEOPLE.items()))
+    demo.act("alice", "creates acme/shop with devel and production, gives the team write access, makes the teams")
     await seed.create_org_repo(
         world,
         ORG,
@@ -220,9 +246,9 @@ async def setting_up(demo: Demo) -> None:
         await seed.add_team_member(world, ORG, team, login)
         # The config check looks each role's team up: it must exist and have access to the repository.
         await seed.give_team_access(world, ORG, team, FULL, "triage")
+    demo.act("alice", "commits .github/release-train.yml to devel: roles, gate, hand-off, the image build")
     await seed.put_config(world, "alice", FULL, CONFIG)
     await demo.settle()
-    demo.say("  people: " + ", ".join(f"{k} ({v})" for k, v in PEOPLE.items()))
     demo.act("alice", "protects devel: release-train/merge-rules, from the Release Train app only, must pass to merge")
     await seed.protect_branch(world, FULL, "devel", checks=[("release-train/merge-rules", world.sandbox.config.app_id)])
     protection = await world.call("alice", "GET", f"/repos/{FULL}/branches/devel/protection")
@@ -250,7 +276,10 @@ async def feature_work(demo: Demo) -> None:
         {"src/coupons.py": "def apply(total, code):\n    return total * 0.9 if code == 'TEN' else total\n"},
         "FR-7: percent-off coupons",
     )
-    demo.act("dev", "opens a child PR into fr/FR-7-coupons and the FR's PR into devel")
+    demo.act(
+        "dev",
+        "pushes fr/FR-7-coupons and FR-7-percent-off, opens a child PR into the FR branch and the FR's PR into devel",
+    )
     child = await seed.open_pr(
         world, "dev", FULL, head="FR-7-percent-off", base="fr/FR-7-coupons", title="FR-7: percent-off coupons"
     )
@@ -290,7 +319,7 @@ async def feature_work(demo: Demo) -> None:
         "still blocked: the FR has no ready sign-off",
     )
 
-    demo.act("dev", f"applies fr/ready to #{fr_pr['number']} himself")
+    demo.act("dev", f"labels #{fr_pr['number']} fr/ready, though only PdM or the RTE may")
     await seed.add_labels(world, "dev", FULL, fr_pr["number"], "fr/ready")
     await demo.settle()
     demo.expect(
@@ -298,7 +327,7 @@ async def feature_work(demo: Demo) -> None:
     )
     demo.show(await demo.last_bot_comment(fr_pr["number"]), limit=3)
 
-    demo.act("pam", f"signs off the FR: applies fr/ready to #{fr_pr['number']}")
+    demo.act("pam", f"signs off the FR: labels #{fr_pr['number']} fr/ready")
     await seed.add_labels(world, "pam", FULL, fr_pr["number"], "fr/ready")
     await demo.settle()
     demo.expect(
@@ -315,12 +344,14 @@ async def cut_rc(demo: Demo) -> int:
     world = demo.world
     demo.say("\n━━ 2. The RTE cuts rc/1.5 from devel; the image build is dispatched")
     planning = (await world.call("rita", "POST", f"/repos/{FULL}/issues", {"title": "Plan the 1.5 release"})).body
+    demo.act("rita", f'opens #{planning["number"]} "Plan the 1.5 release"')
     await demo.settle()
     await demo.comment("dev", planning["number"], "/cut-rc 1.5")
     demo.expect(
         await demo.head("rc/1.5") is None and "RTE" in await demo.last_bot_comment(planning["number"]),
         "a developer's /cut-rc is refused politely, naming the RTE role",
     )
+    demo.show(await demo.last_bot_comment(planning["number"]), limit=2)
     await demo.comment("rita", planning["number"], "/cut-rc 1.5")
     rc_head = await demo.head("rc/1.5")
     demo.expect(rc_head is not None and rc_head == await demo.head("devel"), "rc/1.5 was created at devel's head")
@@ -354,10 +385,13 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         len(bugs) == 1 and "bug" in label_names(bugs[0]),
         "a blocker bug labeled bug, release-blocker and rc/1.5 was opened",
     )
+    gate = await demo.check(rc_head, "release-train/gate")
     demo.expect(
-        await demo.check_state(rc_head, "release-train/gate") == "failure",
+        gate is not None and gate.get("conclusion") == "failure",
         "the gate fails: regression failed and a blocker is open",
     )
+    if gate:
+        demo.say(f"    │ {gate['output']['title']}")
     bug = bugs[0]["number"] if bugs else 0
 
     demo.say("\n━━ 4. The fix: merged into devel, verified by QA, picked into rc/1.5 by the bot")
@@ -381,29 +415,37 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         title="Apply discount codes at checkout",
         body=f"Fixes #{bug}",
     )
-    demo.act("dev", f"labels #{fix['number']} cherry-pick/1.5 and squash-merges it into devel once merge-rules passes")
+    demo.act(
+        "dev",
+        f'opens #{fix["number"]} "Apply discount codes at checkout" (Fixes #{bug}), labels it cherry-pick/1.5 '
+        "and squash-merges it into devel once merge-rules passes",
+    )
     await seed.add_labels(world, "dev", FULL, fix["number"], "cherry-pick/1.5")
     await demo.settle()
     await seed.merge_pr(world, "dev", FULL, fix["number"], "squash")
     await demo.settle()
     demo.expect(not await demo.pulls("rc/1.5"), "no pick yet: QA has not verified the fix")
-    demo.act("dev", f"applies qa/verified to #{fix['number']} himself")
+    demo.act("dev", f"labels #{fix['number']} qa/verified, though only QA may")
     await seed.add_labels(world, "dev", FULL, fix["number"], "qa/verified")
     await demo.settle()
     demo.expect(
         "qa/verified" not in await demo.labels(fix["number"]) and not await demo.pulls("rc/1.5"),
         "the bot removed qa/verified (only QA may apply it) and picked nothing",
     )
-    demo.act("quinn", f"verifies the fix: applies qa/verified to #{fix['number']}")
+    demo.act("quinn", f"verifies the fix: labels #{fix['number']} qa/verified")
     await seed.add_labels(world, "quinn", FULL, fix["number"], "qa/verified")
     await demo.settle()
     picks = await demo.pulls("rc/1.5")
     demo.expect(
         len(picks) == 1 and picks[0]["title"].startswith("[rc/1.5]"), "the bot opened the cherry-pick PR into rc/1.5"
     )
+    demo.expect(
+        bool(picks) and f"Fixes in the source PR: #{bug}" in (picks[0]["body"] or ""),
+        f"the pick PR names the bug it fixes, #{bug}, as a plain reference (no closing keyword into an RC)",
+    )
     if picks:
         demo.say(f"    │ #{picks[0]['number']} {picks[0]['title']} ({picks[0]['head']['ref']})")
-        demo.show(await demo.last_bot_comment(fix["number"]), limit=2)
+        demo.show(picks[0]["body"] or "", limit=2)
 
     demo.say("\n━━ 5. A pick that conflicts tells the developer exactly how to finish by hand")
     await seed.create_branch(world, "dev", FULL, "chore/banner-1.6", "devel")
@@ -419,6 +461,7 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         world, "dev", FULL, head="chore/banner-1.6", base="devel", title="Banner for 1.6 development"
     )
     await demo.settle()
+    demo.act("dev", f'merges #{preview["number"]} "Banner for 1.6 development" into devel (rc/1.5 does not get it)')
     await seed.merge_pr(world, "dev", FULL, preview["number"], "merge")
     await seed.create_branch(world, "dev", FULL, "fix/banner", "devel")
     await seed.commit(
@@ -433,10 +476,12 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         world, "dev", FULL, head="fix/banner", base="devel", title="Fix the banner's punctuation"
     )
     await demo.settle()
+    demo.act("dev", f'merges #{banner["number"]} "Fix the banner\'s punctuation" into devel')
     await seed.merge_pr(world, "dev", FULL, banner["number"], "merge")
+    demo.act("quinn", f"verifies it: labels #{banner['number']} qa/verified")
     await seed.add_labels(world, "quinn", FULL, banner["number"], "qa/verified")
     await demo.settle()
-    demo.act("dev", f"asks for it in 1.5: /cherry-pick 1.5 on #{banner['number']}")
+    demo.act("dev", f"asks for it in 1.5: comments /cherry-pick 1.5 on #{banner['number']}")
     await seed.comment(world, "dev", FULL, banner["number"], "/cherry-pick 1.5")
     await demo.settle()
     labels = await demo.labels(banner["number"])
@@ -456,6 +501,7 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
 
     demo.say("\n━━ 6. The pick is merged, the bug closed, and the RC re-validated on its new head")
     if picks:
+        demo.act("rita", f"merges the pick #{picks[0]['number']} into rc/1.5")
         await seed.merge_pr(world, "rita", FULL, picks[0]["number"], "squash")
         await demo.settle()
     new_head = await demo.head("rc/1.5") or ""
@@ -463,6 +509,7 @@ async def regression_cycle(demo: Demo, tracking: int) -> None:
         new_head != rc_head and await demo.check_state(new_head, "release-train/gate") == "failure",
         "the new RC head starts over: the gate asks for sanity, nightly and regression again",
     )
+    demo.act("quinn", f"closes the bug #{bug}: fixed on the new RC head")
     await world.call("quinn", "PATCH", f"/repos/{FULL}/issues/{bug}", {"state": "closed", "state_reason": "completed"})
     await demo.settle()
     await demo.ci(new_head, "sanity")
@@ -484,6 +531,7 @@ async def promote(demo: Demo, tracking: int) -> None:
         tag.status == 404 and "RTE" in await demo.last_bot_comment(tracking),
         "a developer's /promote is refused, naming the RTE role",
     )
+    demo.show(await demo.last_bot_comment(tracking), limit=2)
     head = await demo.head("rc/1.5")
     await demo.comment("rita", tracking, "/promote")
     release = await demo.get("/releases/tags/v1.5.0")
@@ -530,12 +578,12 @@ async def play_story(demo: Demo) -> int:
     return tracking
 
 
-async def play(quiet: bool = False, state_dir: Path | None = None, keep: bool = False) -> int:
+async def play(quiet: bool = False, state_dir: Path | None = None, keep: bool = False, verbose: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="release-train-demo-") as tmp:
         root = Path(state_dir) if state_dir else Path(tmp)
         async with aiohttp.ClientSession() as session:
             world = await start_world(root, session=session)
-            demo = Demo(world, quiet=quiet)
+            demo = Demo(world, quiet=quiet, verbose=verbose)
             demo.say(f"Sandbox GitHub at {world.api_url}, bot at {world.bot_url}")
             try:
                 tracking = await play_story(demo)
@@ -566,8 +614,14 @@ async def keep_running(world: World, tracking: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(play(quiet=getattr(args, "quiet", False), keep=getattr(args, "keep", False)))
+    return asyncio.run(
+        play(
+            quiet=getattr(args, "quiet", False),
+            keep=getattr(args, "keep", False),
+            verbose=getattr(args, "verbose", False),
+        )
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(run(argparse.Namespace(quiet=False)))
+    sys.exit(run(argparse.Namespace(quiet=False, verbose="--verbose" in sys.argv)))

@@ -433,7 +433,7 @@ async def test_a_whole_release_pings_only_the_people_it_answers_and_the_hand_off
 
     where = await new_issue(world, "dana", title="Plan 1.5")
     refused.append(await say(world, "dana", where, "/cut-rc"))  # dana is not RTE
-    await say(world, "rita", where, "/cut-rc")
+    cut_made = await say(world, "rita", where, "/cut-rc")
     [tracking] = await tracking_issues(world)
     number = int(tracking["number"])
     await say(world, "quinn", number, "/regression fail Discount codes are ignored at checkout")
@@ -472,6 +472,9 @@ async def test_a_whole_release_pings_only_the_people_it_answers_and_the_hand_off
     [picked] = commits
     assert f"[`{picked['sha'][:7]}`]({html}/commit/{picked['sha']})" in pick["body"]
     assert picked["sha"] not in pick["body"].replace(f"/commit/{picked['sha']}", "")
+    # Replies show commits the same way.
+    cut_at = (await release_record(world, "1.5")).cut.sha  # type: ignore[union-attr]
+    assert f"Cut `rc/1.5` at [`{cut_at[:7]}`]({html}/commit/{cut_at})" in await reply_to(world, where, cut_made)
 
     # The gate's title says what fails and what it waits for; its links filter by this RC.
     rc_head = (await world.call("alice", "GET", f"/repos/{FULL}/git/ref/heads/rc/1.5")).body["object"]["sha"]
@@ -493,7 +496,9 @@ async def test_a_whole_release_pings_only_the_people_it_answers_and_the_hand_off
     await all_green(world, number, head)
     refused.append(await say(world, "dana", number, "/promote"))  # dana is not RTE
     promoted = await say(world, "rita", number, "/promote")
-    assert "v1.5.0" in await reply_to(world, number, promoted)
+    assert f"Promoted `rc/1.5` at [`{head[:7]}`]({html}/commit/{head}) as `v1.5.0`" in await reply_to(
+        world, number, promoted
+    )
 
     # Every comment the bot wrote: each mentions exactly whom it answers, the hand-off teams, or nobody.
     repo = world.app[STORE].repo(ORG, NAME)

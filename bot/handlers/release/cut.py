@@ -15,7 +15,7 @@ from bot.github.repo import Activity, Comment, Commit, GitRef, Issue, Milestone
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release import record as records
-from bot.handlers.release.facts import branch_head, is_on, labeled_issues, rc_heads, release_tags
+from bot.handlers.release.facts import branch_head, commit_ref, is_on, labeled_issues, rc_heads, release_tags
 from bot.handlers.release.gate import evaluate_gate
 from bot.rules import gate as rules_gate
 from bot.rules import names
@@ -230,14 +230,14 @@ async def cut_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: dic
     if args.dry_run:
         plan = [
             f"Dry run, nothing changed. `/cut-rc {version}` would:",
-            f"- create `{branch}` at `{config.branches.devel}`'s head `{devel_sha[:7]}`",
+            f"- create `{branch}` at `{config.branches.devel}`'s head {commit_ref(ctx, devel_sha)}",
             f'- open the tracking issue "{inline(_fill(config.release.tracking_title, version, devel_sha))}"',
         ]
         plan += [
             f"- dispatch `{inline(w.workflow)}` on `{_fill(w.ref, version, devel_sha) if w.ref else branch}`"
             for w in config.release.on_rc_created
         ]
-        plan.append(f"- post `{config.checks.gate}` on `{devel_sha[:7]}`")
+        plan.append(f"- post `{config.checks.gate}` on {commit_ref(ctx, devel_sha)}")
         if gaps:
             plan.append(
                 f"\nIt would refuse{' (unless --force)' if not args.force else ' but --force cuts anyway'}: changes missing from `{config.branches.devel}`:\n"
@@ -320,7 +320,8 @@ async def adopt_rc(ctx: Context, cmd: Command, issue: dict[str, Any], comment: d
         how = "took it over" if record.cut.adopted else "cut it"
         return CommandReply(
             False,
-            f"`{branch}` is already mine: {inline(record.cut.by)} {how} at `{record.cut.sha[:7]}`. Nothing was changed.",
+            f"`{branch}` is already mine: {inline(record.cut.by)} {how} at {commit_ref(ctx, record.cut.sha)}. "
+            "Nothing was changed.",
         )
     adopted = ReleaseRecord(
         version,
@@ -402,9 +403,10 @@ async def _finish_cut(
     await evaluate_gate(ctx, config, version, head_sha=sha, tracking=tracking, release=release)
     closed = await _close_previous(ctx, config, version, number)
     lines = [
-        f"{'Finished the interrupted cut of' if resumed else 'Cut'} `{branch}` at `{sha[:7]}`; tracking issue #{number}.",
+        f"{'Finished the interrupted cut of' if resumed else 'Cut'} `{branch}` at {commit_ref(ctx, sha)}; "
+        f"tracking issue #{number}.",
         *(f"- {note}" for note in notes),
-        f"- posted `{config.checks.gate}` on `{sha[:7]}`",
+        f"- posted `{config.checks.gate}` on {commit_ref(ctx, sha)}",
     ]
     if closed:
         lines.append(f"- closed the previous tracking issue #{closed}")

@@ -29,6 +29,7 @@ from bot.rules import cherry_pick as pick_rules
 from bot.rules import gate as gate_rules
 from bot.rules import protection as guard_rules
 from bot.rules import release as rules
+from bot.rules.references import commit_link
 
 
 class ReleaseFactsAPI(Protocol):
@@ -76,6 +77,11 @@ class ReleaseFactsAPI(Protocol):
 def web_url(ctx: Context, path: str) -> str:
     base = ((ctx.event.data or {}).get("repository") or {}).get("html_url") or ""
     return f"{base}{path}"
+
+
+def commit_ref(ctx: Context, sha: str) -> str:
+    """A commit in a reply: its short SHA, linked to its page (in code alone when the event names no repository)."""
+    return commit_link(sha, web_url(ctx, ""))
 
 
 def as_issue(issue: Issue | events.Issue | Mapping[str, Any]) -> Issue:

@@ -16,7 +16,7 @@ from bot.github.repo import Comment, Deployment, GitRef, Release, ReleaseNotes
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release import record as records
-from bot.handlers.release.facts import branch_head, is_on, release_tags
+from bot.handlers.release.facts import branch_head, commit_ref, is_on, release_tags
 from bot.handlers.release.gate import evaluate_gate
 from bot.rules import release as rules
 from bot.rules.commands import Command
@@ -136,13 +136,15 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     if not plan.ok:
         return CommandReply(
             False,
-            f"I did not promote `{branch}` at `{head[:7]}`; nothing was changed. What is missing:\n\n"
+            f"I did not promote `{branch}` at {commit_ref(ctx, head)}; nothing was changed. What is missing:\n\n"
             + rules.refusal_table(plan.refusals),
         )
     if plan.already_promoted and not plan.steps:
         release = await api.release_by_tag(plan.tag)
         link = f" ({release.html_url})" if release and release.html_url else ""
-        return CommandReply(True, f"`{head[:7]}` is already promoted as `{plan.tag}`{link}. Nothing was changed.")
+        return CommandReply(
+            True, f"{commit_ref(ctx, head)} is already promoted as `{plan.tag}`{link}. Nothing was changed."
+        )
     login = comment["user"]["login"]
     promotion = current if current is not None and current.tag == plan.tag else Promotion(plan.tag, head, login)
     release_url = ""
@@ -150,7 +152,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
         if step == "tag":
             tagged = await _tag(ctx, config, record, promotion, plan, login)
             if isinstance(tagged, str):
-                return CommandReply(False, f"I stopped promoting `{branch}` at `{head[:7]}`: {tagged}.")
+                return CommandReply(False, f"I stopped promoting `{branch}` at {commit_ref(ctx, head)}: {tagged}.")
             promotion = tagged
             record = record.with_promotion(promotion)
         elif step == "release":
@@ -176,7 +178,7 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
             await api.post_once(
                 tracking["number"],
                 f"handoff:{plan.tag}",
-                f"🚀 `{plan.tag}` is promoted (`{head[:7]}`), released{f' ({release_url})' if release_url else ''} and a "
+                f"🚀 `{plan.tag}` is promoted ({commit_ref(ctx, head)}), released{f' ({release_url})' if release_url else ''} and a "
                 f"`{config.release.environment}` deployment is waiting for operations."
                 + (f"\n\n{teams}: over to you for the production deployment." if teams else ""),
             )
@@ -190,9 +192,10 @@ async def promote(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     did = rules.promotion_words(
         plan.steps, plan.tag, release_url=release_url, production=production, environment=config.release.environment
     )
+    at = commit_ref(ctx, head)
     if plan.already_promoted:
-        return CommandReply(True, f"Finished promoting `{branch}` at `{head[:7]}` as `{plan.tag}`: I {did}.")
-    return CommandReply(True, f"Promoted `{branch}` at `{head[:7]}` as `{plan.tag}`: I {did}.")
+        return CommandReply(True, f"Finished promoting `{branch}` at {at} as `{plan.tag}`: I {did}.")
+    return CommandReply(True, f"Promoted `{branch}` at {at} as `{plan.tag}`: I {did}.")
 
 
 async def _tag(

@@ -11,7 +11,7 @@ from bot.github.repo import CheckRun, Issue
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
 from bot.handlers.release import record as records
-from bot.handlers.release.facts import labeled_issues, web_url
+from bot.handlers.release.facts import commit_ref, labeled_issues, web_url
 from bot.handlers.release.gate import Evaluation, evaluate_gate
 from bot.rules import gate as rules
 from bot.rules.commands import Command
@@ -78,7 +78,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
             summary=f"Recorded by `/regression pass` from {inline(login)} on #{issue['number']} for `{short}`.",
             external_id=login,
         )
-        message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at `{short}`."
+        message = f"Recorded regression **passed** on `{config.names.rc_branch(version)}` at {commit_ref(ctx, head)}."
     else:
         bug = await _regression_bug(ctx, config, version, head, issue, comment, summary_text)
         await api.ensure_check_run(
@@ -90,7 +90,7 @@ async def regression(ctx: Context, cmd: Command, issue: dict[str, Any], comment:
             summary=f"Recorded by `/regression fail` from {inline(login)} on #{issue['number']} for `{short}`; bug #{bug.number}.",
             external_id=login,
         )
-        message = f"Recorded regression **failed** at `{short}` and opened blocker bug #{bug.number}."
+        message = f"Recorded regression **failed** at {commit_ref(ctx, head)} and opened blocker bug #{bug.number}."
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
     # 👎 for a failed regression, which is recorded, not refused.
     return CommandReply(verb == "pass", message + _gate_line(evaluation), refused=False)
@@ -157,8 +157,8 @@ async def signoff(ctx: Context, cmd: Command, issue: dict[str, Any], comment: di
     evaluation = await evaluate_gate(ctx, config, version, head_sha=head, tracking=issue)
     return CommandReply(
         True,
-        f"Signed off `{config.names.rc_branch(version)}` at `{head[:7]}`; a new commit will need a new sign-off."
-        + _gate_line(evaluation),
+        f"Signed off `{config.names.rc_branch(version)}` at {commit_ref(ctx, head)}; "
+        "a new commit will need a new sign-off." + _gate_line(evaluation),
     )
 
 
