@@ -19,6 +19,7 @@ import gidgethub
 import msgspec
 from gidgethub.sansio import Event
 
+from bot.github import events
 from bot.github.repo import (
     Branch,
     ChangedFile,
@@ -552,7 +553,10 @@ class FakeRepo:
 
 
 def fake_context(fake: FakeRepo, event: str = "ping", payload: dict[str, Any] | None = None) -> Context:
-    """A handler Context whose door is the fake (no client: a handler that reaches past the door fails)."""
+    """A handler Context whose door is the fake (no client: a handler that reaches past the door fails).
+
+    A payload is read into its record as the worker reads it, so it must be whole (`example_payload` makes one).
+    """
     services = Services(
         settings=Settings(app_id=fake.app_id, private_key="unused"),
         github=SimpleNamespace(app_id=fake.app_id),  # type: ignore[arg-type]
@@ -562,6 +566,9 @@ def fake_context(fake: FakeRepo, event: str = "ping", payload: dict[str, Any] | 
     return Context(
         gh=None,  # type: ignore[arg-type]
         event=Event(payload or {}, event=event, delivery_id="fake-delivery"),
+        payload=events.decode(event, payload.get("action"), msgspec.json.encode(payload))
+        if payload
+        else events.Payload(),
         owner=fake.owner,
         repo=fake.repo,
         installation_id=1,
@@ -569,3 +576,27 @@ def fake_context(fake: FakeRepo, event: str = "ping", payload: dict[str, Any] | 
         services=services,
         repo_api=fake,  # type: ignore[arg-type]
     )
+
+
+_EXAMPLES: dict[str, list[dict[str, Any]]] = {}
+
+
+def example_payload(event: str, action: str | None, having: str = "", **changes: Any) -> dict[str, Any]:
+    """GitHub's first example payload of the event and action (tests/reference/webhook-examples.json) that
+    satisfies `having` (a key it holds non-empty), with `changes` merged in, key by key, at every depth."""
+    import json
+    from pathlib import Path
+
+    if not _EXAMPLES:
+        path = Path(__file__).parent / "reference" / "webhook-examples.json"
+        _EXAMPLES.update({e["name"]: e["examples"] for e in json.loads(path.read_text())})
+    found = next(e for e in _EXAMPLES[event] if e.get("action") == action and (not having or e.get(having)))
+    return _merged(found, changes)
+
+
+def _merged(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        old = merged.get(key)
+        merged[key] = _merged(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return merged

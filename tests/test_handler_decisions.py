@@ -7,7 +7,7 @@ import msgspec
 from bot.config import CONFIG_PATH
 from bot.handlers import commands, config_check, merge_rules
 from bot.handlers.release import cut
-from fake_repo import FakeRepo, fake_context
+from fake_repo import FakeRepo, example_payload, fake_context
 
 CHECK = "release-train/merge-rules"
 CONFIG = "branches:\n  devel: devel\nroles:\n  rte: ['@acme/rte']\n"
@@ -72,12 +72,18 @@ async def test_one_head_into_two_bases_gets_a_check_per_base_and_their_combinati
 async def test_a_push_that_changes_the_config_gets_its_check_once() -> None:
     fake = repository()
     sha = fake.commit("devel", files={CONFIG_PATH: "labels:\n  verfied: qa/ok\n"})
-    push = {
-        "ref": "refs/heads/devel",
-        "after": sha,
-        "repository": {"full_name": fake.full_name, "default_branch": "devel"},
-        "commits": [{"added": [], "modified": [CONFIG_PATH], "removed": []}],
-    }
+    example = example_payload("push", None, having="commits")
+    commit = {**example["commits"][0], "added": [], "modified": [CONFIG_PATH], "removed": []}
+    push = example_payload(
+        "push",
+        None,
+        ref="refs/heads/devel",
+        after=sha,
+        created=False,
+        forced=False,
+        repository={"full_name": fake.full_name, "default_branch": "devel"},
+        commits=[commit],
+    )
     await config_check.check_push(fake_context(fake, "push", push).event, fake_context(fake, "push", push))
     run = fake.runs_on_by_name(sha)["release-train/config"]
     assert (run.conclusion, run.output.title) == ("failure", "Configuration has 1 problem")
@@ -89,13 +95,14 @@ async def test_a_push_that_changes_the_config_gets_its_check_once() -> None:
 def comment_event(fake: FakeRepo, number: int, login: str, body: str) -> dict[str, object]:
     comment = fake.comment_as(login, number, body)
     issue = fake.issues_by_number[number]
-    return {
-        "action": "created",
-        "comment": {"id": comment.id, "body": body, "user": {"login": login, "type": "User"}},
-        "issue": {"number": number, "title": issue.title, "labels": [], "user": {"login": "dana"}},
-        "sender": {"login": login, "type": "User"},
-        "repository": {"full_name": fake.full_name},
-    }
+    return example_payload(
+        "issue_comment",
+        "created",
+        comment={"id": comment.id, "body": body, "user": {"login": login, "type": "User"}},
+        issue={"number": number, "title": issue.title, "labels": [], "user": {"login": "dana"}},
+        sender={"login": login, "type": "User"},
+        repository={"full_name": fake.full_name},
+    )
 
 
 async def test_a_command_is_acknowledged_answered_once_and_refused_to_someone_without_the_role() -> None:

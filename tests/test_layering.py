@@ -237,3 +237,21 @@ def test_imports_under_type_checking_do_not_count_and_imports_in_functions_do() 
         "def f():\n    from bot.b import B\n"
     )
     assert [name for name, _ in imports(tree, "bot.x", False)] == ["typing", "bot.b"]
+
+
+# Where a handler may still index a payload's raw dict, and why (everywhere else it reads the typed record).
+RAW_PAYLOAD_READS = {
+    # Every concern's command function (CommandFn) takes the issue and the comment as the payload holds them;
+    # on_comment reads the typed record first, which has checked both against GitHub's schema.
+    "handlers/commands.py": 1,
+}
+
+
+def test_handlers_read_payloads_through_their_typed_records() -> None:
+    found: dict[str, int] = {}
+    for path in sorted(BOT.rglob("*.py")):
+        count = sum(line.count("event.data[") for line in path.read_text().splitlines())
+        if count:
+            found[path.relative_to(BOT).as_posix()] = count
+    # The one line in commands.py reads both parts: `issue, comment = event.data["issue"], event.data["comment"]`.
+    assert found == {path: 2 * lines for path, lines in RAW_PAYLOAD_READS.items()}, found

@@ -90,6 +90,7 @@ class PullRequest(Record, kw_only=True, frozen=True):
     merged: bool | UnsetType | None = UNSET
     merged_at: str | None
     merge_commit_sha: str | None
+    commits: int | UnsetType = UNSET
     created_at: str
     updated_at: str
     closed_at: str | None

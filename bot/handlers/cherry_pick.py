@@ -19,11 +19,12 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import RepoConfig
+from bot.github import events
 from bot.github.cherry_pick import BranchExists, Picker, PickOutcome, SourceCommit
 from bot.github.repo import Branch, CheckRun, Comment, Commit, Comparison, Issue, PullRequest, read
 from bot.handlers import guards
 from bot.handlers.commands import CommandReply, CommandSet
-from bot.handlers.context import Context
+from bot.handlers.context import Context, as_pull
 from bot.rules import cherry_pick as rules
 from bot.rules import names
 from bot.rules.commands import Command
@@ -638,7 +639,7 @@ def _is_bots_pick(ctx: Context, pull: PullRequest) -> bool:
 
 @router.register("pull_request", action="closed")
 async def on_closed(event: Event, ctx: Context) -> None:
-    pr = _pull(event.data["pull_request"])
+    pr = as_pull(ctx.payload_of(events.PullRequestClosed).pull_request)
     if _is_bots_pick(ctx, pr):
         await review_custody(ctx, pr, closed=True)
         return
@@ -649,7 +650,7 @@ async def on_closed(event: Event, ctx: Context) -> None:
 @router.register("pull_request", action="synchronize")
 async def on_pushed(event: Event, ctx: Context) -> None:
     """A push to the bot's pick PR: unless QA verifies it at its new head, the pick is unfinished."""
-    pr = _pull(event.data["pull_request"])
+    pr = as_pull(ctx.payload_of(events.PullRequestSynchronize).pull_request)
     if _is_bots_pick(ctx, pr):
         await review_custody(ctx, pr)
 
@@ -657,11 +658,12 @@ async def on_pushed(event: Event, ctx: Context) -> None:
 @router.register("create")
 async def on_branch_created(event: Event, ctx: Context) -> None:
     """An RC branch that PRs were waiting for now exists: pick the merged ones into it."""
-    if event.data.get("ref_type") != "branch":
+    created = ctx.payload_of(events.Create)
+    if created.ref_type != "branch":
         return
     api = _api(ctx)
     config = await ctx.config()
-    version = config.names.rc_version_of(event.data.get("ref") or "")
+    version = config.names.rc_version_of(created.ref)
     if version is None:
         return
     for issue in await api.issues(labels=[config.names.target_label(version)], state="closed"):
@@ -671,18 +673,20 @@ async def on_branch_created(event: Event, ctx: Context) -> None:
 
 @router.register("pull_request", action="unlabeled")
 async def on_unlabeled(event: Event, ctx: Context) -> None:
-    label = (event.data.get("label") or {}).get("name") or ""
+    payload = ctx.payload_of(events.PullRequestUnlabeled)
+    label = payload.label.name if isinstance(payload.label, events.Label) else ""
     config = await ctx.config()
     if config.names.target_version_of(label) is not None:
-        await reconcile_picks(ctx, event.data["pull_request"], withdrawn=True)
+        await reconcile_picks(ctx, as_pull(payload.pull_request), withdrawn=True)
 
 
 @router.register("pull_request", action="labeled")
 async def on_labeled(event: Event, ctx: Context) -> None:
-    label = (event.data.get("label") or {}).get("name") or ""
-    sender = (event.data.get("sender") or {}).get("login") or ""
+    payload = ctx.payload_of(events.PullRequestLabeled)
+    label = payload.label.name if isinstance(payload.label, events.Label) else ""
+    sender = payload.sender.login
     config = await ctx.config()
-    pr = _pull(event.data["pull_request"])
+    pr = as_pull(payload.pull_request)
     if label == config.labels.verified:
         if ctx.is_bot(sender) or not await ctx.has_role(sender, "qa"):
             return  # the guard removes it and says who may apply it

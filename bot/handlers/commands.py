@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import gidgethub
+import msgspec
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from bot.github import events
 from bot.github.repo import Activity, Comment, Reaction
 from bot.handlers.context import Context
 from bot.roles import describe_role
@@ -207,26 +209,32 @@ def build_router(*sets: CommandSet) -> routing.Router:
 
     @router.register("issue_comment", action="created")
     async def on_comment(event: Event, ctx: Context) -> None:
-        comment = event.data["comment"]
-        sender = event.data.get("sender") or comment.get("user") or {}
-        if ctx.is_bot(sender.get("login")) or sender.get("type") == "Bot":
+        payload = ctx.payload_of(events.IssueCommentCreated)
+        sender = payload.sender
+        if ctx.is_bot(sender.login) or sender.type == "Bot":
             return
         known = [*by_name, "help"]
         commands: list[tuple[Command, str | None]] = []  # (command, the known one a mistyped name meant)
-        for cmd in parse_commands(comment.get("body")):
+        for cmd in parse_commands(payload.comment.body):
             if cmd.name in known:
                 commands.append((cmd, None))
             elif meant := meant_command(cmd.name, known):
                 commands.append((cmd, meant))
         if not commands:
             return
-        issue = event.data["issue"]
+        comment_id, number = payload.comment.id, payload.issue.number
+        # Every concern's command function (CommandFn) takes the issue and the comment as the payload holds
+        # them; the record above has already checked both against GitHub's schema.
+        issue, comment = event.data["issue"], event.data["comment"]
+        if payload.comment.user is None:
+            # The schema lets the author be null; a new comment's author is the one who sent it.
+            comment = {**comment, "user": msgspec.to_builtins(sender)}
         api: CommandsAPI = ctx.api
         # Once per comment, whichever delivery carries it: a replay under a new delivery id finds the verdict.
-        if await answered(api, comment["id"], ctx.bot_login):
-            log.info("comment %s was answered before; delivery %s ignored", comment["id"], event.delivery_id)
+        if await answered(api, comment_id, ctx.bot_login):
+            log.info("comment %s was answered before; delivery %s ignored", comment_id, event.delivery_id)
             return
-        await api.react(comment["id"], "eyes")
+        await api.react(comment_id, "eyes")
         all_ok = True
         for cmd, meant in commands:
             if meant:
@@ -235,8 +243,8 @@ def build_router(*sets: CommandSet) -> routing.Router:
                 reply = await run_one(ctx, cmd, issue, comment)
             all_ok = all_ok and reply.ok
             if reply.message:
-                text = addressed(comment["user"]["login"], reply.message) if reply.is_refusal else reply.message
-                await api.post_once(issue["number"], f"reply:{comment['id']}:{cmd.index}", text)
-        await api.react(comment["id"], "+1" if all_ok else "-1")
+                text = addressed(sender.login, reply.message) if reply.is_refusal else reply.message
+                await api.post_once(number, f"reply:{comment_id}:{cmd.index}", text)
+        await api.react(comment_id, "+1" if all_ok else "-1")
 
     return router

@@ -13,9 +13,10 @@ from gidgethub.sansio import Event
 
 from bot.config import CONFIG_PATH, ConfigError, parse_config
 from bot.config.summary import config_sentences, config_warnings
-from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, Team, read
+from bot.github import events
+from bot.github.repo import ChangedFile, CheckRun, ContentFile, PullRequest, Team
 from bot.handlers.commands import CommandReply, CommandSet
-from bot.handlers.context import Context
+from bot.handlers.context import Context, as_pull
 from bot.repo_config import decode_config_file, push_touches_config
 from bot.roles import member_facts
 from bot.rules.commands import Command
@@ -219,10 +220,11 @@ async def _check_pull(ctx: Context, pr: PullRequest, default_branch: str) -> Con
 @router.register("pull_request", action="reopened")
 @router.register("pull_request", action="synchronize")
 async def check_pull_request(event: Event, ctx: Context) -> None:
-    pr = read(PullRequest, event.data["pull_request"])
+    payload = ctx.payload_of(events.PullRequestEvent)
+    pr = as_pull(payload.pull_request)
     if ctx.is_bot(pr.author):
         return
-    await _check_pull(ctx, pr, event.data["repository"].get("default_branch") or "main")
+    await _check_pull(ctx, pr, payload.repository.default_branch)
 
 
 @commands.command(
@@ -239,19 +241,21 @@ async def refresh_command(ctx: Context, cmd: Command, issue: dict[str, Any], com
     pr = await ctx.api.pull(issue["number"])
     if pr.state != "open":
         return CommandReply(True, "")
-    verdict = await _check_pull(ctx, pr, ctx.event.data["repository"].get("default_branch") or "main")
+    repository = ctx.payload.repository
+    default_branch = repository.default_branch if isinstance(repository, events.Repository) else "main"
+    verdict = await _check_pull(ctx, pr, default_branch)
     return CommandReply(True, f"Configuration check: {verdict.title}." if verdict else "")
 
 
 @router.register("push")
 async def check_push(event: Event, ctx: Context) -> None:
-    push = event.data
-    default_branch = (push.get("repository") or {}).get("default_branch")
-    if not default_branch or push.get("ref") != f"refs/heads/{default_branch}" or push.get("deleted"):
+    push = ctx.payload_of(events.Push)
+    default_branch = push.repository.default_branch
+    if push.ref != f"refs/heads/{default_branch}" or push.deleted:
         return
     # The processor dropped the cached config before dispatch when the push may have changed it.
-    if push_touches_config(push) is not True:
+    if push_touches_config(event.data) is not True:
         return
-    sha = push["after"]
+    sha = push.after
     text, problem, removed = await read_config_at(ctx.api, sha)
     await _post_verdict(ctx, sha, text, problem, removed, default_branch)

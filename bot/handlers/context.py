@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
 from gidgethub.sansio import Event
 
 from bot.github import events
 from bot.github.client import GitHubClient
-from bot.github.repo import RepoAPI
+from bot.github.repo import PullRequest, RepoAPI, read
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,6 +32,15 @@ class Services:
 
 
 P = TypeVar("P", bound=events.Payload)
+
+
+def as_pull(pull: events.PullRequest) -> PullRequest:
+    """A webhook's PR as the API's record: what the webhook left out takes the record's default."""
+    fields = msgspec.to_builtins(pull)
+    for end in ("head", "base"):
+        if fields[end].get("label") is None:
+            fields[end].pop("label", None)  # null for a branch of a deleted fork
+    return read(PullRequest, fields)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import RepoConfig
+from bot.github import events
 from bot.github.repo import CheckRun, Comment, Comparison, GitCommit, IssueEvent
 from bot.handlers.commands import CommandReply, CommandSet
 from bot.handlers.context import Context
@@ -144,17 +145,17 @@ async def verified_by(ctx: Context, number: int, labels: Iterable[Any], head_sha
 async def _verified_in_this_event(ctx: Context, number: int, labels: list[Any], head_sha: str) -> str | None:
     """QA applying the verified label is this very event: its payload names the head QA saw, and the record
     is made here (once), whichever concern asks first."""
-    data = ctx.event.data
-    pull = data.get("pull_request") or {}
-    sender = (data.get("sender") or {}).get("login") or ""
+    payload = ctx.payload
+    if not isinstance(payload, events.PullRequestLabeled):
+        return None
+    sender = payload.sender.login
+    label = payload.label.name if isinstance(payload.label, events.Label) else ""
     loaded = await ctx.loaded_config()
     if (
-        ctx.event.event != "pull_request"
-        or data.get("action") != "labeled"
-        or pull.get("number") != number
+        payload.pull_request.number != number
         or loaded.config is None
-        or ((data.get("label") or {}).get("name") or "").lower() != loaded.config.labels.verified.lower()
-        or (pull.get("head") or {}).get("sha") != head_sha
+        or label.lower() != loaded.config.labels.verified.lower()
+        or payload.pull_request.head.sha != head_sha
         or ctx.is_bot(sender)
         or not await ctx.has_role(sender, "qa")
     ):
@@ -216,11 +217,18 @@ def who_may_apply(config: RepoConfig | None, guard: rules.GuardedLabel) -> str:
 @router.register("pull_request", action="labeled")
 @router.register("issues", action="labeled")
 async def guard_label(event: Event, ctx: Context) -> None:
-    label = (event.data.get("label") or {}).get("name")
-    sender = (event.data.get("sender") or {}).get("login")
-    item = event.data.get("pull_request") or event.data.get("issue") or {}
-    number = item.get("number")
-    if not label or not sender or number is None or ctx.is_bot(sender):
+    payload: events.PullRequestLabeled | events.IssuesLabeled
+    pull: events.PullRequest | None = None
+    if isinstance(ctx.payload, events.PullRequestLabeled):
+        payload = ctx.payload
+        pull = payload.pull_request
+        number, labels = pull.number, pull.labels
+    else:
+        payload = ctx.payload_of(events.IssuesLabeled)
+        number, labels = payload.issue.number, payload.issue.labels or []
+    label = payload.label.name if isinstance(payload.label, events.Label) else ""
+    sender = payload.sender.login
+    if not label or not sender or ctx.is_bot(sender):
         return
     loaded = await ctx.loaded_config()
     # Without a usable config the label names still come from the last valid one, or the defaults.
@@ -260,36 +268,36 @@ async def guard_label(event: Event, ctx: Context) -> None:
         _forget_events(ctx, number)
     if decision.comment:
         await _api(ctx).post_once(number, f"guard:{event.delivery_id}", decision.comment)
-    elif label.lower() == (loaded.config or RepoConfig()).labels.verified.lower() and "pull_request" in event.data:
-        await verified_by(ctx, number, item.get("labels") or [label], item["head"]["sha"])
+    elif label.lower() == (loaded.config or RepoConfig()).labels.verified.lower() and pull is not None:
+        await verified_by(ctx, number, list(labels) or [label], pull.head.sha)
 
 
 @router.register("pull_request", action="synchronize")
 async def on_push(event: Event, ctx: Context) -> None:
     """A push to a PR carrying the verified label: an update from the base carries the verification to the
     new head; any other push drops it, and the label goes with a note saying why."""
-    pull = event.data["pull_request"]
+    payload = ctx.payload_of(events.PullRequestSynchronize)
+    pull = payload.pull_request
     config = await ctx.config()
     label = config.labels.verified
-    if label.lower() not in {name.lower() for name in label_names(pull)}:
+    if label.lower() not in {name.lower() for name in label_names(pull.labels)}:
         return
-    before, pushed = event.data.get("before") or "", pull["head"]["sha"]
-    pusher = (event.data.get("sender") or {}).get("login") or ""
+    before, pushed, pusher = payload.before, pull.head.sha, payload.sender.login
     verified = await verification_at(ctx, before) if before else None
     pushed_is_verified = await verification_at(ctx, pushed) is not None
     update = False
     if verified is not None and not pushed_is_verified:
-        update = verification.is_update_merge(await _update_facts(ctx, before, pushed, pull["base"]["ref"]))
+        update = verification.is_update_merge(await _update_facts(ctx, before, pushed, pull.base.ref))
     decision = verification.decide_push(
-        verification.PushFacts(pull["number"], label, pushed, pusher, before, verified, pushed_is_verified, update)
+        verification.PushFacts(pull.number, label, pushed, pusher, before, verified, pushed_is_verified, update)
     )
     if decision.action == verification.CARRY and decision.carried is not None:
         await record_verification(ctx, decision.carried)
     elif decision.action == verification.DROP:
-        log.info("dropping %r from %s#%s: %s pushed %s", label, ctx.full_name, pull["number"], pusher, pushed)
-        await _api(ctx).remove_label(pull["number"], label)
-        _forget_events(ctx, pull["number"])
-        await _api(ctx).post_once(pull["number"], f"verification-dropped:{pushed}", decision.note)
+        log.info("dropping %r from %s#%s: %s pushed %s", label, ctx.full_name, pull.number, pusher, pushed)
+        await _api(ctx).remove_label(pull.number, label)
+        _forget_events(ctx, pull.number)
+        await _api(ctx).post_once(pull.number, f"verification-dropped:{pushed}", decision.note)
 
 
 async def _update_facts(ctx: Context, verified_head: str, pushed: str, base_ref: str) -> verification.UpdateFacts:

@@ -19,10 +19,11 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from bot.config import CONFIG_PATH, RepoConfig, is_feature_branch
-from bot.github.repo import CheckRun, Comparison, PullRequest, read
+from bot.github import events
+from bot.github.repo import CheckRun, Comparison, PullRequest
 from bot.handlers import cherry_pick, guards
 from bot.handlers.commands import CommandReply, CommandSet
-from bot.handlers.context import Context
+from bot.handlers.context import Context, as_pull
 from bot.repo_config import push_touches_config
 from bot.rules import merge_rules as rules
 from bot.rules.commands import Command
@@ -280,25 +281,24 @@ async def sweep(ctx: Context) -> None:
 
 
 async def on_pull_request(event: Event, ctx: Context) -> None:
-    action = event.data.get("action")
-    pull = read(PullRequest, event.data["pull_request"])
+    payload = ctx.payload_of(events.PullRequestEvent)
+    action = payload.action
+    changes = payload.changes if isinstance(payload, events.PullRequestEdited) else {}
+    pull = as_pull(payload.pull_request)
     round_ = await new_round(ctx)
     config = round_.config
-    if action == "edited":
-        changes = event.data.get("changes") or {}
-        if not ({"title", "body", "base"} & set(changes)):
-            return
+    if action == "edited" and not ({"title", "body", "base"} & set(changes)):
+        return
     # The PR itself and every open PR on its head (its closing changes whether the head is shared).
     await evaluate_pulls(ctx, [pull], round_)
     # A child PR into an FR branch changes its parents' "no open child PRs".
-    child_moves = action in ("opened", "closed", "reopened") or (
-        action == "edited" and "base" in (event.data.get("changes") or {})
-    )
+    child_moves = action in ("opened", "closed", "reopened") or (action == "edited" and "base" in changes)
     if not child_moves:
         return
     fr_branches = {pull.base.ref}
-    old_base = ((event.data.get("changes") or {}).get("base") or {}).get("ref", {}).get("from")
-    if old_base:
+    old_ref = changes.get("base", {}).get("ref")
+    old_base = old_ref.get("from") if isinstance(old_ref, dict) else None
+    if isinstance(old_base, str) and old_base:
         fr_branches.add(old_base)
     for fr_branch in sorted(b for b in fr_branches if is_feature_branch(config, b)):
         await evaluate_pulls(ctx, await round_.fr_into_devel(fr_branch), round_)
@@ -311,12 +311,11 @@ for _action in PR_ACTIONS:
 
 @router.register("push")
 async def on_push(event: Event, ctx: Context) -> None:
-    ref = event.data.get("ref") or ""
-    if not ref.startswith("refs/heads/") or event.data.get("deleted"):
+    push = ctx.payload_of(events.Push)
+    if not push.ref.startswith("refs/heads/") or push.deleted:
         return
-    branch = ref[len("refs/heads/") :]
-    default = (event.data.get("repository") or {}).get("default_branch")
-    if branch == default and push_touches_config(event.data) is not False:
+    branch = push.ref[len("refs/heads/") :]
+    if branch == push.repository.default_branch and push_touches_config(event.data) is not False:
         await refresh_all(ctx)  # the processor dropped the cached config before dispatch
         return
     config = await ctx.config()
@@ -327,17 +326,17 @@ async def on_push(event: Event, ctx: Context) -> None:
 @router.register("merge_group", action="checks_requested")
 async def on_merge_group(event: Event, ctx: Context) -> None:
     """A merge queue's group commit gets the verdict of the PR it adds, so the queue never waits on us."""
-    group = event.data["merge_group"]
+    group = ctx.payload_of(events.MergeGroupChecksRequested).merge_group
     config = await ctx.config()
     name = config.checks.merge_rules
-    match = _QUEUE_PR.search(group.get("head_ref") or "")
+    match = _QUEUE_PR.search(group.head_ref)
     output: rules.CheckOutput
     if match is None:
         output = rules.CheckOutput(
             "completed",
             "failure",
             "Could not tell which PR this merge group adds",
-            f"The merge group's ref `{group.get('head_ref')}` names no `pr-<number>`, so its merge rules "
+            f"The merge group's ref `{group.head_ref}` names no `pr-<number>`, so its merge rules "
             "cannot be checked. Re-queue the PR.",
         )
     else:
@@ -361,8 +360,8 @@ async def on_merge_group(event: Event, ctx: Context) -> None:
                 f"#{number}: {own.title}",
                 f"Merge group for [#{number}]({pull.html_url}).\n\n{own.summary}",
             )
-    existing = await ctx.api.latest_check_run(group["head_sha"], name)
-    await write_check(ctx.api, group["head_sha"], name, output, existing)
+    existing = await ctx.api.latest_check_run(group.head_sha, name)
+    await write_check(ctx.api, group.head_sha, name, output, existing)
 
 
 @commands.command(

@@ -75,7 +75,8 @@ class ReleaseFactsAPI(Protocol):
 
 
 def web_url(ctx: Context, path: str) -> str:
-    base = ((ctx.event.data or {}).get("repository") or {}).get("html_url") or ""
+    repository = ctx.payload.repository
+    base = repository.html_url if isinstance(repository, events.Repository) else ""
     return f"{base}{path}"
 
 
