@@ -253,8 +253,77 @@ async def test_showing_the_ledger_twice_writes_nothing_the_second_time_and_recov
 
     await failures.recovered(ctx, ledger, FULL, [subject.key])
     number = int(created.split("#")[1])
-    assert fake.writes == [f"edit #{number} body", f"comment #{number}", f"edit #{number} state state_reason"]
+    assert fake.writes == [f"comment #{number}", f"edit #{number} body state state_reason"]
     assert await ledger.open_failures(FULL) == {}
     fake.writes.clear()
     await failures.recovered(ctx, ledger, FULL, [subject.key])  # nothing open: nothing to do
     assert fake.writes == []
+
+
+async def test_once_a_tracking_issue_opens_the_failures_move_there_and_the_status_issue_closes(world: World) -> None:
+    from release_story import RELEASE_REPO_CONFIG
+
+    await release_repo(world)  # rc/1.4 was cut by hand: no tracking issue is open
+    await outage(world, CHECK_RUNS)
+    await config_push(world, RELEASE_REPO_CONFIG + "# one\n")
+    status = await bots_status_issue(world)
+    assert status["state"] == "open" and "the push to branch `devel`" in status["body"]
+    await outage(world)
+
+    await cut(world, "1.5")
+    [tracking] = await tracking_issues(world)
+    await sweep(world, 1)  # the next showing of the ledger
+    [listed] = [c for c in await comments_on(world, tracking["number"]) if FAILURES in c["body"]]
+    assert listed["user"]["login"] == BOT and "the push to branch `devel`" in listed["body"]
+    moved = await bots_status_issue(world)
+    assert moved["state"] == "closed" and f"#{tracking['number']}" in moved["body"]
+    notes = [c["body"] for c in await comments_on(world, moved["number"]) if c["user"]["login"] == BOT]
+    assert (
+        notes[-1] == f"Failures are now listed on the release tracking issue #{tracking['number']}. Closing this issue."
+    )
+
+    await config_push(world, RELEASE_REPO_CONFIG + "# two\n")
+    [cleared] = [c for c in await comments_on(world, tracking["number"]) if FAILURES in c["body"]]
+    assert cleared["id"] == listed["id"] and "No failure remains" in cleared["body"]
+    assert (await bots_status_issue(world))["state"] == "closed"
+
+
+async def test_what_the_failures_cost_in_calls_to_github(world: World) -> None:
+    """A job in a repository with no open failure asks GitHub nothing more (the ledger is asked, locally);
+    showing a failure and its recovery cost a few issue calls, counted from the sandbox's request log."""
+
+    async def bot_calls(since: int) -> list[tuple[str, str]]:
+        log = (await world.call(None, "GET", "/_sandbox/requests")).body
+        return [(r["method"], r["route"]) for r in log[since:] if r["actor"] == "installation"]
+
+    async def mark() -> int:
+        return len((await world.call(None, "GET", "/_sandbox/requests")).body)
+
+    await failing_repo(world)
+    start = await mark()
+    await config_push(world, CONFIG + "# plain\n")
+    plain = await bot_calls(start)
+
+    await outage(world, CHECK_RUNS)
+    start = await mark()
+    await config_push(world, CONFIG + "# one\n")
+    issues = [c for c in await bot_calls(start) if "/issues" in c[1]]
+    assert issues == [
+        ("GET", "/repos/{owner}/{repo}/issues"),  # open tracking issues
+        ("GET", "/repos/{owner}/{repo}/issues"),  # the app's status issue
+        ("POST", "/repos/{owner}/{repo}/issues"),
+    ]
+    await outage(world)
+
+    start = await mark()
+    await config_push(world, CONFIG + "# two\n")
+    recovery = await bot_calls(start)
+    assert [c for c in recovery if "/issues" in c[1]] == [
+        ("GET", "/repos/{owner}/{repo}/issues"),
+        ("GET", "/repos/{owner}/{repo}/issues"),
+        ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),  # the closing note
+        ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),  # the last body, and closed
+    ]
+    start = await mark()
+    await config_push(world, CONFIG + "# three\n")
+    assert sorted(await bot_calls(start)) == sorted(plain)  # nothing open: the same calls as before any failure

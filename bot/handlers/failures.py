@@ -156,12 +156,12 @@ async def publish(ctx: Context, config: RepoConfig, facts: StatusFacts, plan: St
     issue = facts.status_issue
     if issue is None:
         return
-    if plan.reopen or plan.body is not None:
+    if plan.reopen or (plan.body is not None and not plan.close):
         await api.update_issue(issue.number, body=plan.body, state="open" if plan.reopen else None)
     if plan.note is not None:
         await api.post_comment(issue.number, plan.note)
-    if plan.close:
-        await api.update_issue(issue.number, state="closed", state_reason="completed")
+    if plan.close:  # the last body goes with the closing, in one request
+        await api.update_issue(issue.number, body=plan.body, state="closed", state_reason="completed")
 
 
 async def show(ctx: Context, failures: Iterable[Failure]) -> StatusPlan:
