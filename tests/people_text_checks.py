@@ -9,7 +9,8 @@ from bot.sandbox.harness import World
 from release_story import NAME, ORG
 
 BOT = "release-train[bot]"
-# The bot's own mentions: the actors it names (each defused anyway) and the hand-off teams of /promote.
+# Who may be mentioned at all: the people the stories' bot answers (a refused command, a removed label) and the
+# hand-off teams of /promote; tests/test_people_text.py holds each comment to whom it answers.
 ALLOWED_MENTIONS = {"dana", "erin", "quinn", "rita", "pam", "acme/rops", "acme/fe"}
 
 # "@name" as GitHub reads a mention: after a non-word character, not defused by a zero-width joiner.

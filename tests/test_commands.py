@@ -134,6 +134,9 @@ async def test_a_command_written_before_the_head_moved_is_refused_after_downtime
     assert await regression_on(world, head) is None and not await signed_off(world, head)
     reply = await reply_to(world, number, made)
     assert fix[:7] in reply and command in reply  # it names the new head and asks for the command again
+    # A refusal: it answers the commenter by name, and links the new head.
+    html = (await world.call("alice", "GET", f"/repos/{FULL}")).body["html_url"]
+    assert reply.split("\n", 1)[1].startswith(f"@{login}, `rc/1.5` moved to [`{fix[:7]}`]({html}/commit/{fix})")
 
     await say(world, login, number, command)  # control: said again, on the head they now see, it counts
     assert await regression_on(world, fix) == "success" or await signed_off(world, fix)

@@ -19,6 +19,7 @@ from bot.handlers.context import Context
 from bot.roles import describe_role
 from bot.rules.commands import Command, head_moved_after, meant_command, parse_commands, unknown_command_reply
 from bot.rules.names import label_names
+from bot.rules.references import commit_link, repository_url
 from bot.rules.text import addressed, cell, inline
 
 log = logging.getLogger("release_train.commands")
@@ -143,8 +144,9 @@ async def stale(ctx: Context, spec: CommandSpec, cmd: Command, issue: dict[str, 
     api: CommandsAPI = ctx.api
     if not head_moved_after(comment["created_at"], await head_arrived_at(api, branch, head)):
         return ""
+    at = commit_link(head, repository_url(issue.get("html_url") or ""))
     return (
-        f"`{branch}` moved to `{head[:7]}` after this comment was written, so `{said(cmd)}` may speak of a commit "
+        f"`{branch}` moved to {at} after this comment was written, so `{said(cmd)}` may speak of a commit "
         f"that is no longer its head. Nothing was changed. If it holds for `{head[:7]}`, say `{said(cmd)}` again."
     )
 
