@@ -106,3 +106,18 @@ def test_parse_gives_the_source_lines_of_each_block() -> None:
         ("fence", [2, 5]),
         ("blockquote_open", [6, 7]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("see https://example.com/x.", ["https://example.com/x"]),
+        ("see www.example.com/a?b=1.", ["http://www.example.com/a?b=1"]),
+        ("(www.example.com)", ["http://www.example.com"]),
+        ("mail qa@example.com", ["mailto:qa@example.com"]),
+        ("<https://example.com>", ["https://example.com"]),
+        ("fix app.py and example.com", []),  # GitHub links a scheme or www., not any word with a dot
+    ],
+)
+def test_bare_links_are_made_as_github_makes_them(body: str, links: list[str]) -> None:
+    assert [attrs["href"] for tag, attrs in elements(render(body)) if tag == "a"] == links

@@ -7,8 +7,10 @@ allowlist modelled on GitHub's html-pipeline sanitisation filter: what a person 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -56,10 +58,24 @@ _SCHEMES = frozenset({"http", "https", "mailto"})
 _LINK_REL = "nofollow noopener noreferrer"
 
 
+# GitHub links what starts with a scheme or "www." (and e-mail addresses), not any word with a dot ("app.py").
+_WWW_TAIL = re.compile(r"(?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-]+(?:[/?#](?:[^\s<]*[^\s<.,:;!?\"')\]*_~])?)?")
+
+
+def _with_scheme(_linkify: Any, match: Any) -> None:
+    match.url = "http://" + match.url
+
+
 @cache
 def _parser() -> MarkdownIt:
     # GitHub renders a single newline inside a comment's paragraph as a line break.
-    return MarkdownIt("gfm-like", {"breaks": True}).use(tasklists_plugin)
+    parser = MarkdownIt("gfm-like", {"breaks": True}).use(tasklists_plugin)
+    linkify = parser.linkify
+    assert linkify is not None  # gfm-like turns linkify on, and markdown-it-py[linkify] brings linkify-it
+    linkify.set({"fuzzy_link": False})
+    linkify.add("www.", {"validate": _WWW_TAIL, "normalize": _with_scheme})
+    linkify.add("//", None)  # GitHub does not link a protocol-relative "//host"
+    return parser
 
 
 def parse(text: str) -> Sequence[Token]:

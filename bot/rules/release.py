@@ -332,3 +332,22 @@ def deployment_verdict(facts: DeploymentFacts) -> DeploymentVerdict:
 
 def refusal_table(rows: Iterable[GateRow]) -> str:
     return gate_table(GateVerdict("", tuple(rows)))
+
+
+# A line of GitHub's generated release notes: "* {PR title} by @{login} in {PR url}".
+_NOTES_LINE = re.compile(r"^\* (?P<title>.*) by @(?P<login>[A-Za-z0-9-]+(?:\[bot\])?) in (?P<url>https?://\S+)$")
+
+
+def published_notes(generated: str) -> str:
+    """GitHub's generated release notes as the bot publishes them: PR titles (people's text) with no pings, links
+    or HTML of theirs, the notes' own PR and changelog links kept."""
+    lines = []
+    for line in generated.splitlines():
+        entry = _NOTES_LINE.match(line)
+        if entry:
+            title, login, url = entry.group("title", "login", "url")
+            line = f"* {inline(title, 1000)} by {no_pings('@' + login)} in {url}"
+        else:
+            line = no_pings(line)
+        lines.append(line)
+    return "\n".join(lines)

@@ -27,16 +27,41 @@ def addressed(login: str, message: str) -> str:
     return f"@{login}, {message}"
 
 
+# What GitHub (and markdown-it's linkify) would make a link of without brackets: a scheme, or "www.".
+_BARE_LINK = re.compile(
+    r"""((?:https?|ftp)://[^\s<>|\[\]`()"']*|mailto:[^\s<>|\[\]`()"']*|www\.[^\s<>|\[\]`()"']*)""",
+    re.IGNORECASE,
+)
+
+
+def unlinked(text: str, *, pipes: bool = True) -> str:
+    """People's text with nothing in it that Markdown would make a link, an image or HTML of.
+
+    Brackets and angle brackets become entities (no ``[x](y)``, ``![x](y)``, ``[x][ref]``, ``<http://x>`` or tag
+    survives), a bare address is shown as code (no autolink), and with pipes a ``|`` cannot end a table cell. So
+    that the code around an address cannot pair with a person's backticks, their backticks then become quotes.
+    """
+    if _BARE_LINK.search(text):
+        text = text.replace("`", "'")
+    shown = []
+    for place, piece in enumerate(_BARE_LINK.split(text)):
+        if place % 2:
+            shown.append(f"`{piece}`")
+            continue
+        piece = piece.replace("<", "&lt;").replace(">", "&gt;").replace("[", "&#91;").replace("]", "&#93;")
+        shown.append(piece.replace("|", "\\|") if pipes else piece)
+    return "".join(shown)
+
+
 def inline(text: str, limit: int = 200) -> str:
-    """One line of people's text, safe inside a Markdown table cell or a sentence."""
+    """One line of people's text, safe inside a Markdown table cell or a sentence: no pings, no links (unlinked)."""
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     if flat.count("`") % 2:
         # An unpaired backtick (often from the cut above) would pull the bot's own text after it into code.
         flat = flat.replace("`", "'")
-    flat = flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-    return no_pings(flat)
+    return no_pings(unlinked(flat))
 
 
 def cell(text: str) -> str:
@@ -54,12 +79,12 @@ def plain_line(text: str, limit: int = 200) -> str:
 
 
 def quoted(text: str, limit: int = 4000) -> str:
-    """People's text as a Markdown block quote: mentions defused, and its HTML shown rather than hidden, so no
+    """People's text as a Markdown block quote: mentions and links defused (unlinked), and its HTML shown rather than hidden, so no
     look-alike of the bot's markers ends up inside the bot's own text; cut to limit, so the bot's body stays
     within GitHub's 65536 characters."""
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    shown = no_pings(text).replace("<", "&lt;").replace(">", "&gt;")
+    shown = "\n".join(unlinked(line, pipes=False) for line in no_pings(text).splitlines())
     return "\n".join("> " + line for line in shown.splitlines() or [""])
 
 

@@ -222,9 +222,9 @@ async def _tag(
 
 async def _create_release(api: PromoteAPI, plan: rules.PromotePlan) -> Release:
     notes = await api.generate_release_notes(plan.tag, plan.sha, previous_tag=plan.previous_tag)
-    # The notes repeat PR titles and logins; published by the bot, they must not ping anyone.
+    # The notes repeat PR titles and logins; published by the bot, they must not ping or link anyone.
     return await api.create_release(
-        tag=plan.tag, target=plan.sha, name=notes.name or plan.tag, body=no_pings(notes.body or "")
+        tag=plan.tag, target=plan.sha, name=notes.name or plan.tag, body=rules.published_notes(notes.body or "")
     )
 
 
