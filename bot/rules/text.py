@@ -34,12 +34,18 @@ _BARE_LINK = re.compile(
 )
 
 
+# "](" and "][" close a link's or image's text; "[label]:" at the start of a line defines a reference.
+_LINK_CLOSE = re.compile(r"\](?=[(\[])")
+_DEFINITION = re.compile(r"^([\s>]*)\[(?=[^\]]*\]:)")
+
+
 def unlinked(text: str, *, pipes: bool = True) -> str:
     """People's text with nothing in it that Markdown would make a link, an image or HTML of.
 
-    Brackets and angle brackets become entities (no ``[x](y)``, ``![x](y)``, ``[x][ref]``, ``<http://x>`` or tag
-    survives), a bare address is shown as code (no autolink), and with pipes a ``|`` cannot end a table cell. So
-    that the code around an address cannot pair with a person's backticks, their backticks then become quotes.
+    A ``]`` that closes a link (``[x](y)``, ``![x](y)``, ``[x][ref]``) and the ``[`` of a reference definition
+    become entities, angle brackets too (no ``<http://x>`` or tag survives), a bare address is shown as code
+    (no autolink), and with pipes a ``|`` cannot end a table cell. So that the code around an address cannot
+    pair with a person's backticks, their backticks then become quotes.
     """
     if _BARE_LINK.search(text):
         text = text.replace("`", "'")
@@ -48,7 +54,9 @@ def unlinked(text: str, *, pipes: bool = True) -> str:
         if place % 2:
             shown.append(f"`{piece}`")
             continue
-        piece = piece.replace("<", "&lt;").replace(">", "&gt;").replace("[", "&#91;").replace("]", "&#93;")
+        piece = _LINK_CLOSE.sub("&#93;", piece.replace("<", "&lt;").replace(">", "&gt;"))
+        if place == 0:
+            piece = _DEFINITION.sub(r"\1&#91;", piece)
         shown.append(piece.replace("|", "\\|") if pipes else piece)
     return "".join(shown)
 
