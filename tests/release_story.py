@@ -86,8 +86,9 @@ async def tracking_issues(world: World) -> list[dict[str, Any]]:
 
 
 async def gate_run(world: World, sha: str) -> dict[str, Any] | None:
+    """The bot's own gate run on sha (another app may post a run of the same name; it is not the gate)."""
     answer = await world.call("alice", "GET", f"/repos/{FULL}/commits/{sha}/check-runs?check_name=release-train/gate")
-    runs = answer.body["check_runs"]
+    runs = [r for r in answer.body["check_runs"] if r["app"]["slug"] == "release-train"]
     return max(runs, key=lambda r: r["id"]) if runs else None
 
 

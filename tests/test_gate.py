@@ -133,8 +133,8 @@ async def test_regression_fail_opens_one_blocker_bug_even_when_the_job_runs_twic
     bugs = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug&state=all")).body
     assert len(bugs) == 1
 
-    # the fix lands and QA passes regression; closing the bug clears the blocker row
-    answer = await world.call("dana", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
+    # the fix lands and QA passes regression; QA closing the bug clears the blocker row
+    answer = await world.call("quinn", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
     assert answer.status == 200
     await world.settle()
     assert (await gate_rows(world, head))["no blocker bugs"] == "pass"

@@ -50,9 +50,9 @@ async def test_another_apps_regression_run_never_counts(world: World) -> None:
     await ci_check(world, head, "nightly")
     failed = await say(world, "quinn", number, "/regression fail Checkout crashes")
     [bug] = (await world.call("alice", "GET", f"/repos/{FULL}/issues?labels=bug")).body
-    # The bug is fixed elsewhere and closed; QA has not passed regression again.
+    # The bug is fixed elsewhere and QA closes it; QA has not passed regression again.
     assert (
-        await world.call("dana", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
+        await world.call("quinn", "PATCH", f"/repos/{FULL}/issues/{bug['number']}", {"state": "closed"})
     ).status == 200
     await world.settle()
     assert failed["id"]

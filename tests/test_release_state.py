@@ -160,6 +160,12 @@ async def test_a_persons_edit_of_the_dashboard_is_undone(world: World) -> None:
     assert after == "Notes by dana.\n\n" + before
     assert await gate_conclusion(world, head) == "failure"
 
+    # Control: the PdM's /unhold is what makes the dashboard say the release is ready, and the gate opens.
+    await say(world, "pam", number, "/unhold")
+    after = (await issue_of(world, number))["body"]
+    assert after.startswith("Notes by dana.\n\n") and "**On hold:**" not in after and "Ready to promote" in after
+    assert await gate_conclusion(world, head) == "success"
+
 
 async def test_the_hold_label_follows_the_hold_and_says_who_may_change_it(world: World) -> None:
     number, head = await green_15(world)

@@ -256,6 +256,40 @@ class HoldLabel:
 
 
 @dataclass(frozen=True)
+class BlockerLift:
+    """A person's change that would stop an open release blocker from blocking its RCs: closing the bug
+    (closed), or taking off its blocker label or an RC's label (removed: that label)."""
+
+    number: int
+    by: str
+    may_lift: bool  # the person is QA or the RTE
+    blocker_label: str
+    rc_labels: tuple[str, ...]
+    closed: bool = False
+    removed: str | None = None
+
+
+@dataclass(frozen=True)
+class BlockerUndo:
+    reopen: bool
+    put_back: str | None  # the label to put back
+    note: str
+
+
+def blocker_undo(lift: BlockerLift) -> BlockerUndo | None:
+    """How a blocker lifted by someone who may not lift it is put back, and what to tell them; None when they may."""
+    if lift.may_lift or not lift.rc_labels:
+        return None
+    what = "closed this bug" if lift.closed else f"took the `{inline(lift.removed or '')}` label off"
+    rcs = ", ".join(f"`{inline(label)}`" for label in lift.rc_labels)
+    note = (
+        f"you {what}, but only QA or the RTE may lift a release blocker: with `{inline(lift.blocker_label)}` it "
+        f"blocks {rcs} until one of them closes it or takes the label off. I put it back."
+    )
+    return BlockerUndo(lift.closed, None if lift.closed else lift.removed, addressed(lift.by, note))
+
+
+@dataclass(frozen=True)
 class GateFacts:
     release: ReleaseState
     required_checks: tuple[RequiredCheck, ...] = ()

@@ -356,6 +356,7 @@ async def on_issue_change(event: Event, ctx: Context) -> None:
             return
     if isinstance(payload, events.IssuesEdited):
         return
+    await undo_blocker_lift(ctx, config, payload.action, issue, changed, sender)
     if changed:
         labels.add(changed)
     if not labels & {config.labels.blocker, config.labels.tracking, config.labels.hold} and not (
@@ -365,6 +366,32 @@ async def on_issue_change(event: Event, ctx: Context) -> None:
     versions = {v for v in (config.names.rc_version_of_label(n) for n in labels) if v}
     for version in names.sorted_versions(versions):
         await evaluate_gate(ctx, config, version)
+
+
+async def undo_blocker_lift(
+    ctx: Context, config: RepoConfig, action: str, issue: Issue, changed: str | None, sender: str
+) -> None:
+    """An open release blocker closed, or stripped of its blocker or RC label, by someone who may not lift it is
+    put back, with a note to them."""
+    if issue.is_pull:
+        return
+    labels = set(issue.label_names) | ({changed} if changed else set())
+    rc_labels = tuple(sorted(n for n in labels if config.names.rc_version_of_label(n)))
+    blocker = config.labels.blocker
+    closed = action == "closed" and blocker in labels
+    removed = changed if action == "unlabeled" and issue.state == "open" and blocker in labels else None
+    if not rc_labels or not (closed or (removed and (removed == blocker or removed in rc_labels))):
+        return
+    may_lift = await ctx.has_role(sender, "qa") or await ctx.has_role(sender, "rte")
+    undo = rules.blocker_undo(rules.BlockerLift(issue.number, sender, may_lift, blocker, rc_labels, closed, removed))
+    if undo is None:
+        return
+    api: GateAPI = ctx.api
+    if undo.reopen:
+        await api.update_issue(issue.number, state="open")
+    if undo.put_back:
+        await api.add_labels(issue.number, {undo.put_back}, present=issue.label_names)
+    await api.ensure_comment(issue.number, f"blocker-lift:{issue.number}", undo.note)
 
 
 for _action in ("opened", "closed", "reopened", "labeled", "unlabeled", "edited"):

@@ -116,7 +116,8 @@ async def _regression_bug(
     body = (
         f"{key}\nRegression failed on `{config.names.rc_branch(version)}` at [`{head[:7]}`]({web_url(ctx, f'/commit/{head}')}).\n\n"
         f"Found by QA: {inline(login)} ([comment]({comment.get('html_url', '')})) in #{tracking['number']}.\n\n"
-        f"{quoted(summary)}\n\nThis bug blocks the RC until it is closed or loses the `{config.labels.blocker}` label."
+        f"{quoted(summary)}\n\nThis bug blocks the RC until QA or the RTE closes it or takes the `{config.labels.blocker}` label "
+        "off."
     )
     api: SignalsAPI = ctx.api
     return await api.create_issue(
